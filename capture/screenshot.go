@@ -1,0 +1,168 @@
+package capture
+
+import (
+	"bufio"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	xdraw "golang.org/x/image/draw"
+)
+
+// ShotOptions choose how screenshots are written.
+type ShotOptions struct {
+	// Format: png (default) or jpeg.
+	Format string
+	// Quality of JPEG screenshots, 1..100 (default 85).
+	Quality int
+	// ThumbWidth is the width of thumbnails (default 320).
+	ThumbWidth int
+}
+
+// Shot is one saved screenshot.
+type Shot struct {
+	Label     string
+	Path      string // relative to the run folder
+	Thumbnail string // relative to the run folder
+	Width     int
+	Height    int
+	TakenAt   time.Time
+}
+
+// Shots numbers and writes the screenshots of one run into
+// <run>/screenshots: 001-initial.png with 001-initial.thumb.jpg beside it.
+type Shots struct {
+	runDir string
+	opts   ShotOptions
+	mu     sync.Mutex
+	n      int
+}
+
+// NewShots writes into runDir/screenshots.
+func NewShots(runDir string, opts ShotOptions) *Shots {
+	if opts.Format == "" || opts.Format == "jpg" {
+		if opts.Format == "" {
+			opts.Format = "png"
+		} else {
+			opts.Format = "jpeg"
+		}
+	}
+	if opts.Quality <= 0 || opts.Quality > 100 {
+		opts.Quality = 85
+	}
+	if opts.ThumbWidth <= 0 {
+		opts.ThumbWidth = 320
+	}
+	return &Shots{runDir: runDir, opts: opts}
+}
+
+// Save writes img under the next number with label in its name.
+func (s *Shots) Save(img image.Image, label string) (Shot, error) {
+	s.mu.Lock()
+	s.n++
+	n := s.n
+	s.mu.Unlock()
+	dir := filepath.Join(s.runDir, "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Shot{}, err
+	}
+	ext := ".png"
+	if s.opts.Format == "jpeg" {
+		ext = ".jpg"
+	}
+	base := fmt.Sprintf("%03d-%s", n, slug(label))
+	shot := Shot{Label: label, Path: "screenshots/" + base + ext, Thumbnail: "screenshots/" + base + ".thumb.jpg",
+		Width: img.Bounds().Dx(), Height: img.Bounds().Dy(), TakenAt: time.Now()}
+	if err := writeImage(filepath.Join(s.runDir, shot.Path), img, s.opts.Format, s.opts.Quality); err != nil {
+		return Shot{}, err
+	}
+	if err := writeImage(filepath.Join(s.runDir, shot.Thumbnail), Thumbnail(img, s.opts.ThumbWidth), "jpeg", 75); err != nil {
+		return Shot{}, err
+	}
+	return shot, nil
+}
+
+// writeImage encodes into a temporary file and renames it, so a crash never
+// leaves half an image under the final name.
+func writeImage(path string, img image.Image, format string, quality int) error {
+	tmp := path + ".part"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 256*1024)
+	if format == "jpeg" {
+		err = jpeg.Encode(w, img, &jpeg.Options{Quality: quality})
+	} else {
+		// Speed over size: screenshots are taken while the test runs.
+		err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(w, img)
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// Thumbnail scales img to width w, keeping its aspect.
+func Thumbnail(img image.Image, w int) image.Image {
+	b := img.Bounds()
+	if b.Dx() <= w {
+		return img
+	}
+	h := b.Dy() * w / b.Dx()
+	dst := image.NewRGBA(image.Rect(0, 0, w, max(h, 1)))
+	xdraw.ApproxBiLinear.Scale(dst, dst.Bounds(), img, b, xdraw.Src, nil)
+	return dst
+}
+
+// slug makes a label safe for a file name.
+func slug(label string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(label) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '-' || r == '_':
+			b.WriteRune(r)
+		default:
+			if b.Len() > 0 && !strings.HasSuffix(b.String(), "-") {
+				b.WriteByte('-')
+			}
+		}
+		if b.Len() >= 40 {
+			break
+		}
+	}
+	s := strings.Trim(b.String(), "-")
+	if s == "" {
+		return "shot"
+	}
+	return s
+}
+
+// DecodeImage reads a PNG or JPEG file.
+func DecodeImage(path string) (image.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	img, _, err := image.Decode(bufio.NewReader(f))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return img, nil
+}

@@ -1,0 +1,320 @@
+package capture
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Files of a recording folder. Segments are written under a temporary name
+// and renamed when complete (hls_flags temp_file), so every seg_*.ts on
+// disk is playable even after the recorder was killed.
+const (
+	PlaylistName   = "index.m3u8"
+	SegmentPattern = "seg_%05d.ts"
+	LatestFrame    = "latest.jpg"
+)
+
+// Quality presets for re-encoding a recording when finalising it, upstream's
+// values (video_utils.get_compression_settings). "copy" (the default) only
+// remuxes.
+var Qualities = map[string]Encoding{
+	"low":    {Preset: "ultrafast", CRF: 30, MaxRate: "500k", BufSize: "1000k"},
+	"fast":   {Preset: "veryfast", CRF: 28, MaxRate: "1000k", BufSize: "2000k"},
+	"medium": {Preset: "medium", CRF: 23, MaxRate: "800k", BufSize: "1600k"},
+	"high":   {Preset: "slow", CRF: 20, MaxRate: "600k", BufSize: "1200k"},
+}
+
+// Encoding is an x264 re-encode setting.
+type Encoding struct {
+	Preset  string
+	CRF     int
+	MaxRate string
+	BufSize string
+}
+
+// hlsOutput is the tail of every recording command: H.264 into HLS
+// segments with a keyframe at every segment boundary.
+func hlsOutput(dir string, fps, seg int, encode bool) []string {
+	var a []string
+	if encode {
+		gop := strconv.Itoa(fps * seg)
+		a = append(a, "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+			"-pix_fmt", "yuv420p", "-g", gop, "-keyint_min", gop, "-sc_threshold", "0")
+	} else {
+		a = append(a, "-c:v", "copy")
+	}
+	return append(a, "-f", "hls", "-hls_time", strconv.Itoa(seg), "-hls_list_size", "0",
+		"-hls_flags", "independent_segments+temp_file",
+		"-hls_segment_filename", filepath.Join(dir, SegmentPattern), filepath.Join(dir, PlaylistName))
+}
+
+var ffmpegHead = []string{"-hide_banner", "-loglevel", "error", "-y"}
+
+// RawVideoArgs records raw RGBA frames read from stdin (the virtual device).
+func RawVideoArgs(dir string, w, h int, o VideoOptions) []string {
+	a := append([]string{}, ffmpegHead...)
+	a = append(a, "-f", "rawvideo", "-pix_fmt", "rgba", "-s", fmt.Sprintf("%dx%d", w, h),
+		"-r", strconv.Itoa(o.FPS), "-i", "-")
+	return append(a, hlsOutput(dir, o.FPS, o.SegmentSeconds, true)...)
+}
+
+// H264PipeArgs records raw H.264 read from stdin (adb screenrecord), copied
+// without re-encoding. Raw H.264 has no timestamps: the wall clock gives
+// them, so the video lasts as long as the run.
+func H264PipeArgs(dir string, o VideoOptions) []string {
+	a := append([]string{}, ffmpegHead...)
+	a = append(a, "-use_wallclock_as_timestamps", "1", "-fflags", "+genpts", "-f", "h264", "-i", "-")
+	return append(a, hlsOutput(dir, o.FPS, o.SegmentSeconds, false)...)
+}
+
+// CaptureSource is where a capture pipeline reads pictures (and sound).
+type CaptureSource struct {
+	// Kind: v4l2 (a capture card), x11grab (a display), lavfi (ffmpeg's
+	// test sources, standing in for a card).
+	Kind   string
+	Input  string // /dev/video0, :99, testsrc2=size=1280x720:rate=10
+	Size   string // 1280x720
+	FPS    int
+	Audio  string // ALSA device (plughw:1,0), v4l2 only
+	Format string // v4l2 input format, default mjpeg
+}
+
+// CaptureArgs records a capture source into HLS segments and keeps its
+// latest frame in LatestFrame for screenshots, from one ffmpeg process.
+// The frame is written atomically (-atomic_writing), so a reader never
+// sees half a picture.
+func CaptureArgs(dir string, src CaptureSource, o VideoOptions, shotFPS int) []string {
+	a := append([]string{}, ffmpegHead...)
+	a = append(a, "-nostdin")
+	switch src.Kind {
+	case "v4l2":
+		format := src.Format
+		if format == "" {
+			format = "mjpeg"
+		}
+		a = append(a, "-fflags", "+genpts", "-use_wallclock_as_timestamps", "1", "-thread_queue_size", "512",
+			"-f", "v4l2", "-input_format", format, "-video_size", src.Size, "-framerate", strconv.Itoa(src.FPS), "-i", src.Input)
+		if src.Audio != "" {
+			a = append(a, "-thread_queue_size", "512", "-f", "alsa", "-i", src.Audio)
+		}
+	case "x11grab":
+		a = append(a, "-thread_queue_size", "512", "-f", "x11grab", "-video_size", src.Size,
+			"-framerate", strconv.Itoa(src.FPS), "-i", src.Input)
+	case "lavfi":
+		a = append(a, "-re", "-f", "lavfi", "-i", src.Input)
+	}
+	if shotFPS <= 0 {
+		shotFPS = 5
+	}
+	a = append(a, "-filter_complex", fmt.Sprintf("[0:v]fps=%d,split=2[rec][shot];[shot]fps=%d[latest]", o.FPS, shotFPS))
+	a = append(a, "-map", "[rec]")
+	if src.Kind == "v4l2" && src.Audio != "" {
+		a = append(a, "-map", "1:a", "-c:a", "aac", "-b:a", "64k", "-ar", "48000", "-ac", "2")
+	} else {
+		a = append(a, "-an")
+	}
+	a = append(a, hlsOutput(dir, o.FPS, o.SegmentSeconds, true)...)
+	a = append(a, "-map", "[latest]", "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1",
+		"-atomic_writing", "1", filepath.Join(dir, LatestFrame))
+	return a
+}
+
+// FinaliseArgs joins segments listed in a concat file into an MP4 with its
+// index at the front (faststart), so a browser plays it before the whole
+// file arrives; quality "" or "copy" remuxes, a preset re-encodes.
+func FinaliseArgs(list, out, quality string) []string {
+	a := append([]string{}, ffmpegHead...)
+	a = append(a, "-nostdin", "-f", "concat", "-safe", "0", "-i", list)
+	if enc, ok := Qualities[quality]; ok {
+		a = append(a, "-c:v", "libx264", "-preset", enc.Preset, "-crf", strconv.Itoa(enc.CRF),
+			"-maxrate", enc.MaxRate, "-bufsize", enc.BufSize, "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k")
+	} else {
+		a = append(a, "-c", "copy")
+	}
+	return append(a, "-movflags", "+faststart", "-f", "mp4", out)
+}
+
+// Segments lists the complete segments of a recording folder in order.
+func Segments(dir string) ([]string, error) {
+	matches, err := filepath.Glob(filepath.Join(dir, "seg_*.ts"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(matches)
+	var out []string
+	for _, m := range matches {
+		if st, err := os.Stat(m); err == nil && st.Size() > 0 {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// ErrNoVideo: a recording folder holds no segments.
+var ErrNoVideo = errors.New("no video segments recorded")
+
+// Finalise turns the segments in dir into the MP4 at out. The MP4 appears
+// only when complete (written under a temporary name, then renamed). The
+// segments are left in place; the caller removes them once the MP4 is safe.
+func Finalise(ctx context.Context, ffmpeg, dir, out, quality string) error {
+	segs, err := Segments(dir)
+	if err != nil {
+		return err
+	}
+	if len(segs) == 0 {
+		return fmt.Errorf("%w in %s", ErrNoVideo, dir)
+	}
+	var list bytes.Buffer
+	for _, s := range segs {
+		// The concat demuxer's quoting: single quotes, with ' written as '\''.
+		fmt.Fprintf(&list, "file '%s'\n", strings.ReplaceAll(s, "'", `'\''`))
+	}
+	listPath := filepath.Join(dir, "concat.txt")
+	if err := os.WriteFile(listPath, list.Bytes(), 0o644); err != nil {
+		return err
+	}
+	defer os.Remove(listPath)
+	tmp := out + ".part"
+	cmd := exec.CommandContext(ctx, ffmpeg, FinaliseArgs(listPath, tmp, quality)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		os.Remove(tmp)
+		if errors.Is(err, exec.ErrNotFound) {
+			return fmt.Errorf("%w: ffmpeg (%s): install it (apt-get install ffmpeg)", ErrToolMissing, ffmpeg)
+		}
+		return fmt.Errorf("ffmpeg failed to finalise the video: %v: %s", err, lastLines(stderr.String(), 3))
+	}
+	return os.Rename(tmp, out)
+}
+
+// FFmpeg is a running ffmpeg with a graceful stop.
+type FFmpeg struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stderr *bytes.Buffer
+	done   chan error
+	once   sync.Once
+	err    error
+}
+
+// StartFFmpeg starts ffmpeg with args. With pipeIn, its stdin is a pipe the
+// caller writes frames into (Stdin), and closing it ends the recording.
+func StartFFmpeg(ffmpeg string, args []string, pipeIn bool) (*FFmpeg, error) {
+	if _, err := exec.LookPath(ffmpeg); err != nil {
+		return nil, fmt.Errorf("%w: ffmpeg (%s) records video: install it (apt-get install ffmpeg) or run with --video off", ErrToolMissing, ffmpeg)
+	}
+	cmd := exec.Command(ffmpeg, args...)
+	p := &FFmpeg{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stderr = &limitedBuffer{b: p.stderr, max: 16 * 1024}
+	// Its own process group: a Ctrl-C at the terminal reaches vpt, which
+	// then stops the recording cleanly, instead of killing ffmpeg mid-segment.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if pipeIn {
+		w, err := cmd.StdinPipe()
+		if err != nil {
+			return nil, err
+		}
+		p.stdin = w
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { p.done <- cmd.Wait() }()
+	return p, nil
+}
+
+// Stdin is the frame pipe (pipeIn only).
+func (p *FFmpeg) Stdin() io.Writer { return p.stdin }
+
+// Exited receives ffmpeg's exit status once it ends.
+func (p *FFmpeg) Exited() <-chan error { return p.done }
+
+// Stop ends the recording: EOF on the frame pipe, or SIGINT (ffmpeg then
+// writes its last segment and playlist), SIGKILL after a grace period.
+func (p *FFmpeg) Stop(grace time.Duration) error {
+	p.once.Do(func() {
+		if p.stdin != nil {
+			p.stdin.Close()
+		} else {
+			_ = p.cmd.Process.Signal(syscall.SIGINT)
+		}
+		select {
+		case err := <-p.done:
+			p.err = err
+		case <-time.After(grace):
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			p.err = fmt.Errorf("ffmpeg did not stop within %s and was killed", grace)
+			<-p.done
+		}
+		if p.err != nil {
+			var ee *exec.ExitError
+			// ffmpeg exits 255 after SIGINT even when it stopped cleanly.
+			if errors.As(p.err, &ee) && ee.ExitCode() == 255 && p.stdin == nil {
+				p.err = nil
+			} else {
+				p.err = fmt.Errorf("%v: %s", p.err, lastLines(p.stderr.String(), 3))
+			}
+		}
+	})
+	return p.err
+}
+
+// ProcessRecorder is a Recorder backed by one ffmpeg process.
+type ProcessRecorder struct {
+	P     *FFmpeg
+	Grace time.Duration
+}
+
+// Stop implements Recorder.
+func (r *ProcessRecorder) Stop(ctx context.Context) error {
+	g := r.Grace
+	if g == 0 {
+		g = 10 * time.Second
+	}
+	return r.P.Stop(g)
+}
+
+// Stderr returns the end of ffmpeg's error output.
+func (p *FFmpeg) Stderr() string { return lastLines(p.stderr.String(), 5) }
+
+type limitedBuffer struct {
+	mu  sync.Mutex
+	b   *bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len()+len(p) > l.max {
+		keep := l.b.Bytes()
+		if len(keep) > l.max/2 {
+			keep = keep[len(keep)-l.max/2:]
+		}
+		nb := append([]byte(nil), keep...)
+		l.b.Reset()
+		l.b.Write(nb)
+	}
+	return l.b.Write(p)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}

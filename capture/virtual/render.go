@@ -1,0 +1,134 @@
+package virtual
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/gofont/goregular"
+	"golang.org/x/image/font/opentype"
+	"golang.org/x/image/math/fixed"
+)
+
+// Frame size of the virtual device: 720p.
+const (
+	Width  = 1280
+	Height = 720
+)
+
+type faces struct {
+	title, menu, small font.Face
+}
+
+var loadFaces = sync.OnceValue(func() faces {
+	reg, err := opentype.Parse(goregular.TTF)
+	if err != nil {
+		panic(err)
+	}
+	bold, err := opentype.Parse(gobold.TTF)
+	if err != nil {
+		panic(err)
+	}
+	face := func(f *opentype.Font, size float64) font.Face {
+		fc, err := opentype.NewFace(f, &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingFull})
+		if err != nil {
+			panic(err)
+		}
+		return fc
+	}
+	return faces{title: face(bold, 64), menu: face(reg, 36), small: face(reg, 24)}
+})
+
+// screen is what a frame shows apart from the clock.
+type screen struct {
+	title    string
+	bg       color.RGBA
+	menu     []string
+	selected int
+	device   string
+	banner   string // a transient message (last key), empty for none
+}
+
+func (s screen) key() string {
+	return fmt.Sprintf("%s|%v|%s|%d|%s|%s", s.title, s.bg, strings.Join(s.menu, "\x00"), s.selected, s.device, s.banner)
+}
+
+// renderStatic draws everything but the clock and frame counter.
+func renderStatic(s screen) *image.RGBA {
+	f := loadFaces()
+	img := image.NewRGBA(image.Rect(0, 0, Width, Height))
+	draw.Draw(img, img.Bounds(), &image.Uniform{s.bg}, image.Point{}, draw.Src)
+	// Title bar.
+	bar := darker(s.bg, 0.6)
+	draw.Draw(img, image.Rect(0, 0, Width, 120), &image.Uniform{bar}, image.Point{}, draw.Src)
+	text(img, f.title, 60, 84, s.title, color.White)
+	// Menu.
+	y := 200
+	for i, item := range s.menu {
+		if i == s.selected {
+			draw.Draw(img, image.Rect(50, y-46, Width/2+120, y+16), &image.Uniform{color.RGBA{255, 255, 255, 255}}, image.Point{}, draw.Src)
+			text(img, f.menu, 70, y, item, s.bg)
+		} else {
+			text(img, f.menu, 70, y, item, color.RGBA{230, 230, 230, 255})
+		}
+		y += 70
+	}
+	if s.banner != "" {
+		draw.Draw(img, image.Rect(Width-420, 150, Width-40, 210), &image.Uniform{color.RGBA{0, 0, 0, 160}}, image.Point{}, draw.Over)
+		text(img, f.small, Width-400, 190, s.banner, color.RGBA{255, 220, 120, 255})
+	}
+	// Footer.
+	draw.Draw(img, image.Rect(0, Height-60, Width, Height), &image.Uniform{bar}, image.Point{}, draw.Src)
+	text(img, f.small, 40, Height-22, "vpt virtual device · "+s.device, color.RGBA{200, 200, 200, 255})
+	return img
+}
+
+// clockBox is the area the clock and frame counter are drawn in, so a
+// frame only copies the static screen and redraws this box.
+var clockBox = image.Rect(Width-520, Height-60, Width, Height)
+
+// drawClock draws the time and the frame counter into a copy of static.
+func drawClock(dst, static *image.RGBA, now time.Time, frame uint64) {
+	copy(dst.Pix, static.Pix)
+	f := loadFaces()
+	label := fmt.Sprintf("%s  #%06d", now.Format("15:04:05.0"), frame)
+	text(dst, f.small, clockBox.Min.X+40, Height-22, label, color.White)
+	// A bar that moves across the footer, one step per frame.
+	x := int(frame%64) * (Width / 64)
+	draw.Draw(dst, image.Rect(x, Height-64, x+Width/64, Height-60), &image.Uniform{color.RGBA{255, 200, 0, 255}}, image.Point{}, draw.Src)
+}
+
+// fontMu serialises drawing: font faces keep glyph buffers that are not
+// safe for concurrent use (the recorder and a screenshot may render at once).
+var fontMu sync.Mutex
+
+func text(img draw.Image, face font.Face, x, y int, s string, c color.Color) {
+	fontMu.Lock()
+	defer fontMu.Unlock()
+	d := font.Drawer{Dst: img, Src: image.NewUniform(c), Face: face, Dot: fixed.P(x, y)}
+	d.DrawString(s)
+}
+
+func darker(c color.RGBA, f float64) color.RGBA {
+	return color.RGBA{uint8(float64(c.R) * f), uint8(float64(c.G) * f), uint8(float64(c.B) * f), 255}
+}
+
+// parseColor reads #rrggbb; anything else is a default blue.
+func parseColor(s string) color.RGBA {
+	var r, g, b uint8
+	if _, err := fmt.Sscanf(s, "#%02x%02x%02x", &r, &g, &b); err == nil {
+		return color.RGBA{r, g, b, 255}
+	}
+	// A stable colour per title, so screens differ even without colours.
+	h := uint32(2166136261)
+	for _, c := range s {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return color.RGBA{uint8(40 + h%90), uint8(40 + (h>>8)%90), uint8(60 + (h>>16)%120), 255}
+}

@@ -1,0 +1,231 @@
+package executor
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"regexp"
+	"strings"
+	"sync"
+)
+
+// DefaultTailBytes is how much of the end of a script's output is kept in
+// memory for the summary, the report and JUnit. The whole output is in
+// output.log.
+const DefaultTailBytes = 64 * 1024
+
+// markerScanBytes bounds how much of each line is searched for upstream's
+// marker lines; markers are short and sit near the start of their line.
+const markerScanBytes = 8 * 1024
+
+// Tail keeps the last N bytes written to it.
+type Tail struct {
+	mu    sync.Mutex
+	buf   []byte
+	start int // index of the oldest byte once full
+	full  bool
+	total int64
+}
+
+// NewTail returns a tail of n bytes.
+func NewTail(n int) *Tail { return &Tail{buf: make([]byte, 0, n)} }
+
+// Write keeps the end of p.
+func (t *Tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := len(p)
+	t.total += int64(n)
+	c := cap(t.buf)
+	if len(p) >= c {
+		t.buf = append(t.buf[:0], p[len(p)-c:]...)
+		t.start, t.full = 0, true
+		return n, nil
+	}
+	if !t.full {
+		room := c - len(t.buf)
+		if len(p) <= room {
+			t.buf = append(t.buf, p...)
+			return n, nil
+		}
+		t.buf = append(t.buf, p[:room]...)
+		p = p[room:]
+		t.full = true
+		t.start = 0
+	}
+	for len(p) > 0 {
+		k := copy(t.buf[t.start:], p)
+		p = p[k:]
+		t.start = (t.start + k) % c
+	}
+	return n, nil
+}
+
+// Bytes returns the kept bytes, oldest first.
+func (t *Tail) Bytes() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.full {
+		return append([]byte(nil), t.buf...)
+	}
+	out := make([]byte, 0, len(t.buf))
+	out = append(out, t.buf[t.start:]...)
+	return append(out, t.buf[:t.start]...)
+}
+
+// Truncated reports whether output was dropped from the front.
+func (t *Tail) Truncated() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.total > int64(len(t.buf))
+}
+
+// Total is the number of bytes written.
+func (t *Tail) Total() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.total
+}
+
+// prefixWriter writes lines to w with a prefix at the start of each line.
+// Bytes pass through unchanged: very long lines, invalid UTF-8 and carriage
+// returns are the script's own.
+type prefixWriter struct {
+	w           *bufio.Writer
+	prefix      []byte
+	atLineStart bool
+}
+
+func newPrefixWriter(w io.Writer, prefix string) *prefixWriter {
+	return &prefixWriter{w: bufio.NewWriterSize(w, 64*1024), prefix: []byte(prefix), atLineStart: true}
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		if p.atLineStart && len(p.prefix) > 0 {
+			if _, err := p.w.Write(p.prefix); err != nil {
+				return 0, err
+			}
+		}
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			_, err := p.w.Write(b)
+			p.atLineStart = false
+			return n, err
+		}
+		if _, err := p.w.Write(b[:i+1]); err != nil {
+			return 0, err
+		}
+		p.atLineStart = true
+		b = b[i+1:]
+	}
+	return n, nil
+}
+
+func (p *prefixWriter) Flush() error { return p.w.Flush() }
+
+// endLine ends a line the script left open, so vpt's own messages start on
+// a fresh line.
+func (p *prefixWriter) endLine() {
+	if !p.atLineStart {
+		_, _ = p.w.Write([]byte{'\n'})
+		p.atLineStart = true
+	}
+	_ = p.w.Flush()
+}
+
+// Markers are what upstream scripts print for their parent to read.
+type Markers struct {
+	// Success is the last SCRIPT_SUCCESS:true|false line; nil when none.
+	Success   *bool
+	ResultID  string
+	ReportURL string
+	LogsURL   string
+	Lines     int64
+}
+
+var (
+	successRe  = regexp.MustCompile(`SCRIPT_SUCCESS:(true|false)\b`)
+	resultIDRe = regexp.MustCompile(`SCRIPT_RESULT_ID:(\S+)`)
+)
+
+// Upstream's log line announcing the uploaded report, with its R2 key.
+const uploadedReportMarker = "Uploaded script report: "
+
+// markerScanner assembles the first markerScanBytes of every line and looks
+// for markers in it.
+type markerScanner struct {
+	line      []byte
+	overflow  bool
+	m         Markers
+	publicURL string // CLOUDFLARE_R2_PUBLIC_URL, to turn an uploaded key into a URL
+}
+
+func (s *markerScanner) Write(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		chunk := b
+		if i >= 0 {
+			chunk = b[:i]
+		}
+		if !s.overflow {
+			room := markerScanBytes - len(s.line)
+			if len(chunk) > room {
+				s.line = append(s.line, chunk[:room]...)
+				s.overflow = true
+			} else {
+				s.line = append(s.line, chunk...)
+			}
+		}
+		if i < 0 {
+			break
+		}
+		s.endLine()
+		b = b[i+1:]
+	}
+	return n, nil
+}
+
+func (s *markerScanner) endLine() {
+	s.m.Lines++
+	line := string(bytes.TrimRight(s.line, "\r"))
+	s.line = s.line[:0]
+	s.overflow = false
+	if !strings.Contains(line, "SCRIPT_") && !strings.Contains(line, "_url:") && !strings.Contains(line, uploadedReportMarker) &&
+		!strings.Contains(line, "Logs uploaded: ") {
+		return
+	}
+	if m := successRe.FindAllStringSubmatch(line, -1); m != nil {
+		v := m[len(m)-1][1] == "true"
+		s.m.Success = &v
+	}
+	if m := resultIDRe.FindStringSubmatch(line); m != nil {
+		s.m.ResultID = m[1]
+	}
+	t := strings.TrimSpace(line)
+	switch {
+	case strings.HasPrefix(t, "report_url:"):
+		s.m.ReportURL = strings.TrimSpace(strings.TrimPrefix(t, "report_url:"))
+	case strings.HasPrefix(t, "logs_url:"):
+		s.m.LogsURL = strings.TrimSpace(strings.TrimPrefix(t, "logs_url:"))
+	case strings.Contains(line, uploadedReportMarker) && s.m.ReportURL == "":
+		// Upstream logs only the key; its parent builds the URL from the
+		// public bucket URL. A report_url: line, when present, is better.
+		key := strings.TrimSpace(line[strings.Index(line, uploadedReportMarker)+len(uploadedReportMarker):])
+		if s.publicURL != "" && key != "" {
+			s.m.ReportURL = strings.TrimRight(s.publicURL, "/") + "/" + key
+		}
+	case strings.Contains(line, "Logs uploaded: ") && s.m.LogsURL == "":
+		s.m.LogsURL = strings.TrimSpace(line[strings.Index(line, "Logs uploaded: ")+len("Logs uploaded: "):])
+	}
+}
+
+// finish counts a last line without a newline.
+func (s *markerScanner) finish() Markers {
+	if len(s.line) > 0 || s.overflow {
+		s.endLine()
+	}
+	return s.m
+}

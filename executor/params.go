@@ -1,0 +1,247 @@
+package executor
+
+import (
+	"bufio"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Param is a parameter a script declares, read from its source: upstream's
+// `_script_args = ['--name:type:default', …]` list, or argparse
+// `add_argument(…)` calls.
+type Param struct {
+	Name       string `json:"name"` // without dashes: "max-iteration"
+	Flag       string `json:"flag"` // as given on the command line: "--max-iteration"
+	Type       string `json:"type"` // str, int, float, bool
+	Default    string `json:"default,omitempty"`
+	HasDefault bool   `json:"has_default"`
+	Help       string `json:"help,omitempty"`
+	Required   bool   `json:"required,omitempty"`
+	Positional bool   `json:"positional,omitempty"`
+}
+
+// paramScanLines bounds how much of a script is read for declarations, as
+// upstream (first 300 lines).
+const paramScanLines = 300
+
+var (
+	scriptArgsRe  = regexp.MustCompile(`_script_args\s*=\s*\[`)
+	stringLitRe   = regexp.MustCompile(`'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"`)
+	addArgumentRe = regexp.MustCompile(`\.add_argument\s*\(`)
+	kwargRe       = regexp.MustCompile(`(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[\w.\-+]+)`)
+)
+
+// ReadParams reads the parameters a script declares. A script that declares
+// none, or cannot be read, has none; declarations that cannot be parsed are
+// skipped as upstream does.
+func ReadParams(path string) []Param {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var b strings.Builder
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for n := 0; n < paramScanLines && sc.Scan(); n++ {
+		line := sc.Text()
+		// Drop comments (a '#' outside strings is rare enough in
+		// declarations to cut naively only at line start).
+		if strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	return ParseParams(b.String())
+}
+
+// ParseParams parses declarations from script source text.
+func ParseParams(src string) []Param {
+	var out []Param
+	seen := map[string]bool{}
+	add := func(p Param) {
+		if p.Name == "" || seen[p.Name] {
+			return
+		}
+		seen[p.Name] = true
+		out = append(out, p)
+	}
+	for _, loc := range scriptArgsRe.FindAllStringIndex(src, -1) {
+		body, ok := balanced(src[loc[1]-1:], '[', ']')
+		if !ok {
+			continue
+		}
+		for _, lit := range stringLitRe.FindAllStringSubmatch(body, -1) {
+			spec := unquote(lit)
+			parts := strings.SplitN(spec, ":", 3)
+			if len(parts) != 3 || !strings.HasPrefix(parts[0], "-") {
+				continue
+			}
+			add(Param{Name: strings.TrimLeft(parts[0], "-"), Flag: parts[0], Type: normType(parts[1]),
+				Default: parts[2], HasDefault: true})
+		}
+	}
+	for _, loc := range addArgumentRe.FindAllStringIndex(src, -1) {
+		body, ok := balanced(src[loc[1]-1:], '(', ')')
+		if !ok {
+			continue
+		}
+		if p, ok := parseAddArgument(body); ok {
+			add(p)
+		}
+	}
+	return out
+}
+
+func parseAddArgument(body string) (Param, bool) {
+	// Positional string literals before the first keyword are the names.
+	firstKw := len(body)
+	if m := kwargRe.FindStringIndex(body); m != nil {
+		firstKw = m[0]
+	}
+	var names []string
+	for _, lit := range stringLitRe.FindAllStringSubmatch(body[:firstKw], -1) {
+		names = append(names, unquote(lit))
+	}
+	if len(names) == 0 {
+		return Param{}, false
+	}
+	p := Param{Type: "str"}
+	for _, n := range names {
+		if strings.HasPrefix(n, "--") {
+			p.Flag = n
+			break
+		}
+	}
+	if p.Flag == "" {
+		if strings.HasPrefix(names[0], "-") {
+			p.Flag = names[0]
+		} else {
+			p.Positional = true
+			p.Required = true
+			p.Flag = names[0]
+		}
+	}
+	p.Name = strings.TrimLeft(p.Flag, "-")
+	for _, kv := range kwargRe.FindAllStringSubmatch(body[firstKw:], -1) {
+		key, val := kv[1], kv[2]
+		sval := val
+		if strings.HasPrefix(val, "'") || strings.HasPrefix(val, `"`) {
+			sval = unquoteLit(val)
+		}
+		switch key {
+		case "type":
+			p.Type = normType(val)
+		case "default":
+			p.Default, p.HasDefault = sval, true
+			if val == "None" {
+				p.Default, p.HasDefault = "", false
+			}
+		case "help":
+			p.Help = sval
+		case "required":
+			p.Required = val == "True"
+		case "action":
+			if sval == "store_true" || sval == "store_false" {
+				p.Type = "flag"
+				if !p.HasDefault {
+					p.Default, p.HasDefault = strconv.FormatBool(sval == "store_false"), true
+				}
+			}
+		case "nargs":
+			if sval == "?" || sval == "*" {
+				p.Required = false
+			}
+		case "dest":
+			p.Name = sval
+		}
+	}
+	return p, true
+}
+
+func normType(t string) string {
+	switch strings.TrimSpace(t) {
+	case "int":
+		return "int"
+	case "float":
+		return "float"
+	case "bool", "str_to_bool":
+		return "bool"
+	default:
+		return "str"
+	}
+}
+
+// balanced returns the text between an opening bracket at s[0] and its
+// match, skipping brackets inside string literals.
+func balanced(s string, open, close byte) (string, bool) {
+	depth := 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if quote != 0 {
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+			continue
+		}
+		switch c {
+		case '\'', '"':
+			quote = c
+		case open:
+			depth++
+		case close:
+			depth--
+			if depth == 0 {
+				return s[1:i], true
+			}
+		}
+	}
+	return "", false
+}
+
+func unquote(m []string) string {
+	if m[1] != "" || strings.HasPrefix(m[0], "'") {
+		return unescape(m[1])
+	}
+	return unescape(m[2])
+}
+
+func unquoteLit(s string) string {
+	if len(s) >= 2 {
+		return unescape(s[1 : len(s)-1])
+	}
+	return s
+}
+
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	r := strings.NewReplacer(`\'`, `'`, `\"`, `"`, `\\`, `\`, `\n`, "\n", `\t`, "\t")
+	return r.Replace(s)
+}
+
+// CheckValue reports whether v is a valid value for a parameter of type t.
+func CheckValue(t, v string) bool {
+	switch t {
+	case "int":
+		_, err := strconv.Atoi(v)
+		return err == nil
+	case "float":
+		_, err := strconv.ParseFloat(v, 64)
+		return err == nil
+	case "bool":
+		switch strings.ToLower(v) {
+		case "yes", "true", "t", "y", "1", "no", "false", "f", "n", "0":
+			return true
+		}
+		return false
+	}
+	return true
+}

@@ -1,0 +1,78 @@
+// Package sqlite is the default results store: one SQLite file on
+// mattn/go-sqlite3, shared safely by several vpt processes.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // database/sql driver "sqlite3"
+
+	"github.com/vpt-dev/vpt/store"
+	"github.com/vpt-dev/vpt/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Settings of every connection, in the DSN so that each pooled connection
+// gets them:
+//   - WAL: readers never block the writer (and vpt report list never blocks a run);
+//   - busy_timeout: a writer waits for another process's transaction instead
+//     of failing with "database is locked";
+//   - txlock=immediate: transactions take the write lock up front, the only
+//     way busy_timeout applies to a transaction that reads then writes;
+//   - synchronous=NORMAL: durable at every checkpoint, safe with WAL.
+const dsnOptions = "_journal_mode=WAL&_busy_timeout=30000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate"
+
+// Dialect is SQLite's: '?' placeholders and fixed-width UTC text times.
+var Dialect = sqlstore.Dialect{
+	Name:   "sqlite",
+	Rebind: func(q string) string { return q },
+	Time:   func(t time.Time) any { return t.UTC().Format(sqlstore.TimeLayout) },
+}
+
+func init() {
+	store.Register("sqlite", func(ctx context.Context, url string) (store.Store, error) {
+		return Open(ctx, strings.TrimPrefix(url, "sqlite://"))
+	})
+}
+
+// Open opens (creating it and its folder if needed) the database at path and
+// applies pending migrations.
+func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%w: sqlite:// needs a file path", store.ErrBadURL)
+	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("%w: sqlite path %q must not contain '?' or '#'", store.ErrBadURL, path)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		}
+	}
+	db, err := sql.Open("sqlite3", path+"?"+dsnOptions)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", store.ErrUnavailable, path, err)
+	}
+	// One connection: SQLite has one writer at a time anyway, and a single
+	// connection makes every statement of this process wait its turn here
+	// rather than in SQLite's lock.
+	db.SetMaxOpenConns(1)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w: %s: %v", store.ErrUnavailable, path, err)
+	}
+	if err := sqlstore.Migrate(ctx, db, Dialect, migrations, "migrations", nil); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w: %s: %v", store.ErrUnavailable, path, err)
+	}
+	return sqlstore.New(db, Dialect), nil
+}

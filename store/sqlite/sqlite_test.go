@@ -1,0 +1,39 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/vpt-dev/vpt/store"
+	"github.com/vpt-dev/vpt/store/sqlite"
+	"github.com/vpt-dev/vpt/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) func() store.Store {
+		path := filepath.Join(t.TempDir(), "sub", "vpt.db")
+		return func() store.Store {
+			s, err := store.Open(context.Background(), "sqlite://"+path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+	})
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	if _, err := sqlite.Open(ctx, ""); err == nil {
+		t.Fatal("empty path accepted")
+	}
+	if _, err := store.Open(ctx, "mysql://x"); err == nil {
+		t.Fatal("unknown scheme accepted")
+	}
+	// A folder where the database file should be.
+	dir := t.TempDir()
+	if _, err := sqlite.Open(ctx, dir); err == nil {
+		t.Fatal("a directory opened as a database")
+	}
+}

@@ -1,0 +1,735 @@
+// Package sqlstore implements store.Store on database/sql. The SQLite and
+// PostgreSQL stores are this implementation with their own Dialect: the SQL
+// text is shared, placeholders, time encoding and migrations are not.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vpt-dev/vpt/store"
+)
+
+// Dialect holds what differs between databases.
+type Dialect struct {
+	Name string
+	// Rebind turns '?' placeholders into the database's own.
+	Rebind func(query string) string
+	// Time encodes a timestamp for a parameter.
+	Time func(t time.Time) any
+}
+
+// DB is a store.Store over a *sql.DB.
+type DB struct {
+	db *sql.DB
+	d  Dialect
+}
+
+var _ store.Store = (*DB)(nil)
+
+// New wraps an open, migrated database.
+func New(db *sql.DB, d Dialect) *DB { return &DB{db: db, d: d} }
+
+// SQL returns the underlying handle (tests and benchmarks).
+func (s *DB) SQL() *sql.DB { return s.db }
+
+// Close closes the database.
+func (s *DB) Close() error { return s.db.Close() }
+
+func (s *DB) q(query string) string { return s.d.Rebind(query) }
+
+func (s *DB) tv(t time.Time) any { return s.d.Time(t.UTC()) }
+
+func (s *DB) tvp(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return s.tv(*t)
+}
+
+// resultCols lists script_results columns in insert order; details last so
+// that listing can leave it out.
+var resultCols = []string{
+	"id", "team_id", "script_name", "script_type", "script_path", "parameters",
+	"userinterface_name", "host_name", "device_id", "device_name", "device_model",
+	"status", "success", "exit_code", "error_msg", "started_at", "completed_at",
+	"execution_time_ms", "run_dir", "html_report_r2_path", "html_report_r2_url",
+	"logs_r2_path", "logs_r2_url", "upload_status", "discard", "checked",
+	"check_type", "discard_comment", "metadata", "pid", "pid_start", "heartbeat_at",
+	"created_at", "updated_at", "details",
+}
+
+func (s *DB) resultArgs(r *store.Result, now time.Time) ([]any, error) {
+	params, err := json.Marshal(nonNil(r.Parameters))
+	if err != nil {
+		return nil, err
+	}
+	meta, err := json.Marshal(nonNilMap(r.Metadata))
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	details, err := json.Marshal(r.Details)
+	if err != nil {
+		return nil, fmt.Errorf("details: %w", err)
+	}
+	var exit any
+	if r.ExitCode != nil {
+		exit = *r.ExitCode
+	}
+	hb := r.HeartbeatAt
+	if hb.IsZero() {
+		hb = now
+	}
+	return []any{
+		r.ID, r.TeamID, r.ScriptName, r.ScriptType, r.ScriptPath, string(params),
+		r.UserInterface, r.HostName, r.DeviceID, r.DeviceName, r.DeviceModel,
+		string(r.Status), r.Success, exit, r.ErrorMsg, s.tv(r.StartedAt), s.tvp(r.CompletedAt),
+		r.ExecutionTimeMs, r.RunDir, r.HTMLReportR2Path, r.HTMLReportR2URL,
+		r.LogsR2Path, r.LogsR2URL, r.UploadStatus, r.Discard, r.Checked,
+		r.CheckType, r.DiscardComment, string(meta), r.PID, r.PIDStart, s.tv(hb),
+		s.tv(now), s.tv(now), string(details),
+	}, nil
+}
+
+// CreateResult implements store.Store.
+func (s *DB) CreateResult(ctx context.Context, r *store.Result) error {
+	if r.ID == "" {
+		return errors.New("result without id")
+	}
+	args, err := s.resultArgs(r, time.Now())
+	if err != nil {
+		return err
+	}
+	q := "INSERT INTO script_results (" + strings.Join(resultCols, ", ") + ") VALUES (" +
+		placeholders(len(resultCols)) + ")"
+	_, err = s.db.ExecContext(ctx, s.q(q), args...)
+	return wrap("create result", err)
+}
+
+// UpdateResult implements store.Store.
+func (s *DB) UpdateResult(ctx context.Context, r *store.Result) error {
+	args, err := s.resultArgs(r, time.Now())
+	if err != nil {
+		return err
+	}
+	// Everything but id, created_at.
+	var sets []string
+	var vals []any
+	for i, c := range resultCols {
+		if c == "id" || c == "created_at" {
+			continue
+		}
+		sets = append(sets, c+" = ?")
+		vals = append(vals, args[i])
+	}
+	vals = append(vals, r.ID)
+	res, err := s.db.ExecContext(ctx, s.q("UPDATE script_results SET "+strings.Join(sets, ", ")+" WHERE id = ?"), vals...)
+	if err != nil {
+		return wrap("update result", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("update result %s: %w", r.ID, store.ErrNotFound)
+	}
+	return nil
+}
+
+// Heartbeat implements store.Store.
+func (s *DB) Heartbeat(ctx context.Context, ids []string, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	args := []any{s.tv(at)}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	_, err := s.db.ExecContext(ctx, s.q("UPDATE script_results SET heartbeat_at = ? WHERE status = 'running' AND id IN ("+
+		placeholders(len(ids))+")"), args...)
+	return wrap("heartbeat", err)
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanResult(sc scanner, withDetails bool) (*store.Result, error) {
+	var r store.Result
+	var params, meta, details, status string
+	var exit sql.NullInt64
+	var started, completed, hb, created, updated dbTime
+	dest := []any{
+		&r.ID, &r.TeamID, &r.ScriptName, &r.ScriptType, &r.ScriptPath, &params,
+		&r.UserInterface, &r.HostName, &r.DeviceID, &r.DeviceName, &r.DeviceModel,
+		&status, &r.Success, &exit, &r.ErrorMsg, &started, &completed,
+		&r.ExecutionTimeMs, &r.RunDir, &r.HTMLReportR2Path, &r.HTMLReportR2URL,
+		&r.LogsR2Path, &r.LogsR2URL, &r.UploadStatus, &r.Discard, &r.Checked,
+		&r.CheckType, &r.DiscardComment, &meta, &r.PID, &r.PIDStart, &hb,
+		&created, &updated,
+	}
+	if withDetails {
+		dest = append(dest, &details)
+	}
+	if err := sc.Scan(dest...); err != nil {
+		return nil, err
+	}
+	r.Status = store.Status(status)
+	if exit.Valid {
+		v := int(exit.Int64)
+		r.ExitCode = &v
+	}
+	r.StartedAt = started.t
+	if completed.valid {
+		t := completed.t
+		r.CompletedAt = &t
+	}
+	r.HeartbeatAt = hb.t
+	if err := json.Unmarshal([]byte(params), &r.Parameters); err != nil {
+		return nil, fmt.Errorf("result %s parameters: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(meta), &r.Metadata); err != nil {
+		return nil, fmt.Errorf("result %s metadata: %w", r.ID, err)
+	}
+	if withDetails && details != "" {
+		if err := json.Unmarshal([]byte(details), &r.Details); err != nil {
+			return nil, fmt.Errorf("result %s details: %w", r.ID, err)
+		}
+	}
+	return &r, nil
+}
+
+// GetResult implements store.Store.
+func (s *DB) GetResult(ctx context.Context, id string) (*store.Result, error) {
+	if id == "" {
+		return nil, fmt.Errorf("empty id: %w", store.ErrNotFound)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q("SELECT "+strings.Join(resultCols, ", ")+
+		" FROM script_results WHERE id >= ? AND id < ? ORDER BY (id = ?) DESC LIMIT 2"), id, prefixEnd(id), id)
+	if err != nil {
+		return nil, wrap("get result", err)
+	}
+	defer rows.Close()
+	var found []*store.Result
+	for rows.Next() {
+		r, err := scanResult(rows, true)
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("get result", err)
+	}
+	switch {
+	case len(found) == 0:
+		return nil, fmt.Errorf("result %q: %w", id, store.ErrNotFound)
+	case found[0].ID == id || len(found) == 1:
+		return found[0], nil
+	default:
+		return nil, fmt.Errorf("result %q: %w", id, store.ErrAmbiguous)
+	}
+}
+
+// ListResults implements store.Store.
+func (s *DB) ListResults(ctx context.Context, f store.ResultFilter) ([]store.Result, error) {
+	var where []string
+	var args []any
+	if f.Script != "" {
+		where = append(where, "r.script_name = ?")
+		args = append(args, f.Script)
+	}
+	if f.Device != "" {
+		where = append(where, "(r.device_id = ? OR r.device_name = ?)")
+		args = append(args, f.Device, f.Device)
+	}
+	if len(f.Statuses) > 0 {
+		where = append(where, "r.status IN ("+placeholders(len(f.Statuses))+")")
+		for _, st := range f.Statuses {
+			args = append(args, string(st))
+		}
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "r.started_at >= ?")
+		args = append(args, s.tv(f.Since))
+	}
+	if !f.Before.IsZero() {
+		where = append(where, "r.started_at < ?")
+		args = append(args, s.tv(f.Before))
+	}
+	if f.Upload != "" {
+		where = append(where, "r.upload_status = ?")
+		args = append(args, f.Upload)
+	}
+	if f.Campaign != "" {
+		where = append(where, `r.id IN (SELECT l.script_result_id FROM campaign_script_results l
+			JOIN campaign_executions c ON c.id = l.campaign_id
+			WHERE c.id = ? OR c.campaign_execution_id = ?)`)
+		args = append(args, f.Campaign, f.Campaign)
+	}
+	cols := make([]string, 0, len(resultCols))
+	for _, c := range resultCols[:len(resultCols)-1] {
+		cols = append(cols, "r."+c)
+	}
+	q := "SELECT " + strings.Join(cols, ", ") + " FROM script_results r"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY r.started_at DESC, r.id DESC"
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, wrap("list results", err)
+	}
+	defer rows.Close()
+	var out []store.Result
+	for rows.Next() {
+		r, err := scanResult(rows, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *r)
+	}
+	return out, wrap("list results", rows.Err())
+}
+
+// ScriptStats implements store.Store.
+func (s *DB) ScriptStats(ctx context.Context, scripts []string, window int) (map[string]store.ScriptStats, error) {
+	out := map[string]store.ScriptStats{}
+	if len(scripts) == 0 {
+		return out, nil
+	}
+	if window <= 0 {
+		window = 20
+	}
+	args := []any{}
+	for _, sc := range scripts {
+		args = append(args, sc)
+	}
+	args = append(args, window)
+	q := `SELECT script_name, status FROM (
+		SELECT script_name, status, started_at,
+			ROW_NUMBER() OVER (PARTITION BY script_name ORDER BY started_at DESC) AS rn
+		FROM script_results
+		WHERE script_name IN (` + placeholders(len(scripts)) + `) AND status IN ('passed', 'failed', 'error', 'timeout')
+	) t WHERE rn <= ? ORDER BY script_name, started_at DESC`
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, wrap("script stats", err)
+	}
+	defer rows.Close()
+	last := map[string]bool{}
+	for rows.Next() {
+		var name, status string
+		if err := rows.Scan(&name, &status); err != nil {
+			return nil, err
+		}
+		st := out[name]
+		pass := status == string(store.StatusPassed)
+		if st.Runs > 0 && last[name] != pass {
+			st.Flips++
+		}
+		last[name] = pass
+		st.Runs++
+		if pass {
+			st.Passed++
+		}
+		out[name] = st
+	}
+	return out, wrap("script stats", rows.Err())
+}
+
+// DeleteResult implements store.Store.
+func (s *DB) DeleteResult(ctx context.Context, id string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q("DELETE FROM campaign_script_results WHERE script_result_id = ?"), id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q("DELETE FROM script_results WHERE id = ?"), id)
+		return err
+	})
+}
+
+// RecoverAbandoned implements store.Store.
+func (s *DB) RecoverAbandoned(ctx context.Context, alive store.Liveness) ([]store.Result, error) {
+	rows, err := s.db.QueryContext(ctx, s.q("SELECT "+strings.Join(resultCols, ", ")+
+		" FROM script_results WHERE status = 'running'"))
+	if err != nil {
+		return nil, wrap("find running results", err)
+	}
+	var dead []*store.Result
+	for rows.Next() {
+		r, err := scanResult(rows, true)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if !alive(r.HostName, r.PID, r.PIDStart, r.HeartbeatAt) {
+			dead = append(dead, r)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, wrap("find running results", err)
+	}
+	var out []store.Result
+	now := time.Now().UTC()
+	for _, r := range dead {
+		end := r.HeartbeatAt
+		if end.Before(r.StartedAt) {
+			end = r.StartedAt
+		}
+		// Only a row still running is changed: another process may have
+		// recovered (or finished) it meanwhile.
+		res, err := s.db.ExecContext(ctx, s.q(`UPDATE script_results SET status = 'abandoned', success = ?,
+			completed_at = ?, execution_time_ms = ?, error_msg = ?, updated_at = ?
+			WHERE id = ? AND status = 'running'`),
+			false, s.tv(end), end.Sub(r.StartedAt).Milliseconds(),
+			"the vpt process running this script stopped without finishing it", s.tv(now), r.ID)
+		if err != nil {
+			return out, wrap("mark abandoned", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			r.Status = store.StatusAbandoned
+			r.CompletedAt = &end
+			r.ExecutionTimeMs = end.Sub(r.StartedAt).Milliseconds()
+			r.ErrorMsg = "the vpt process running this script stopped without finishing it"
+			out = append(out, *r)
+		}
+	}
+	return out, nil
+}
+
+var campaignCols = []string{
+	"id", "campaign_execution_id", "team_id", "campaign_name", "campaign_description", "campaign_id",
+	"userinterface_name", "host_name", "device_name", "status", "started_at", "completed_at",
+	"execution_time_ms", "success", "error_message", "script_configurations", "execution_config",
+	"stats", "shard_total", "shards_done", "html_report_r2_path", "html_report_r2_url", "report_dir",
+	"extra", "created_at", "updated_at",
+}
+
+func (s *DB) campaignArgs(c *store.Campaign, now time.Time) ([]any, error) {
+	enc := func(v any, empty string) (string, error) {
+		if v == nil {
+			return empty, nil
+		}
+		b, err := json.Marshal(v)
+		return string(b), err
+	}
+	sc, err := enc(c.ScriptConfigurations, "[]")
+	if err != nil {
+		return nil, err
+	}
+	ec, err := enc(c.ExecutionConfig, "{}")
+	if err != nil {
+		return nil, err
+	}
+	stats, _ := enc(c.Stats, "{}")
+	shards, _ := enc(nonNil(c.ShardsDone), "[]")
+	extra, err := enc(nonNilMap(c.Extra), "{}")
+	if err != nil {
+		return nil, err
+	}
+	return []any{
+		c.ID, c.ExecutionID, c.TeamID, c.Name, c.Description, c.CampaignID,
+		c.UserInterface, c.HostName, c.DeviceName, c.Status, s.tv(c.StartedAt), s.tvp(c.CompletedAt),
+		c.ExecutionTimeMs, c.Success, c.ErrorMessage, sc, ec,
+		stats, c.ShardTotal, shards, c.HTMLReportR2Path, c.HTMLReportR2URL, c.ReportDir,
+		extra, s.tv(now), s.tv(now),
+	}, nil
+}
+
+func scanCampaign(sc scanner) (*store.Campaign, error) {
+	var c store.Campaign
+	var started, completed, created, updated dbTime
+	var scfg, ecfg, stats, shards, extra string
+	err := sc.Scan(&c.ID, &c.ExecutionID, &c.TeamID, &c.Name, &c.Description, &c.CampaignID,
+		&c.UserInterface, &c.HostName, &c.DeviceName, &c.Status, &started, &completed,
+		&c.ExecutionTimeMs, &c.Success, &c.ErrorMessage, &scfg, &ecfg,
+		&stats, &c.ShardTotal, &shards, &c.HTMLReportR2Path, &c.HTMLReportR2URL, &c.ReportDir,
+		&extra, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	c.StartedAt = started.t
+	if completed.valid {
+		t := completed.t
+		c.CompletedAt = &t
+	}
+	for _, p := range []struct {
+		src string
+		dst any
+	}{{scfg, &c.ScriptConfigurations}, {ecfg, &c.ExecutionConfig}, {stats, &c.Stats}, {shards, &c.ShardsDone}, {extra, &c.Extra}} {
+		if p.src == "" {
+			continue
+		}
+		if err := json.Unmarshal([]byte(p.src), p.dst); err != nil {
+			return nil, fmt.Errorf("campaign %s: %w", c.ID, err)
+		}
+	}
+	return &c, nil
+}
+
+// CreateCampaign implements store.Store.
+func (s *DB) CreateCampaign(ctx context.Context, c *store.Campaign) (bool, error) {
+	args, err := s.campaignArgs(c, time.Now())
+	if err != nil {
+		return false, err
+	}
+	q := "INSERT INTO campaign_executions (" + strings.Join(campaignCols, ", ") + ") VALUES (" +
+		placeholders(len(campaignCols)) + ") ON CONFLICT (campaign_execution_id) DO NOTHING"
+	res, err := s.db.ExecContext(ctx, s.q(q), args...)
+	if err != nil {
+		return false, wrap("create campaign", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return false, nil
+	}
+	row := s.db.QueryRowContext(ctx, s.q("SELECT "+strings.Join(campaignCols, ", ")+
+		" FROM campaign_executions WHERE campaign_execution_id = ?"), c.ExecutionID)
+	existing, err := scanCampaign(row)
+	if err != nil {
+		return false, wrap("join campaign", err)
+	}
+	*c = *existing
+	return true, nil
+}
+
+// UpdateCampaign implements store.Store.
+func (s *DB) UpdateCampaign(ctx context.Context, c *store.Campaign) error {
+	args, err := s.campaignArgs(c, time.Now())
+	if err != nil {
+		return err
+	}
+	var sets []string
+	var vals []any
+	for i, col := range campaignCols {
+		if col == "id" || col == "created_at" || col == "campaign_execution_id" {
+			continue
+		}
+		sets = append(sets, col+" = ?")
+		vals = append(vals, args[i])
+	}
+	vals = append(vals, c.ID)
+	res, err := s.db.ExecContext(ctx, s.q("UPDATE campaign_executions SET "+strings.Join(sets, ", ")+" WHERE id = ?"), vals...)
+	if err != nil {
+		return wrap("update campaign", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("update campaign %s: %w", c.ID, store.ErrNotFound)
+	}
+	return nil
+}
+
+// PutCampaignEntry implements store.Store.
+func (s *DB) PutCampaignEntry(ctx context.Context, e store.CampaignEntry) error {
+	var rid any
+	if e.ScriptResultID != "" {
+		rid = e.ScriptResultID
+	}
+	q := `INSERT INTO campaign_script_results (campaign_id, entry_index, attempt, shard, script_name, device_id,
+		status, script_result_id, started_at, duration_ms, run_dir, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (campaign_id, entry_index, attempt) DO UPDATE SET shard = excluded.shard,
+		script_name = excluded.script_name, device_id = excluded.device_id, status = excluded.status,
+		script_result_id = excluded.script_result_id, started_at = excluded.started_at,
+		duration_ms = excluded.duration_ms, run_dir = excluded.run_dir, error = excluded.error`
+	_, err := s.db.ExecContext(ctx, s.q(q), e.CampaignID, e.Index, e.Attempt, e.Shard, e.ScriptName, e.DeviceID,
+		string(e.Status), rid, s.tv(e.StartedAt), e.DurationMs, e.RunDir, e.Error)
+	return wrap("put campaign entry", err)
+}
+
+// GetCampaign implements store.Store.
+func (s *DB) GetCampaign(ctx context.Context, id string) (*store.Campaign, []store.CampaignEntry, error) {
+	rows, err := s.db.QueryContext(ctx, s.q("SELECT "+strings.Join(campaignCols, ", ")+
+		` FROM campaign_executions WHERE (id >= ? AND id < ?) OR (campaign_execution_id >= ? AND campaign_execution_id < ?)
+		ORDER BY (id = ? OR campaign_execution_id = ?) DESC LIMIT 2`),
+		id, prefixEnd(id), id, prefixEnd(id), id, id)
+	if err != nil {
+		return nil, nil, wrap("get campaign", err)
+	}
+	var found []*store.Campaign
+	for rows.Next() {
+		c, err := scanCampaign(rows)
+		if err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		found = append(found, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, wrap("get campaign", err)
+	}
+	if len(found) == 0 {
+		return nil, nil, fmt.Errorf("campaign %q: %w", id, store.ErrNotFound)
+	}
+	c := found[0]
+	if len(found) > 1 && c.ID != id && c.ExecutionID != id {
+		return nil, nil, fmt.Errorf("campaign %q: %w", id, store.ErrAmbiguous)
+	}
+	erows, err := s.db.QueryContext(ctx, s.q(`SELECT campaign_id, entry_index, attempt, shard, script_name, device_id,
+		status, COALESCE(script_result_id, ''), started_at, duration_ms, run_dir, error
+		FROM campaign_script_results WHERE campaign_id = ? ORDER BY entry_index, attempt`), c.ID)
+	if err != nil {
+		return nil, nil, wrap("get campaign entries", err)
+	}
+	defer erows.Close()
+	var entries []store.CampaignEntry
+	for erows.Next() {
+		var e store.CampaignEntry
+		var status string
+		var started dbTime
+		if err := erows.Scan(&e.CampaignID, &e.Index, &e.Attempt, &e.Shard, &e.ScriptName, &e.DeviceID,
+			&status, &e.ScriptResultID, &started, &e.DurationMs, &e.RunDir, &e.Error); err != nil {
+			return nil, nil, err
+		}
+		e.Status = store.Status(status)
+		e.StartedAt = started.t
+		entries = append(entries, e)
+	}
+	return c, entries, wrap("get campaign entries", erows.Err())
+}
+
+// ListCampaigns implements store.Store.
+func (s *DB) ListCampaigns(ctx context.Context, f store.CampaignFilter) ([]store.Campaign, error) {
+	var where []string
+	var args []any
+	if f.Name != "" {
+		where = append(where, `(LOWER(campaign_name) LIKE ? ESCAPE '\' OR LOWER(campaign_id) LIKE ? ESCAPE '\')`)
+		p := "%" + strings.ToLower(escapeLike(f.Name)) + "%"
+		args = append(args, p, p)
+	}
+	if f.Status != "" {
+		where = append(where, "status = ?")
+		args = append(args, f.Status)
+	}
+	q := "SELECT " + strings.Join(campaignCols, ", ") + " FROM campaign_executions"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY started_at DESC"
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, wrap("list campaigns", err)
+	}
+	defer rows.Close()
+	var out []store.Campaign
+	for rows.Next() {
+		c, err := scanCampaign(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *c)
+	}
+	return out, wrap("list campaigns", rows.Err())
+}
+
+// DeleteCampaign implements store.Store.
+func (s *DB) DeleteCampaign(ctx context.Context, id string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q("DELETE FROM campaign_script_results WHERE campaign_id = ?"), id); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q("DELETE FROM campaign_executions WHERE id = ?"), id)
+		return err
+	})
+}
+
+func (s *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap("begin", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return wrap("transaction", err)
+	}
+	return wrap("commit", tx.Commit())
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// prefixEnd is the smallest string greater than every string starting with
+// p, so that "id >= p AND id < prefixEnd(p)" selects an id prefix with an
+// index range scan.
+func prefixEnd(p string) string {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1])
+		}
+	}
+	return p + "\xff"
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func nonNilMap(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// dbTime scans a timestamp stored either as text (SQLite) or as a native
+// time (PostgreSQL), and NULL.
+type dbTime struct {
+	t     time.Time
+	valid bool
+}
+
+// TimeLayout is the fixed-width text form of timestamps in SQLite: it sorts
+// as text in time order.
+const TimeLayout = "2006-01-02T15:04:05.000000Z"
+
+func (d *dbTime) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		d.valid = false
+		return nil
+	case time.Time:
+		d.t, d.valid = x.UTC(), true
+		return nil
+	case string:
+		return d.parse(x)
+	case []byte:
+		return d.parse(string(x))
+	}
+	return fmt.Errorf("cannot scan %T as a time", v)
+}
+
+func (d *dbTime) parse(s string) error {
+	t, err := time.Parse(TimeLayout, s)
+	if err != nil {
+		if t, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			return fmt.Errorf("bad time %q: %w", s, err)
+		}
+	}
+	d.t, d.valid = t.UTC(), true
+	return nil
+}

@@ -1,0 +1,327 @@
+// Package store keeps the history of runs and campaigns: one row per script
+// run (script_results, upstream's columns plus a status), one row per campaign
+// execution, and a link table between them.
+//
+// Two implementations exist behind the Store interface: SQLite (the default,
+// store/sqlite) and PostgreSQL (store/postgres). Both pass the same
+// conformance suite in store/storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by every Store implementation.
+var (
+	// ErrNotFound: no row has that id (or id prefix).
+	ErrNotFound = errors.New("not found")
+	// ErrAmbiguous: an id prefix matches more than one row.
+	ErrAmbiguous = errors.New("ambiguous id prefix")
+	// ErrUnavailable: the database cannot be opened or reached.
+	ErrUnavailable = errors.New("results store unavailable")
+	// ErrBadURL: the store URL is malformed or names an unknown scheme.
+	ErrBadURL = errors.New("bad store URL")
+)
+
+// Store is the results database. Every method is safe for concurrent use and
+// several processes (and, for PostgreSQL, several hosts) may use one database
+// at once.
+type Store interface {
+	// CreateResult inserts a new row. r.ID must be set; r.Status is usually
+	// StatusRunning.
+	CreateResult(ctx context.Context, r *Result) error
+	// UpdateResult writes every mutable field of r (status, times, verdict,
+	// details, upload state, metadata). It returns ErrNotFound if the row is gone.
+	UpdateResult(ctx context.Context, r *Result) error
+	// Heartbeat records that the vpt process owning these running rows is alive.
+	Heartbeat(ctx context.Context, ids []string, at time.Time) error
+	// GetResult returns one row by full id or by a unique id prefix
+	// (ErrNotFound, ErrAmbiguous).
+	GetResult(ctx context.Context, id string) (*Result, error)
+	// ListResults returns rows newest first.
+	ListResults(ctx context.Context, f ResultFilter) ([]Result, error)
+	// ScriptStats summarises the recent history of each named script.
+	ScriptStats(ctx context.Context, scripts []string, window int) (map[string]ScriptStats, error)
+	// DeleteResult removes a row and its campaign links. Deleting a missing
+	// row is not an error.
+	DeleteResult(ctx context.Context, id string) error
+	// RecoverAbandoned marks as StatusAbandoned every running row whose vpt
+	// process is gone, as judged by alive, and returns the rows it changed.
+	RecoverAbandoned(ctx context.Context, alive Liveness) ([]Result, error)
+
+	// CreateCampaign inserts a campaign execution, or, when a row with the
+	// same ExecutionID exists (another shard of the same execution), loads
+	// that row into c and returns joined=true.
+	CreateCampaign(ctx context.Context, c *Campaign) (joined bool, err error)
+	// UpdateCampaign writes the mutable fields of c (status, stats, times,
+	// report paths).
+	UpdateCampaign(ctx context.Context, c *Campaign) error
+	// PutCampaignEntry inserts or replaces one attempt of one entry.
+	PutCampaignEntry(ctx context.Context, e CampaignEntry) error
+	// GetCampaign returns a campaign by id, execution id, or unique prefix of
+	// either, with its entries in (index, attempt) order.
+	GetCampaign(ctx context.Context, id string) (*Campaign, []CampaignEntry, error)
+	// ListCampaigns returns campaigns newest first.
+	ListCampaigns(ctx context.Context, f CampaignFilter) ([]Campaign, error)
+	// DeleteCampaign removes a campaign and its links (not its script results).
+	DeleteCampaign(ctx context.Context, id string) error
+
+	Close() error
+}
+
+// Liveness tells whether the vpt process that owns a running row is still
+// alive: on this host by its pid (and the pid's start time, against pid
+// reuse), on another host by the age of its last heartbeat.
+type Liveness func(host string, pid int, pidStart int64, heartbeat time.Time) (alive bool)
+
+// Status of a script result or campaign entry.
+type Status string
+
+// Statuses, as DESIGN.md lists them.
+const (
+	StatusRunning     Status = "running"
+	StatusPassed      Status = "passed"
+	StatusFailed      Status = "failed"
+	StatusError       Status = "error"
+	StatusTimeout     Status = "timeout"
+	StatusInterrupted Status = "interrupted"
+	StatusAbandoned   Status = "abandoned"
+	// Campaign entries only.
+	StatusFlaky  Status = "flaky"
+	StatusNotRun Status = "not_run"
+)
+
+// Final reports whether the status ends a run.
+func (s Status) Final() bool { return s != StatusRunning && s != "" }
+
+// Upload states of a result.
+const (
+	UploadNone    = ""
+	UploadPending = "pending"
+	UploadDone    = "uploaded"
+)
+
+// Result is one run of one script on one device: a row of script_results.
+type Result struct {
+	ID            string    `json:"id"`
+	TeamID        string    `json:"team_id"`
+	ScriptName    string    `json:"script_name"`
+	ScriptType    string    `json:"script_type"`
+	ScriptPath    string    `json:"script_path"`
+	Parameters    []string  `json:"parameters"`
+	UserInterface string    `json:"userinterface_name,omitempty"`
+	HostName      string    `json:"host_name"`
+	DeviceID      string    `json:"device_id"`
+	DeviceName    string    `json:"device_name"`
+	DeviceModel   string    `json:"device_model"`
+	Status        Status    `json:"status"`
+	Success       bool      `json:"success"`
+	ExitCode      *int      `json:"exit_code"`
+	ErrorMsg      string    `json:"error_msg,omitempty"`
+	StartedAt     time.Time `json:"started_at"`
+	// CompletedAt is nil while the run is going.
+	CompletedAt     *time.Time `json:"completed_at"`
+	ExecutionTimeMs int64      `json:"execution_time_ms"`
+	RunDir          string     `json:"run_dir"`
+
+	HTMLReportR2Path string `json:"html_report_r2_path,omitempty"`
+	HTMLReportR2URL  string `json:"html_report_r2_url,omitempty"`
+	LogsR2Path       string `json:"logs_r2_path,omitempty"`
+	LogsR2URL        string `json:"logs_r2_url,omitempty"`
+	UploadStatus     string `json:"upload_status,omitempty"`
+
+	Discard        bool           `json:"discard"`
+	Checked        bool           `json:"checked"`
+	CheckType      string         `json:"check_type,omitempty"`
+	DiscardComment string         `json:"discard_comment,omitempty"`
+	Metadata       map[string]any `json:"metadata"`
+	Details        Details        `json:"details"`
+
+	// The vpt process that owns the row while it runs.
+	PID         int       `json:"pid"`
+	PIDStart    int64     `json:"pid_start,omitempty"`
+	HeartbeatAt time.Time `json:"heartbeat_at"`
+}
+
+// Details is what a run recorded beyond the row's columns: steps,
+// screenshots, video, the script's summary. It is stored as JSON.
+type Details struct {
+	Steps       []Step       `json:"steps,omitempty"`
+	Screenshots []Screenshot `json:"screenshots,omitempty"`
+	Video       *Video       `json:"video,omitempty"`
+	Summary     string       `json:"summary,omitempty"`
+	// Verdict source: "api", "marker" (SCRIPT_SUCCESS line), "exit_code".
+	VerdictSource string `json:"verdict_source,omitempty"`
+	// FailReason is what vpt.fail() or a failed step reported.
+	FailReason  string `json:"fail_reason,omitempty"`
+	OutputBytes int64  `json:"output_bytes"`
+	OutputLines int64  `json:"output_lines"`
+	// ReportURL / LogsURL read from the script's output (upstream markers).
+	ReportURL  string `json:"report_url,omitempty"`
+	LogsURL    string `json:"logs_url,omitempty"`
+	CampaignID string `json:"campaign_execution_id,omitempty"`
+	Attempt    int    `json:"attempt,omitempty"`
+}
+
+// Step is one recorded step (a navigation transition, a `with vpt.step()`
+// block, a vpt.step() call).
+type Step struct {
+	Number        int            `json:"number"`
+	Name          string         `json:"name"`
+	Kind          string         `json:"kind,omitempty"` // navigation, step, verification
+	Status        Status         `json:"status"`         // passed, failed
+	Message       string         `json:"message,omitempty"`
+	Error         string         `json:"error,omitempty"`
+	Traceback     string         `json:"traceback,omitempty"`
+	From          string         `json:"from,omitempty"`
+	To            string         `json:"to,omitempty"`
+	Actions       []Action       `json:"actions,omitempty"`
+	Verifications []Verification `json:"verifications,omitempty"`
+	Recovered     bool           `json:"recovered,omitempty"`
+	Screenshots   []int          `json:"screenshots,omitempty"` // indexes into Details.Screenshots
+	StartedAt     time.Time      `json:"started_at"`
+	// Offset of the step's start from the run's start, for video markers.
+	OffsetMs   int64 `json:"offset_ms"`
+	DurationMs int64 `json:"duration_ms"`
+}
+
+// Action is one device action of a step.
+type Action struct {
+	Command string            `json:"command"`
+	Params  map[string]string `json:"params,omitempty"`
+	Passed  bool              `json:"passed"`
+	Error   string            `json:"error,omitempty"`
+	Retry   bool              `json:"retry,omitempty"`
+}
+
+// Verification is one check of a step.
+type Verification struct {
+	Type      string  `json:"type"`
+	Label     string  `json:"label,omitempty"`
+	Passed    bool    `json:"passed"`
+	Score     float64 `json:"score,omitempty"`
+	Threshold float64 `json:"threshold,omitempty"`
+	Error     string  `json:"error,omitempty"`
+	Reference string  `json:"reference,omitempty"` // path relative to the run folder
+	Source    string  `json:"source,omitempty"`    // screenshot path relative to the run folder
+}
+
+// Screenshot is one image in the run folder.
+type Screenshot struct {
+	Label     string    `json:"label"`
+	Path      string    `json:"path"`      // relative to the run folder
+	Thumbnail string    `json:"thumbnail"` // relative to the run folder
+	TakenAt   time.Time `json:"taken_at"`
+	OffsetMs  int64     `json:"offset_ms"`
+	Width     int       `json:"width,omitempty"`
+	Height    int       `json:"height,omitempty"`
+}
+
+// Video describes the run's recording.
+type Video struct {
+	Path       string `json:"path"` // relative to the run folder; "" when not finalised
+	DurationMs int64  `json:"duration_ms"`
+	SizeBytes  int64  `json:"size_bytes"`
+	// State: recorded, finalised, discarded (retain-on-failure after a pass), failed.
+	State string `json:"state"`
+	Error string `json:"error,omitempty"`
+}
+
+// ResultFilter selects results. Zero fields select everything.
+type ResultFilter struct {
+	Script   string
+	Device   string
+	Campaign string // campaign id or execution id
+	Statuses []Status
+	Since    time.Time
+	Before   time.Time
+	Upload   string // upload status
+	Limit    int
+}
+
+// ScriptStats summarises the last `window` finished results of one script.
+type ScriptStats struct {
+	Runs   int
+	Passed int
+	// Flips counts changes between passing and failing, newest first.
+	Flips int
+}
+
+// PassRate is Passed/Runs, or -1 when there are no runs.
+func (s ScriptStats) PassRate() float64 {
+	if s.Runs == 0 {
+		return -1
+	}
+	return float64(s.Passed) / float64(s.Runs)
+}
+
+// Flaky reports a script whose recent results alternate between pass and fail.
+func (s ScriptStats) Flaky() bool { return s.Flips >= 2 }
+
+// Campaign is one execution of a campaign file: a row of campaign_executions.
+type Campaign struct {
+	ID                   string         `json:"id"`
+	ExecutionID          string         `json:"campaign_execution_id"`
+	TeamID               string         `json:"team_id"`
+	Name                 string         `json:"campaign_name"`
+	Description          string         `json:"campaign_description,omitempty"`
+	CampaignID           string         `json:"campaign_id"`
+	UserInterface        string         `json:"userinterface_name,omitempty"`
+	HostName             string         `json:"host_name"`
+	DeviceName           string         `json:"device_name"`
+	Status               string         `json:"status"` // running, completed, failed, timeout, cancelled
+	StartedAt            time.Time      `json:"started_at"`
+	CompletedAt          *time.Time     `json:"completed_at"`
+	ExecutionTimeMs      int64          `json:"execution_time_ms"`
+	Success              bool           `json:"success"`
+	ErrorMessage         string         `json:"error_message,omitempty"`
+	ScriptConfigurations any            `json:"script_configurations"`
+	ExecutionConfig      any            `json:"execution_config"`
+	Stats                CampaignStats  `json:"stats"`
+	ShardTotal           int            `json:"shard_total"`
+	ShardsDone           []int          `json:"shards_done"`
+	HTMLReportR2Path     string         `json:"html_report_r2_path,omitempty"`
+	HTMLReportR2URL      string         `json:"html_report_r2_url,omitempty"`
+	ReportDir            string         `json:"report_dir"`
+	Extra                map[string]any `json:"extra,omitempty"`
+}
+
+// CampaignStats counts entries by final status.
+type CampaignStats struct {
+	Total       int   `json:"total"`
+	Completed   int   `json:"completed"`
+	Passed      int   `json:"passed"`
+	Failed      int   `json:"failed"`
+	Flaky       int   `json:"flaky"`
+	Timeout     int   `json:"timeout"`
+	Error       int   `json:"error"`
+	Interrupted int   `json:"interrupted"`
+	NotRun      int   `json:"not_run"`
+	DurationMs  int64 `json:"duration_ms"`
+}
+
+// CampaignEntry is one attempt of one script configuration of a campaign,
+// linked to the script result it produced (none when it did not run).
+type CampaignEntry struct {
+	CampaignID     string    `json:"campaign_id"`
+	Index          int       `json:"index"`
+	Attempt        int       `json:"attempt"`
+	Shard          int       `json:"shard"`
+	ScriptName     string    `json:"script_name"`
+	DeviceID       string    `json:"device_id"`
+	Status         Status    `json:"status"`
+	ScriptResultID string    `json:"script_result_id,omitempty"`
+	StartedAt      time.Time `json:"started_at"`
+	DurationMs     int64     `json:"duration_ms"`
+	RunDir         string    `json:"run_dir,omitempty"`
+	Error          string    `json:"error,omitempty"`
+}
+
+// CampaignFilter selects campaigns.
+type CampaignFilter struct {
+	Name   string // substring, case-insensitive
+	Status string
+	Limit  int
+}

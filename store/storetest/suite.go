@@ -1,0 +1,416 @@
+// Package storetest is the conformance suite every store.Store
+// implementation passes: one body of tests, run against SQLite and
+// PostgreSQL.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vpt-dev/vpt/store"
+)
+
+// Opener returns a fresh, empty store. Calling it twice in one test must
+// return two handles on the same database (as two processes would have).
+type Opener func(t *testing.T) (open func() store.Store)
+
+// Run runs the whole suite.
+func Run(t *testing.T, newDB Opener) {
+	t.Run("CreateGetUpdate", func(t *testing.T) { testCreateGetUpdate(t, newDB(t)()) })
+	t.Run("Prefix", func(t *testing.T) { testPrefix(t, newDB(t)()) })
+	t.Run("List", func(t *testing.T) { testList(t, newDB(t)()) })
+	t.Run("Stats", func(t *testing.T) { testStats(t, newDB(t)()) })
+	t.Run("Abandoned", func(t *testing.T) { testAbandoned(t, newDB(t)()) })
+	t.Run("Campaign", func(t *testing.T) { testCampaign(t, newDB(t)()) })
+	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, newDB(t)) })
+}
+
+// NewID returns a random UUID (version 4).
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+var base = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+
+func newResult(script string, at time.Time) *store.Result {
+	return &store.Result{
+		ID: NewID(), TeamID: "7fdeb4bb-3639-4ec3-959f-b54769a219ce",
+		ScriptName: script, ScriptType: script, ScriptPath: "/scripts/" + script + ".py",
+		Parameters: []string{"--node", "live"}, HostName: "host-a",
+		DeviceID: "device1", DeviceName: "Virtual STB", DeviceModel: "virtual",
+		Status: store.StatusRunning, StartedAt: at, RunDir: "runs/x", PID: 42, PIDStart: 7,
+		HeartbeatAt: at,
+	}
+}
+
+func finish(r *store.Result, status store.Status, d time.Duration) {
+	end := r.StartedAt.Add(d)
+	r.CompletedAt = &end
+	r.Status = status
+	r.Success = status == store.StatusPassed
+	r.ExecutionTimeMs = d.Milliseconds()
+	code := 0
+	if !r.Success {
+		code = 1
+	}
+	r.ExitCode = &code
+}
+
+func testCreateGetUpdate(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	r := newResult("goto", base)
+	if err := s.CreateResult(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetResult(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != store.StatusRunning || got.CompletedAt != nil || got.ExitCode != nil {
+		t.Fatalf("new row: status %q completed %v exit %v", got.Status, got.CompletedAt, got.ExitCode)
+	}
+	if !got.StartedAt.Equal(base) || got.ScriptName != "goto" || len(got.Parameters) != 2 || got.PID != 42 {
+		t.Fatalf("round trip: %+v", got)
+	}
+	finish(r, store.StatusFailed, 1500*time.Millisecond)
+	r.ErrorMsg = "Node 'x' not found"
+	r.Metadata = map[string]any{"info": map[string]any{"version": "1.2"}}
+	r.Details = store.Details{
+		Summary: "zapped 3 channels",
+		Steps: []store.Step{{Number: 1, Name: "home → live", Status: store.StatusFailed, Error: "verification failed",
+			Actions: []store.Action{{Command: "press_key", Params: map[string]string{"key": "OK"}, Passed: true}}}},
+		Screenshots: []store.Screenshot{{Label: "initial", Path: "screenshots/001-initial.png"}},
+	}
+	r.UploadStatus = store.UploadPending
+	if err := s.UpdateResult(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.GetResult(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != store.StatusFailed || got.Success || got.CompletedAt == nil || *got.ExitCode != 1 {
+		t.Fatalf("finished row: %+v", got)
+	}
+	if !got.CompletedAt.Equal(base.Add(1500*time.Millisecond)) || got.ExecutionTimeMs != 1500 {
+		t.Fatalf("completed_at %v, time %d", got.CompletedAt, got.ExecutionTimeMs)
+	}
+	if got.Details.Summary != "zapped 3 channels" || len(got.Details.Steps) != 1 ||
+		got.Details.Steps[0].Actions[0].Params["key"] != "OK" || got.UploadStatus != store.UploadPending {
+		t.Fatalf("details: %+v", got.Details)
+	}
+	if info, _ := got.Metadata["info"].(map[string]any); info["version"] != "1.2" {
+		t.Fatalf("metadata: %v", got.Metadata)
+	}
+	missing := newResult("x", base)
+	if err := s.UpdateResult(ctx, missing); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("update of a missing row: %v", err)
+	}
+	if _, err := s.GetResult(ctx, "ffffffff-0000"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get missing: %v", err)
+	}
+	if err := s.DeleteResult(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetResult(ctx, r.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after delete: %v", err)
+	}
+	if err := s.DeleteResult(ctx, r.ID); err != nil {
+		t.Fatalf("second delete: %v", err)
+	}
+}
+
+func testPrefix(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	a := newResult("a", base)
+	a.ID = "abc12345-0000-4000-8000-000000000001"
+	b := newResult("b", base)
+	b.ID = "abc12399-0000-4000-8000-000000000002"
+	for _, r := range []*store.Result{a, b} {
+		if err := s.CreateResult(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.GetResult(ctx, "abc123"); !errors.Is(err, store.ErrAmbiguous) {
+		t.Fatalf("ambiguous prefix: %v %v", got, err)
+	}
+	if got, err := s.GetResult(ctx, "abc1234"); err != nil || got.ID != a.ID {
+		t.Fatalf("unique prefix: %v %v", got, err)
+	}
+	if got, err := s.GetResult(ctx, b.ID); err != nil || got.ID != b.ID {
+		t.Fatalf("full id: %v %v", got, err)
+	}
+}
+
+func testList(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	var ids []string
+	for i := 0; i < 6; i++ {
+		script := "goto"
+		if i%2 == 1 {
+			script = "zap"
+		}
+		r := newResult(script, base.Add(time.Duration(i)*time.Minute))
+		if i == 5 {
+			r.DeviceID = "device2"
+		}
+		if err := s.CreateResult(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		status := store.StatusPassed
+		if i == 2 {
+			status = store.StatusFailed
+		}
+		if i < 5 {
+			finish(r, status, time.Second)
+			if err := s.UpdateResult(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids = append(ids, r.ID)
+	}
+	all, err := s.ListResults(ctx, store.ResultFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 6 || all[0].ID != ids[5] || all[5].ID != ids[0] {
+		t.Fatalf("newest first: got %d rows", len(all))
+	}
+	cases := []struct {
+		name string
+		f    store.ResultFilter
+		want []string
+	}{
+		{"script", store.ResultFilter{Script: "zap"}, []string{ids[5], ids[3], ids[1]}},
+		{"status", store.ResultFilter{Statuses: []store.Status{store.StatusFailed}}, []string{ids[2]}},
+		{"device", store.ResultFilter{Device: "device2"}, []string{ids[5]}},
+		{"since", store.ResultFilter{Since: base.Add(4 * time.Minute)}, []string{ids[5], ids[4]}},
+		{"limit", store.ResultFilter{Limit: 2}, []string{ids[5], ids[4]}},
+		{"running", store.ResultFilter{Statuses: []store.Status{store.StatusRunning}}, []string{ids[5]}},
+	}
+	for _, c := range cases {
+		got, err := s.ListResults(ctx, c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotIDs []string
+		for _, r := range got {
+			gotIDs = append(gotIDs, r.ID)
+		}
+		if fmt.Sprint(gotIDs) != fmt.Sprint(c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, gotIDs, c.want)
+		}
+	}
+}
+
+func testStats(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	// steady: always passes; wobbly: pass, fail, pass, fail.
+	for i, st := range []store.Status{store.StatusPassed, store.StatusPassed, store.StatusPassed} {
+		r := newResult("steady", base.Add(time.Duration(i)*time.Minute))
+		finish(r, st, time.Second)
+		if err := s.CreateResult(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, st := range []store.Status{store.StatusPassed, store.StatusFailed, store.StatusPassed, store.StatusFailed} {
+		r := newResult("wobbly", base.Add(time.Duration(i)*time.Minute))
+		finish(r, st, time.Second)
+		if err := s.CreateResult(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stats, err := s.ScriptStats(ctx, []string{"steady", "wobbly", "never"}, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := stats["steady"]; st.Runs != 3 || st.PassRate() != 1 || st.Flaky() {
+		t.Errorf("steady: %+v", st)
+	}
+	if st := stats["wobbly"]; st.Runs != 4 || st.PassRate() != 0.5 || !st.Flaky() {
+		t.Errorf("wobbly: %+v", st)
+	}
+	if st := stats["never"]; st.Runs != 0 || st.PassRate() != -1 {
+		t.Errorf("never: %+v", st)
+	}
+}
+
+func testAbandoned(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	alive := newResult("alive", base)
+	dead := newResult("dead", base)
+	dead.PID = 43
+	done := newResult("done", base)
+	finish(done, store.StatusPassed, time.Second)
+	for _, r := range []*store.Result{alive, dead, done} {
+		if err := s.CreateResult(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var asked []int
+	got, err := s.RecoverAbandoned(ctx, func(host string, pid int, start int64, hb time.Time) bool {
+		asked = append(asked, pid)
+		return pid == 42
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != dead.ID || got[0].Status != store.StatusAbandoned {
+		t.Fatalf("recovered: %+v", got)
+	}
+	if len(asked) != 2 {
+		t.Fatalf("liveness asked for %v, want only the two running rows", asked)
+	}
+	r, err := s.GetResult(ctx, dead.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != store.StatusAbandoned || r.CompletedAt == nil || r.ErrorMsg == "" {
+		t.Fatalf("abandoned row: %+v", r)
+	}
+	if r, _ := s.GetResult(ctx, alive.ID); r.Status != store.StatusRunning {
+		t.Fatalf("live row changed to %s", r.Status)
+	}
+	again, err := s.RecoverAbandoned(ctx, func(string, int, int64, time.Time) bool { return true })
+	if err != nil || len(again) != 0 {
+		t.Fatalf("second recovery: %v %v", again, err)
+	}
+}
+
+func testCampaign(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	c := &store.Campaign{
+		ID: NewID(), ExecutionID: "campaign_exec_1700000000_abcdef12", TeamID: "t", Name: "Nightly",
+		CampaignID: "nightly", HostName: "host-a", DeviceName: "auto", Status: "running", StartedAt: base,
+		ScriptConfigurations: []any{map[string]any{"script_name": "goto"}}, ExecutionConfig: map[string]any{"parallel": true},
+		ShardTotal: 2,
+	}
+	joined, err := s.CreateCampaign(ctx, c)
+	if err != nil || joined {
+		t.Fatalf("create: joined=%v err=%v", joined, err)
+	}
+	other := &store.Campaign{ID: NewID(), ExecutionID: c.ExecutionID, TeamID: "t", Name: "Nightly",
+		HostName: "host-b", DeviceName: "auto", Status: "running", StartedAt: base.Add(time.Second)}
+	joined, err = s.CreateCampaign(ctx, other)
+	if err != nil || !joined || other.ID != c.ID {
+		t.Fatalf("second shard should join: joined=%v id=%s err=%v", joined, other.ID, err)
+	}
+	r := newResult("goto", base)
+	finish(r, store.StatusPassed, time.Second)
+	if err := s.CreateResult(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	entries := []store.CampaignEntry{
+		{CampaignID: c.ID, Index: 0, Attempt: 1, ScriptName: "goto", DeviceID: "device1", Status: store.StatusFailed, StartedAt: base},
+		{CampaignID: c.ID, Index: 0, Attempt: 2, ScriptName: "goto", DeviceID: "device1", Status: store.StatusPassed, ScriptResultID: r.ID, StartedAt: base},
+		{CampaignID: c.ID, Index: 1, Attempt: 1, Shard: 1, ScriptName: "zap", Status: store.StatusNotRun, StartedAt: base},
+	}
+	for _, e := range entries {
+		if err := s.PutCampaignEntry(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Replacing an attempt is an upsert.
+	entries[0].Error = "exit code 1"
+	if err := s.PutCampaignEntry(ctx, entries[0]); err != nil {
+		t.Fatal(err)
+	}
+	end := base.Add(time.Minute)
+	c.Status, c.CompletedAt, c.Success = "completed", &end, true
+	c.Stats = store.CampaignStats{Total: 2, Completed: 1, Flaky: 1, NotRun: 1}
+	c.ShardsDone = []int{0, 1}
+	if err := s.UpdateCampaign(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	got, ents, err := s.GetCampaign(ctx, c.ExecutionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != "completed" || got.Stats.Flaky != 1 || len(got.ShardsDone) != 2 || got.CompletedAt == nil {
+		t.Fatalf("campaign: %+v", got)
+	}
+	if len(ents) != 3 || ents[0].Error != "exit code 1" || ents[1].ScriptResultID != r.ID || ents[2].Status != store.StatusNotRun {
+		t.Fatalf("entries: %+v", ents)
+	}
+	if got2, _, err := s.GetCampaign(ctx, c.ID[:8]); err != nil || got2.ID != c.ID {
+		t.Fatalf("by prefix: %v", err)
+	}
+	linked, err := s.ListResults(ctx, store.ResultFilter{Campaign: c.ExecutionID})
+	if err != nil || len(linked) != 1 || linked[0].ID != r.ID {
+		t.Fatalf("results of campaign: %v %v", linked, err)
+	}
+	list, err := s.ListCampaigns(ctx, store.CampaignFilter{Name: "night"})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("list campaigns: %v %v", list, err)
+	}
+	// Deleting a linked result unlinks it.
+	if err := s.DeleteResult(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteCampaign(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.GetCampaign(ctx, c.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted campaign: %v", err)
+	}
+}
+
+// testConcurrent writes from several independent handles at once, as
+// several vpt processes would.
+func testConcurrent(t *testing.T, open func() store.Store) {
+	const writers, each = 4, 40
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			s := open()
+			defer s.Close()
+			for i := 0; i < each; i++ {
+				r := newResult(fmt.Sprintf("w%d", w), base.Add(time.Duration(i)*time.Second))
+				if err := s.CreateResult(ctx, r); err != nil {
+					errs <- err
+					return
+				}
+				finish(r, store.StatusPassed, time.Second)
+				if err := s.UpdateResult(ctx, r); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	s := open()
+	defer s.Close()
+	all, err := s.ListResults(ctx, store.ResultFilter{Statuses: []store.Status{store.StatusPassed}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != writers*each {
+		t.Fatalf("got %d rows, want %d", len(all), writers*each)
+	}
+}
