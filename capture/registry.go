@@ -191,6 +191,10 @@ func (r *Registry) Open(id string) (Device, error) {
 	return OpenConfig(cfg, r.env)
 }
 
+// OpenConfig builds a device from a configuration, with the registry's
+// environment (a run adjusts the configuration: its userinterface).
+func (r *Registry) OpenConfig(cfg DeviceConfig) (Device, error) { return OpenConfig(cfg, r.env) }
+
 // OpenConfig builds a device from its configuration.
 func OpenConfig(cfg DeviceConfig, env Environment) (Device, error) {
 	name, err := cfg.Driver()

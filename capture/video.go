@@ -318,3 +318,17 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, " | ")
 }
+
+// ProbeDuration asks ffprobe how long a video lasts.
+func ProbeDuration(ctx context.Context, path string) (time.Duration, error) {
+	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-show_entries", "format=duration",
+		"-of", "default=noprint_wrappers=1:nokey=1", path).Output()
+	if err != nil {
+		return 0, fmt.Errorf("ffprobe %s: %w", path, err)
+	}
+	secs, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	if err != nil {
+		return 0, fmt.Errorf("ffprobe %s: %q is not a duration", path, strings.TrimSpace(string(out)))
+	}
+	return time.Duration(secs * float64(time.Second)), nil
+}

@@ -229,3 +229,84 @@ func (s *markerScanner) finish() Markers {
 	}
 	return s.m
 }
+
+// sink fans a script's output out to output.log, the in-memory tail, the
+// marker scanner and the terminal; vpt's own notes go the same way.
+type sink struct {
+	mu      sync.Mutex
+	log     io.Writer
+	logErr  error
+	tail    *Tail
+	scanner *markerScanner
+	term    *prefixWriter // nil: not streamed
+	termMu  *sync.Mutex   // shared by the runs of one process
+	// atLineStart tells whether output.log ends with a newline.
+	atLineStart bool
+}
+
+func newSink(log io.Writer, tail *Tail, sc *markerScanner, term *prefixWriter, termMu *sync.Mutex) *sink {
+	return &sink{log: log, tail: tail, scanner: sc, term: term, termMu: termMu, atLineStart: true}
+}
+
+func (s *sink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if s.logErr == nil {
+		// A full disk must not stop the script: keep streaming, report later.
+		_, s.logErr = s.log.Write(p)
+	}
+	s.tail.Write(p)
+	s.scanner.Write(p)
+	s.atLineStart = p[len(p)-1] == '\n'
+	if s.term != nil {
+		s.termMu.Lock()
+		_, _ = s.term.Write(p)
+		_ = s.term.Flush()
+		s.termMu.Unlock()
+	}
+	return len(p), nil
+}
+
+// note writes one line of vpt's own, starting a new line if the script
+// left one open.
+func (s *sink) note(line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := []byte(line + "\n")
+	if !s.atLineStart {
+		b = append([]byte{'\n'}, b...)
+	}
+	if s.logErr == nil {
+		_, s.logErr = s.log.Write(b)
+	}
+	s.tail.Write(b)
+	s.atLineStart = true
+	if s.term != nil {
+		s.termMu.Lock()
+		s.term.endLine()
+		_, _ = s.term.w.Write(b[bytes.IndexByte(b, '['):])
+		_ = s.term.Flush()
+		s.termMu.Unlock()
+	}
+}
+
+// endLine ends an unterminated last line on the terminal.
+func (s *sink) endLine() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.term != nil {
+		s.termMu.Lock()
+		s.term.endLine()
+		s.termMu.Unlock()
+	}
+}
+
+// close reports the first write error of output.log.
+func (s *sink) close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logErr
+}

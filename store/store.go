@@ -9,6 +9,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"time"
 )
@@ -324,4 +326,14 @@ type CampaignFilter struct {
 	Name   string // substring, case-insensitive
 	Status string
 	Limit  int
+}
+
+// NewID returns a random UUID (version 4), the id of results and campaigns.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

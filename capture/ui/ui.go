@@ -38,6 +38,10 @@ type UI struct {
 	Entry string `yaml:"entry" json:"entry"`
 	Nodes []Node `yaml:"nodes" json:"nodes"`
 	Edges []Edge `yaml:"edges" json:"edges"`
+	// Recovery actions bring the device back to the entry node from any
+	// screen (press HOME, say). Without them, recovery finds the screen
+	// shown by checking every node and walks back from there.
+	Recovery []Action `yaml:"recovery" json:"recovery,omitempty"`
 
 	// File is where it was read from ("" for the built-in one); Dir holds
 	// its reference images.
@@ -285,6 +289,11 @@ func (u *UI) validate(file string, root *yaml.Node) yamlfile.Problems {
 		}
 		u.out[e.From] = append(u.out[e.From], i)
 	}
+	for j, a := range u.Recovery {
+		if a.Action == "" || !contains(knownActions, a.Action) {
+			at(fmt.Sprintf("recovery[%d].action", j), fmt.Sprintf("unknown action %q", a.Action), "use one of "+strings.Join(knownActions, ", "), "recovery", j)
+		}
+	}
 	return ps
 }
 
@@ -485,4 +494,13 @@ func closestID(want string, ids []string) string {
 		return near[0]
 	}
 	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -5,8 +5,6 @@ package storetest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
@@ -31,15 +29,8 @@ func Run(t *testing.T, newDB Opener) {
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, newDB(t)) })
 }
 
-// NewID returns a random UUID (version 4).
-func NewID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+// NewID is store.NewID.
+var NewID = store.NewID
 
 var base = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
 

@@ -1,0 +1,179 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/capture/ui"
+	"github.com/vpt-dev/vpt/executor"
+	"github.com/vpt-dev/vpt/store"
+
+	// Device drivers and stores, registered by scheme.
+	_ "github.com/vpt-dev/vpt/capture/virtual"
+	_ "github.com/vpt-dev/vpt/store/sqlite"
+)
+
+// App holds what commands share, built lazily: `vpt version` and
+// `vpt --help` never read the configuration or open the database.
+type App struct {
+	IO      *IOStreams
+	Version string
+	Environ []string
+	// Stop closes on the first Ctrl-C/SIGTERM, Kill on the second.
+	Stop, Kill <-chan struct{}
+
+	// Global flags.
+	configPath string
+	verbose    int
+	quiet      bool
+	jsonOut    bool
+
+	cfg   *Config
+	store store.Store
+	log   *slog.Logger
+}
+
+// flagKeys binds configuration keys to the flags that set them.
+var flagKeys = map[string]string{
+	"results_dir":    "results-dir",
+	"store":          "store",
+	"timeout":        "timeout",
+	"video.mode":     "video",
+	"upload.enabled": "upload",
+	"python":         "python",
+	"grace":          "grace",
+}
+
+// Config loads the configuration once, with the command's flags.
+func (a *App) Config(cmd *cobra.Command) (*Config, error) {
+	if a.cfg != nil {
+		return a.cfg, nil
+	}
+	cfg, err := loadConfig(a.configPath, cmd.Flags(), flagKeys, a.Environ)
+	if err != nil {
+		return nil, err
+	}
+	a.cfg = cfg
+	return cfg, nil
+}
+
+// Log is the diagnostics logger (stderr; -v for info, -vv for debug).
+func (a *App) Log() *slog.Logger {
+	if a.log == nil {
+		level := slog.LevelWarn
+		switch {
+		case a.quiet:
+			level = slog.LevelError
+		case a.verbose == 1:
+			level = slog.LevelInfo
+		case a.verbose > 1:
+			level = slog.LevelDebug
+		}
+		a.log = slog.New(slog.NewTextHandler(a.IO.Err, &slog.HandlerOptions{Level: level}))
+	}
+	return a.log
+}
+
+// Notice prints a message for the person at the terminal on stderr.
+func (a *App) Notice(format string, args ...any) {
+	if a.quiet {
+		return
+	}
+	fmt.Fprintf(a.IO.Err, "vpt: "+format+"\n", args...)
+}
+
+// Store opens the results store (once) and recovers the runs of vpt
+// processes that died: their rows become abandoned and their video is
+// finalised from the segments they left.
+func (a *App) Store(ctx context.Context, cmd *cobra.Command) (store.Store, error) {
+	if a.store != nil {
+		return a.store, nil
+	}
+	cfg, err := a.Config(cmd)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	a.store = st
+	recovered, err := executor.Recover(ctx, st, cfg.HostName, cfg.Tools.FFmpeg, cfg.Video.Quality)
+	if err != nil {
+		a.Log().Warn("recovering abandoned runs", "err", err)
+	}
+	for _, r := range recovered {
+		a.Notice("run %s (%s on %s) was abandoned by a vpt process that died; marked abandoned", r.ID[:8], r.ScriptName, r.DeviceID)
+	}
+	return st, nil
+}
+
+// Registry builds the device registry from the configuration.
+func (a *App) Registry(cfg *Config) (*capture.Registry, error) {
+	lib := ui.Library{Dir: cfg.UserInterfacesDir}
+	env := capture.Environment{
+		UserInterfaces: lib.Find,
+		FFmpeg:         cfg.Tools.FFmpeg, ADB: cfg.Tools.ADB, IRCtl: cfg.Tools.IRCtl, IRSend: cfg.Tools.IRSend,
+		XDoTool: cfg.Tools.XDoTool,
+	}
+	if cfg.KeymapsDir != "" {
+		env.KeymapDirs = []string{cfg.KeymapsDir}
+	}
+	reg, err := capture.NewRegistry(cfg.Devices, env)
+	if err != nil {
+		return nil, &configError{err}
+	}
+	return reg, nil
+}
+
+// Runner builds the script runner.
+func (a *App) Runner(ctx context.Context, cmd *cobra.Command, terminal io.Writer) (*executor.Runner, error) {
+	cfg, err := a.Config(cmd)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := a.Registry(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := a.Store(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return &executor.Runner{
+		Store: st, Devices: reg, UIs: ui.Library{Dir: cfg.UserInterfacesDir},
+		Settings: executor.Settings{
+			ResultsDir: cfg.ResultsDir, Python: cfg.Python, ProjectRoot: cfg.ProjectRoot,
+			TeamID: cfg.TeamID, HostName: cfg.HostName, Timeout: cfg.Timeout, Grace: cfg.Grace,
+			Video: cfg.Video.Mode, VideoQuality: cfg.Video.Quality,
+			VideoOptions: capture.VideoOptions{FPS: cfg.Video.FPS, SegmentSeconds: cfg.Video.Segment},
+			Shots:        capture.ShotOptions{Format: cfg.Screenshots.Format, Quality: cfg.Screenshots.Quality},
+			FFmpeg:       cfg.Tools.FFmpeg, PublicURL: cfg.Upload.PublicURL, BaseEnv: a.Environ,
+		},
+		Terminal: terminal,
+		Notice:   a.Notice,
+		Log:      a.Log(),
+		Stop:     a.Stop,
+		Kill:     a.Kill,
+	}, nil
+}
+
+// Resolver finds scripts as the configuration says.
+func (a *App) Resolver(cfg *Config) executor.Resolver {
+	return executor.Resolver{Dir: cfg.ScriptsDir, AIExecutor: cfg.AIExecutor, AllowPaths: true}
+}
+
+// Close releases what was opened.
+func (a *App) Close() {
+	if a.store != nil {
+		a.store.Close()
+	}
+}
+
+func environ() []string { return os.Environ() }

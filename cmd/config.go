@@ -1,0 +1,342 @@
+package cmd
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/capture/yamlfile"
+)
+
+// DefaultTeamID is upstream's default team.
+const DefaultTeamID = "7fdeb4bb-3639-4ec3-959f-b54769a219ce"
+
+// Config is vpt's configuration, decoded once from defaults, vpt.yaml,
+// VPT_* variables and flags (in that order of precedence, flags last).
+// Only this package knows viper; everything else gets this struct.
+type Config struct {
+	TeamID            string                 `mapstructure:"team_id" yaml:"team_id"`
+	ScriptsDir        string                 `mapstructure:"scripts_dir" yaml:"scripts_dir"`
+	UserInterfacesDir string                 `mapstructure:"userinterfaces_dir" yaml:"userinterfaces_dir"`
+	ResultsDir        string                 `mapstructure:"results_dir" yaml:"results_dir"`
+	Store             string                 `mapstructure:"store" yaml:"store"`
+	Python            string                 `mapstructure:"python" yaml:"python"`
+	AIExecutor        string                 `mapstructure:"ai_executor" yaml:"ai_executor"`
+	Timeout           time.Duration          `mapstructure:"timeout" yaml:"timeout"`
+	Grace             time.Duration          `mapstructure:"grace" yaml:"grace"`
+	Devices           []capture.DeviceConfig `mapstructure:"devices" yaml:"devices"`
+	Video             VideoConfig            `mapstructure:"video" yaml:"video"`
+	Screenshots       ShotConfig             `mapstructure:"screenshots" yaml:"screenshots"`
+	Upload            UploadConfig           `mapstructure:"upload" yaml:"upload"`
+	Tools             ToolsConfig            `mapstructure:"tools" yaml:"tools"`
+	HostName          string                 `mapstructure:"host_name" yaml:"host_name"`
+	ProjectRoot       string                 `mapstructure:"project_root" yaml:"project_root"`
+	KeymapsDir        string                 `mapstructure:"keymaps_dir" yaml:"keymaps_dir"`
+
+	// File is the vpt.yaml in use ("" when none).
+	File string `mapstructure:"-" yaml:"-"`
+	// PythonSet: the interpreter was chosen (not the default).
+	PythonSet bool `mapstructure:"-" yaml:"-"`
+}
+
+// VideoConfig is the `video:` section.
+type VideoConfig struct {
+	Mode    string `mapstructure:"mode" yaml:"mode"`       // on, off, retain-on-failure
+	Quality string `mapstructure:"quality" yaml:"quality"` // copy, low, medium, high
+	FPS     int    `mapstructure:"fps" yaml:"fps"`
+	Segment int    `mapstructure:"segment" yaml:"segment"` // seconds per HLS segment
+}
+
+// ShotConfig is the `screenshots:` section.
+type ShotConfig struct {
+	Format  string `mapstructure:"format" yaml:"format"` // png, jpeg
+	Quality int    `mapstructure:"quality" yaml:"quality"`
+}
+
+// UploadConfig is the `upload:` section.
+type UploadConfig struct {
+	Enabled         bool          `mapstructure:"enabled" yaml:"enabled"`
+	Endpoint        string        `mapstructure:"endpoint" yaml:"endpoint"`
+	Bucket          string        `mapstructure:"bucket" yaml:"bucket"`
+	PublicURL       string        `mapstructure:"public_url" yaml:"public_url"`
+	Presign         time.Duration `mapstructure:"presign" yaml:"presign"`
+	Region          string        `mapstructure:"region" yaml:"region"`
+	AccessKeyID     string        `mapstructure:"access_key_id" yaml:"access_key_id"`
+	SecretAccessKey string        `mapstructure:"secret_access_key" yaml:"secret_access_key"`
+	Concurrency     int           `mapstructure:"concurrency" yaml:"concurrency"`
+	PathStyle       bool          `mapstructure:"path_style" yaml:"path_style"`
+	Prefix          string        `mapstructure:"prefix" yaml:"prefix"`
+}
+
+// ToolsConfig names the external programs.
+type ToolsConfig struct {
+	FFmpeg  string `mapstructure:"ffmpeg" yaml:"ffmpeg"`
+	FFprobe string `mapstructure:"ffprobe" yaml:"ffprobe"`
+	ADB     string `mapstructure:"adb" yaml:"adb"`
+	IRCtl   string `mapstructure:"ir_ctl" yaml:"ir_ctl"`
+	IRSend  string `mapstructure:"irsend" yaml:"irsend"`
+	XDoTool string `mapstructure:"xdotool" yaml:"xdotool"`
+}
+
+// defaults are the configuration of a machine without vpt.yaml.
+var defaults = map[string]any{
+	"team_id":                  DefaultTeamID,
+	"scripts_dir":              "test_scripts",
+	"userinterfaces_dir":       "userinterfaces",
+	"results_dir":              "vpt-results",
+	"store":                    "",
+	"python":                   "python3",
+	"ai_executor":              "ai_testcase_executor.py",
+	"timeout":                  time.Hour,
+	"grace":                    10 * time.Second,
+	"video.mode":               "on",
+	"video.quality":            "copy",
+	"video.fps":                10,
+	"video.segment":            2,
+	"screenshots.format":       "png",
+	"screenshots.quality":      85,
+	"upload.enabled":           false,
+	"upload.endpoint":          "",
+	"upload.bucket":            "virtualpytest",
+	"upload.public_url":        "",
+	"upload.presign":           168 * time.Hour,
+	"upload.region":            "auto",
+	"upload.access_key_id":     "",
+	"upload.secret_access_key": "",
+	"upload.concurrency":       8,
+	"upload.path_style":        false,
+	"upload.prefix":            "",
+	"tools.ffmpeg":             "ffmpeg",
+	"tools.ffprobe":            "ffprobe",
+	"tools.adb":                "adb",
+	"tools.ir_ctl":             "ir-ctl",
+	"tools.irsend":             "irsend",
+	"tools.xdotool":            "xdotool",
+	"host_name":                "",
+	"project_root":             "",
+	"keymaps_dir":              "",
+	"devices":                  nil,
+}
+
+// configError is a problem with the configuration (exit 2).
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
+// findConfigFile returns the vpt.yaml to use: --config, else ./vpt.yaml,
+// else $XDG_CONFIG_HOME/vpt/vpt.yaml; "" when there is none.
+func findConfigFile(explicit string) (string, error) {
+	if explicit != "" {
+		if _, err := os.Stat(explicit); err != nil {
+			return "", &configError{fmt.Errorf("config file %s: %w", explicit, err)}
+		}
+		return explicit, nil
+	}
+	candidates := []string{"vpt.yaml", "vpt.yml"}
+	xdg := os.Getenv("XDG_CONFIG_HOME")
+	if xdg == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			xdg = filepath.Join(home, ".config")
+		}
+	}
+	if xdg != "" {
+		candidates = append(candidates, filepath.Join(xdg, "vpt", "vpt.yaml"))
+	}
+	for _, c := range candidates {
+		if st, err := os.Stat(c); err == nil && !st.IsDir() {
+			return c, nil
+		}
+	}
+	return "", nil
+}
+
+// loadConfig builds the configuration. flags are the command's flags
+// (persistent ones included); bind maps config keys to flag names.
+func loadConfig(explicit string, flags *pflag.FlagSet, bind map[string]string, environ []string) (*Config, error) {
+	v := viper.New()
+	for k, d := range defaults {
+		v.SetDefault(k, d)
+	}
+	file, err := findConfigFile(explicit)
+	if err != nil {
+		return nil, err
+	}
+	if file != "" {
+		data, err := yamlfile.ReadFile(file)
+		if err != nil {
+			return nil, &configError{err}
+		}
+		// Strict first, for errors with file, line and field; then viper
+		// merges the same text under environment and flags.
+		var check Config
+		if _, err := yamlfile.Decode(file, data, &check); err != nil {
+			return nil, &configError{err}
+		}
+		v.SetConfigType("yaml")
+		if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+			return nil, &configError{fmt.Errorf("%s: %w", file, err)}
+		}
+	}
+	v.SetEnvPrefix("VPT")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	v.AutomaticEnv()
+	for key, name := range bind {
+		if f := flags.Lookup(name); f != nil {
+			if err := v.BindPFlag(key, f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var cfg Config
+	if err := v.Unmarshal(&cfg); err != nil {
+		return nil, &configError{fmt.Errorf("configuration: %w", err)}
+	}
+	cfg.File = file
+	env := envMap(environ)
+	own := func(key string) bool {
+		return env["VPT_"+strings.ToUpper(strings.ReplaceAll(key, ".", "_"))] != "" || flagChanged(flags, bind[key])
+	}
+	applyUpstreamEnv(&cfg, env, own)
+	cfg.PythonSet = v.IsSet("python") && (v.InConfig("python") || env["VPT_PYTHON"] != "" || flagChanged(flags, bind["python"]))
+	if err := cfg.validate(); err != nil {
+		return nil, &configError{err}
+	}
+	return &cfg, nil
+}
+
+func flagChanged(flags *pflag.FlagSet, name string) bool {
+	if name == "" {
+		return false
+	}
+	f := flags.Lookup(name)
+	return f != nil && f.Changed
+}
+
+func envMap(environ []string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range environ {
+		if k, val, ok := strings.Cut(kv, "="); ok {
+			m[k] = val
+		}
+	}
+	return m
+}
+
+// applyUpstreamEnv reads upstream's variables where vpt's own
+// (VPT_*) and flags are not set: TEAM_ID, PROJECT_ROOT, HOST_NAME,
+// CLOUDFLARE_R2_*, DEVICE{i}_*.
+func applyUpstreamEnv(cfg *Config, env map[string]string, ownEnvOrFlag func(key string) bool) {
+	if t := env["TEAM_ID"]; t != "" && !ownEnvOrFlag("team_id") {
+		cfg.TeamID = t
+	}
+	if cfg.ProjectRoot == "" {
+		cfg.ProjectRoot = env["PROJECT_ROOT"]
+	}
+	if cfg.HostName == "" {
+		cfg.HostName = capture.Hostname()
+	}
+	r2 := []struct {
+		key, name string
+		dst       *string
+	}{
+		{"upload.endpoint", "CLOUDFLARE_R2_ENDPOINT", &cfg.Upload.Endpoint},
+		{"upload.access_key_id", "CLOUDFLARE_R2_ACCESS_KEY_ID", &cfg.Upload.AccessKeyID},
+		{"upload.secret_access_key", "CLOUDFLARE_R2_SECRET_ACCESS_KEY", &cfg.Upload.SecretAccessKey},
+		{"upload.public_url", "CLOUDFLARE_R2_PUBLIC_URL", &cfg.Upload.PublicURL},
+	}
+	for _, e := range r2 {
+		if val := env[e.name]; val != "" && !ownEnvOrFlag(e.key) {
+			*e.dst = val
+		}
+	}
+	var environ []string
+	for k, val := range env {
+		environ = append(environ, k+"="+val)
+	}
+	cfg.Devices = capture.MergeDevices(cfg.Devices, capture.DevicesFromEnv(environ))
+}
+
+func (c *Config) validate() error {
+	var problems []string
+	switch c.Video.Mode {
+	case "on", "off", "retain-on-failure":
+	case "true":
+		c.Video.Mode = "on"
+	case "false":
+		c.Video.Mode = "off"
+	default:
+		problems = append(problems, fmt.Sprintf("video.mode %q: use on, off or retain-on-failure", c.Video.Mode))
+	}
+	if _, ok := capture.Qualities[c.Video.Quality]; !ok && c.Video.Quality != "copy" && c.Video.Quality != "" {
+		problems = append(problems, fmt.Sprintf("video.quality %q: use copy, low, fast, medium or high", c.Video.Quality))
+	}
+	if c.Video.FPS <= 0 || c.Video.FPS > 60 {
+		problems = append(problems, fmt.Sprintf("video.fps %d: use 1 to 60", c.Video.FPS))
+	}
+	if c.Video.Segment <= 0 || c.Video.Segment > 60 {
+		problems = append(problems, fmt.Sprintf("video.segment %d: use 1 to 60 seconds", c.Video.Segment))
+	}
+	switch c.Screenshots.Format {
+	case "png", "jpeg", "jpg":
+	default:
+		problems = append(problems, fmt.Sprintf("screenshots.format %q: use png or jpeg", c.Screenshots.Format))
+	}
+	if c.Timeout < 0 {
+		problems = append(problems, "timeout cannot be negative")
+	}
+	if c.Upload.Presign <= 0 || c.Upload.Presign > 7*24*time.Hour {
+		problems = append(problems, fmt.Sprintf("upload.presign %s: presigned URLs last at most 7 days (168h), R2's limit", c.Upload.Presign))
+	}
+	if c.Upload.Concurrency <= 0 {
+		problems = append(problems, "upload.concurrency must be at least 1")
+	}
+	if c.TeamID == "" {
+		problems = append(problems, "team_id cannot be empty")
+	}
+	if len(problems) > 0 {
+		where := "configuration"
+		if c.File != "" {
+			where = c.File
+		}
+		return errors.New(where + ": " + strings.Join(problems, "; "))
+	}
+	if c.Store == "" {
+		c.Store = "sqlite://" + filepath.Join(c.ResultsDir, "vpt.db")
+	}
+	if c.ProjectRoot == "" {
+		c.ProjectRoot = detectProjectRoot(c.File)
+	}
+	return nil
+}
+
+// detectProjectRoot: the folder of vpt.yaml, else the nearest folder up
+// from here holding .git, else the working directory.
+func detectProjectRoot(configFile string) string {
+	if configFile != "" {
+		if abs, err := filepath.Abs(filepath.Dir(configFile)); err == nil && filepath.Base(configFile) == "vpt.yaml" &&
+			!strings.Contains(abs, string(filepath.Separator)+".config"+string(filepath.Separator)) {
+			return abs
+		}
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, ".git")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return wd
+		}
+	}
+}

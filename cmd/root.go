@@ -1,0 +1,170 @@
+// Package cmd is vpt's command line: cobra commands, one file each, and the
+// configuration decoded by viper. Commands hold no domain logic: they fill
+// options from flags and call executor, campaign, capture, report and store.
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Main runs vpt with args and returns the exit code.
+func Main(version string, args []string) int {
+	io := System()
+	stop, kill, release := interrupts(io)
+	defer release()
+	app := &App{IO: io, Version: version, Environ: environ(), Stop: stop, Kill: kill}
+	defer app.Close()
+	root := NewRoot(app)
+	root.SetArgs(args)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := root.ExecuteContext(ctx)
+	code := ExitCode(err)
+	if err != nil {
+		printError(app, err, code)
+	}
+	return code
+}
+
+// NewRoot builds the command tree.
+func NewRoot(app *App) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "vpt",
+		Short: "Run test scripts on attached devices and record what happened",
+		Long: `vpt runs test scripts against devices attached to this machine (Android over ADB,
+set-top boxes through an HDMI capture card and an IR remote, the host's display,
+or the built-in virtual device) and records each run: live output, screenshots,
+a video, an HTML report, a row in a results database, and optionally a copy in R2.
+
+EXIT STATUS
+  0    every script passed
+  1    at least one script failed
+  2    usage or configuration error (bad flag or file, unknown device, script or userinterface)
+  3    infrastructure error (device unreachable, tool missing, store or upload unavailable)
+  4    timeout
+  130  interrupted (Ctrl-C or SIGTERM)`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&app.configPath, "config", "", "configuration `file` (default ./vpt.yaml, then $XDG_CONFIG_HOME/vpt/vpt.yaml)")
+	pf.CountVarP(&app.verbose, "verbose", "v", "more diagnostics on stderr (-vv for debug)")
+	pf.BoolVarP(&app.quiet, "quiet", "q", false, "print only results and errors")
+	pf.BoolVar(&app.jsonOut, "json", false, "print machine-readable JSON on stdout")
+	pf.String("results-dir", "", "`folder` of run folders and the default database (default vpt-results)")
+	pf.String("store", "", "results store `URL`: sqlite://PATH or postgres://USER@HOST/DB")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &usageError{msg: err.Error(), hint: "see: " + c.CommandPath() + " --help"}
+	})
+	root.AddCommand(
+		newRunCmd(app),
+		newScriptsCmd(app),
+		newVersionCmd(app),
+	)
+	// Unknown commands and wrong argument counts are usage errors.
+	for _, c := range root.Commands() {
+		wrapArgs(c)
+	}
+	wrapArgs(root)
+	return root
+}
+
+func wrapArgs(c *cobra.Command) {
+	if c.Args == nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && cmd.HasSubCommands() {
+				return &usageError{msg: fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath()),
+					hint: "see: " + cmd.CommandPath() + " --help"}
+			}
+			return nil
+		}
+		return
+	}
+	inner := c.Args
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if err := inner(cmd, args); err != nil {
+			return &usageError{msg: err.Error(), hint: "see: " + cmd.CommandPath() + " --help"}
+		}
+		return nil
+	}
+	for _, sub := range c.Commands() {
+		wrapArgs(sub)
+	}
+}
+
+// printError prints the error once, with its hint, on stderr.
+func printError(app *App, err error, code int) {
+	var ee *exitError
+	if errors.As(err, &ee) && ee.msg == "" {
+		return
+	}
+	msg := err.Error()
+	if strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") || strings.HasPrefix(msg, "unknown shorthand") {
+		code = ExitUsage
+	}
+	var h interface{ HintText() string }
+	hint := ""
+	if errors.As(err, &h) {
+		hint = h.HintText()
+	}
+	if app.jsonOut {
+		b, _ := json.Marshal(map[string]any{"error": msg, "hint": hint, "exit_code": code})
+		fmt.Fprintln(app.IO.Err, string(b))
+		return
+	}
+	fmt.Fprintf(app.IO.Err, "vpt: %s\n", msg)
+	if hint != "" {
+		fmt.Fprintf(app.IO.Err, "  hint: %s\n", hint)
+	}
+}
+
+// interrupts turns signals into the two stages of stopping: the first
+// SIGINT or SIGTERM asks runs to stop gracefully (stop), the second kills
+// their process groups (kill), a third exits at once.
+func interrupts(io *IOStreams) (stop, kill <-chan struct{}, release func()) {
+	stopC, killC := make(chan struct{}), make(chan struct{})
+	ch := make(chan os.Signal, 3)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				return
+			case <-ch:
+				n++
+				switch n {
+				case 1:
+					fmt.Fprintln(io.Err, "\nvpt: stopping (press Ctrl-C again to kill the scripts at once)")
+					close(stopC)
+				case 2:
+					fmt.Fprintln(io.Err, "\nvpt: killing the scripts")
+					close(killC)
+				default:
+					os.Exit(ExitInterrupted)
+				}
+			}
+		}
+	}()
+	return stopC, killC, func() {
+		signal.Stop(ch)
+		close(done)
+	}
+}

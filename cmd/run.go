@@ -1,0 +1,187 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vpt-dev/vpt/executor"
+	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/store"
+)
+
+type runOptions struct {
+	Script        string
+	ScriptArgs    []string
+	Params        []string
+	Device        string
+	UserInterface string
+	Timeout       time.Duration
+	Raw           bool
+	NoWait        bool
+}
+
+func newRunCmd(app *App) *cobra.Command {
+	var opts runOptions
+	cmd := &cobra.Command{
+		Use:   "run SCRIPT [flags] [-- SCRIPT-ARGS...]",
+		Short: "Run one script on one device",
+		Long: `Run one script on one device, streaming its output, and record the run: a folder
+with output.log, screenshots, video.mp4, report.html and result.json, and a row
+in the results store.
+
+SCRIPT is a name in the scripts folder (.py optional, subfolders allowed:
+gw/smartping) or a path to a script file. Arguments after -- go to the script;
+-p key=value becomes --key value.`,
+		Example: `  vpt run goto --device device1 -- --node live
+  vpt run examples/hello.py
+  vpt run validation -p max-iteration=5 --timeout 10m --json`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dash := cmd.ArgsLenAtDash()
+			before := args
+			if dash >= 0 {
+				before, opts.ScriptArgs = args[:dash], args[dash:]
+			}
+			switch {
+			case len(before) == 0:
+				return &usageError{msg: "vpt run needs a script", hint: "vpt run SCRIPT [-- ARGS]; list scripts with: vpt scripts"}
+			case len(before) > 1:
+				return &usageError{msg: fmt.Sprintf("unexpected argument %q", before[1]),
+					hint: "arguments for the script go after --: vpt run " + before[0] + " -- " + strings.Join(before[1:], " ")}
+			}
+			opts.Script = before[0]
+			return runRun(cmd.Context(), app, cmd, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.Device, "device", "d", "device1", "`id` of the device to run on")
+	f.StringVarP(&opts.UserInterface, "userinterface", "u", "", "userinterface `name` (default: the device's)")
+	f.StringArrayVarP(&opts.Params, "param", "p", nil, "script parameter `key=value`, passed as --key value (repeatable)")
+	f.Duration("timeout", 0, "stop the script after this `duration` (default 1h, or timeout: in vpt.yaml)")
+	f.String("video", "", "record video: on, off or retain-on-failure (default on)")
+	f.String("python", "", "Python `interpreter` for .py scripts (default python3, or the project's venv)")
+	f.Duration("grace", 0, "time a script gets to stop after SIGTERM or SIGINT before SIGKILL (default 10s)")
+	f.BoolVar(&opts.Raw, "raw", false, "stream the script's output without the [script] prefix")
+	f.BoolVar(&opts.NoWait, "no-wait", false, "fail at once if another run holds the device, instead of waiting")
+	return cmd
+}
+
+func runRun(ctx context.Context, app *App, cmd *cobra.Command, opts runOptions) error {
+	cfg, err := app.Config(cmd)
+	if err != nil {
+		return err
+	}
+	args, err := scriptArgs(opts.Params, opts.ScriptArgs)
+	if err != nil {
+		return err
+	}
+	script, err := app.Resolver(cfg).Resolve(opts.Script)
+	if err != nil {
+		return err
+	}
+	// Script output is the live view on stdout; with --json stdout is
+	// reserved for the result, so the output goes to stderr.
+	var terminal io.Writer = app.IO.Out
+	if app.jsonOut {
+		terminal = app.IO.Err
+	}
+	if app.quiet {
+		terminal = nil
+	}
+	runner, err := app.Runner(ctx, cmd, terminal)
+	if err != nil {
+		return err
+	}
+	runner.Settings.Raw, runner.Settings.NoWait = opts.Raw, opts.NoWait
+	res, runErr := runner.Run(ctx, executor.Request{Script: script, Args: args, DeviceID: opts.Device, UserInterface: opts.UserInterface})
+	if runErr != nil && res == nil {
+		if errors.Is(runErr, executor.ErrInterpreterMissing) && cfg.PythonSet {
+			return &configError{runErr}
+		}
+		return runErr
+	}
+	if app.jsonOut {
+		b, _ := json.MarshalIndent(report.NewRunFile(res), "", "  ")
+		fmt.Fprintln(app.IO.Out, string(b))
+	} else {
+		printRunSummary(app, app.IO.Out, res)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	return &exitError{code: StatusCode(res.Status)}
+}
+
+// scriptArgs turns -p key=value into --key value, before the args after --.
+func scriptArgs(params, rest []string) ([]string, error) {
+	var out []string
+	for _, p := range params {
+		k, v, ok := strings.Cut(p, "=")
+		k = strings.TrimLeft(strings.TrimSpace(k), "-")
+		if !ok || k == "" {
+			return nil, &usageError{msg: fmt.Sprintf("-p %q: expected key=value", p), hint: "for example: -p node=live"}
+		}
+		out = append(out, "--"+k, v)
+	}
+	return append(out, rest...), nil
+}
+
+// printRunSummary prints the one-line verdict and where the evidence is.
+func printRunSummary(app *App, w io.Writer, res *store.Result) {
+	color := app.IO.ColorOut()
+	status := strings.ToUpper(string(res.Status))
+	code := map[store.Status]string{store.StatusPassed: "32", store.StatusFailed: "31", store.StatusTimeout: "33",
+		store.StatusInterrupted: "33", store.StatusError: "35"}[res.Status]
+	line := fmt.Sprintf("%s %s on %s (%s) in %s", paint(color, "1;"+code, status), res.ScriptName, res.DeviceID,
+		res.DeviceModel, fmtDuration(time.Duration(res.ExecutionTimeMs)*time.Millisecond))
+	if res.ErrorMsg != "" && res.Status != store.StatusPassed {
+		line += ": " + res.ErrorMsg
+	}
+	fmt.Fprintln(w, line)
+	rel := relPath(res.RunDir)
+	fmt.Fprintf(w, "  run %s  %s\n", res.ID[:8], rel)
+	if _, err := os.Stat(filepath.Join(res.RunDir, report.ReportHTML)); err == nil {
+		fmt.Fprintf(w, "  report  %s\n", filepath.Join(rel, report.ReportHTML))
+	}
+	if v := res.Details.Video; v != nil && v.Path != "" {
+		fmt.Fprintf(w, "  video   %s\n", filepath.Join(rel, v.Path))
+	}
+	if res.HTMLReportR2URL != "" {
+		fmt.Fprintf(w, "  url     %s\n", res.HTMLReportR2URL)
+	} else if res.Details.ReportURL != "" {
+		fmt.Fprintf(w, "  url     %s\n", res.Details.ReportURL)
+	}
+}
+
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// relPath shows a path relative to the working directory when it is inside it.
+func relPath(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return p
+}

@@ -1,0 +1,65 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vpt-dev/vpt/executor"
+)
+
+func newScriptsCmd(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "scripts",
+		Short: "List the scripts in the scripts folder with their parameters",
+		Long: `List the scripts in the scripts folder (scripts_dir, default test_scripts) and its
+subfolders, with the parameters each declares: upstream's _script_args list
+('--name:type:default') or argparse add_argument calls.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := app.Config(cmd)
+			if err != nil {
+				return err
+			}
+			scripts, err := executor.List(cfg.ScriptsDir)
+			if err != nil {
+				return err
+			}
+			for i := range scripts {
+				scripts[i].Params = executor.ReadParams(scripts[i].Path)
+			}
+			if app.jsonOut {
+				if scripts == nil {
+					scripts = []executor.ScriptInfo{}
+				}
+				b, _ := json.MarshalIndent(scripts, "", "  ")
+				fmt.Fprintln(app.IO.Out, string(b))
+				return nil
+			}
+			if len(scripts) == 0 {
+				app.Notice("no scripts in %s (set scripts_dir in vpt.yaml, or run a file by path: vpt run path/to/script.py)", cfg.ScriptsDir)
+				return nil
+			}
+			tw := tabwriter.NewWriter(app.IO.Out, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SCRIPT\tPARAMETERS")
+			for _, s := range scripts {
+				var ps []string
+				for _, p := range s.Params {
+					d := p.Flag + " " + p.Type
+					if p.HasDefault {
+						d += "=" + p.Default
+					}
+					if p.Required {
+						d += " (required)"
+					}
+					ps = append(ps, d)
+				}
+				fmt.Fprintf(tw, "%s\t%s\n", s.Name, strings.Join(ps, ", "))
+			}
+			return tw.Flush()
+		},
+	}
+}

@@ -1,0 +1,611 @@
+package executor
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/capture/ui"
+	"github.com/vpt-dev/vpt/store"
+)
+
+// ProtocolVersion is the version of the script API protocol
+// (docs/script-api.md). Requests name the version they speak; vpt answers
+// any version up to its own.
+const ProtocolVersion = 1
+
+// maxRequestBytes bounds one request line.
+const maxRequestBytes = 1 << 20
+
+// Error codes of the script API.
+const (
+	CodeBadRequest   = "bad_request"   // not JSON, or not a request
+	CodeVersion      = "bad_version"   // a protocol version vpt does not speak
+	CodeUnknown      = "unknown_method"
+	CodeBadParams    = "bad_params"
+	CodeNotFound     = "not_found"     // node, userinterface
+	CodeUnreachable  = "unreachable"   // no path to the node
+	CodeNotSupported = "not_supported" // the device lacks the capability
+	CodeDevice       = "device_error"
+	CodeNavigation   = "navigation_failed"
+	CodeRunEnded     = "run_ended"
+)
+
+// apiRequest is one line a script sends.
+type apiRequest struct {
+	V      int             `json:"v"`
+	ID     any             `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+}
+
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+type apiReply struct {
+	V      int       `json:"v"`
+	ID     any       `json:"id"`
+	OK     bool      `json:"ok"`
+	Result any       `json:"result,omitempty"`
+	Error  *apiError `json:"error,omitempty"`
+}
+
+// apiServer is the control socket of one run. Only the run's own script
+// knows its path, in a folder only this user can enter.
+type apiServer struct {
+	run  *runState
+	dir  string
+	ln   net.Listener
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	conn map[net.Conn]bool
+}
+
+func (run *runState) serveAPI() (*apiServer, error) {
+	dir, err := os.MkdirTemp("", "vpt-api-")
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", filepath.Join(dir, "control.sock"))
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s := &apiServer{run: run, dir: dir, ln: ln, conn: map[net.Conn]bool{}}
+	s.wg.Add(1)
+	go s.accept()
+	return s, nil
+}
+
+// Address is the value of VPT_CONTROL.
+func (s *apiServer) Address() string { return s.ln.Addr().String() }
+
+func (s *apiServer) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.conn[c] = true
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go s.serve(c)
+	}
+}
+
+// serve answers the requests of one connection in order; connections are
+// served concurrently.
+func (s *apiServer) serve(c net.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conn, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
+	r := bufio.NewReaderSize(c, 64*1024)
+	w := bufio.NewWriter(c)
+	for {
+		line, err := readLine(r)
+		if err != nil {
+			if errors.Is(err, errLineTooLong) {
+				s.write(w, apiReply{V: ProtocolVersion, Error: &apiError{CodeBadRequest, fmt.Sprintf("request longer than %d bytes", maxRequestBytes)}})
+			}
+			return
+		}
+		if len(strings.TrimSpace(string(line))) == 0 {
+			continue
+		}
+		s.write(w, s.run.handle(line))
+	}
+}
+
+func (s *apiServer) write(w *bufio.Writer, rep apiReply) {
+	b, err := json.Marshal(rep)
+	if err != nil {
+		b, _ = json.Marshal(apiReply{V: ProtocolVersion, ID: rep.ID, Error: &apiError{CodeBadRequest, "reply not encodable: " + err.Error()}})
+	}
+	w.Write(b)
+	w.WriteByte('\n')
+	w.Flush()
+}
+
+var errLineTooLong = errors.New("line too long")
+
+func readLine(r *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		line = append(line, chunk...)
+		if len(line) > maxRequestBytes {
+			return nil, errLineTooLong
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		return line, err
+	}
+}
+
+// Close stops serving and removes the socket.
+func (s *apiServer) Close() {
+	s.ln.Close()
+	s.mu.Lock()
+	for c := range s.conn {
+		// Let an answer being written finish, then hang up.
+		c.SetDeadline(time.Now().Add(100 * time.Millisecond))
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	os.RemoveAll(s.dir)
+}
+
+// handle answers one request line.
+func (run *runState) handle(line []byte) apiReply {
+	var req apiRequest
+	if err := json.Unmarshal(line, &req); err != nil {
+		return apiReply{V: ProtocolVersion, Error: &apiError{CodeBadRequest, "malformed JSON: " + err.Error()}}
+	}
+	rep := apiReply{V: ProtocolVersion, ID: req.ID}
+	switch {
+	case req.Method == "":
+		rep.Error = &apiError{CodeBadRequest, `a request needs a "method"`}
+		return rep
+	case req.V > ProtocolVersion:
+		rep.Error = &apiError{CodeVersion, fmt.Sprintf("protocol version %d is newer than this vpt's (%d); upgrade vpt", req.V, ProtocolVersion)}
+		return rep
+	}
+	run.mu.Lock()
+	ended := run.ended
+	run.mu.Unlock()
+	if ended {
+		rep.Error = &apiError{CodeRunEnded, "the run has ended; the script API is closed"}
+		return rep
+	}
+	h, ok := apiMethods[req.Method]
+	if !ok {
+		names := make([]string, 0, len(apiMethods))
+		for k := range apiMethods {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		rep.Error = &apiError{CodeUnknown, fmt.Sprintf("unknown method %q (methods: %s)", req.Method, strings.Join(names, ", "))}
+		return rep
+	}
+	if len(req.Params) == 0 || string(req.Params) == "null" {
+		req.Params = json.RawMessage("{}")
+	}
+	result, err := h(run, req.Params)
+	if err != nil {
+		var ae *apiError
+		if !errors.As(err, &ae) {
+			ae = toAPIError(err)
+		}
+		rep.Error = ae
+		return rep
+	}
+	rep.OK = true
+	if result == nil {
+		result = struct{}{}
+	}
+	rep.Result = result
+	return rep
+}
+
+func toAPIError(err error) *apiError {
+	code := CodeDevice
+	switch {
+	case errors.Is(err, ui.ErrNodeNotFound), errors.Is(err, ui.ErrNotFound):
+		code = CodeNotFound
+	case errors.Is(err, ui.ErrUnreachable):
+		code = CodeUnreachable
+	case errors.Is(err, capture.ErrNotSupported):
+		code = CodeNotSupported
+	case errors.Is(err, capture.ErrUnknownKey):
+		code = CodeBadParams
+	case errors.Is(err, errNavigation):
+		code = CodeNavigation
+	}
+	return &apiError{code, err.Error()}
+}
+
+type apiMethod func(run *runState, params json.RawMessage) (any, error)
+
+var apiMethods map[string]apiMethod
+
+func init() {
+	apiMethods = map[string]apiMethod{
+		"hello":      apiHello,
+		"ping":       func(*runState, json.RawMessage) (any, error) { return nil, nil },
+		"screenshot": apiScreenshot,
+		"press":      apiPress,
+		"tap":        apiTap,
+		"text":       apiText,
+		"swipe":      apiSwipe,
+		"goto":       apiGoto,
+		"verify":     apiVerify,
+		"where":      apiWhere,
+		"tree":       apiTree,
+		"step":       apiStep,
+		"step_start": apiStepStart,
+		"step_end":   apiStepEnd,
+		"metadata":   apiMetadata,
+		"summary":    apiSummary,
+		"fail":       apiFail,
+		"verdict":    apiVerdict,
+	}
+}
+
+func decode[T any](params json.RawMessage) (T, error) {
+	var v T
+	dec := json.NewDecoder(strings.NewReader(string(params)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return v, &apiError{CodeBadParams, "bad params: " + err.Error()}
+	}
+	return v, nil
+}
+
+func (run *runState) ctx() context.Context { return context.Background() }
+
+func apiHello(run *runState, _ json.RawMessage) (any, error) {
+	info := run.dev.Info()
+	return map[string]any{
+		"protocol": ProtocolVersion, "run_id": run.res.ID, "script": run.res.ScriptName,
+		"device": info, "userinterface": run.res.UserInterface, "team_id": run.res.TeamID,
+		"host": run.res.HostName, "run_dir": run.dir,
+	}, nil
+}
+
+func apiScreenshot(run *runState, params json.RawMessage) (any, error) {
+	p, err := decode[struct {
+		Label string `json:"label"`
+	}](params)
+	if err != nil {
+		return nil, err
+	}
+	if p.Label == "" {
+		p.Label = "screenshot"
+	}
+	if !run.dev.Info().Has(capture.CapScreenshot) {
+		return nil, fmt.Errorf("screenshot: %w", capture.ErrNotSupported)
+	}
+	sc, err := run.screenshot(run.ctx(), p.Label)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"path": filepath.Join(run.dir, sc.Path), "thumbnail": filepath.Join(run.dir, sc.Thumbnail), "label": sc.Label}, nil
+}
+
+func apiPress(run *runState, params json.RawMessage) (any, error) {
+	p, err := decode[struct {
+		Key   string `json:"key"`
+		Times int    `json:"times"`
+	}](params)
+	if err != nil {
+		return nil, err
+	}
+	if p.Key == "" {
+		return nil, &apiError{CodeBadParams, `press needs a "key"`}
+	}
+	for i := 0; i < max(1, p.Times); i++ {
+		if err := run.dev.Press(run.ctx(), p.Key); err != nil {
+			return nil, err
+		}
+	}
+	run.nav.forget()
+	return nil, nil
+}
+
+func apiTap(run *runState, params json.RawMessage) (any, error) {
+	p, err := decode[struct{ X, Y int }](params)
+	if err != nil {
+		return nil, err
+	}
+	run.nav.forget()
+	return nil, run.dev.Tap(run.ctx(), p.X, p.Y)
+}
+
+func apiText(run *runState, params json.RawMessage) (any, error) {
+	p, err := decode[struct {
+		Text string `json:"text"`
+	}](params)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := run.dev.(capture.Typer)
+	if !ok {
+		return nil, fmt.Errorf("text: %w", capture.ErrNotSupported)
+	}
+	return nil, t.Text(run.ctx(), p.Text)
+}
+
+func apiSwipe(run *runState, params json.RawMessage) (any, error) {
+	p, err := decode[struct {
+		X1, Y1, X2, Y2 int
+		Ms             int `json:"ms"`
+	}](params)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := run.dev.(capture.Typer)
+	if !ok {
+		return nil, fmt.Errorf("swipe: %w", capture.ErrNotSupported)
+	}
+	run.nav.forget()
+	return nil, t.Swipe(run.ctx(), p.X1, p.Y1, p.X2, p.Y2, time.Duration(p.Ms)*time.Millisecond)
+}
+
+func apiGoto(run *runState, params json.RawMessage) (any, error) {
+	p, err := decode[struct {
+		Node          string `json:"node"`
+		UserInterface string `json:"userinterface"`
+	}](params)
+	if err != nil {
+		return nil, err
+	}
+	if p.Node == "" {
+		return nil, &apiError{CodeBadParams, `goto needs a "node"`}
+	}
+	return run.gotoNode(run.ctx(), p.UserInterface, p.Node)
+}
+
+func apiVerify(run *runState, params json.RawMessage) (any, error) {
+	p, err := decode[struct {
+		Node          string `json:"node"`
+		UserInterface string `json:"userinterface"`
+	}](params)
+	if err != nil {
+		return nil, err
+	}
+	return run.verifyNode(run.ctx(), p.UserInterface, p.Node)
+}
+
+func apiWhere(run *runState, _ json.RawMessage) (any, error) {
+	return map[string]any{"node": run.nav.where()}, nil
+}
+
+func apiTree(run *runState, params json.RawMessage) (any, error) {
+	p, err := decode[struct {
+		UserInterface string `json:"userinterface"`
+	}](params)
+	if err != nil {
+		return nil, err
+	}
+	u, err := run.userInterface(p.UserInterface)
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func apiStep(run *runState, params json.RawMessage) (any, error) {
+	p, err := decode[struct {
+		Name    string `json:"name"`
+		Passed  *bool  `json:"passed"`
+		Message string `json:"message"`
+		Error   string `json:"error"`
+	}](params)
+	if err != nil {
+		return nil, err
+	}
+	if p.Name == "" {
+		return nil, &apiError{CodeBadParams, `step needs a "name"`}
+	}
+	passed := p.Passed == nil || *p.Passed
+	now := time.Now()
+	st := store.Step{Name: p.Name, Kind: "step", Status: passFail(passed), Message: p.Message, Error: p.Error,
+		StartedAt: now.UTC(), OffsetMs: now.Sub(run.start).Milliseconds()}
+	if sc, err := run.screenshotIfAble(p.Name); err == nil && sc >= 0 {
+		st.Screenshots = []int{sc}
+	}
+	n := run.addStep(st)
+	return map[string]any{"number": n}, nil
+}
+
+// openStep is a `with vpt.step(...)` block that has not ended.
+type openStep struct {
+	number int
+	start  time.Time
+}
+
+func apiStepStart(run *runState, params json.RawMessage) (any, error) {
+	p, err := decode[struct {
+		Name string `json:"name"`
+	}](params)
+	if err != nil {
+		return nil, err
+	}
+	if p.Name == "" {
+		return nil, &apiError{CodeBadParams, `step_start needs a "name"`}
+	}
+	now := time.Now()
+	st := store.Step{Name: p.Name, Kind: "step", Status: store.StatusRunning, StartedAt: now.UTC(), OffsetMs: now.Sub(run.start).Milliseconds()}
+	if sc, err := run.screenshotIfAble(p.Name + " start"); err == nil && sc >= 0 {
+		st.Screenshots = append(st.Screenshots, sc)
+	}
+	// The step takes its number now, so it comes before the steps it holds.
+	number := run.addStep(st)
+	run.mu.Lock()
+	if run.open == nil {
+		run.open = map[int]*openStep{}
+	}
+	run.openN++
+	id := run.openN
+	run.open[id] = &openStep{number: number, start: now}
+	run.mu.Unlock()
+	return map[string]any{"step_id": id, "number": number}, nil
+}
+
+func apiStepEnd(run *runState, params json.RawMessage) (any, error) {
+	p, err := decode[struct {
+		StepID    int    `json:"step_id"`
+		Passed    bool   `json:"passed"`
+		Message   string `json:"message"`
+		Error     string `json:"error"`
+		Traceback string `json:"traceback"`
+	}](params)
+	if err != nil {
+		return nil, err
+	}
+	run.mu.Lock()
+	o := run.open[p.StepID]
+	delete(run.open, p.StepID)
+	run.mu.Unlock()
+	if o == nil {
+		return nil, &apiError{CodeBadParams, fmt.Sprintf("no open step %d", p.StepID)}
+	}
+	name := run.stepName(o.number)
+	sc, _ := run.screenshotIfAble(name + " end")
+	run.mu.Lock()
+	st := &run.steps[o.number-1]
+	if sc >= 0 {
+		st.Screenshots = append(st.Screenshots, sc)
+	}
+	st.Status = passFail(p.Passed)
+	st.Message, st.Error, st.Traceback = p.Message, p.Error, p.Traceback
+	st.DurationMs = time.Since(o.start).Milliseconds()
+	run.mu.Unlock()
+	return map[string]any{"number": o.number}, nil
+}
+
+func (run *runState) stepName(number int) string {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return run.steps[number-1].Name
+}
+
+func apiMetadata(run *runState, params json.RawMessage) (any, error) {
+	var kv map[string]any
+	if err := json.Unmarshal(params, &kv); err != nil {
+		return nil, &apiError{CodeBadParams, "metadata takes an object of keys and values"}
+	}
+	run.mu.Lock()
+	if run.meta == nil {
+		run.meta = map[string]any{}
+	}
+	for k, v := range kv {
+		run.meta[k] = v
+	}
+	run.mu.Unlock()
+	return nil, nil
+}
+
+func apiSummary(run *runState, params json.RawMessage) (any, error) {
+	p, err := decode[struct {
+		Text   string `json:"text"`
+		Append bool   `json:"append"`
+	}](params)
+	if err != nil {
+		return nil, err
+	}
+	run.mu.Lock()
+	if p.Append && run.summary != "" {
+		run.summary += "\n" + p.Text
+	} else {
+		run.summary = p.Text
+	}
+	run.mu.Unlock()
+	return nil, nil
+}
+
+func apiFail(run *runState, params json.RawMessage) (any, error) {
+	p, err := decode[struct {
+		Reason string `json:"reason"`
+	}](params)
+	if err != nil {
+		return nil, err
+	}
+	f := false
+	run.mu.Lock()
+	run.verdict = &f
+	if run.reason == "" {
+		run.reason = p.Reason
+	}
+	run.mu.Unlock()
+	return nil, nil
+}
+
+func apiVerdict(run *runState, params json.RawMessage) (any, error) {
+	p, err := decode[struct {
+		Passed *bool  `json:"passed"`
+		Reason string `json:"reason"`
+	}](params)
+	if err != nil {
+		return nil, err
+	}
+	if p.Passed == nil {
+		return nil, &apiError{CodeBadParams, `verdict needs "passed": true or false`}
+	}
+	run.mu.Lock()
+	// A failure stays a failure: vpt.fail() earlier is not undone by a
+	// later pass.
+	if run.verdict == nil || *run.verdict {
+		v := *p.Passed
+		run.verdict = &v
+	}
+	if !*p.Passed && run.reason == "" {
+		run.reason = p.Reason
+	}
+	run.mu.Unlock()
+	return nil, nil
+}
+
+// screenshotIfAble takes a screenshot when the device can and returns its
+// index in the run's screenshots (-1 when it cannot).
+func (run *runState) screenshotIfAble(label string) (int, error) {
+	if run.dev == nil || !run.dev.Info().Has(capture.CapScreenshot) {
+		return -1, nil
+	}
+	if _, err := run.screenshot(run.ctx(), label); err != nil {
+		run.note("screenshot %q failed: %v", label, err)
+		return -1, err
+	}
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return len(run.shotList) - 1, nil
+}
+
+func (run *runState) addStep(st store.Step) int {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	st.Number = len(run.steps) + 1
+	run.steps = append(run.steps, st)
+	return st.Number
+}

@@ -1,0 +1,456 @@
+"""vpt: the script API of vpt, for test scripts run by `vpt run`.
+
+Standard library only, Python 3.8 and later. vpt puts this package on the
+script's PYTHONPATH; calls go to the running vpt over the socket named in
+VPT_CONTROL (newline-delimited JSON, see docs/script-api.md), and vpt does
+the device work and records every step, screenshot and verdict.
+
+Plain calls::
+
+    import vpt
+    vpt.goto("live")
+    with vpt.step("Zap to channel 2"):
+        vpt.press("CH_UP")
+    vpt.screenshot("after zap")
+    vpt.metadata(channel=2)
+
+The framework shape of upstream scripts is here too: ScriptExecutor,
+create_argument_parser, setup_execution_context, cleanup_and_exit,
+handle_keyboard_interrupt, handle_unexpected_error.
+"""
+
+import argparse
+import itertools
+import json
+import os
+import socket
+import sys
+import threading
+import time
+import traceback as _traceback
+
+__all__ = [
+    "VptError", "NavigationError", "screenshot", "press", "tap", "text", "swipe", "goto", "verify",
+    "where", "step", "metadata", "summary", "fail", "verdict", "info", "tree", "call",
+    "ScriptExecutor", "ScriptExecutionContext", "handle_keyboard_interrupt", "handle_unexpected_error",
+]
+
+PROTOCOL_VERSION = 1
+DEFAULT_TEAM_ID = "7fdeb4bb-3639-4ec3-959f-b54769a219ce"
+
+
+class VptError(Exception):
+    """An error answered by vpt: .code is machine-readable, .message says what happened."""
+
+    def __init__(self, code, message):
+        super().__init__("%s: %s" % (code, message))
+        self.code = code
+        self.message = message
+
+
+class NavigationError(VptError):
+    """A goto that failed, after its one recovery attempt."""
+
+
+_ERRORS = {"navigation_failed": NavigationError}
+
+
+class _Client:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._sock = None
+        self._file = None
+        self._ids = itertools.count(1)
+
+    def _connect(self):
+        path = os.environ.get("VPT_CONTROL")
+        if not path:
+            raise VptError("no_vpt", "not running under vpt (VPT_CONTROL is not set); run the script with: vpt run SCRIPT")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+        except OSError as e:
+            s.close()
+            raise VptError("run_ended", "cannot reach vpt at %s (%s): the run has ended" % (path, e))
+        self._sock = s
+        self._file = s.makefile("rb")
+
+    def call(self, method, **params):
+        with self._lock:
+            if self._sock is None:
+                self._connect()
+            req_id = next(self._ids)
+            line = json.dumps({"v": PROTOCOL_VERSION, "id": req_id, "method": method, "params": params})
+            try:
+                self._sock.sendall(line.encode("utf-8") + b"\n")
+                reply = self._file.readline()
+            except OSError as e:
+                self._close()
+                raise VptError("run_ended", "lost the connection to vpt (%s): the run has ended" % e)
+            if not reply:
+                self._close()
+                raise VptError("run_ended", "vpt closed the connection: the run has ended")
+        rep = json.loads(reply.decode("utf-8"))
+        if not rep.get("ok"):
+            err = rep.get("error") or {}
+            cls = _ERRORS.get(err.get("code"), VptError)
+            raise cls(err.get("code", "error"), err.get("message", "unknown error"))
+        return rep.get("result") or {}
+
+    def _close(self):
+        try:
+            self._sock.close()
+        except Exception:
+            pass
+        self._sock = None
+        self._file = None
+
+
+_client = _Client()
+
+
+def call(method, **params):
+    """Send any request of the protocol and return its result."""
+    return _client.call(method, **params)
+
+
+def info():
+    """The run, device and userinterface vpt runs this script with."""
+    return call("hello")
+
+
+def screenshot(label="screenshot"):
+    """Take a screenshot, record it in the report, return its path."""
+    return call("screenshot", label=str(label))["path"]
+
+
+def press(key, times=1):
+    """Press a remote key (HOME, BACK, UP, OK, CH_UP, VOLUME_UP, 0..9) times times."""
+    call("press", key=str(key), times=int(times))
+
+
+def tap(x, y):
+    """Touch (or click) a point of the screen."""
+    call("tap", x=int(x), y=int(y))
+
+
+def text(s):
+    """Type text on devices with a keyboard (Android)."""
+    call("text", text=str(s))
+
+
+def swipe(x1, y1, x2, y2, ms=300):
+    """Swipe across a touch screen."""
+    call("swipe", x1=int(x1), y1=int(y1), x2=int(x2), y2=int(y2), ms=int(ms))
+
+
+def goto(node, userinterface=None):
+    """Navigate to a node of the userinterface (shortest path, one recovery attempt).
+
+    Returns a dict (target, node, steps, recovered); raises NavigationError when
+    the node cannot be reached.
+    """
+    params = {"node": str(node)}
+    if userinterface:
+        params["userinterface"] = userinterface
+    return call("goto", **params)
+
+
+def verify(node, userinterface=None):
+    """Check that the device shows node; records a step; returns True or False."""
+    params = {"node": str(node)}
+    if userinterface:
+        params["userinterface"] = userinterface
+    return bool(call("verify", **params)["passed"])
+
+
+def where():
+    """The node the device is on, as far as vpt knows ("" when unknown)."""
+    return call("where")["node"]
+
+
+def tree(userinterface=None):
+    """The userinterface: {name, entry, nodes, edges}."""
+    params = {"userinterface": userinterface} if userinterface else {}
+    return call("tree", **params)
+
+
+class _Step:
+    def __init__(self, name, message=""):
+        self.name = str(name)
+        self.message = message
+        self._id = None
+        self.passed = None
+
+    def __enter__(self):
+        self._id = call("step_start", name=self.name)["step_id"]
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        passed = exc_type is None
+        params = {"step_id": self._id, "passed": passed, "message": self.message}
+        if exc_type is not None and not issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
+            params["error"] = "%s: %s" % (exc_type.__name__, exc)
+            params["traceback"] = "".join(_traceback.format_exception(exc_type, exc, tb))
+        elif exc_type is not None:
+            params["error"] = exc_type.__name__
+        try:
+            call("step_end", **params)
+        except VptError:
+            if passed:
+                raise
+        self.passed = passed
+        return False
+
+
+def step(name, passed=None, message=""):
+    """Record a step.
+
+    vpt.step("Check banner", True, "banner shown") records a finished step;
+    `with vpt.step("Zap to channel 2"):` records the block: screenshots at its
+    start and end, its duration, and the error and traceback if it raises.
+    A failed step fails the run unless the script gives its own verdict.
+    """
+    s = _Step(name, message)
+    if passed is not None:
+        call("step", name=s.name, passed=bool(passed), message=str(message))
+        s.passed = bool(passed)
+    return s
+
+
+def metadata(**kv):
+    """Store key/values with the result (they appear in the report and the store)."""
+    call("metadata", **kv)
+
+
+def summary(text, append=False):
+    """Set (or append to) the summary text shown at the top of the report."""
+    call("summary", text=str(text), append=bool(append))
+
+
+def fail(reason=""):
+    """Mark the run failed (the script goes on; return or raise to stop it)."""
+    call("fail", reason=str(reason))
+
+
+def verdict(passed, reason=""):
+    """Give the run's verdict. A failure recorded earlier stays a failure."""
+    call("verdict", passed=bool(passed), reason=str(reason))
+
+
+# ---------------------------------------------------------------------------
+# The framework shape of upstream test scripts.
+# ---------------------------------------------------------------------------
+
+
+def _str_to_bool(v):
+    if isinstance(v, bool):
+        return v
+    s = str(v).strip().lower()
+    if s in ("yes", "true", "t", "y", "1"):
+        return True
+    if s in ("no", "false", "f", "n", "0"):
+        return False
+    raise argparse.ArgumentTypeError("expected a boolean, got %r" % v)
+
+
+_TYPES = {"int": int, "str": str, "float": float, "bool": _str_to_bool}
+
+
+def _declared_args():
+    """Upstream-style declarations: _script_args in __main__, or on its main()."""
+    main = sys.modules.get("__main__")
+    specs = getattr(main, "_script_args", None)
+    if specs is None:
+        fn = getattr(main, "main", None)
+        specs = getattr(fn, "_script_args", None)
+    return list(specs or [])
+
+
+class Host:
+    """The machine the script runs on."""
+
+    def __init__(self, name):
+        self.host_name = name
+        self.name = name
+
+    def __repr__(self):
+        return "Host(%r)" % self.host_name
+
+
+class Device:
+    """The device of the run; its methods act through vpt."""
+
+    def __init__(self, desc):
+        self.device_id = desc.get("id", "")
+        self.device_name = desc.get("name", "")
+        self.device_model = desc.get("model", "")
+        self.capabilities = list(desc.get("capabilities") or [])
+        self.id, self.name, self.model = self.device_id, self.device_name, self.device_model
+
+    def press_key(self, key, times=1):
+        press(key, times)
+
+    def take_screenshot(self, label="screenshot"):
+        return screenshot(label)
+
+    def goto(self, node):
+        return goto(node)
+
+    def __repr__(self):
+        return "Device(%r, %r, %r)" % (self.device_id, self.device_name, self.device_model)
+
+
+class ScriptExecutionContext:
+    """What setup_execution_context gives a script, as upstream."""
+
+    def __init__(self, script_name):
+        self.script_name = script_name
+        self.start_time = time.time()
+        self.host = None
+        self.team_id = os.environ.get("TEAM_ID", DEFAULT_TEAM_ID)
+        self.selected_device = None
+        self.script_executor = None
+        self.userinterface_name = None
+        self.tree_data = None
+        self.tree_id = None
+        self.nodes = []
+        self.edges = []
+        self.current_node_id = None
+        self.step_results = []
+        self.screenshot_paths = []
+        self.overall_success = False
+        self.error_message = ""
+        self.script_result_id = os.environ.get("VPT_RUN_ID")
+        self.metadata = {}
+        self.custom_data = {}
+        self.variables = {}
+        self.execution_summary = ""
+        self.args = None
+
+    def add_screenshot(self, path):
+        self.screenshot_paths.append(path)
+
+
+class ScriptExecutor:
+    """Upstream's framework: parse arguments, set up the context, report, exit."""
+
+    def __init__(self, script_name, description=""):
+        self.script_name = script_name
+        self.description = description
+
+    def create_argument_parser(self):
+        """Arguments: the userinterface name, --host, --device, and _script_args."""
+        env_ui = os.environ.get("VPT_USERINTERFACE") or None
+        p = argparse.ArgumentParser(description=self.description or self.script_name)
+        p.add_argument("userinterface_name", nargs="?", default=env_ui, help="userinterface to navigate")
+        p.add_argument("--userinterface", dest="userinterface", default=None, help="userinterface (same as the positional)")
+        p.add_argument("--host", default=os.environ.get("VPT_HOST", ""), help="host name (informational)")
+        p.add_argument("--device", default=os.environ.get("VPT_DEVICE", "device1"), help="device id")
+        for spec in _declared_args():
+            parts = str(spec).split(":", 2)
+            if len(parts) != 3 or not parts[0].startswith("-") or parts[0] in ("--userinterface", "--host", "--device"):
+                continue
+            name, typ, default = parts
+            conv = _TYPES.get(typ, str)
+            value = default
+            if default != "":
+                try:
+                    value = conv(default)
+                except (ValueError, argparse.ArgumentTypeError):
+                    value = default
+            p.add_argument(name, type=conv, default=value, help="%s (default: %s)" % (typ, default))
+        return p
+
+    def setup_execution_context(self, args, enable_db_tracking=True):
+        """Connect to vpt, load the userinterface, return the context."""
+        ctx = ScriptExecutionContext(self.script_name)
+        ctx.script_executor = self
+        ctx.args = args
+        try:
+            hello = info()
+        except VptError as e:
+            ctx.error_message = e.message
+            return ctx
+        ctx.host = Host(hello.get("host", ""))
+        ctx.team_id = hello.get("team_id") or ctx.team_id
+        ctx.selected_device = Device(hello.get("device") or {})
+        ctx.script_result_id = hello.get("run_id")
+        requested = getattr(args, "device", None)
+        if requested and requested != ctx.selected_device.device_id:
+            # Never a silent substitute: vpt runs the script on one device.
+            ctx.error_message = "Device %s not found. Available: [%s]" % (requested, ctx.selected_device.device_id)
+            return ctx
+        ui = getattr(args, "userinterface", None) or getattr(args, "userinterface_name", None) or hello.get("userinterface")
+        if ui:
+            self.load_navigation_tree(ctx, ui)
+        return ctx
+
+    def load_navigation_tree(self, context, userinterface_name):
+        """Load the userinterface into context.tree_data, nodes and edges."""
+        try:
+            t = tree(userinterface_name)
+        except VptError as e:
+            context.error_message = e.message
+            return False
+        context.userinterface_name = t.get("name", userinterface_name)
+        context.tree_data = t
+        context.tree_id = t.get("name")
+        context.nodes = t.get("nodes") or []
+        context.edges = t.get("edges") or []
+        return True
+
+    def execute_navigation_sequence(self, context, navigation_path, userinterface_name=None):
+        """Go to each node of navigation_path in turn; False at the first failure."""
+        for node in navigation_path:
+            target = node.get("to") if isinstance(node, dict) else node
+            try:
+                result = goto(target, userinterface_name or context.userinterface_name)
+            except VptError as e:
+                context.error_message = e.message
+                context.step_results.append({"success": False, "to_node": target, "error": e.message})
+                return False
+            context.current_node_id = result.get("node")
+            context.step_results.append({"success": True, "to_node": target, "recovered": result.get("recovered")})
+        return True
+
+    def generate_final_report(self, context, userinterface_name=None):
+        """Hand vpt the summary and metadata; vpt writes the report itself."""
+        if context.execution_summary:
+            summary(context.execution_summary)
+        data = dict(context.metadata)
+        if context.custom_data:
+            data.setdefault("custom_data", context.custom_data)
+        if data:
+            metadata(**data)
+        run_dir = os.environ.get("VPT_RESULTS_DIR", "")
+        return {"success": True, "report_path": os.path.join(run_dir, "report.html") if run_dir else ""}
+
+    def cleanup_and_exit(self, context, userinterface_name=None):
+        """Give vpt the verdict, print SCRIPT_SUCCESS as upstream, and exit."""
+        ok = bool(context.overall_success) and not context.error_message
+        try:
+            self.generate_final_report(context, userinterface_name)
+            verdict(ok, context.error_message or ("" if ok else "Script execution failed"))
+        except VptError as e:
+            print("[%s] could not report to vpt: %s" % (self.script_name, e.message), file=sys.stderr)
+        print("SCRIPT_SUCCESS:%s" % str(ok).lower())
+        sys.stdout.flush()
+        sys.exit(0 if ok else 1)
+
+
+def handle_keyboard_interrupt(script_name):
+    """Upstream's Ctrl-C handler: say so and exit 130."""
+    print("\n[%s] interrupted by user" % script_name, file=sys.stderr)
+    sys.exit(130)
+
+
+def handle_unexpected_error(script_name, error):
+    """Upstream's crash handler: print the traceback, record the failure, exit 1."""
+    print("[%s] unexpected error: %s" % (script_name, error), file=sys.stderr)
+    _traceback.print_exc()
+    try:
+        fail("%s: %s" % (type(error).__name__, error))
+    except VptError:
+        pass
+    sys.exit(1)

@@ -1,0 +1,3 @@
+# Raises KeyboardInterrupt itself.
+print("raising KeyboardInterrupt", flush=True)
+raise KeyboardInterrupt

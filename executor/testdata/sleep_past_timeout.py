@@ -1,0 +1,4 @@
+# Sleeps far past any test timeout.
+import time
+print("sleeping", flush=True)
+time.sleep(600)
