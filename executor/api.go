@@ -29,8 +29,8 @@ const maxRequestBytes = 1 << 20
 
 // Error codes of the script API.
 const (
-	CodeBadRequest   = "bad_request"   // not JSON, or not a request
-	CodeVersion      = "bad_version"   // a protocol version vpt does not speak
+	CodeBadRequest   = "bad_request" // not JSON, or not a request
+	CodeVersion      = "bad_version" // a protocol version vpt does not speak
 	CodeUnknown      = "unknown_method"
 	CodeBadParams    = "bad_params"
 	CodeNotFound     = "not_found"     // node, userinterface
