@@ -61,6 +61,9 @@ EXIT STATUS
   130  interrupted (Ctrl-C or SIGTERM)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&app.configPath, "config", "", "configuration `file` (default ./vpt.yaml, then $XDG_CONFIG_HOME/vpt/vpt.yaml)")

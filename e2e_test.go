@@ -1,0 +1,533 @@
+package main
+
+// End-to-end tests: they build the vpt binary once and drive it as users
+// and CI do, checking exit codes, output, run folders and store rows.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/store"
+	_ "github.com/vpt-dev/vpt/store/sqlite"
+)
+
+var vptBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "vpt-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	vptBin = filepath.Join(dir, "vpt")
+	build := exec.Command("go", "build", "-o", vptBin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic("building vpt: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// fixtures is the folder of fixture scripts.
+func fixtures(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "executor", "testdata")
+}
+
+// project is a throwaway working folder for vpt: its own results, its own
+// device locks, no user configuration.
+type project struct {
+	t   *testing.T
+	dir string
+	env []string
+}
+
+func newProject(t *testing.T) *project {
+	t.Helper()
+	dir := t.TempDir()
+	env := []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "XDG_CONFIG_HOME=" + filepath.Join(dir, ".config"),
+		"XDG_CACHE_HOME=" + filepath.Join(dir, ".cache"), "VPT_LOCK_DIR=" + filepath.Join(dir, ".locks"),
+		"VPT_VIDEO_MODE=off", "LANG=C.UTF-8",
+	}
+	return &project{t: t, dir: dir, env: env}
+}
+
+func (p *project) write(name, content string) string {
+	p.t.Helper()
+	path := filepath.Join(p.dir, name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+	return path
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (p *project) vpt(args ...string) result {
+	p.t.Helper()
+	return p.vptEnv(nil, args...)
+}
+
+func (p *project) vptEnv(extra []string, args ...string) result {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, vptBin, args...)
+	cmd.Dir = p.dir
+	cmd.Env = append(append([]string(nil), p.env...), extra...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		p.t.Fatalf("vpt %v: %v", args, err)
+	}
+	if ctx.Err() != nil {
+		p.t.Fatalf("vpt %v did not finish: stderr %s", args, errb.String())
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func (r result) expect(t *testing.T, code int, contains ...string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, code, r.stdout, r.stderr)
+	}
+	all := r.stdout + r.stderr
+	for _, c := range contains {
+		if !strings.Contains(all, c) {
+			t.Fatalf("output lacks %q\nstdout:\n%s\nstderr:\n%s", c, r.stdout, r.stderr)
+		}
+	}
+}
+
+// results returns every row of the project's store.
+func (p *project) results() []store.Result {
+	p.t.Helper()
+	db := filepath.Join(p.dir, "vpt-results", "vpt.db")
+	if _, err := os.Stat(db); err != nil {
+		return nil
+	}
+	st, err := store.Open(context.Background(), "sqlite://"+db)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer st.Close()
+	rows, err := st.ListResults(context.Background(), store.ResultFilter{})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return rows
+}
+
+// only returns the single result of the project, read from its run folder.
+func (p *project) only() *store.Result {
+	p.t.Helper()
+	rows := p.results()
+	if len(rows) != 1 {
+		p.t.Fatalf("%d results, want 1", len(rows))
+	}
+	if rows[0].Status == store.StatusRunning {
+		p.t.Fatalf("row left running")
+	}
+	res, err := report.ReadResultJSON(rows[0].RunDir)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return res
+}
+
+func (p *project) noRows() {
+	p.t.Helper()
+	if rows := p.results(); len(rows) != 0 {
+		p.t.Fatalf("%d rows written, want none: %+v", len(rows), rows[0])
+	}
+	if entries, _ := os.ReadDir(filepath.Join(p.dir, "vpt-results", "runs")); len(entries) != 0 {
+		p.t.Fatalf("%d run folders written, want none", len(entries))
+	}
+}
+
+func fixture(t *testing.T, name string) string { return filepath.Join(fixtures(t), name) }
+
+func TestRunHello(t *testing.T) {
+	p := newProject(t)
+	p.write("test_scripts/hello.py", `import vpt
+print("hello from the script")
+vpt.screenshot("greeting")
+vpt.metadata(build="42")
+`)
+	r := p.vptEnv([]string{"VPT_VIDEO_MODE=on"}, "run", "hello")
+	r.expect(t, 0, "[hello] hello from the script", "PASSED hello on device1")
+	res := p.only()
+	if res.Status != store.StatusPassed || *res.ExitCode != 0 || res.Metadata["build"] != "42" || res.DeviceModel != "virtual" {
+		t.Fatalf("result: %+v", res)
+	}
+	log, _ := os.ReadFile(filepath.Join(res.RunDir, "output.log"))
+	if string(log) != "hello from the script\n" {
+		t.Fatalf("output.log: %q", log)
+	}
+	for _, f := range []string{"result.json", "video.mp4", "screenshots/001-initial.png", "screenshots/002-greeting.png", "screenshots/003-final.png"} {
+		if _, err := os.Stat(filepath.Join(res.RunDir, f)); err != nil {
+			t.Errorf("missing %s", f)
+		}
+	}
+	link, err := os.Readlink(filepath.Join(p.dir, "vpt-results", "latest"))
+	if err != nil || link != filepath.Join("runs", res.ID) {
+		t.Fatalf("latest -> %q (%v)", link, err)
+	}
+}
+
+func TestRunJSON(t *testing.T) {
+	p := newProject(t)
+	r := p.vpt("run", fixture(t, "exit3.py"), "--json")
+	r.expect(t, 1)
+	var f report.RunFile
+	if err := json.Unmarshal([]byte(r.stdout), &f); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, r.stdout)
+	}
+	if f.Schema != report.ResultSchema || f.Status != store.StatusFailed || *f.ExitCode != 3 || f.Details.VerdictSource != "exit_code" {
+		t.Fatalf("json: %+v", f.Result)
+	}
+	if !strings.Contains(r.stderr, "about to exit 3") {
+		t.Fatalf("script output should go to stderr with --json: %q", r.stderr)
+	}
+}
+
+func TestVerdicts(t *testing.T) {
+	for _, c := range []struct {
+		script string
+		code   int
+		status store.Status
+		source string
+	}{
+		{"exit3.py", 1, store.StatusFailed, "exit_code"},
+		{"marker_false_exit0.py", 1, store.StatusFailed, "marker"},
+		{"keyboard_interrupt.py", 1, store.StatusFailed, "exit_code"},
+		{"noop.py", 0, store.StatusPassed, "exit_code"},
+	} {
+		t.Run(c.script, func(t *testing.T) {
+			p := newProject(t)
+			p.vpt("run", fixture(t, c.script)).expect(t, c.code)
+			res := p.only()
+			if res.Status != c.status || res.Details.VerdictSource != c.source {
+				t.Fatalf("status %s from %s, want %s from %s", res.Status, res.Details.VerdictSource, c.status, c.source)
+			}
+		})
+	}
+}
+
+func TestTimeoutKillsTheGroup(t *testing.T) {
+	p := newProject(t)
+	r := p.vptEnv([]string{"VPT_GRACE=300ms"}, "run", fixture(t, "ignore_sigterm.py"), "--timeout", "500ms")
+	r.expect(t, 4, "TIMEOUT", "ignored SIGTERM")
+	res := p.only()
+	if res.Status != store.StatusTimeout || res.Success {
+		t.Fatalf("status %s", res.Status)
+	}
+	if out, _ := exec.Command("pgrep", "-f", "ignore_sigterm.py").Output(); len(out) > 0 {
+		t.Fatalf("script still running: %s", out)
+	}
+}
+
+func TestTimeoutPolite(t *testing.T) {
+	p := newProject(t)
+	p.vpt("run", fixture(t, "sleep_past_timeout.py"), "--timeout", "300ms").expect(t, 4)
+	if res := p.only(); res.Status != store.StatusTimeout {
+		t.Fatalf("status %s", res.Status)
+	}
+}
+
+func TestGrandchildHoldingStdout(t *testing.T) {
+	p := newProject(t)
+	r := p.vpt("run", fixture(t, "grandchild_holds_stdout.py"))
+	r.expect(t, 0, "grandchild")
+	var pid int
+	fmt.Sscanf(r.stdout[strings.Index(r.stdout, "grandchild ")+len("grandchild "):], "%d", &pid)
+	if pid == 0 {
+		t.Fatalf("no grandchild pid in %q", r.stdout)
+	}
+	if state, _, ok := procStat(pid); ok && state != 'Z' {
+		t.Fatalf("grandchild %d still running (state %c)", pid, state)
+	}
+}
+
+func procStat(pid int) (byte, string, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, "", false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return b[i+2], string(b), true
+}
+
+func TestOutputPassesThroughIntact(t *testing.T) {
+	p := newProject(t)
+	r := p.vpt("run", fixture(t, "binary_output.py"), "--raw")
+	r.expect(t, 0)
+	want := "bad \xff\xfe utf8\n\rprogress 0%\rprogress 50%\rprogress 100%\ndone-without-newline"
+	log, _ := os.ReadFile(filepath.Join(p.only().RunDir, "output.log"))
+	if string(log) != want {
+		t.Fatalf("output.log %q\nwant %q", log, want)
+	}
+	if !strings.HasPrefix(r.stdout, want) {
+		t.Fatalf("terminal %q", r.stdout)
+	}
+}
+
+func TestLongLines(t *testing.T) {
+	p := newProject(t)
+	p.vpt("run", fixture(t, "long_line_1mib.py"), "-q").expect(t, 0)
+	log, _ := os.ReadFile(filepath.Join(p.only().RunDir, "output.log"))
+	if len(log) != 1<<20+1 || strings.Trim(string(log), "x\n") != "" {
+		t.Fatalf("output.log has %d bytes", len(log))
+	}
+}
+
+func TestLargeOutput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200 MB of output")
+	}
+	p := newProject(t)
+	p.vpt("run", fixture(t, "print_200mb.py"), "-q").expect(t, 0)
+	res := p.only()
+	st, _ := os.Stat(filepath.Join(res.RunDir, "output.log"))
+	if st.Size() != res.Details.OutputBytes || st.Size() < 199_000_000 {
+		t.Fatalf("output.log %d bytes, recorded %d", st.Size(), res.Details.OutputBytes)
+	}
+}
+
+func TestInterrupt(t *testing.T) {
+	p := newProject(t)
+	cmd := exec.Command(vptBin, "run", fixture(t, "wait_for_interrupt.py"))
+	cmd.Dir, cmd.Env = p.dir, p.env
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(out.String(), "waiting") })
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Fatalf("exit %v, want 130\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "got KeyboardInterrupt") {
+		t.Fatalf("the script did not see KeyboardInterrupt:\n%s", out.String())
+	}
+	if res := p.only(); res.Status != store.StatusInterrupted {
+		t.Fatalf("status %s", res.Status)
+	}
+}
+
+func TestSecondInterruptKills(t *testing.T) {
+	p := newProject(t)
+	cmd := exec.Command(vptBin, "run", fixture(t, "ignore_sigterm.py"))
+	cmd.Dir, cmd.Env = p.dir, append(p.env, "VPT_GRACE=1h")
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Start()
+	waitFor(t, func() bool { return strings.Contains(out.String(), "ignoring SIGTERM") })
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitFor(t, func() bool { return strings.Contains(out.String(), "sending SIGINT") })
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err == nil || err.(*exec.ExitError).ExitCode() != 130 {
+		t.Fatalf("exit %v\n%s", err, out.String())
+	}
+	if res := p.only(); res.Status != store.StatusInterrupted {
+		t.Fatalf("status %s", res.Status)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	p := newProject(t)
+	os.MkdirAll(filepath.Join(p.dir, "test_scripts", "folder"), 0o755)
+	p.write("test_scripts/goto.py", "print(1)\n")
+	p.write("notes.txt", "text\n")
+	blocker := p.write("blocker", "a file where a folder should be\n")
+	cases := []struct {
+		name string
+		args []string
+		env  []string
+		code int
+		want []string
+	}{
+		{"missing script", []string{"run", "gotto"}, nil, 2, []string{"Script not found: " + filepath.Join(p.dir, "test_scripts", "gotto.py"), "did you mean: goto"}},
+		{"folder", []string{"run", "folder"}, nil, 2, []string{"is a directory"}},
+		{"escaping", []string{"run", "../../etc/passwd"}, nil, 2, []string{"resolves outside the scripts folder"}},
+		{"not executable", []string{"run", "notes.txt"}, nil, 2, []string{"not executable", "chmod +x"}},
+		{"interpreter missing", []string{"run", "goto"}, []string{"VPT_PYTHON=/no/such/python3"}, 2, []string{`Interpreter "/no/such/python3"`}},
+		{"unknown flag", []string{"run", "goto", "--bogus"}, nil, 2, []string{"unknown flag: --bogus"}},
+		{"unknown command", []string{"rnu"}, nil, 2, []string{"unknown command"}},
+		{"unknown device", []string{"run", "goto", "--device", "device9"}, nil, 2, []string{"Device device9 not found. Available: [device1]"}},
+		{"extra argument", []string{"run", "goto", "live"}, nil, 2, []string{"arguments for the script go after --"}},
+		{"bad -p", []string{"run", "goto", "-p", "novalue"}, nil, 2, []string{"expected key=value"}},
+		{"results folder not writable", []string{"run", "goto", "--results-dir", filepath.Join(blocker, "sub")}, nil, 3, []string{"not a directory"}},
+		{"bad store url", []string{"run", "goto", "--store", "mysql://x"}, nil, 2, []string{"unknown scheme"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p.vptEnv(c.env, c.args...).expect(t, c.code, c.want...)
+			p.noRows()
+		})
+	}
+}
+
+func TestMalformedConfig(t *testing.T) {
+	p := newProject(t)
+	p.write("test_scripts/goto.py", "print(1)\n")
+	p.write("vpt.yaml", "team_id: abc\nresults_dir: out\ndevices:\n  - id: device2\n    model: virtual\n    drop_rat: 0.5\n  - id: device3\n    model: virtual\n    key_latency: fast\n")
+	r := p.vpt("run", "goto")
+	r.expect(t, 2, "vpt.yaml:6:5: devices[0].drop_rat: unknown key (did you mean drop_rate?)",
+		`vpt.yaml:9:18: devices[1].key_latency: expected a duration such as 30s or 5m, got "fast"`)
+	p.write("vpt.yaml", "video:\n  mode: [on\n")
+	p.vpt("run", "goto").expect(t, 2, "vpt.yaml:")
+	if _, err := os.Stat(filepath.Join(p.dir, "out")); err == nil {
+		t.Fatal("results folder created despite the bad configuration")
+	}
+}
+
+func TestScriptArgsAndEnvironment(t *testing.T) {
+	p := newProject(t)
+	p.write("test_scripts/env.py", `import os, sys
+print("ARGS", sys.argv[1:])
+for k in ["TEAM_ID", "PROJECT_ROOT", "PYTHONUNBUFFERED", "VPT_DEVICE", "VPT_DEVICE_MODEL", "AI_SCRIPT_NAME"]:
+    print(k, os.environ.get(k))
+print("RUNDIR", os.environ["VPT_RESULTS_DIR"] == os.path.dirname(os.path.abspath(os.environ["VPT_RESULTS_DIR"] + "/x")))
+print("STDIN", sys.stdin.read() == "")
+`)
+	r := p.vpt("run", "env", "-p", "node=live", "-p", "--max=3", "--", "--extra", "a b")
+	r.expect(t, 0, "ARGS ['--node', 'live', '--max', '3', '--extra', 'a b']", "TEAM_ID "+"7fdeb4bb-3639-4ec3-959f-b54769a219ce",
+		"PROJECT_ROOT "+p.dir, "PYTHONUNBUFFERED 1", "VPT_DEVICE device1", "VPT_DEVICE_MODEL virtual", "AI_SCRIPT_NAME None", "STDIN True")
+	p.vptEnv([]string{"TEAM_ID=team-from-env"}, "run", "env").expect(t, 0, "TEAM_ID team-from-env")
+}
+
+func TestAITestCaseRedirect(t *testing.T) {
+	p := newProject(t)
+	p.vpt("run", "ai_testcase_login").expect(t, 2, "Script not found: "+filepath.Join(p.dir, "test_scripts", "ai_testcase_executor.py"), "AI test case")
+	p.write("test_scripts/ai_testcase_executor.py", "import os\nprint('AI', os.environ['AI_SCRIPT_NAME'])\n")
+	p.vpt("run", "ai_testcase_login").expect(t, 0, "AI ai_testcase_login")
+	if res := p.only(); res.ScriptName != "ai_testcase_login" {
+		t.Fatalf("recorded as %q", res.ScriptName)
+	}
+}
+
+func TestShellScriptAndVenv(t *testing.T) {
+	p := newProject(t)
+	p.vpt("run", fixture(t, "shell_script.sh"), "--", "one").expect(t, 0, "shell says hi: one")
+	p.write("venv/bin/python", "#!/bin/sh\necho FROM-VENV\nexec python3 \"$@\"\n")
+	os.Chmod(filepath.Join(p.dir, "venv/bin/python"), 0o755)
+	p.write(".git/HEAD", "ref: x\n")
+	p.write("test_scripts/noop.py", "")
+	p.vpt("run", "noop").expect(t, 0, "FROM-VENV")
+}
+
+func TestScriptsList(t *testing.T) {
+	p := newProject(t)
+	p.write("test_scripts/goto.py", "main._script_args = ['--node:str:home']\n")
+	p.write("test_scripts/gw/smartping.py", "p.add_argument('--count', type=int, default=4)\n")
+	p.write("test_scripts/ai_testcase_executor.py", "")
+	r := p.vpt("scripts")
+	r.expect(t, 0, "goto", "--node str=home", "gw/smartping", "--count int=4")
+	if strings.Contains(r.stdout, "ai_testcase_executor") {
+		t.Fatal("the AI executor is listed")
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(p.vpt("scripts", "--json").stdout), &list); err != nil || len(list) != 2 {
+		t.Fatalf("json: %v %v", list, err)
+	}
+}
+
+func TestAbandonedRunIsRecovered(t *testing.T) {
+	p := newProject(t)
+	cmd := exec.Command(vptBin, "run", fixture(t, "sleep_past_timeout.py"))
+	cmd.Dir, cmd.Env = p.dir, append(p.env, "VPT_VIDEO_MODE=on")
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Start()
+	waitFor(t, func() bool { return strings.Contains(out.String(), "sleeping") })
+	time.Sleep(2500 * time.Millisecond) // a segment or two of video
+	cmd.Process.Kill()
+	cmd.Wait()
+	rows := p.results()
+	if len(rows) != 1 || rows[0].Status != store.StatusRunning {
+		t.Fatalf("before recovery: %+v", rows)
+	}
+	// Any command that opens the store recovers it.
+	p.vpt("run", fixture(t, "noop.py")).expect(t, 0, "abandoned")
+	res, err := report.ReadResultJSON(rows[0].RunDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != store.StatusAbandoned || res.Details.Video == nil || res.Details.Video.State != "finalised" {
+		t.Fatalf("after recovery: status %s video %+v", res.Status, res.Details.Video)
+	}
+	if _, err := os.Stat(filepath.Join(res.RunDir, "video.mp4")); err != nil {
+		t.Fatal("no video.mp4 from the segments")
+	}
+	exec.Command("pkill", "-f", "sleep_past_timeout.py").Run()
+}
+
+func TestDeviceLock(t *testing.T) {
+	p := newProject(t)
+	cmd := exec.Command(vptBin, "run", fixture(t, "sleep_past_timeout.py"), "--timeout", "3s")
+	cmd.Dir, cmd.Env = p.dir, p.env
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Start()
+	waitFor(t, func() bool { return strings.Contains(out.String(), "sleeping") })
+	p.vpt("run", fixture(t, "noop.py"), "--no-wait").expect(t, 3, "device busy", "device1")
+	r := p.vpt("run", fixture(t, "noop.py"))
+	r.expect(t, 0, "device device1 is busy", "waiting")
+	cmd.Wait()
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

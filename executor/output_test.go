@@ -1,0 +1,74 @@
+package executor
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestTail(t *testing.T) {
+	tail := NewTail(10)
+	tail.Write([]byte("hello"))
+	if got := string(tail.Bytes()); got != "hello" || tail.Truncated() {
+		t.Fatalf("got %q", got)
+	}
+	tail.Write([]byte(" world!"))
+	if got := string(tail.Bytes()); got != "llo world!" {
+		t.Fatalf("got %q", got)
+	}
+	tail.Write([]byte(strings.Repeat("a", 25) + "0123456789"))
+	if got := string(tail.Bytes()); got != "0123456789" || !tail.Truncated() {
+		t.Fatalf("got %q", got)
+	}
+	for _, chunk := range []string{"ab", "cde", "fghij", "k"} {
+		tail.Write([]byte(chunk))
+	}
+	if got := string(tail.Bytes()); got != "bcdefghijk" {
+		t.Fatalf("got %q", got)
+	}
+	if tail.Total() != 5+7+35+11 {
+		t.Fatalf("total %d", tail.Total())
+	}
+}
+
+func TestPrefixWriterKeepsBytes(t *testing.T) {
+	var out bytes.Buffer
+	p := newPrefixWriter(&out, "[s] ")
+	for _, chunk := range []string{"one\ntw", "o\n", "\rprogress 1\rprogress 2", "\nbad \xff\n"} {
+		p.Write([]byte(chunk))
+	}
+	p.Flush()
+	want := "[s] one\n[s] two\n[s] \rprogress 1\rprogress 2\n[s] bad \xff\n"
+	if out.String() != want {
+		t.Fatalf("got %q\nwant %q", out.String(), want)
+	}
+}
+
+func TestMarkers(t *testing.T) {
+	s := &markerScanner{publicURL: "https://pub.example.r2.dev/"}
+	for _, chunk := range []string{
+		"start\nSCRIPT_SUCCESS:tr", "ue\n", "noise SCRIPT_SUCCESS:false here\n",
+		"[@cloudflare_utils:upload_script_report] INFO: Uploaded script report: script-reports/virtual/goto_1/report.html\n",
+		"logs_url: https://logs.example/x.txt\n", strings.Repeat("y", 20000) + " SCRIPT_SUCCESS:true\n", "SCRIPT_RESULT_ID:abc-123",
+	} {
+		s.Write([]byte(chunk))
+	}
+	m := s.finish()
+	if m.Success == nil || *m.Success {
+		t.Fatalf("last marker should be false (markers deep in a 20 KB line are not read): %v", m.Success)
+	}
+	if m.ReportURL != "https://pub.example.r2.dev/script-reports/virtual/goto_1/report.html" {
+		t.Fatalf("report url %q", m.ReportURL)
+	}
+	if m.LogsURL != "https://logs.example/x.txt" || m.ResultID != "abc-123" || m.Lines != 7 {
+		t.Fatalf("markers %+v", m)
+	}
+}
+
+func TestReportURLLineWins(t *testing.T) {
+	s := &markerScanner{publicURL: "https://pub"}
+	s.Write([]byte("report_url: https://signed.example/r.html?X-Amz=1\nUploaded script report: k/report.html\n"))
+	if m := s.finish(); m.ReportURL != "https://signed.example/r.html?X-Amz=1" {
+		t.Fatalf("got %q", m.ReportURL)
+	}
+}
