@@ -91,11 +91,11 @@ type CaptureSource struct {
 	Format string // v4l2 input format, default mjpeg
 }
 
-// CaptureArgs records a capture source into HLS segments and keeps its
-// latest frame in LatestFrame for screenshots, from one ffmpeg process.
-// The frame is written atomically (-atomic_writing), so a reader never
-// sees half a picture.
-func CaptureArgs(dir string, src CaptureSource, o VideoOptions, shotFPS int) []string {
+// CaptureArgs keeps a capture source's latest frame in LatestFrame for
+// screenshots and, with record, records it into HLS segments, from one
+// ffmpeg process. The frame is written atomically (-atomic_writing), so a
+// reader never sees half a picture.
+func CaptureArgs(dir string, src CaptureSource, o VideoOptions, shotFPS int, record bool) []string {
 	a := append([]string{}, ffmpegHead...)
 	a = append(a, "-nostdin")
 	switch src.Kind {
@@ -106,7 +106,7 @@ func CaptureArgs(dir string, src CaptureSource, o VideoOptions, shotFPS int) []s
 		}
 		a = append(a, "-fflags", "+genpts", "-use_wallclock_as_timestamps", "1", "-thread_queue_size", "512",
 			"-f", "v4l2", "-input_format", format, "-video_size", src.Size, "-framerate", strconv.Itoa(src.FPS), "-i", src.Input)
-		if src.Audio != "" {
+		if src.Audio != "" && record {
 			a = append(a, "-thread_queue_size", "512", "-f", "alsa", "-i", src.Audio)
 		}
 	case "x11grab":
@@ -118,6 +118,11 @@ func CaptureArgs(dir string, src CaptureSource, o VideoOptions, shotFPS int) []s
 	if shotFPS <= 0 {
 		shotFPS = 5
 	}
+	latest := []string{"-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1", "-atomic_writing", "1", filepath.Join(dir, LatestFrame)}
+	if !record {
+		a = append(a, "-an", "-vf", fmt.Sprintf("fps=%d", shotFPS))
+		return append(a, latest...)
+	}
 	a = append(a, "-filter_complex", fmt.Sprintf("[0:v]fps=%d,split=2[rec][shot];[shot]fps=%d[latest]", o.FPS, shotFPS))
 	a = append(a, "-map", "[rec]")
 	if src.Kind == "v4l2" && src.Audio != "" {
@@ -126,9 +131,8 @@ func CaptureArgs(dir string, src CaptureSource, o VideoOptions, shotFPS int) []s
 		a = append(a, "-an")
 	}
 	a = append(a, hlsOutput(dir, o.FPS, o.SegmentSeconds, true)...)
-	a = append(a, "-map", "[latest]", "-c:v", "mjpeg", "-q:v", "3", "-f", "image2", "-update", "1",
-		"-atomic_writing", "1", filepath.Join(dir, LatestFrame))
-	return a
+	a = append(a, "-map", "[latest]")
+	return append(a, latest...)
 }
 
 // FinaliseArgs joins segments listed in a concat file into an MP4 with its

@@ -15,6 +15,9 @@ import (
 	"github.com/vpt-dev/vpt/store"
 
 	// Device drivers and stores, registered by scheme.
+	_ "github.com/vpt-dev/vpt/capture/adb"
+	_ "github.com/vpt-dev/vpt/capture/hdmi"
+	_ "github.com/vpt-dev/vpt/capture/host"
 	_ "github.com/vpt-dev/vpt/capture/virtual"
 	_ "github.com/vpt-dev/vpt/store/sqlite"
 )
@@ -177,3 +180,14 @@ func (a *App) Close() {
 }
 
 func environ() []string { return os.Environ() }
+
+// probeUpload checks that the artifact store answers with the configured
+// settings. It is filled by the upload support.
+var probeUploadFn func(ctx context.Context, app *App, cmd *cobra.Command) error
+
+func (a *App) probeUpload(ctx context.Context, cmd *cobra.Command) error {
+	if probeUploadFn == nil {
+		return nil
+	}
+	return probeUploadFn(ctx, a, cmd)
+}

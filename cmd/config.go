@@ -178,12 +178,17 @@ func loadConfig(explicit string, flags *pflag.FlagSet, bind map[string]string, e
 		// Strict first, for errors with file, line and field; then viper
 		// merges the same text under environment and flags.
 		var check Config
-		if _, err := yamlfile.Decode(file, data, &check); err != nil {
+		_, err = yamlfile.Decode(file, data, &check)
+		switch {
+		case yamlfile.Empty(err):
+			// A vpt.yaml of comments only: the defaults.
+		case err != nil:
 			return nil, &configError{err}
-		}
-		v.SetConfigType("yaml")
-		if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-			return nil, &configError{fmt.Errorf("%s: %w", file, err)}
+		default:
+			v.SetConfigType("yaml")
+			if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+				return nil, &configError{fmt.Errorf("%s: %w", file, err)}
+			}
 		}
 	}
 	v.SetEnvPrefix("VPT")

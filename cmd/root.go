@@ -78,6 +78,8 @@ EXIT STATUS
 	root.AddCommand(
 		newRunCmd(app),
 		newScriptsCmd(app),
+		newDevicesCmd(app),
+		newDoctorCmd(app),
 		newVersionCmd(app),
 	)
 	// Unknown commands and wrong argument counts are usage errors.

@@ -19,6 +19,15 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// ErrEmpty marks the problem of a file with no document (only comments).
+var ErrEmpty = errors.New("the file holds no settings")
+
+// Empty reports whether the problems are only that the file is empty.
+func Empty(err error) bool {
+	var ps Problems
+	return errors.As(err, &ps) && len(ps) == 1 && ps[0].Hint == ErrEmpty.Error()
+}
+
 // MaxFileSize bounds the files read; hand-written YAML is far smaller.
 const MaxFileSize = 4 << 20
 
@@ -146,7 +155,7 @@ func Decode(file string, data []byte, v any) (*yaml.Node, error) {
 		return nil, syntaxProblem(file, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return nil, Problems{{File: file, Msg: "is empty"}}
+		return nil, Problems{{File: file, Msg: "is empty", Hint: ErrEmpty.Error()}}
 	}
 	root := doc.Content[0]
 	c := &checker{file: file}
@@ -263,6 +272,9 @@ func (c *checker) check(n *yaml.Node, t reflect.Type, field string) {
 			seen[k.Value] = true
 			ft, ok := fields[k.Value]
 			if !ok {
+				ft, ok = fields["*"]
+			}
+			if !ok {
 				names := make([]string, 0, len(fields))
 				for name := range fields {
 					names = append(names, name)
@@ -353,6 +365,10 @@ func structFields(t reflect.Type) map[string]reflect.Type {
 			continue
 		}
 		if strings.Contains(opts, "inline") {
+			if f.Type.Kind() != reflect.Struct {
+				out["*"] = f.Type.Elem()
+				continue
+			}
 			for k, v := range structFields(f.Type) {
 				out[k] = v
 			}

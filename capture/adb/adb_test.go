@@ -1,0 +1,154 @@
+package adb
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/capture/golden"
+)
+
+func TestArgv(t *testing.T) {
+	c := Client{Path: "adb", Serial: "192.168.1.20:5555"}
+	var all []string
+	for _, argv := range [][]string{
+		c.KeyEventArgs("KEYCODE_HOME"), c.TapArgs(10, 20), c.SwipeArgs(1, 2, 3, 4, 300*time.Millisecond),
+		c.TextArgs(`hello world; rm -rf "x"`), c.ScreencapArgs(false), c.ScreencapArgs(true), c.ScreenrecordArgs(ScreenrecordLimit),
+	} {
+		all = append(all, strings.Join(argv, " "))
+	}
+	golden.Check(t, "argv", []byte(strings.Join(all, "\n")+"\n"))
+}
+
+func TestKeycodes(t *testing.T) {
+	for in, want := range map[string]string{"HOME": "KEYCODE_HOME", "ok": "KEYCODE_DPAD_CENTER", "DPAD_UP": "KEYCODE_DPAD_UP",
+		"KEYCODE_BACK": "KEYCODE_BACK", "VOLUME_UP": "KEYCODE_VOLUME_UP", "5": "KEYCODE_5", "ch_up": "KEYCODE_CHANNEL_UP",
+		"APP_SWITCH": "KEYCODE_APP_SWITCH"} {
+		if got, ok := capture.AndroidKeycode(in); !ok || got != want {
+			t.Errorf("%s: got %s", in, got)
+		}
+	}
+	if _, ok := capture.AndroidKeycode("bad key!"); ok {
+		t.Error("accepted a bad key name")
+	}
+}
+
+// standIn puts the stand-in adb first on PATH and returns its log.
+func standIn(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed")
+	}
+	dir, _ := filepath.Abs("testdata")
+	tmp := t.TempDir()
+	log := filepath.Join(tmp, "adb.log")
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv("ADB_STANDIN_LOG", log)
+	t.Setenv("ADB_STANDIN_STATE", filepath.Join(tmp, "state"))
+	return log
+}
+
+func TestDeviceAgainstStandIn(t *testing.T) {
+	log := standIn(t)
+	ctx := context.Background()
+	d := New(capture.DeviceConfig{ID: "device2", Model: "android_mobile", ADB: "192.168.1.20:5555"}, "adb", "ffmpeg")
+	if err := d.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Press(ctx, "HOME"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Tap(ctx, 100, 200); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Text(ctx, "a b"); err != nil {
+		t.Fatal(err)
+	}
+	img, err := d.Screenshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Bounds().Dx() != 360 || img.Bounds().Dy() != 640 {
+		t.Fatalf("screenshot %v", img.Bounds())
+	}
+	if m := d.ScreenshotMode(); m != "raw" && m != "png" {
+		t.Fatalf("mode %q", m)
+	}
+	got, _ := os.ReadFile(log)
+	for _, want := range []string{"connect 192.168.1.20:5555", "-s 192.168.1.20:5555 get-state",
+		"-s 192.168.1.20:5555 shell input keyevent KEYCODE_HOME", "shell input tap 100 200", "shell input text a%sb",
+		"exec-out screencap\n", "exec-out screencap -p"} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("adb was not asked %q; log:\n%s", want, got)
+		}
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	standIn(t)
+	ctx := context.Background()
+	for _, target := range []string{"10.255.0.1:5555", "NOSUCHSERIAL"} {
+		d := New(capture.DeviceConfig{ID: "d", Model: "android_mobile", ADB: target}, "adb", "ffmpeg")
+		if err := d.Check(ctx); !errors.Is(err, capture.ErrUnreachable) {
+			t.Errorf("%s: %v", target, err)
+		}
+	}
+	d := New(capture.DeviceConfig{ID: "d", Model: "android_mobile", ADB: "x"}, "/no/such/adb", "ffmpeg")
+	if err := d.Check(ctx); !errors.Is(err, capture.ErrToolMissing) {
+		t.Errorf("missing adb: %v", err)
+	}
+}
+
+// The video pipeline runs for real: H.264 from (stand-in) screenrecord,
+// restarted at its limit, cut into HLS segments by ffmpeg, remuxed to MP4.
+func TestVideoAcrossScreenrecordRestarts(t *testing.T) {
+	log := standIn(t)
+	dir := t.TempDir()
+	d := New(capture.DeviceConfig{ID: "d", Model: "android_mobile", ADB: "emulator-5554", ScreenrecordLimit: 2 * time.Second}, "adb", "ffmpeg")
+	rec, err := d.StartVideo(context.Background(), dir, capture.DefaultVideoOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	time.Sleep(5500 * time.Millisecond)
+	if err := rec.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wall := time.Since(start)
+	if n := rec.(*recorder).pieces; n < 3 {
+		t.Fatalf("screenrecord ran %d times in %s with a 2s limit, want at least 3", n, wall)
+	}
+	out := filepath.Join(dir, "video.mp4")
+	if err := capture.Finalise(context.Background(), "ffmpeg", dir, out, "copy"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := capture.ProbeDuration(context.Background(), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := got - wall; diff > time.Second || diff < -time.Second {
+		t.Fatalf("video lasts %s, the recording %s", got, wall)
+	}
+	b, _ := os.ReadFile(log)
+	if strings.Count(string(b), "screenrecord --output-format=h264 --time-limit 2 -") < 3 {
+		t.Fatalf("log:\n%s", b)
+	}
+}
+
+func TestDecodeRaw(t *testing.T) {
+	if _, err := DecodeRaw([]byte{1, 2, 3}); err == nil {
+		t.Fatal("short input accepted")
+	}
+	b := make([]byte, 12+2*2*4)
+	b[0], b[4], b[8] = 2, 2, 1
+	img, err := DecodeRaw(b)
+	if err != nil || img.Bounds().Dx() != 2 {
+		t.Fatalf("%v %v", img, err)
+	}
+}

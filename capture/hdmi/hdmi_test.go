@@ -1,0 +1,133 @@
+package hdmi
+
+import (
+	"context"
+	"errors"
+	"image"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/capture/golden"
+)
+
+func TestCaptureArgv(t *testing.T) {
+	src := Source(capture.DeviceConfig{Video: "/dev/video0", Audio: "plughw:1,0", FPS: 10})
+	golden.Check(t, "v4l2-record", golden.Argv(capture.CaptureArgs("/run/x/video", src, capture.DefaultVideoOptions, 5, true)))
+	golden.Check(t, "v4l2-frames", golden.Argv(capture.CaptureArgs("/tmp/frames", src, capture.DefaultVideoOptions, 5, false)))
+	lavfi := Source(capture.DeviceConfig{Video: "lavfi:testsrc2=size=1280x720:rate=10"})
+	golden.Check(t, "lavfi-record", golden.Argv(capture.CaptureArgs("/run/x/video", lavfi, capture.DefaultVideoOptions, 5, true)))
+	golden.Check(t, "finalise", golden.Argv(capture.FinaliseArgs("/run/x/video/concat.txt", "/run/x/video.mp4.part", "copy")))
+	golden.Check(t, "finalise-medium", golden.Argv(capture.FinaliseArgs("/run/x/video/concat.txt", "/run/x/video.mp4.part", "medium")))
+}
+
+func needFFmpeg(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed")
+	}
+}
+
+// The same pipeline a capture card feeds, fed by ffmpeg's test source.
+func TestPipelineWithTestSource(t *testing.T) {
+	needFFmpeg(t)
+	d, err := New(capture.DeviceConfig{ID: "stb", Model: "stb", Video: "lavfi:testsrc2=size=1280x720:rate=10"}, capture.Environment{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := context.Background()
+	if err := d.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Screenshots before any recording start a frames-only pipeline.
+	img, err := d.Screenshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Bounds() != image.Rect(0, 0, 1280, 720) {
+		t.Fatalf("frame %v", img.Bounds())
+	}
+	dir := t.TempDir()
+	rec, err := d.StartVideo(ctx, dir, capture.DefaultVideoOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	time.Sleep(500 * time.Millisecond)
+	a, err := d.Screenshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	b, err := d.Screenshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if score, _ := capture.Match(b, capture.Crop(a, image.Rect(0, 0, 1280, 720)), image.Rectangle{}); score > 0.999 {
+		t.Fatal("the picture did not change in 3 seconds of a moving test source")
+	}
+	if err := rec.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wall := time.Since(start)
+	out := filepath.Join(dir, "video.mp4")
+	if err := capture.Finalise(ctx, "ffmpeg", dir, out, "copy"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := capture.ProbeDuration(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := got - wall; diff > time.Second || diff < -time.Second {
+		t.Fatalf("video %s, recording %s", got, wall)
+	}
+}
+
+func TestMissingCard(t *testing.T) {
+	d, err := New(capture.DeviceConfig{ID: "stb", Model: "stb", Video: "/dev/video97"}, capture.Environment{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Check(context.Background()); !errors.Is(err, capture.ErrUnreachable) {
+		t.Fatalf("missing card: %v", err)
+	}
+	if err := d.Press(context.Background(), "OK"); !errors.Is(err, capture.ErrNotSupported) {
+		t.Fatalf("keys without IR or ADB: %v", err)
+	}
+}
+
+func TestIRKeys(t *testing.T) {
+	// A stand-in ir-ctl records what it was asked to send: there is no IR
+	// blaster on this machine.
+	dir := t.TempDir()
+	log := filepath.Join(dir, "ir.log")
+	os.WriteFile(filepath.Join(dir, "ir-ctl"), []byte("#!/bin/sh\necho \"$@\" >> "+log+"\nfor a; do case $a in --send=*) cat \"${a#--send=}\" >> "+log+";; esac; done\n"), 0o755)
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	lirc := filepath.Join(dir, "lirc0")
+	os.WriteFile(lirc, nil, 0o644)
+	d, err := New(capture.DeviceConfig{ID: "stb", Model: "stb", Video: "lavfi:testsrc2",
+		IR: capture.IRConfig{Device: lirc, Keymap: "samsung"}}, capture.Environment{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Press(context.Background(), "POWER"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Press(context.Background(), "NOPE"); !errors.Is(err, capture.ErrUnknownKey) {
+		t.Fatalf("unknown key: %v", err)
+	}
+	b, _ := os.ReadFile(log)
+	golden.Check(t, "ir-ctl-power", []byte(stable(string(b), dir)))
+}
+
+var sendFileRe = regexp.MustCompile(`--send=\S+`)
+
+// stable replaces the parts of the log that change between runs.
+func stable(s, dir string) string {
+	return sendFileRe.ReplaceAllLiteralString(strings.ReplaceAll(s, dir, "$TMP"), "--send=$SENDFILE")
+}

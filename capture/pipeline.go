@@ -1,0 +1,167 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// frameMaxAge is how old the latest frame may be before the pipeline
+// counts as stalled (a card that lost its signal, a dead ffmpeg).
+const frameMaxAge = 2 * time.Second
+
+// frameWait bounds how long a screenshot waits for a fresh frame (the
+// first frames of a pipeline that just started).
+const frameWait = 5 * time.Second
+
+// Pipeline is one ffmpeg reading a capture source (an HDMI card, a
+// display, a test source): it keeps the latest frame for screenshots and,
+// while recording, writes HLS segments. HDMI and host-display devices use
+// it; screenshots come from the same frames as the video.
+type Pipeline struct {
+	Source CaptureSource
+	FFmpeg string
+	// ShotFPS is how often the latest frame is refreshed (default 5).
+	ShotFPS int
+
+	mu       sync.Mutex
+	proc     *FFmpeg
+	dir      string
+	tmpDir   bool
+	recorder bool
+}
+
+// Running reports whether ffmpeg runs.
+func (p *Pipeline) Running() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.proc != nil
+}
+
+// ensure starts a screenshot-only pipeline when none runs.
+func (p *Pipeline) ensure() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.proc != nil {
+		return nil
+	}
+	dir, err := os.MkdirTemp("", "vpt-frames-")
+	if err != nil {
+		return err
+	}
+	if err := p.startLocked(dir, false, DefaultVideoOptions); err != nil {
+		os.RemoveAll(dir)
+		return err
+	}
+	p.tmpDir = true
+	return nil
+}
+
+func (p *Pipeline) startLocked(dir string, record bool, o VideoOptions) error {
+	proc, err := StartFFmpeg(p.FFmpeg, CaptureArgs(dir, p.Source, o, p.ShotFPS, record), false)
+	if err != nil {
+		return err
+	}
+	p.proc, p.dir, p.recorder = proc, dir, record
+	return nil
+}
+
+// Record (re)starts the pipeline recording into dir.
+func (p *Pipeline) Record(dir string, o VideoOptions) (Recorder, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.proc != nil {
+		p.stopLocked()
+	}
+	if err := p.startLocked(dir, true, o); err != nil {
+		return nil, err
+	}
+	return pipelineRecorder{p}, nil
+}
+
+type pipelineRecorder struct{ p *Pipeline }
+
+// Stop ends the recording; the run's screenshots after it start a
+// screenshot-only pipeline again.
+func (r pipelineRecorder) Stop(ctx context.Context) error {
+	r.p.mu.Lock()
+	defer r.p.mu.Unlock()
+	if r.p.proc == nil || !r.p.recorder {
+		return nil
+	}
+	return r.p.stopLocked()
+}
+
+func (p *Pipeline) stopLocked() error {
+	err := p.proc.Stop(10 * time.Second)
+	if p.tmpDir {
+		os.RemoveAll(p.dir)
+	}
+	p.proc, p.dir, p.tmpDir, p.recorder = nil, "", false, false
+	return err
+}
+
+// Close stops the pipeline.
+func (p *Pipeline) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.proc == nil {
+		return nil
+	}
+	return p.stopLocked()
+}
+
+// ErrStalled: the capture source gives no fresh frames.
+var ErrStalled = errors.New("no fresh frame from the capture source")
+
+// Latest returns the newest frame, starting the pipeline if needed and
+// waiting for a fresh frame at most frameWait.
+func (p *Pipeline) Latest(ctx context.Context) (image.Image, error) {
+	if err := p.ensure(); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(frameWait)
+	for {
+		p.mu.Lock()
+		dir, proc := p.dir, p.proc
+		p.mu.Unlock()
+		if proc == nil {
+			return nil, fmt.Errorf("%w: the capture pipeline stopped", ErrStalled)
+		}
+		select {
+		case err := <-proc.Exited():
+			return nil, fmt.Errorf("%w: ffmpeg exited (%v): %s", ErrUnreachable, err, proc.Stderr())
+		default:
+		}
+		path := filepath.Join(dir, LatestFrame)
+		if st, err := os.Stat(path); err == nil && time.Since(st.ModTime()) < frameMaxAge {
+			img, err := readJPEG(path)
+			if err == nil {
+				return img, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w after %s (is the source connected? %s)", ErrStalled, frameWait, p.Source.Input)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func readJPEG(path string) (image.Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return jpeg.Decode(f)
+}

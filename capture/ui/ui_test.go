@@ -1,0 +1,101 @@
+package ui
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestBuiltin(t *testing.T) {
+	u := Builtin()
+	if u.Entry != "home" || len(u.Unreachable()) != 0 {
+		t.Fatalf("entry %q unreachable %v", u.Entry, u.Unreachable())
+	}
+	path, err := u.Path("live_info", "settings_about")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hops []string
+	for _, e := range path {
+		hops = append(hops, e.From+">"+e.To)
+	}
+	if got := strings.Join(hops, " "); got != "live_info>live live>home home>settings settings>settings_about" {
+		t.Fatalf("path %s", got)
+	}
+	if n, err := u.Node("live tv"); err != nil || n.ID != "live" {
+		t.Fatalf("by label: %v %v", n, err)
+	}
+	if _, err := u.Node("nowhere"); !errors.Is(err, ErrNodeNotFound) || !strings.Contains(err.Error(), "Node 'nowhere' not found in 'virtual_tv'. Available: home, live") {
+		t.Fatalf("missing node: %v", err)
+	}
+}
+
+func TestParseProblems(t *testing.T) {
+	src := `name: broken
+entry: hom
+nodes:
+  - id: home
+    verifications:
+      - {type: image}
+      - {type: smell}
+  - id: home
+  - {id: live, colour: red}
+edges:
+  - from: home
+    to: liv
+    actions: [{action: press_key}]
+  - {from: live, to: home, actions: [{action: jump}]}
+  - {from: live, to: home, actions: []}
+`
+	_, err := Parse("ui/broken.yaml", []byte(src))
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("got %v", err)
+	}
+	// Unknown keys are reported first (with the closest key), alone.
+	if !strings.Contains(err.Error(), "ui/broken.yaml:9:16: nodes[2].colour: unknown key (did you mean color?)") {
+		t.Fatalf("unknown key:\n%v", err)
+	}
+	src = strings.Replace(src, "colour", "color", 1)
+	_, err = Parse("ui/broken.yaml", []byte(src))
+	for _, want := range []string{
+		"ui/broken.yaml:6:9: nodes[0].verifications[0].reference: an image verification needs a reference image",
+		"ui/broken.yaml:7:16: nodes[0].verifications[1].type: unknown verification type \"smell\"",
+		"ui/broken.yaml:8:9: nodes[1].id: node \"home\" is defined twice",
+		"ui/broken.yaml:2:8: entry: entry node \"hom\" is not a node (did you mean home?)",
+		"ui/broken.yaml:12:9: edges[0].to: node \"liv\" does not exist (did you mean live?)",
+		"ui/broken.yaml:13:15: edges[0].actions[0].key: press_key needs a key",
+		"edges[1].actions[0].action: unknown action \"jump\"",
+		"edges[2].actions: an edge needs at least one action",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
+
+func TestUnreachableAndLibrary(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "island.yaml"), []byte(`nodes: [{id: a}, {id: b}, {id: c}]
+edges: [{from: a, to: b, actions: [{action: press_key, key: OK}]}, {from: c, to: a, actions: [{action: press_key, key: BACK}]}]
+`), 0o644)
+	lib := Library{Dir: dir}
+	u, err := lib.Find("island")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := u.Unreachable(); len(got) != 1 || got[0] != "c" {
+		t.Fatalf("unreachable %v", got)
+	}
+	if _, err := u.Path("a", "c"); !errors.Is(err, ErrUnreachable) || err.Error() != "Node 'c' is not reachable from 'a' in 'island'" {
+		t.Fatalf("path to c: %v", err)
+	}
+	_, err = lib.Find("horizon")
+	if !errors.Is(err, ErrNotFound) || err.Error() != "User interface 'horizon' not found. Available: ['island', 'virtual_tv']" {
+		t.Fatalf("missing: %v", err)
+	}
+	if names := lib.Names(); strings.Join(names, ",") != "island,virtual_tv" {
+		t.Fatalf("names %v", names)
+	}
+}

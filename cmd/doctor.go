@@ -1,0 +1,261 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/executor"
+	"github.com/vpt-dev/vpt/store"
+)
+
+// check is one line of `vpt doctor`.
+type check struct {
+	Name     string `json:"name"`
+	OK       bool   `json:"ok"`
+	Required bool   `json:"required"`
+	Detail   string `json:"detail"`
+	Fix      string `json:"fix,omitempty"`
+}
+
+func newDoctorCmd(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "doctor",
+		Short: "Check python, ffmpeg, adb, ir-ctl, the store and upload settings",
+		Long: `Check what vpt needs on this machine and say how to fix what is missing:
+the Python interpreter, ffmpeg and ffprobe (video), adb (Android devices),
+ir-ctl or irsend (IR remotes), xdotool (host display), the results folder
+and store, the upload settings, and every configured device.
+Exits 3 when something required is missing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			checks, err := runDoctor(cmd.Context(), app, cmd)
+			if err != nil {
+				return err
+			}
+			failed := 0
+			for _, c := range checks {
+				if !c.OK && c.Required {
+					failed++
+				}
+			}
+			if app.jsonOut {
+				b, _ := json.MarshalIndent(checks, "", "  ")
+				fmt.Fprintln(app.IO.Out, string(b))
+			} else {
+				color := app.IO.ColorOut()
+				for _, c := range checks {
+					mark := paint(color, "32", "ok  ")
+					switch {
+					case !c.OK && c.Required:
+						mark = paint(color, "31", "FAIL")
+					case !c.OK:
+						mark = paint(color, "33", "warn")
+					}
+					fmt.Fprintf(app.IO.Out, "%s %-14s %s\n", mark, c.Name, c.Detail)
+					if !c.OK && c.Fix != "" {
+						fmt.Fprintf(app.IO.Out, "     %-14s fix: %s\n", "", c.Fix)
+					}
+				}
+			}
+			if failed > 0 {
+				return &exitError{code: ExitInfra, msg: fmt.Sprintf("%d required check(s) failed", failed)}
+			}
+			return nil
+		},
+	}
+}
+
+func runDoctor(ctx context.Context, app *App, cmd *cobra.Command) ([]check, error) {
+	cfg, err := app.Config(cmd)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := app.Registry(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var checks []check
+	add := func(c check) { checks = append(checks, c) }
+
+	if cfg.File != "" {
+		add(check{Name: "config", OK: true, Detail: cfg.File})
+	} else {
+		add(check{Name: "config", OK: true, Detail: "no vpt.yaml: defaults (virtual device1, SQLite in " + cfg.ResultsDir + ")"})
+	}
+
+	python := cfg.Python
+	if venv := filepath.Join(cfg.ProjectRoot, "venv", "bin", "python"); fileExists(venv) {
+		python = venv
+	}
+	py := capture.FindTool(ctx, "python3", python)
+	pc := check{Name: "python", Required: true, OK: py.Err == nil, Fix: "install Python 3.8 or later (apt-get install python3), or set python: in vpt.yaml"}
+	if py.Err != nil {
+		pc.Detail = fmt.Sprintf("%s not found", python)
+	} else {
+		pc.Detail = fmt.Sprintf("%s %s", py.Path, py.Version)
+		if !pythonAtLeast(py.Version, 3, 8) {
+			pc.OK, pc.Detail = false, pc.Detail+": the vpt library needs Python 3.8 or later"
+		}
+	}
+	add(pc)
+	if lib, err := executor.PythonLibDir(); err != nil {
+		add(check{Name: "python lib", Required: true, Detail: err.Error(), Fix: "make the user cache folder writable"})
+	} else {
+		add(check{Name: "python lib", OK: true, Detail: lib})
+	}
+
+	needs := map[string][]string{}
+	for _, d := range reg.Devices() {
+		driver, _ := d.Driver()
+		need := func(tool string) { needs[tool] = append(needs[tool], d.ID) }
+		if cfg.Video.Mode != "off" || driver == capture.DriverHDMI || driver == capture.DriverHost {
+			need("ffmpeg")
+		}
+		switch driver {
+		case capture.DriverADB:
+			need("adb")
+		case capture.DriverHDMI:
+			if d.IR.Keymap != "" || d.IR.Device != "" {
+				if d.IR.Tool == "irsend" {
+					need("irsend")
+				} else {
+					need("ir-ctl")
+				}
+			} else if d.ADB != "" {
+				need("adb")
+			}
+		case capture.DriverHost:
+			need("xdotool")
+		}
+	}
+	if len(needs["ffmpeg"]) > 0 {
+		needs["ffprobe"] = needs["ffmpeg"]
+	}
+	tools := []struct{ kind, name string }{
+		{"ffmpeg", cfg.Tools.FFmpeg}, {"ffprobe", cfg.Tools.FFprobe}, {"adb", cfg.Tools.ADB},
+		{"ir-ctl", cfg.Tools.IRCtl}, {"irsend", cfg.Tools.IRSend}, {"xdotool", cfg.Tools.XDoTool},
+	}
+	for _, tl := range tools {
+		t := capture.FindTool(ctx, tl.kind, tl.name)
+		users := needs[tl.kind]
+		c := check{Name: tl.kind, OK: t.Err == nil, Required: len(users) > 0}
+		switch {
+		case t.Err == nil:
+			c.Detail = fmt.Sprintf("%s %s", t.Path, t.Version)
+		case len(users) > 0:
+			c.Detail = fmt.Sprintf("not found; needed by %s", strings.Join(users, ", "))
+			c.Fix = t.Install
+		default:
+			c.Detail = "not found (no configured device needs it)"
+			c.Fix = t.Install
+		}
+		add(c)
+	}
+
+	rc := check{Name: "results", Required: true, Fix: "choose a writable folder with --results-dir or results_dir:"}
+	if err := writable(cfg.ResultsDir); err != nil {
+		rc.Detail = err.Error()
+	} else {
+		rc.OK, rc.Detail = true, cfg.ResultsDir
+	}
+	add(rc)
+	sc := check{Name: "store", Required: true, Detail: store.Redact(cfg.Store)}
+	if st, err := app.Store(ctx, cmd); err != nil {
+		sc.Detail += ": " + err.Error()
+		sc.Fix = "check the store URL (--store, store:) and that the database server runs"
+	} else {
+		sc.OK = true
+		if n, err := st.ListResults(ctx, store.ResultFilter{Limit: 1}); err == nil && len(n) > 0 {
+			sc.Detail += ", last run " + n[0].StartedAt.Local().Format(time.DateTime)
+		}
+	}
+	add(sc)
+	add(uploadCheck(ctx, app, cmd, cfg))
+
+	for _, d := range checkDevices(ctx, reg, 10*time.Second) {
+		c := check{Name: "device " + d.ID, OK: d.OK, Detail: fmt.Sprintf("%s (%s)", d.Name, d.Model)}
+		if !d.OK {
+			c.Detail += ": " + d.Error
+		}
+		add(c)
+	}
+	return checks, nil
+}
+
+func pythonAtLeast(version string, major, minor int) bool {
+	parts := strings.Split(version, ".")
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(parts[1])
+	return err1 == nil && err2 == nil && (ma > major || ma == major && mi >= minor)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// writable checks that a folder exists or can be made, and takes a file.
+func writable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".vpt-doctor-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// uploadCheck checks the upload settings and, when they are complete,
+// that the bucket answers.
+func uploadCheck(ctx context.Context, app *App, cmd *cobra.Command, cfg *Config) check {
+	u := cfg.Upload
+	c := check{Name: "upload", Required: u.Enabled}
+	var missing []string
+	if u.Endpoint == "" {
+		missing = append(missing, "endpoint (upload.endpoint or CLOUDFLARE_R2_ENDPOINT)")
+	}
+	if u.AccessKeyID == "" {
+		missing = append(missing, "access key (CLOUDFLARE_R2_ACCESS_KEY_ID)")
+	}
+	if u.SecretAccessKey == "" {
+		missing = append(missing, "secret key (CLOUDFLARE_R2_SECRET_ACCESS_KEY)")
+	}
+	if len(missing) > 0 {
+		if !u.Enabled {
+			c.OK, c.Detail = true, "off"
+			return c
+		}
+		c.Detail = "enabled but missing " + strings.Join(missing, ", ")
+		c.Fix = "set them in vpt.yaml upload: or in the environment"
+		return c
+	}
+	mode := "presigned URLs valid " + u.Presign.String()
+	if u.PublicURL != "" {
+		mode = "public URLs under " + u.PublicURL
+	}
+	c.Detail = fmt.Sprintf("bucket %s at %s, %s", u.Bucket, u.Endpoint, mode)
+	if err := app.probeUpload(ctx, cmd); err != nil {
+		c.Detail += ": " + err.Error()
+		c.Fix = "check the endpoint, the bucket name and the keys"
+		return c
+	}
+	c.OK = true
+	if !u.Enabled {
+		c.Detail += " (configured; use --upload or upload.enabled: true)"
+	}
+	return c
+}

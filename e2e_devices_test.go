@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/store"
+)
+
+func needTools(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
+	}
+}
+
+// checkVideo opens the run's video with ffprobe: it plays and lasts as
+// long as the run, within a second.
+func checkVideo(t *testing.T, res *store.Result) {
+	t.Helper()
+	if res.Details.Video == nil || res.Details.Video.State != "finalised" {
+		t.Fatalf("video: %+v", res.Details.Video)
+	}
+	got, err := capture.ProbeDuration(context.Background(), filepath.Join(res.RunDir, res.Details.Video.Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := time.Duration(res.ExecutionTimeMs) * time.Millisecond
+	if diff := got - run; diff > time.Second || diff < -time.Second {
+		t.Fatalf("video lasts %s, the run %s", got, run)
+	}
+	if _, err := os.Stat(filepath.Join(res.RunDir, "video")); err == nil {
+		t.Fatal("segments left after the MP4 was made")
+	}
+}
+
+func TestVideoOfVirtualRun(t *testing.T) {
+	needTools(t, "ffmpeg", "ffprobe")
+	p := newProject(t)
+	p.write("test_scripts/zap.py", "import vpt, time\nvpt.goto('live')\ntime.sleep(2)\nvpt.press('INFO')\ntime.sleep(1)\n")
+	p.vptEnv([]string{"VPT_VIDEO_MODE=on"}, "run", "zap").expect(t, 0)
+	checkVideo(t, p.only())
+}
+
+func TestVideoModes(t *testing.T) {
+	needTools(t, "ffmpeg")
+	p := newProject(t)
+	p.write("test_scripts/pass.py", "")
+	p.write("test_scripts/fail.py", "raise SystemExit(1)\n")
+	p.vpt("run", "pass", "--video", "retain-on-failure").expect(t, 0)
+	p.vpt("run", "fail", "--video", "retain-on-failure").expect(t, 1)
+	p.vpt("run", "pass", "--video", "off").expect(t, 0)
+	byScript := map[string][]store.Result{}
+	for _, r := range p.results() {
+		byScript[r.ScriptName] = append(byScript[r.ScriptName], r)
+	}
+	for _, r := range append(byScript["pass"], byScript["fail"]...) {
+		full, _ := os.ReadFile(filepath.Join(r.RunDir, "result.json"))
+		_, err := os.Stat(filepath.Join(r.RunDir, "video.mp4"))
+		hasVideo := err == nil
+		switch {
+		case r.ScriptName == "fail" && !hasVideo:
+			t.Errorf("a failed run with retain-on-failure kept no video: %s", full)
+		case r.ScriptName == "pass" && hasVideo:
+			t.Errorf("a passed run kept its video (retain-on-failure or off)")
+		}
+	}
+	p.vpt("run", "pass", "--video", "sometimes").expect(t, 2, "video.mode")
+}
+
+func TestJPEGScreenshots(t *testing.T) {
+	p := newProject(t)
+	p.write("vpt.yaml", "screenshots: {format: jpeg, quality: 60}\n")
+	p.write("test_scripts/s.py", "import vpt\nvpt.screenshot('x')\n")
+	p.vpt("run", "s").expect(t, 0)
+	res := p.only()
+	if len(res.Details.Screenshots) != 3 || !strings.HasSuffix(res.Details.Screenshots[1].Path, "002-x.jpg") {
+		t.Fatalf("screenshots: %+v", res.Details.Screenshots)
+	}
+	for _, s := range res.Details.Screenshots {
+		for _, f := range []string{s.Path, s.Thumbnail} {
+			b, err := os.ReadFile(filepath.Join(res.RunDir, f))
+			if err != nil || len(b) < 3 || b[0] != 0xff || b[1] != 0xd8 {
+				t.Fatalf("%s is not a JPEG", f)
+			}
+		}
+	}
+}
+
+// A whole run on an Android device: the stand-in adb answers like a phone
+// and streams real H.264.
+func TestRunOnAndroidStandIn(t *testing.T) {
+	needTools(t, "ffmpeg", "ffprobe")
+	p := newProject(t)
+	standin, _ := filepath.Abs(filepath.Join("capture", "adb", "testdata"))
+	log := filepath.Join(p.dir, "adb.log")
+	p.env = append(p.env, "PATH="+standin+string(os.PathListSeparator)+os.Getenv("PATH"), "ADB_STANDIN_LOG="+log,
+		"ADB_STANDIN_STATE="+filepath.Join(p.dir, "adb-state"))
+	p.write("vpt.yaml", "devices:\n  - {id: phone, name: Pixel 7, model: android_mobile, adb: 192.168.1.20:5555}\n")
+	p.write("test_scripts/tap.py", "import vpt, time\nvpt.press('HOME')\nvpt.tap(10, 20)\nvpt.text('hi there')\nvpt.screenshot('home')\ntime.sleep(2)\n")
+	p.vptEnv([]string{"VPT_VIDEO_MODE=on"}, "run", "tap", "--device", "phone").expect(t, 0, "PASSED tap on phone")
+	res := p.only()
+	checkVideo(t, res)
+	if len(res.Details.Screenshots) != 3 {
+		t.Fatalf("screenshots %+v", res.Details.Screenshots)
+	}
+	b, _ := os.ReadFile(log)
+	for _, want := range []string{"connect 192.168.1.20:5555", "input keyevent KEYCODE_HOME", "input tap 10 20", "input text hi%sthere", "screenrecord"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("adb not asked %q", want)
+		}
+	}
+}
+
+// An HDMI capture run with ffmpeg's test source standing in for the card.
+func TestRunOnCaptureCardStandIn(t *testing.T) {
+	needTools(t, "ffmpeg", "ffprobe")
+	p := newProject(t)
+	p.write("vpt.yaml", "devices:\n  - {id: stb, name: STB, model: stb, video: \"lavfi:testsrc2=size=1280x720:rate=10\"}\n")
+	p.write("test_scripts/watch.py", "import vpt, time\ntime.sleep(2)\nvpt.screenshot('picture')\n")
+	p.vptEnv([]string{"VPT_VIDEO_MODE=on"}, "run", "watch", "--device", "stb").expect(t, 0)
+	res := p.only()
+	checkVideo(t, res)
+	if s := res.Details.Screenshots; len(s) != 3 || s[1].Width != 1280 {
+		t.Fatalf("screenshots %+v", s)
+	}
+	// Keys need an IR blaster or ADB: a clear error reaches the script.
+	p.write("test_scripts/press.py", "import vpt\ntry:\n    vpt.press('OK')\nexcept vpt.VptError as e:\n    print('ERR', e.code)\n")
+	p.vpt("run", "press", "--device", "stb").expect(t, 0, "ERR not_supported")
+}
+
+func TestUnreachableDeviceIsAnError(t *testing.T) {
+	p := newProject(t)
+	p.write("vpt.yaml", "devices:\n  - {id: stb, name: STB, model: stb, video: /dev/video97}\n")
+	p.write("test_scripts/x.py", "")
+	p.vpt("run", "x", "--device", "stb").expect(t, 3, "ERROR x on stb", "/dev/video97")
+	if res := p.only(); res.Status != store.StatusError {
+		t.Fatalf("status %s", res.Status)
+	}
+}
+
+func TestDevicesAndDoctor(t *testing.T) {
+	p := newProject(t)
+	p.write("vpt.yaml", "devices:\n  - {id: stb, name: STB, model: stb, video: /dev/video97}\n  - {id: d2, name: Second, model: virtual, userinterface: virtual_tv}\n")
+	var list []map[string]any
+	r := p.vpt("devices", "--json")
+	r.expect(t, 0)
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 3 {
+		t.Fatalf("devices: %v %s", err, r.stdout)
+	}
+	if list[0]["id"] != "device1" || list[0]["ok"] != true || list[1]["ok"] != false {
+		t.Fatalf("devices: %v", list)
+	}
+	p.vpt("devices").expect(t, 0, "device1", "not answering", "/dev/video97")
+	r = p.vpt("doctor")
+	r.expect(t, 0, "python", "ffmpeg", "store", "upload", "device stb")
+	// A required tool that is missing fails the doctor with exit 3.
+	p.write("vpt.yaml", "tools: {ffmpeg: /no/such/ffmpeg}\n")
+	p.vptEnv([]string{"VPT_VIDEO_MODE=on"}, "doctor").expect(t, 3, "needed by device1", "apt-get install ffmpeg")
+	// Upstream's environment adds devices.
+	p.write("vpt.yaml", "")
+	standin, _ := filepath.Abs(filepath.Join("capture", "adb", "testdata"))
+	p.vptEnv([]string{"DEVICE2_NAME=Upstream STB", "DEVICE2_MODEL=android_mobile", "DEVICE2_IP=10.255.0.9",
+		"PATH=" + standin + string(os.PathListSeparator) + os.Getenv("PATH"), "ADB_STANDIN_STATE=" + filepath.Join(p.dir, "state")},
+		"devices", "--json").expect(t, 0, "10.255.0.9:5555", "Upstream STB", "failed to connect")
+}
