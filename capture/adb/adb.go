@@ -142,7 +142,7 @@ func (d *Device) Client() Client { return d.client }
 func (d *Device) Info() capture.Info {
 	return capture.Info{ID: d.cfg.ID, Name: d.cfg.Name, Model: d.cfg.Model, Driver: capture.DriverADB, Target: d.cfg.ADB,
 		UserInterface: d.cfg.UserInterface,
-		Capabilities: []string{capture.CapScreenshot, capture.CapVideo, capture.CapKeys, capture.CapTap, capture.CapText, capture.CapSwipe}}
+		Capabilities:  []string{capture.CapScreenshot, capture.CapVideo, capture.CapKeys, capture.CapTap, capture.CapText, capture.CapSwipe}}
 }
 
 // Check implements capture.Device: network devices are connected first.
