@@ -3,17 +3,22 @@ package capture
 import (
 	"image"
 	"image/draw"
+	"math"
 	"sort"
 )
 
 // pixelTolerance is how far (per channel, 0..255) a pixel may differ from
 // the reference and still agree: compression noise of a capture card stays
-// well under it, a different picture does not.
-const pixelTolerance = 32
+// under it.
+const pixelTolerance = 24
 
 // Match looks for ref inside img, in region when it is not empty, and
-// returns the best similarity found (the fraction of the reference's pixels
-// that agree, 0..1) and where the reference's top-left corner sits.
+// returns the best similarity found (0..1) and where the reference's
+// top-left corner sits. Similarity is the lower of two measures: the
+// fraction of pixels whose colour agrees, and the correlation of shapes
+// (zero-mean normalised cross-correlation of brightness). Colours alone
+// miss a different text on a similar background; shapes alone miss a
+// different colour.
 //
 // It searches coarse to fine: every position on images shrunk by up to 8,
 // then the best few candidates at each finer scale, so a 200x100 reference
@@ -55,7 +60,13 @@ func Match(img, ref image.Image, region image.Rectangle) (float64, image.Point) 
 				if x < 0 || y < 0 || x+tpl.Rect.Dx() > src.Rect.Dx() || y+tpl.Rect.Dy() > src.Rect.Dy() {
 					continue
 				}
-				if s := agreement(src, tpl, x, y); s > bestScore {
+				s := agreement(src, tpl, x, y)
+				if s > bestScore {
+					if c, ok := correlation(srcG[0], tplG[0], x, y); ok && c < s {
+						s = c
+					}
+				}
+				if s > bestScore {
 					bestScore, bestAt = s, image.Pt(area.Min.X+x, area.Min.Y+y)
 				}
 			}
@@ -213,4 +224,35 @@ func abs(v int) int {
 		return -v
 	}
 	return v
+}
+
+// correlation is the zero-mean normalised cross-correlation of the
+// template's brightness with the image's at (x, y), clamped to 0..1. It is
+// not defined (ok false) for a flat template, which has no shape.
+func correlation(s, t *gray, x, y int) (float64, bool) {
+	n := float64(t.w * t.h)
+	var st, ss, tt, sum, tsum float64
+	for ty := 0; ty < t.h; ty++ {
+		srow := s.p[(y+ty)*s.w+x:]
+		trow := t.p[ty*t.w : ty*t.w+t.w]
+		for tx, tv := range trow {
+			a, b := float64(srow[tx]), float64(tv)
+			sum += a
+			tsum += b
+			st += a * b
+			ss += a * a
+			tt += b * b
+		}
+	}
+	cov := st - sum*tsum/n
+	vs := ss - sum*sum/n
+	vt := tt - tsum*tsum/n
+	if vt < n*4 { // brightness deviation under 2 of 255: flat
+		return 0, false
+	}
+	if vs <= 0 {
+		return 0, true
+	}
+	c := cov / math.Sqrt(vs*vt)
+	return max(0, min(1, c)), true
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vpt-dev/vpt/capture/ui"
 )
 
 // DeviceConfig is one entry of the `devices:` list of vpt.yaml (or one
@@ -191,9 +193,21 @@ func (r *Registry) Open(id string) (Device, error) {
 	return OpenConfig(cfg, r.env)
 }
 
-// OpenConfig builds a device from a configuration, with the registry's
-// environment (a run adjusts the configuration: its userinterface).
-func (r *Registry) OpenConfig(cfg DeviceConfig) (Device, error) { return OpenConfig(cfg, r.env) }
+// OpenWithUI builds a device that shows the userinterface u (the virtual
+// device renders it; nil: the device's own or the built-in one).
+func (r *Registry) OpenWithUI(cfg DeviceConfig, u *ui.UI) (Device, error) {
+	env := r.env
+	if u != nil {
+		cfg.UserInterface = u.Name
+		env.UserInterfaces = func(name string) (*ui.UI, error) {
+			if name == u.Name {
+				return u, nil
+			}
+			return r.env.UserInterfaces(name)
+		}
+	}
+	return OpenConfig(cfg, env)
+}
 
 // OpenConfig builds a device from its configuration.
 func OpenConfig(cfg DeviceConfig, env Environment) (Device, error) {

@@ -166,3 +166,6 @@ func DecodeImage(path string) (image.Image, error) {
 	}
 	return img, nil
 }
+
+// SavePNG writes an image as a PNG file, atomically.
+func SavePNG(path string, img image.Image) error { return writeImage(path, img, "png", 0) }

@@ -80,6 +80,8 @@ EXIT STATUS
 		newScriptsCmd(app),
 		newDevicesCmd(app),
 		newDoctorCmd(app),
+		newUICmd(app),
+		newAPICmd(app),
 		newVersionCmd(app),
 	)
 	// Unknown commands and wrong argument counts are usage errors.

@@ -259,6 +259,7 @@ func init() {
 		"text":       apiText,
 		"swipe":      apiSwipe,
 		"goto":       apiGoto,
+		"edge":       apiEdge,
 		"verify":     apiVerify,
 		"where":      apiWhere,
 		"tree":       apiTree,
@@ -384,6 +385,21 @@ func apiGoto(run *runState, params json.RawMessage) (any, error) {
 		return nil, &apiError{CodeBadParams, `goto needs a "node"`}
 	}
 	return run.gotoNode(run.ctx(), p.UserInterface, p.Node)
+}
+
+func apiEdge(run *runState, params json.RawMessage) (any, error) {
+	p, err := decode[struct {
+		From          string `json:"from"`
+		To            string `json:"to"`
+		UserInterface string `json:"userinterface"`
+	}](params)
+	if err != nil {
+		return nil, err
+	}
+	if p.From == "" || p.To == "" {
+		return nil, &apiError{CodeBadParams, `edge needs "from" and "to"`}
+	}
+	return run.traverseEdge(run.ctx(), p.UserInterface, p.From, p.To)
 }
 
 func apiVerify(run *runState, params json.RawMessage) (any, error) {

@@ -148,6 +148,56 @@ func (run *runState) gotoNode(ctx context.Context, uiName, target string) (*NavR
 	return res, nil
 }
 
+// traverseEdge runs one given edge (after a goto to its start when the
+// device is elsewhere), recorded as a step, without recovery: validation
+// scripts test each transition on its own.
+func (run *runState) traverseEdge(ctx context.Context, uiName, fromID, toID string) (*NavResult, error) {
+	u, err := run.userInterface(uiName)
+	if err != nil {
+		return nil, err
+	}
+	from, err := u.Node(fromID)
+	if err != nil {
+		return nil, err
+	}
+	to, err := u.Node(toID)
+	if err != nil {
+		return nil, err
+	}
+	var edge *ui.Edge
+	for _, e := range u.Out(from.ID) {
+		if e.To == to.ID {
+			e := e
+			edge = &e
+			break
+		}
+	}
+	if edge == nil {
+		return nil, &apiError{CodeNotFound, fmt.Sprintf("no edge from '%s' to '%s' in '%s'", from.ID, to.ID, u.Name)}
+	}
+	res := &NavResult{Target: to.ID}
+	if run.nav.where() != from.ID {
+		pre, err := run.gotoNode(ctx, u.Name, from.ID)
+		if pre != nil {
+			res.Steps = append(res.Steps, pre.Steps...)
+		}
+		if err != nil {
+			return res, err
+		}
+	}
+	n := &run.nav
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	number, _, err := run.traverse(ctx, u, *edge, false, -1)
+	res.Steps = append(res.Steps, number)
+	if err != nil {
+		n.current = ""
+		return res, fmt.Errorf("%w: %v", errNavigation, &stepFailure{number: number, from: from.ID, to: to.ID, msg: err.Error()})
+	}
+	n.current, res.Node = to.ID, to.ID
+	return res, nil
+}
+
 // walk follows the shortest path from the current node to target, one
 // recorded step per edge. It stops at the first failed step.
 func (run *runState) walk(ctx context.Context, u *ui.UI, target *ui.Node, recovery bool) ([]int, error) {

@@ -264,8 +264,7 @@ func (run *runState) execute(ctx context.Context, req Request, devCfg capture.De
 	var rec capture.Recorder
 	videoDir := filepath.Join(run.dir, "video")
 	// The device shows the run's userinterface (the virtual device renders it).
-	devCfg.UserInterface = res.UserInterface
-	dev, err := r.Devices.OpenConfig(devCfg)
+	dev, err := r.Devices.OpenWithUI(devCfg, run.ui)
 	if err == nil {
 		run.dev = dev
 		defer dev.Close()
@@ -552,6 +551,9 @@ func (run *runState) environment(req Request, dev capture.DeviceConfig, control 
 	set("VPT_SCRIPT", req.Script.Name)
 	set("VPT_HOST", s.HostName)
 	set("VPT_CONTROL", control)
+	if exe, err := os.Executable(); err == nil {
+		set("VPT_BIN", exe)
+	}
 	if req.Script.AIScriptName != "" {
 		set("AI_SCRIPT_NAME", req.Script.AIScriptName)
 	}

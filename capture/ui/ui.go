@@ -50,6 +50,9 @@ type UI struct {
 
 	byID map[string]int
 	out  map[string][]int
+	// draft: reference images may be missing (they are being captured);
+	// image verifications without their file are left out.
+	draft bool
 }
 
 // Node is one screen.
@@ -146,8 +149,11 @@ func (e Edge) Keys() []string {
 
 // Parse reads a userinterface from YAML. Every problem comes back at once
 // as yamlfile.Problems (wrapped with ErrInvalid) with file and line.
-func Parse(file string, data []byte) (*UI, error) {
+func Parse(file string, data []byte) (*UI, error) { return parse(file, data, false) }
+
+func parse(file string, data []byte, draft bool) (*UI, error) {
 	var u UI
+	u.draft = draft
 	root, err := yamlfile.Decode(file, data, &u)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -164,7 +170,9 @@ func Parse(file string, data []byte) (*UI, error) {
 }
 
 // Load reads a userinterface file.
-func Load(path string) (*UI, error) {
+func Load(path string) (*UI, error) { return load(path, false) }
+
+func load(path string, draft bool) (*UI, error) {
 	data, err := yamlfile.ReadFile(path)
 	if err != nil {
 		var ps yamlfile.Problems
@@ -173,7 +181,28 @@ func Load(path string) (*UI, error) {
 		}
 		return nil, err
 	}
-	return Parse(path, data)
+	u, err := parse(path, data, draft)
+	if err == nil && draft {
+		u.dropMissingReferences()
+	}
+	return u, err
+}
+
+// dropMissingReferences leaves out image verifications whose reference
+// file does not exist yet.
+func (u *UI) dropMissingReferences() {
+	for i := range u.Nodes {
+		var keep []Verification
+		for _, v := range u.Nodes[i].Verifications {
+			if v.Type == "image" {
+				if _, err := os.Stat(u.RefPath(v.Reference)); err != nil {
+					continue
+				}
+			}
+			keep = append(keep, v)
+		}
+		u.Nodes[i].Verifications = keep
+	}
 }
 
 var knownActions = []string{"press_key", "tap", "swipe", "text", "wait"}
@@ -217,7 +246,7 @@ func (u *UI) validate(file string, root *yaml.Node) yamlfile.Problems {
 			case "image":
 				if v.Reference == "" {
 					at(vf+".reference", "an image verification needs a reference image", "", "nodes", i, "verifications", j)
-				} else if _, err := os.Stat(u.RefPath(v.Reference)); err != nil && u.File != "" {
+				} else if _, err := os.Stat(u.RefPath(v.Reference)); err != nil && u.File != "" && !u.draft {
 					at(vf+".reference", fmt.Sprintf("reference image %s not found", u.RefPath(v.Reference)),
 						"capture it with: vpt ui reference "+n.ID+" --device DEVICE", "nodes", i, "verifications", j, "reference")
 				}
@@ -449,14 +478,20 @@ func (l Library) Names() []string {
 }
 
 // Find loads a userinterface by name. "" is the built-in one.
-func (l Library) Find(name string) (*UI, error) {
+func (l Library) Find(name string) (*UI, error) { return l.find(name, false) }
+
+// FindDraft loads a userinterface whose reference images are still being
+// captured: verifications without their image are left out.
+func (l Library) FindDraft(name string) (*UI, error) { return l.find(name, true) }
+
+func (l Library) find(name string, draft bool) (*UI, error) {
 	if name == "" {
 		return Builtin(), nil
 	}
 	for _, ext := range []string{".yaml", ".yml"} {
 		p := filepath.Join(l.Dir, name+ext)
 		if _, err := os.Stat(p); err == nil {
-			return Load(p)
+			return load(p, draft)
 		}
 	}
 	if name == BuiltinName {

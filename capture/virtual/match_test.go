@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/capture/ui"
 )
 
 // The virtual device's frames are real pictures: references cut from one
@@ -28,6 +29,28 @@ func TestMatchOnVirtualScreens(t *testing.T) {
 	// A region that excludes the reference's place finds nothing good.
 	if score, _ := capture.Match(home, ref, image.Rect(600, 300, 1280, 720)); score > 0.9 {
 		t.Fatalf("found outside its region: %.3f", score)
+	}
+}
+
+// Every screen's title bar is recognised on its own screen and on no other,
+// even where two screens have close colours (Home and Settings).
+func TestTitleReferencesTellScreensApart(t *testing.T) {
+	u := ui.Builtin()
+	shots := map[string]image.Image{}
+	for _, n := range u.Nodes {
+		d := New(capture.DeviceConfig{ID: "d", Model: "virtual"}, nil, "ffmpeg")
+		d.current = n.ID
+		shots[n.ID], _ = d.Screenshot(context.Background())
+	}
+	title := image.Rect(0, 0, 700, 120)
+	for a, imgA := range shots {
+		ref := capture.Crop(imgA, title)
+		for b, imgB := range shots {
+			score, _ := capture.Match(imgB, ref, title)
+			if a == b && score < 0.99 || a != b && score >= 0.9 {
+				t.Errorf("reference of %s on %s: score %.3f", a, b, score)
+			}
+		}
 	}
 }
 

@@ -31,7 +31,7 @@ import traceback as _traceback
 
 __all__ = [
     "VptError", "NavigationError", "screenshot", "press", "tap", "text", "swipe", "goto", "verify",
-    "where", "step", "metadata", "summary", "fail", "verdict", "info", "tree", "call",
+    "where", "edge", "step", "metadata", "summary", "fail", "verdict", "info", "tree", "call",
     "ScriptExecutor", "ScriptExecutionContext", "handle_keyboard_interrupt", "handle_unexpected_error",
 ]
 
@@ -154,6 +154,16 @@ def goto(node, userinterface=None):
     if userinterface:
         params["userinterface"] = userinterface
     return call("goto", **params)
+
+
+def edge(from_node, to_node, userinterface=None):
+    """Run one transition of the userinterface (going to from_node first if
+    needed), recorded as a step, without recovery. Raises NavigationError
+    when it fails."""
+    params = {"from": str(from_node), "to": str(to_node)}
+    if userinterface:
+        params["userinterface"] = userinterface
+    return call("edge", **params)
 
 
 def verify(node, userinterface=None):

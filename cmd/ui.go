@@ -1,0 +1,304 @@
+package cmd
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/capture/ui"
+	"github.com/vpt-dev/vpt/capture/yamlfile"
+)
+
+func newUICmd(app *App) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ui",
+		Short: "List, show, check userinterfaces and capture their reference images",
+		Long: `Userinterfaces are YAML files in userinterfaces_dir (default userinterfaces/):
+the screens of a device (nodes) and the remote actions between them (edges).
+vpt.goto(node) finds the shortest path and verifies each screen it reaches.`,
+	}
+	cmd.AddCommand(newUIListCmd(app), newUIShowCmd(app), newUICheckCmd(app), newUIReferenceCmd(app))
+	return cmd
+}
+
+func uiLibrary(app *App, cmd *cobra.Command) (ui.Library, error) {
+	cfg, err := app.Config(cmd)
+	if err != nil {
+		return ui.Library{}, err
+	}
+	return ui.Library{Dir: cfg.UserInterfacesDir}, nil
+}
+
+func newUIListCmd(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the userinterfaces",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			lib, err := uiLibrary(app, cmd)
+			if err != nil {
+				return err
+			}
+			type row struct {
+				Name  string `json:"name"`
+				Nodes int    `json:"nodes"`
+				Edges int    `json:"edges"`
+				File  string `json:"file"`
+				Error string `json:"error,omitempty"`
+			}
+			var rows []row
+			for _, name := range lib.Names() {
+				r := row{Name: name, File: "(built in)"}
+				u, err := lib.Find(name)
+				if err != nil {
+					r.Error = firstLine(err.Error())
+				} else {
+					r.Nodes, r.Edges = len(u.Nodes), len(u.Edges)
+					if u.File != "" {
+						r.File = u.File
+					}
+				}
+				rows = append(rows, r)
+			}
+			if app.jsonOut {
+				return printJSON(app, rows)
+			}
+			tw := tabwriter.NewWriter(app.IO.Out, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tNODES\tEDGES\tFILE")
+			for _, r := range rows {
+				if r.Error != "" {
+					fmt.Fprintf(tw, "%s\t-\t-\t%s (invalid: vpt ui check %s)\n", r.Name, r.File, r.Name)
+					continue
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", r.Name, r.Nodes, r.Edges, r.File)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newUIShowCmd(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show the nodes and edges of a userinterface",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			lib, err := uiLibrary(app, cmd)
+			if err != nil {
+				return err
+			}
+			u, err := lib.Find(args[0])
+			if err != nil {
+				return err
+			}
+			if app.jsonOut {
+				return printJSON(app, u)
+			}
+			w := app.IO.Out
+			fmt.Fprintf(w, "%s", u.Name)
+			if u.Description != "" {
+				fmt.Fprintf(w, ": %s", u.Description)
+			}
+			fmt.Fprintf(w, "\nentry: %s\n\nnodes:\n", u.Entry)
+			for _, n := range u.Nodes {
+				var vs []string
+				for _, v := range n.Verifications {
+					if v.Type == "image" {
+						vs = append(vs, "image "+v.Reference)
+					} else {
+						vs = append(vs, v.Type)
+					}
+				}
+				fmt.Fprintf(w, "  %-20s %-20s %s\n", n.ID, n.Label, strings.Join(vs, ", "))
+			}
+			fmt.Fprintln(w, "\nedges:")
+			for _, e := range u.Edges {
+				var as []string
+				for _, a := range e.Actions {
+					as = append(as, a.String())
+				}
+				fmt.Fprintf(w, "  %-20s → %-20s %s\n", e.From, e.To, strings.Join(as, ", "))
+			}
+			if un := u.Unreachable(); len(un) > 0 {
+				fmt.Fprintf(w, "\nunreachable from %s: %s\n", u.Entry, strings.Join(un, ", "))
+			}
+			return nil
+		},
+	}
+}
+
+func newUICheckCmd(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "check [NAME|FILE]...",
+		Short: "Validate userinterfaces (every one when none is named)",
+		Long: `Validate userinterface files and print every problem with its file, line and
+field. Nodes that no path from the entry node reaches are reported too.
+Exits 2 when a file is invalid.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			lib, err := uiLibrary(app, cmd)
+			if err != nil {
+				return err
+			}
+			if len(args) == 0 {
+				args = lib.Names()
+			}
+			bad := 0
+			for _, a := range args {
+				var u *ui.UI
+				var err error
+				if strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml") {
+					u, err = ui.Load(a)
+				} else {
+					u, err = lib.Find(a)
+				}
+				if err != nil {
+					bad++
+					var ps yamlfile.Problems
+					if errors.As(err, &ps) {
+						for _, p := range ps {
+							fmt.Fprintln(app.IO.Out, p.Error())
+						}
+					} else {
+						fmt.Fprintf(app.IO.Out, "%s: %v\n", a, err)
+					}
+					continue
+				}
+				where := u.File
+				if where == "" {
+					where = u.Name + " (built in)"
+				}
+				msg := fmt.Sprintf("%s: ok, %d nodes, %d edges", where, len(u.Nodes), len(u.Edges))
+				if un := u.Unreachable(); len(un) > 0 {
+					msg += fmt.Sprintf("; warning: not reachable from %s: %s", u.Entry, strings.Join(un, ", "))
+				}
+				fmt.Fprintln(app.IO.Out, msg)
+			}
+			if bad > 0 {
+				return &exitError{code: ExitUsage, msg: fmt.Sprintf("%d userinterface(s) invalid", bad)}
+			}
+			return nil
+		},
+	}
+}
+
+func newUIReferenceCmd(app *App) *cobra.Command {
+	var device, name, region, out string
+	cmd := &cobra.Command{
+		Use:   "reference NODE --device D",
+		Short: "Capture a node's reference image from a device",
+		Long: `Navigate a device to NODE and save its screenshot (or a region of it) as the
+reference image of the node's image verification, beside the userinterface:
+<userinterfaces_dir>/<ui>/<node>.png.`,
+		Example: `  vpt ui reference live --device device1 --region 40,10,600,100`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := app.Config(cmd)
+			if err != nil {
+				return err
+			}
+			rect, err := parseRegion(region)
+			if err != nil {
+				return err
+			}
+			runner, err := app.Runner(cmd.Context(), cmd, nil)
+			if err != nil {
+				return err
+			}
+			if name == "" {
+				dc, err := runner.Devices.Config(device)
+				if err != nil {
+					return err
+				}
+				if name = dc.UserInterface; name == "" {
+					return &usageError{msg: "which userinterface? device " + device + " has none", hint: "pass --userinterface NAME"}
+				}
+			}
+			img, err := runner.Reference(cmd.Context(), device, name, args[0], rect)
+			if err != nil {
+				return err
+			}
+			u, err := runner.UIs.FindDraft(name)
+			if err != nil {
+				return err
+			}
+			node, _ := u.Node(args[0])
+			if out == "" {
+				out = filepath.Join(cfg.UserInterfacesDir, name, node.ID+".png")
+				for _, v := range node.Verifications {
+					if v.Type == "image" && v.Reference != "" {
+						out = u.RefPath(v.Reference)
+					}
+				}
+			}
+			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+				return err
+			}
+			if err := capture.SavePNG(out, img); err != nil {
+				return err
+			}
+			fmt.Fprintf(app.IO.Out, "saved %s (%dx%d)\n", out, img.Bounds().Dx(), img.Bounds().Dy())
+			has := false
+			for _, v := range node.Verifications {
+				has = has || v.Type == "image"
+			}
+			if !has {
+				rel, _ := filepath.Rel(filepath.Join(cfg.UserInterfacesDir), out)
+				snippet := fmt.Sprintf("verifications: [{type: image, reference: %s", rel)
+				if !rect.Empty() {
+					snippet += fmt.Sprintf(", region: [%d, %d, %d, %d]", rect.Min.X, rect.Min.Y, rect.Dx(), rect.Dy())
+				}
+				fmt.Fprintf(app.IO.Out, "add to node %s in %s:\n  %s}]\n", node.ID, u.File, snippet)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&device, "device", "d", "device1", "device `id` to capture from")
+	cmd.Flags().StringVarP(&name, "userinterface", "u", "", "userinterface `name` (default: the device's)")
+	cmd.Flags().StringVar(&region, "region", "", "crop to `x,y,width,height`")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "image `file` (default: the node's reference, or <ui>/<node>.png)")
+	return cmd
+}
+
+func parseRegion(s string) (image.Rectangle, error) {
+	if s == "" {
+		return image.Rectangle{}, nil
+	}
+	parts := strings.Split(s, ",")
+	var v [4]int
+	if len(parts) == 4 {
+		for i, p := range parts {
+			n, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil {
+				break
+			}
+			v[i] = n
+		}
+	}
+	if len(parts) != 4 || v[2] <= 0 || v[3] <= 0 {
+		return image.Rectangle{}, &usageError{msg: fmt.Sprintf("--region %q: expected x,y,width,height", s), hint: "for example --region 40,10,600,100"}
+	}
+	return image.Rect(v[0], v[1], v[0]+v[2], v[1]+v[3]), nil
+}
+
+func printJSON(app *App, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(app.IO.Out, string(b))
+	return nil
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
