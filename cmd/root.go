@@ -81,6 +81,7 @@ EXIT STATUS
 		newDevicesCmd(app),
 		newDoctorCmd(app),
 		newUICmd(app),
+		newReportCmd(app),
 		newAPICmd(app),
 		newVersionCmd(app),
 	)

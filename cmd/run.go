@@ -27,6 +27,7 @@ type runOptions struct {
 	Timeout       time.Duration
 	Raw           bool
 	NoWait        bool
+	JUnit         string
 }
 
 func newRunCmd(app *App) *cobra.Command {
@@ -72,6 +73,7 @@ gw/smartping) or a path to a script file. Arguments after -- go to the script;
 	f.Duration("grace", 0, "time a script gets to stop after SIGTERM or SIGINT before SIGKILL (default 10s)")
 	f.BoolVar(&opts.Raw, "raw", false, "stream the script's output without the [script] prefix")
 	f.BoolVar(&opts.NoWait, "no-wait", false, "fail at once if another run holds the device, instead of waiting")
+	f.StringVar(&opts.JUnit, "junit", "", "write JUnit XML for CI to this `file`")
 	return cmd
 }
 
@@ -108,6 +110,12 @@ func runRun(ctx context.Context, app *App, cmd *cobra.Command, opts runOptions) 
 			return &configError{runErr}
 		}
 		return runErr
+	}
+	if opts.JUnit != "" {
+		tail, _ := report.ReadTail(filepath.Join(res.RunDir, report.OutputLog), report.TailBytes)
+		if err := report.WriteJUnit(opts.JUnit, report.JUnitForRun(res, tail)); err != nil {
+			return fmt.Errorf("JUnit %s: %w", opts.JUnit, err)
+		}
 	}
 	if app.jsonOut {
 		b, _ := json.MarshalIndent(report.NewRunFile(res), "", "  ")

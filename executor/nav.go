@@ -96,10 +96,13 @@ func (run *runState) gotoNode(ctx context.Context, uiName, target string) (*NavR
 	}
 	res := &NavResult{Target: node.ID}
 
+	startShot := -1
 	if n.current == "" || n.current == node.ID {
 		// Unknown position: is the device already there? If not, is it on
 		// the entry node? If not, assume the entry node, as upstream does.
-		img, shot := run.lookIfNeeded(u, node)
+		// One screenshot serves both checks and starts the first step.
+		entry, _ := u.Node(u.Entry)
+		img, shot := run.lookIfNeeded(u, node, entry)
 		if ok, _ := run.verify(ctx, u, node, img, shot); ok {
 			n.current = node.ID
 			number := run.recordAlready(u, node, shot)
@@ -107,18 +110,23 @@ func (run *runState) gotoNode(ctx context.Context, uiName, target string) (*NavR
 			return res, nil
 		}
 		if n.current == "" {
-			entry, _ := u.Node(u.Entry)
-			img, shot := run.lookIfNeeded(u, entry)
-			run.verify(ctx, u, entry, img, shot)
 			n.current = u.Entry
+			if ok, _ := run.verify(ctx, u, entry, img, shot); !ok {
+				// Neither: look the screen up among all nodes with the same
+				// screenshot, and assume the entry node only if none matches.
+				if where, err := run.locateIn(ctx, u, img, shot); err == nil {
+					n.current = where
+				}
+			}
 		} else {
 			n.current = ""
 		}
+		startShot = shot
 	}
 
 	var first error
 	if n.current != "" {
-		steps, err := run.walk(ctx, u, node, false)
+		steps, err := run.walk(ctx, u, node, false, startShot)
 		res.Steps = append(res.Steps, steps...)
 		if err == nil {
 			res.Node = node.ID
@@ -139,7 +147,7 @@ func (run *runState) gotoNode(ctx context.Context, uiName, target string) (*NavR
 	if rerr != nil {
 		return res, fmt.Errorf("%w: goto '%s' in '%s': %v; recovery failed: %v", errNavigation, node.ID, u.Name, first, rerr)
 	}
-	steps, err := run.walk(ctx, u, node, true)
+	steps, err := run.walk(ctx, u, node, true, -1)
 	res.Steps = append(res.Steps, steps...)
 	if err != nil {
 		return res, fmt.Errorf("%w: goto '%s' in '%s' failed after one recovery attempt: %v (before recovery: %v)", errNavigation, node.ID, u.Name, err, first)
@@ -200,14 +208,13 @@ func (run *runState) traverseEdge(ctx context.Context, uiName, fromID, toID stri
 
 // walk follows the shortest path from the current node to target, one
 // recorded step per edge. It stops at the first failed step.
-func (run *runState) walk(ctx context.Context, u *ui.UI, target *ui.Node, recovery bool) ([]int, error) {
+func (run *runState) walk(ctx context.Context, u *ui.UI, target *ui.Node, recovery bool, startShot int) ([]int, error) {
 	n := &run.nav
 	path, err := u.Path(n.current, target.ID)
 	if err != nil {
 		return nil, err
 	}
 	var numbers []int
-	startShot := -1
 	for _, e := range path {
 		if err := ctx.Err(); err != nil {
 			return numbers, err
@@ -525,13 +532,17 @@ func (run *runState) recover(ctx context.Context, u *ui.UI) ([]int, error) {
 	if where == entry.ID {
 		return nil, nil
 	}
-	return run.walk(ctx, u, entry, true)
+	return run.walk(ctx, u, entry, true, -1)
 }
 
 // locate finds which node the device shows by checking every node.
 func (run *runState) locate(ctx context.Context, u *ui.UI) (string, error) {
-	var img image.Image
-	shot := -1
+	return run.locateIn(ctx, u, nil, -1)
+}
+
+// locateIn is locate with a screenshot already taken (nil: take one when
+// needed).
+func (run *runState) locateIn(ctx context.Context, u *ui.UI, img image.Image, shot int) (string, error) {
 	for i := range u.Nodes {
 		node := &u.Nodes[i]
 		if img == nil && needsPicture(node) {
@@ -547,13 +558,15 @@ func (run *runState) locate(ctx context.Context, u *ui.UI) (string, error) {
 	return "", errors.New("cannot tell which screen the device shows (add recovery: actions to the userinterface)")
 }
 
-// lookIfNeeded takes a screenshot only for nodes checked by image; the
-// virtual device's own screen check needs none.
-func (run *runState) lookIfNeeded(u *ui.UI, node *ui.Node) (image.Image, int) {
-	if !needsPicture(node) {
-		return nil, -1
+// lookIfNeeded takes one screenshot when one of the nodes is checked by
+// image; the virtual device's own screen check needs none.
+func (run *runState) lookIfNeeded(u *ui.UI, nodes ...*ui.Node) (image.Image, int) {
+	for _, n := range nodes {
+		if needsPicture(n) {
+			return run.verificationShot(u, nodes[0], "where")
+		}
 	}
-	return run.verificationShot(u, node, "where "+node.ID)
+	return nil, -1
 }
 
 func needsPicture(n *ui.Node) bool {

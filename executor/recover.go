@@ -50,6 +50,7 @@ func Recover(ctx context.Context, st store.Store, host, ffmpeg, quality string) 
 		}
 		_ = st.UpdateResult(ctx, res)
 		_ = report.WriteResultJSON(res)
+		_ = report.WriteRunReport(res, nil)
 	}
 	return rows, err
 }

@@ -86,8 +86,6 @@ type Runner struct {
 	Notice   func(format string, args ...any)
 	Log      *slog.Logger
 	Uploader Uploader
-	// RenderReport writes report.html of a finished run (nil: none).
-	RenderReport func(res *store.Result, outputTail []byte) error
 	// Stop asks runs to stop gracefully (first Ctrl-C); Kill at once.
 	Stop, Kill <-chan struct{}
 
@@ -366,10 +364,9 @@ func (run *runState) execute(ctx context.Context, req Request, devCfg capture.De
 	if err := report.WriteResultJSON(res); err != nil {
 		run.log.Warn("result.json", "err", err)
 	}
-	if r.RenderReport != nil {
-		if err := r.RenderReport(res, run.out.tail.Bytes()); err != nil {
-			run.log.Warn("report.html", "err", err)
-		}
+	if err := report.WriteRunReport(res, run.out.tail.Bytes()); err != nil {
+		run.log.Warn("report.html", "err", err)
+		run.note("report.html: %v", err)
 	}
 	storeErr := r.Store.UpdateResult(context.Background(), res)
 	if storeErr != nil {

@@ -1,0 +1,563 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/store"
+)
+
+func newReportCmd(app *App) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "Browse, open, regenerate, upload and prune stored results",
+		Long: `Work with the results store and the run folders: list results, show one, open
+its HTML report, rebuild reports after an upgrade, upload them, prune old ones.
+IDs may be shortened to any unique prefix; "latest" is the newest run.`,
+	}
+	cmd.AddCommand(newReportListCmd(app), newReportShowCmd(app), newReportOpenCmd(app),
+		newReportRegenerateCmd(app), newReportPruneCmd(app))
+	return cmd
+}
+
+type listOptions struct {
+	script, status, device, campaign, since string
+	limit                                   int
+}
+
+func newReportListCmd(app *App) *cobra.Command {
+	var o listOptions
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List results, newest first, with each script's recent pass rate",
+		Example: `  vpt report list --status failed --since 24h
+  vpt report list --script goto --limit 20 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runReportList(cmd.Context(), app, cmd, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.script, "script", "", "only this `script`")
+	f.StringVar(&o.status, "status", "", "only these `statuses` (comma list: passed,failed,error,timeout,interrupted,abandoned,running)")
+	f.StringVar(&o.device, "device", "", "only this device `id` or name")
+	f.StringVar(&o.campaign, "campaign", "", "only runs of this campaign execution `id`")
+	f.StringVar(&o.since, "since", "", "only runs started within this `age` (24h, 7d) or since a date (2026-11-01)")
+	f.IntVar(&o.limit, "limit", 50, "at most `n` results (0: all)")
+	return cmd
+}
+
+// reportRow is one line of `vpt report list --json`.
+type reportRow struct {
+	store.Result
+	PassRate float64 `json:"script_pass_rate"`
+	Flaky    bool    `json:"script_flaky"`
+}
+
+func runReportList(ctx context.Context, app *App, cmd *cobra.Command, o listOptions) error {
+	st, err := app.Store(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	f := store.ResultFilter{Script: o.script, Device: o.device, Campaign: o.campaign, Limit: o.limit}
+	if o.status != "" {
+		for _, s := range strings.Split(o.status, ",") {
+			s = strings.TrimSpace(s)
+			if !validStatus(s) {
+				return &usageError{msg: fmt.Sprintf("--status %q: unknown status", s),
+					hint: "use passed, failed, error, timeout, interrupted, abandoned or running"}
+			}
+			f.Statuses = append(f.Statuses, store.Status(s))
+		}
+	}
+	if o.since != "" {
+		t, err := parseSince(o.since, time.Now())
+		if err != nil {
+			return err
+		}
+		f.Since = t
+	}
+	rows, err := st.ListResults(ctx, f)
+	if err != nil {
+		return err
+	}
+	var scripts []string
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if !seen[r.ScriptName] {
+			seen[r.ScriptName] = true
+			scripts = append(scripts, r.ScriptName)
+		}
+	}
+	stats, err := st.ScriptStats(ctx, scripts, 20)
+	if err != nil {
+		return err
+	}
+	if app.jsonOut {
+		out := make([]reportRow, 0, len(rows))
+		for _, r := range rows {
+			s := stats[r.ScriptName]
+			out = append(out, reportRow{Result: r, PassRate: s.PassRate(), Flaky: s.Flaky()})
+		}
+		return printJSON(app, out)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(app.IO.Out, "no results")
+		return nil
+	}
+	color := app.IO.ColorOut()
+	tw := tabwriter.NewWriter(app.IO.Out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTARTED\tSTATUS\tSCRIPT\tDEVICE\tDURATION\tPASS RATE")
+	for _, r := range rows {
+		s := stats[r.ScriptName]
+		rate := "-"
+		if s.Runs > 0 {
+			rate = fmt.Sprintf("%3.0f%% of %d", s.PassRate()*100, s.Runs)
+		}
+		if s.Flaky() {
+			rate += " flaky"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID[:8], r.StartedAt.Local().Format("2006-01-02 15:04:05"),
+			paintStatus(color, r.Status), r.ScriptName, r.DeviceID, fmtDuration(time.Duration(r.ExecutionTimeMs)*time.Millisecond), rate)
+	}
+	return tw.Flush()
+}
+
+func validStatus(s string) bool {
+	switch store.Status(s) {
+	case store.StatusPassed, store.StatusFailed, store.StatusError, store.StatusTimeout, store.StatusInterrupted,
+		store.StatusAbandoned, store.StatusRunning:
+		return true
+	}
+	return false
+}
+
+func paintStatus(color bool, s store.Status) string {
+	code := map[store.Status]string{store.StatusPassed: "32", store.StatusFailed: "31", store.StatusTimeout: "33",
+		store.StatusInterrupted: "33", store.StatusError: "35", store.StatusAbandoned: "35", store.StatusRunning: "36",
+		store.StatusFlaky: "33", store.StatusNotRun: "2"}[s]
+	return paint(color, code, string(s))
+}
+
+// parseSince reads an age (90m, 24h, 7d, 2w) or a date (2026-11-01,
+// 2026-11-01T10:00:00Z).
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if d, err := parseAge(s); err == nil {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, &usageError{msg: fmt.Sprintf("%q is neither an age nor a date", s), hint: "for example 24h, 7d, 2w or 2026-11-01"}
+}
+
+// parseAge reads a duration with day (d) and week (w) units too.
+func parseAge(s string) (time.Duration, error) {
+	for _, u := range []struct {
+		suffix string
+		unit   time.Duration
+	}{{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			v, err := strconv.ParseFloat(n, 64)
+			if err != nil || v < 0 {
+				return 0, fmt.Errorf("bad age %q", s)
+			}
+			return time.Duration(v * float64(u.unit)), nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("bad age %q", s)
+	}
+	return d, nil
+}
+
+// findResult finds a result by id, prefix, or "latest".
+func findResult(ctx context.Context, st store.Store, id string) (*store.Result, error) {
+	if id == "" || id == "latest" {
+		rows, err := st.ListResults(ctx, store.ResultFilter{Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(rows) == 0 {
+			return nil, &usageError{msg: "no results yet", hint: "run a script first: vpt run SCRIPT"}
+		}
+		id = rows[0].ID
+	}
+	res, err := st.GetResult(ctx, id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, &usageError{msg: fmt.Sprintf("no result %q", id), hint: "list results with: vpt report list"}
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+func newReportShowCmd(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show [ID]",
+		Short: "Show one result: every field, its files and URLs, the last results of its script",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, err := app.Store(ctx, cmd)
+			if err != nil {
+				return err
+			}
+			res, err := findResult(ctx, st, firstArg(args))
+			if err != nil {
+				return err
+			}
+			history, err := st.ListResults(ctx, store.ResultFilter{Script: res.ScriptName, Limit: 10})
+			if err != nil {
+				return err
+			}
+			if app.jsonOut {
+				return printJSON(app, map[string]any{"result": report.NewRunFile(res), "history": history})
+			}
+			printResult(app, app.IO.Out, res, history)
+			return nil
+		},
+	}
+}
+
+func printResult(app *App, w io.Writer, r *store.Result, history []store.Result) {
+	color := app.IO.ColorOut()
+	line := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(w, "%-14s %s\n", k, v)
+		}
+	}
+	line("id", r.ID)
+	line("script", r.ScriptName+"  ("+r.ScriptPath+")")
+	line("status", paintStatus(color, r.Status))
+	line("error", r.ErrorMsg)
+	line("started", r.StartedAt.Local().Format(time.RFC3339))
+	if r.CompletedAt != nil {
+		line("completed", r.CompletedAt.Local().Format(time.RFC3339))
+	}
+	line("duration", fmtDuration(time.Duration(r.ExecutionTimeMs)*time.Millisecond))
+	line("device", fmt.Sprintf("%s (%s, %s)", r.DeviceID, r.DeviceName, r.DeviceModel))
+	line("host", r.HostName)
+	line("userinterface", r.UserInterface)
+	line("team", r.TeamID)
+	if r.ExitCode != nil {
+		line("exit code", strconv.Itoa(*r.ExitCode))
+	}
+	line("verdict from", r.Details.VerdictSource)
+	line("arguments", strings.Join(r.Parameters, " "))
+	line("summary", r.Details.Summary)
+	line("campaign", r.Details.CampaignID)
+	line("steps", fmt.Sprintf("%d (%d failed)", len(r.Details.Steps), countFailed(r.Details.Steps)))
+	line("screenshots", strconv.Itoa(len(r.Details.Screenshots)))
+	line("output", fmt.Sprintf("%d lines, %d bytes", r.Details.OutputLines, r.Details.OutputBytes))
+	line("run folder", r.RunDir)
+	if r.RunDir != "" {
+		line("report", filepath.Join(r.RunDir, report.ReportHTML))
+		line("log", filepath.Join(r.RunDir, report.OutputLog))
+	}
+	if v := r.Details.Video; v != nil {
+		if v.Path != "" {
+			line("video", fmt.Sprintf("%s (%s)", filepath.Join(r.RunDir, v.Path), fmtDuration(time.Duration(v.DurationMs)*time.Millisecond)))
+		} else {
+			line("video", v.State+" "+v.Error)
+		}
+	}
+	line("report url", r.HTMLReportR2URL)
+	line("logs url", r.LogsR2URL)
+	line("upload", r.UploadStatus)
+	for k, v := range r.Metadata {
+		line("meta "+k, fmt.Sprint(v))
+	}
+	if len(history) > 1 {
+		fmt.Fprintf(w, "\nlast results of %s:\n", r.ScriptName)
+		for _, h := range history {
+			mark := " "
+			if h.ID == r.ID {
+				mark = ">"
+			}
+			fmt.Fprintf(w, "%s %s  %s  %-11s %s  %s\n", mark, h.ID[:8], h.StartedAt.Local().Format("2006-01-02 15:04"),
+				paintStatus(color, h.Status), h.DeviceID, fmtDuration(time.Duration(h.ExecutionTimeMs)*time.Millisecond))
+		}
+	}
+}
+
+func countFailed(steps []store.Step) int {
+	n := 0
+	for _, s := range steps {
+		if s.Status == store.StatusFailed {
+			n++
+		}
+	}
+	return n
+}
+
+func firstArg(args []string) string {
+	if len(args) > 0 {
+		return args[0]
+	}
+	return ""
+}
+
+func newReportOpenCmd(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "open [ID]",
+		Short: "Open a run's report in the desktop browser (or print its path)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, err := app.Store(ctx, cmd)
+			if err != nil {
+				return err
+			}
+			res, err := findResult(ctx, st, firstArg(args))
+			if err != nil {
+				return err
+			}
+			target := filepath.Join(res.RunDir, report.ReportHTML)
+			if _, err := os.Stat(target); err != nil {
+				if res.HTMLReportR2URL == "" {
+					return &usageError{msg: fmt.Sprintf("run %s has no report at %s", res.ID[:8], target),
+						hint: "rebuild it with: vpt report regenerate " + res.ID[:8]}
+				}
+				target = res.HTMLReportR2URL
+			}
+			if opener := desktopOpener(); opener != "" {
+				if err := exec.Command(opener, target).Start(); err == nil {
+					fmt.Fprintln(app.IO.Err, "opened", target)
+					return nil
+				}
+			}
+			fmt.Fprintln(app.IO.Out, target)
+			return nil
+		},
+	}
+}
+
+// desktopOpener is the program that opens files in the user's browser,
+// when there is a desktop session.
+func desktopOpener() string {
+	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+		return ""
+	}
+	for _, p := range []string{"xdg-open", "open"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	return ""
+}
+
+func newReportRegenerateCmd(app *App) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "regenerate [ID] [--all]",
+		Short: "Rebuild report.html and result.json from stored data",
+		Long: `Rebuild the HTML report (and result.json) of a run, or of every run whose folder
+is on this machine, from the results store and the run folder: after an upgrade
+of vpt, old reports get the new template.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, err := app.Store(ctx, cmd)
+			if err != nil {
+				return err
+			}
+			var targets []store.Result
+			switch {
+			case all && len(args) > 0:
+				return &usageError{msg: "give an ID or --all, not both"}
+			case all:
+				rows, err := st.ListResults(ctx, store.ResultFilter{})
+				if err != nil {
+					return err
+				}
+				for _, r := range rows {
+					full, err := st.GetResult(ctx, r.ID)
+					if err != nil {
+						return err
+					}
+					targets = append(targets, *full)
+				}
+			default:
+				if len(args) == 0 {
+					return &usageError{msg: "which run?", hint: "vpt report regenerate ID, or --all"}
+				}
+				res, err := findResult(ctx, st, args[0])
+				if err != nil {
+					return err
+				}
+				targets = append(targets, *res)
+			}
+			done, skipped := 0, 0
+			for i := range targets {
+				r := &targets[i]
+				if r.RunDir == "" {
+					skipped++
+					continue
+				}
+				if _, err := os.Stat(r.RunDir); err != nil {
+					skipped++
+					if !all {
+						return &usageError{msg: fmt.Sprintf("run folder %s is not on this machine", r.RunDir)}
+					}
+					continue
+				}
+				if err := report.WriteRunReport(r, nil); err != nil {
+					return fmt.Errorf("run %s: %w", r.ID[:8], err)
+				}
+				if err := report.WriteResultJSON(r); err != nil {
+					return fmt.Errorf("run %s: %w", r.ID[:8], err)
+				}
+				done++
+			}
+			if err := regenerateCampaigns(ctx, app, cmd, st, targets); err != nil {
+				return err
+			}
+			fmt.Fprintf(app.IO.Out, "regenerated %d report(s)", done)
+			if skipped > 0 {
+				fmt.Fprintf(app.IO.Out, "; %d run folder(s) not on this machine", skipped)
+			}
+			fmt.Fprintln(app.IO.Out)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "every run whose folder is on this machine")
+	return cmd
+}
+
+func newReportPruneCmd(app *App) *cobra.Command {
+	var olderThan string
+	var keepFailed, dryRun bool
+	cmd := &cobra.Command{
+		Use:   "prune --older-than AGE",
+		Short: "Delete old results: their run folders and rows (never a running run)",
+		Example: `  vpt report prune --older-than 30d --keep-failed --dry-run
+  vpt report prune --older-than 90d`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if olderThan == "" {
+				return &usageError{msg: "prune needs --older-than", hint: "for example --older-than 30d"}
+			}
+			age, err := parseAge(olderThan)
+			if err != nil {
+				return &usageError{msg: "--older-than: " + err.Error(), hint: "for example 30d, 12h, 2w"}
+			}
+			return runPrune(cmd.Context(), app, cmd, time.Now().Add(-age), keepFailed, dryRun)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&olderThan, "older-than", "", "delete results that started more than this `age` ago (30d, 12h)")
+	f.BoolVar(&keepFailed, "keep-failed", false, "keep results that did not pass")
+	f.BoolVar(&dryRun, "dry-run", false, "say what would be deleted, delete nothing")
+	return cmd
+}
+
+func runPrune(ctx context.Context, app *App, cmd *cobra.Command, cutoff time.Time, keepFailed, dryRun bool) error {
+	st, err := app.Store(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	rows, err := st.ListResults(ctx, store.ResultFilter{Before: cutoff})
+	if err != nil {
+		return err
+	}
+	var deleted, kept, bytes int64
+	for _, r := range rows {
+		if r.Status == store.StatusRunning || keepFailed && r.Status != store.StatusPassed {
+			kept++
+			continue
+		}
+		size := dirSize(r.RunDir)
+		if dryRun {
+			fmt.Fprintf(app.IO.Out, "would delete %s  %s  %s  %s\n", r.ID[:8], r.StartedAt.Local().Format("2006-01-02"), r.ScriptName, r.Status)
+			deleted++
+			bytes += size
+			continue
+		}
+		// The row goes first: a folder without a row is only disk space,
+		// a row without its folder would be a broken link.
+		if err := st.DeleteResult(ctx, r.ID); err != nil {
+			return err
+		}
+		if r.RunDir != "" && within(filepath.Join(app.cfg.ResultsDir, "runs"), r.RunDir) {
+			if err := os.RemoveAll(r.RunDir); err != nil {
+				app.Notice("could not delete %s: %v", r.RunDir, err)
+			}
+		}
+		deleted++
+		bytes += size
+	}
+	verb := "deleted"
+	if dryRun {
+		verb = "would delete"
+	}
+	fmt.Fprintf(app.IO.Out, "%s %d result(s), %.1f MB; kept %d\n", verb, deleted, float64(bytes)/(1<<20), kept)
+	return nil
+}
+
+// within reports whether path is inside dir (both made absolute).
+func within(dir, path string) bool {
+	ad, err1 := filepath.Abs(dir)
+	ap, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(ad, ap)
+	return err == nil && rel != "." && !strings.HasPrefix(rel, "..")
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+// regenerateCampaigns rebuilds the campaign reports that hold the runs
+// (all campaigns when runs holds every result).
+func regenerateCampaigns(ctx context.Context, app *App, cmd *cobra.Command, st store.Store, runs []store.Result) error {
+	cfg, err := app.Config(cmd)
+	if err != nil {
+		return err
+	}
+	ids := map[string]bool{}
+	for _, r := range runs {
+		if r.Details.CampaignID != "" {
+			ids[r.Details.CampaignID] = true
+		}
+	}
+	for id := range ids {
+		dir := report.CampaignDir(cfg.ResultsDir, id)
+		sum, _, err := report.LoadCampaign(ctx, st, id, dir)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			return err
+		}
+		if err := report.WriteCampaign(dir, sum); err != nil {
+			return fmt.Errorf("campaign %s: %w", id, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpt-dev/vpt/store"
+)
+
+func TestReportCommands(t *testing.T) {
+	p := newProject(t)
+	p.write("test_scripts/ok.py", "print('fine')\n")
+	p.write("test_scripts/bad.py", "raise SystemExit(1)\n")
+	p.write("test_scripts/flip.py", "import os, sys\nsys.exit(0 if os.path.exists('flip') else 1)\n")
+	p.vpt("run", "ok").expect(t, 0)
+	p.vpt("run", "bad").expect(t, 1)
+	for i := 0; i < 4; i++ {
+		if i%2 == 0 {
+			p.write("flip", "")
+		} else {
+			os.Remove(filepath.Join(p.dir, "flip"))
+		}
+		p.vpt("run", "flip")
+	}
+	r := p.vpt("report", "list")
+	r.expect(t, 0, "ok", "bad", "flip", "flaky", "100% of 1")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 7 || !strings.Contains(lines[1], "flip") {
+		t.Fatalf("list, newest first:\n%s", r.stdout)
+	}
+	p.vpt("report", "list", "--status", "failed", "--script", "bad").expect(t, 0, "bad")
+	if out := p.vpt("report", "list", "--status", "failed", "--script", "ok").stdout; !strings.Contains(out, "no results") {
+		t.Fatalf("filter: %s", out)
+	}
+	p.vpt("report", "list", "--status", "weird").expect(t, 2, "unknown status")
+	p.vpt("report", "list", "--since", "yesterdayish").expect(t, 2, "neither an age nor a date")
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(p.vpt("report", "list", "--json", "--limit", "2").stdout), &rows); err != nil || len(rows) != 2 {
+		t.Fatalf("json list: %v %d", err, len(rows))
+	}
+	if rows[0]["script_flaky"] != true {
+		t.Fatalf("flip should be marked flaky: %v", rows[0])
+	}
+	id := rows[0]["id"].(string)
+	p.vpt("report", "show", id[:6]).expect(t, 0, id, "last results of flip", "report.html")
+	p.vpt("report", "show", "ffffffff").expect(t, 2, "no result")
+	r = p.vpt("report", "open", id[:8])
+	r.expect(t, 0, filepath.Join(id, "report.html"))
+
+	// Regenerate after the report is lost.
+	runs := p.results()
+	os.Remove(filepath.Join(runs[0].RunDir, "report.html"))
+	p.vpt("report", "regenerate", "--all").expect(t, 0, "regenerated 6 report(s)")
+	if _, err := os.Stat(filepath.Join(runs[0].RunDir, "report.html")); err != nil {
+		t.Fatal("report not regenerated")
+	}
+
+	// Prune: dry run deletes nothing; --keep-failed keeps failures.
+	p.vpt("report", "prune", "--older-than", "0s", "--dry-run").expect(t, 0, "would delete 6")
+	if len(p.results()) != 6 {
+		t.Fatal("dry run deleted")
+	}
+	p.vpt("report", "prune", "--older-than", "0s", "--keep-failed").expect(t, 0, "deleted 3", "kept 3")
+	left := p.results()
+	for _, r := range left {
+		if r.Status == store.StatusPassed {
+			t.Fatalf("a passed result survived: %s", r.ScriptName)
+		}
+	}
+	for _, r := range runs {
+		_, err := os.Stat(r.RunDir)
+		kept := false
+		for _, l := range left {
+			kept = kept || l.ID == r.ID
+		}
+		if kept == (err != nil) {
+			t.Fatalf("run folder %s: kept=%v, exists=%v", r.ID[:8], kept, err == nil)
+		}
+	}
+	p.vpt("report", "prune").expect(t, 2, "needs --older-than")
+}
+
+func TestPruneSparesRunningRuns(t *testing.T) {
+	p := newProject(t)
+	cmd := exec.Command(vptBin, "run", fixture(t, "sleep_past_timeout.py"), "--timeout", "20s")
+	cmd.Dir, cmd.Env = p.dir, p.env
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Start()
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	waitFor(t, func() bool { return strings.Contains(out.String(), "sleeping") })
+	p.vpt("report", "prune", "--older-than", "0s").expect(t, 0, "deleted 0", "kept 1")
+	rows := p.results()
+	if len(rows) != 1 || rows[0].Status != store.StatusRunning {
+		t.Fatalf("rows %+v", rows)
+	}
+}
+
+func TestJUnitConsumers(t *testing.T) {
+	needTools(t, "xmllint")
+	p := newProject(t)
+	p.write("test_scripts/bad.py", "print('\\x1b[31mboom\\x1b[0m <&>')\nraise SystemExit(2)\n")
+	p.vpt("run", "bad", "--junit", "out/junit.xml").expect(t, 1)
+	junit := filepath.Join(p.dir, "out", "junit.xml")
+	if out, err := exec.Command("xmllint", "--noout", junit).CombinedOutput(); err != nil {
+		t.Fatalf("xmllint: %v %s", err, out)
+	}
+	b, _ := os.ReadFile(junit)
+	if strings.Contains(string(b), "\x1b") || !strings.Contains(string(b), "[[ATTACHMENT|") || !strings.Contains(string(b), `<failure message="exit code 2"`) {
+		t.Fatalf("junit:\n%s", b)
+	}
+	// A consumer that is not ours: junitparser, from Debian.
+	if err := exec.Command("/usr/bin/python3", "-c", "import junitparser").Run(); err != nil {
+		t.Skip("python3-junitparser not installed")
+	}
+	out, err := exec.Command("/usr/bin/python3", "-c", `
+import sys
+from junitparser import JUnitXml, Failure
+x = JUnitXml.fromfile(sys.argv[1])
+for s in x:
+    for c in s:
+        print(s.name, c.classname, c.name, c.time, [type(r).__name__ for r in c.result], "boom" in (c.system_out or ""))
+`, junit).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "vpt.device1 vpt.device1 bad") || !strings.Contains(string(out), "['Failure'] True") {
+		t.Fatalf("junitparser: %v\n%s", err, out)
+	}
+}
+
+func TestReportListScales(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 20,000 rows")
+	}
+	p := newProject(t)
+	db := filepath.Join(p.dir, "vpt-results", "vpt.db")
+	fillStore(t, "sqlite://"+db, 20000)
+	r := p.vpt("report", "list", "--limit", "5")
+	r.expect(t, 0, "bulk_")
+	if n := len(strings.Split(strings.TrimSpace(r.stdout), "\n")); n != 6 {
+		t.Fatalf("%d lines", n)
+	}
+}
+
+// fillStore writes n finished results quickly (in one transaction per 1000).
+func fillStore(t testing.TB, url string, n int) {
+	t.Helper()
+	st, err := store.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	start := time.Now().Add(-time.Duration(n) * time.Second)
+	for i := 0; i < n; i++ {
+		at := start.Add(time.Duration(i) * time.Second)
+		end := at.Add(time.Second)
+		code := 0
+		status := store.StatusPassed
+		if i%7 == 0 {
+			status, code = store.StatusFailed, 1
+		}
+		r := &store.Result{ID: store.NewID(), TeamID: "t", ScriptName: "bulk_" + string(rune('a'+i%20)), ScriptType: "bulk",
+			HostName: "h", DeviceID: "device1", DeviceName: "d", DeviceModel: "virtual", Status: status, Success: status == store.StatusPassed,
+			ExitCode: &code, StartedAt: at, CompletedAt: &end, ExecutionTimeMs: 1000}
+		if err := st.CreateResult(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

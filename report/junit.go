@@ -1,0 +1,236 @@
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vpt-dev/vpt/store"
+)
+
+// junitOutputBytes bounds the system-out of a test case: CI systems cap
+// report sizes (GitLab: 30 MB per file).
+const junitOutputBytes = 32 * 1024
+
+// JUnit XML as GitLab, Jenkins and most CI systems read it.
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr,omitempty"`
+	Hostname   string          `xml:"hostname,attr,omitempty"`
+	Properties *junitProps     `xml:"properties,omitempty"`
+	Cases      []junitTestCase `xml:"testcase"`
+}
+
+type junitProps struct {
+	Props []junitProp `xml:"property"`
+}
+
+type junitProp struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitTestCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	File      string        `xml:"file,attr,omitempty"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitProblem `xml:"failure,omitempty"`
+	Error     *junitProblem `xml:"error,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitProblem struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",chardata"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
+}
+
+// JUnitCase is one test case: a script run, or a campaign entry with its
+// attempts (the last one decides).
+type JUnitCase struct {
+	Name      string
+	Suite     string // groups cases into testsuites
+	Classname string
+	Status    store.Status
+	Result    *store.Result // the last attempt, nil when it did not run
+	Attempts  int
+	Tail      []byte // end of the output
+	Note      string // why it did not run, what the retries did
+	Duration  time.Duration
+}
+
+// JUnit is a JUnit document in the making.
+type JUnit struct {
+	Name  string
+	Cases []JUnitCase
+}
+
+// JUnitForRun is the JUnit document of one run.
+func JUnitForRun(res *store.Result, tail []byte) JUnit {
+	return JUnit{Name: "vpt", Cases: []JUnitCase{{
+		Name: res.ScriptName, Suite: "vpt." + res.DeviceID, Classname: "vpt." + res.DeviceID,
+		Status: res.Status, Result: res, Attempts: 1, Tail: tail, Duration: time.Duration(res.ExecutionTimeMs) * time.Millisecond,
+	}}}
+}
+
+// WriteJUnit writes the document, atomically.
+func WriteJUnit(path string, j JUnit) error {
+	b, err := j.Marshal()
+	if err != nil {
+		return err
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	return WriteFileAtomic(path, b)
+}
+
+// Marshal renders the XML.
+func (j JUnit) Marshal() ([]byte, error) {
+	doc := junitSuites{Name: j.Name}
+	index := map[string]int{}
+	var total time.Duration
+	var suiteTime []time.Duration
+	seen := map[string]int{}
+	for _, c := range j.Cases {
+		i, ok := index[c.Suite]
+		if !ok {
+			i = len(doc.Suites)
+			index[c.Suite] = i
+			s := junitSuite{Name: c.Suite}
+			if c.Result != nil {
+				s.Timestamp = c.Result.StartedAt.UTC().Format("2006-01-02T15:04:05")
+				s.Hostname = c.Result.HostName
+			}
+			doc.Suites = append(doc.Suites, s)
+			suiteTime = append(suiteTime, 0)
+		}
+		s := &doc.Suites[i]
+		// CI systems keep only the first of cases with the same name.
+		name := c.Name
+		key := c.Classname + "\x00" + name
+		if n := seen[key]; n > 0 {
+			name = fmt.Sprintf("%s (%d)", c.Name, n+1)
+		}
+		seen[key]++
+		tc := junitTestCase{Name: name, Classname: c.Classname, Time: seconds(c.Duration)}
+		var out strings.Builder
+		if c.Note != "" {
+			out.WriteString(c.Note + "\n")
+		}
+		if r := c.Result; r != nil {
+			tc.File = r.ScriptPath
+			msg := r.ErrorMsg
+			switch c.Status {
+			case store.StatusFailed:
+				tc.Failure = &junitProblem{Message: firstOf(msg, "failed"), Type: "failed", Text: msg}
+			case store.StatusTimeout:
+				tc.Error = &junitProblem{Message: firstOf(msg, "timed out"), Type: "timeout", Text: msg}
+			case store.StatusError, store.StatusAbandoned, store.StatusInterrupted, store.StatusRunning:
+				tc.Error = &junitProblem{Message: firstOf(msg, string(c.Status)), Type: string(c.Status), Text: msg}
+			}
+			fmt.Fprintf(&out, "vpt run %s on %s (%s): %s\n", r.ID, r.DeviceID, r.DeviceModel, r.Status)
+			if c.Attempts > 1 {
+				fmt.Fprintf(&out, "attempts: %d\n", c.Attempts)
+			}
+			if r.HTMLReportR2URL != "" {
+				fmt.Fprintf(&out, "report: %s\n", r.HTMLReportR2URL)
+			}
+			if r.RunDir != "" {
+				fmt.Fprintf(&out, "report: %s\n", filepath.Join(r.RunDir, ReportHTML))
+				// GitLab and Jenkins (junit-attachments) show these files.
+				if v := r.Details.Video; v != nil && v.Path != "" {
+					fmt.Fprintf(&out, "[[ATTACHMENT|%s]]\n", filepath.Join(r.RunDir, v.Path))
+				}
+				for _, sc := range r.Details.Screenshots {
+					fmt.Fprintf(&out, "[[ATTACHMENT|%s]]\n", filepath.Join(r.RunDir, sc.Path))
+				}
+			}
+			if tail := StripANSI(c.Tail); tail != "" {
+				if len(tail) > junitOutputBytes {
+					tail = "…" + tail[len(tail)-junitOutputBytes:]
+				}
+				out.WriteString("--- output ---\n")
+				out.WriteString(tail)
+			}
+		} else if c.Status == store.StatusNotRun || c.Result == nil {
+			tc.Skipped = &junitSkipped{Message: firstOf(c.Note, "not run")}
+		}
+		tc.SystemOut = xmlSafe(out.String())
+		if tc.Failure != nil {
+			s.Failures++
+			doc.Failures++
+		}
+		if tc.Error != nil {
+			s.Errors++
+			doc.Errors++
+		}
+		if tc.Skipped != nil {
+			s.Skipped++
+			doc.Skipped++
+		}
+		s.Tests++
+		doc.Tests++
+		s.Cases = append(s.Cases, tc)
+		suiteTime[i] += c.Duration
+		total += c.Duration
+	}
+	for i := range doc.Suites {
+		doc.Suites[i].Time = seconds(suiteTime[i])
+	}
+	doc.Time = seconds(total)
+	b, err := xml.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(xml.Header), append(b, '\n')...), nil
+}
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
+
+func firstOf(s, def string) string {
+	if s == "" {
+		return def
+	}
+	if i := strings.IndexByte(s, '\n'); i > 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// xmlSafe drops characters XML 1.0 cannot hold.
+func xmlSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r != 0xFFFE && r != 0xFFFF && !(r >= 0xD800 && r <= 0xDFFF) {
+			return r
+		}
+		return -1
+	}, s)
+}

@@ -1,0 +1,219 @@
+package report
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/vpt-dev/vpt/store"
+)
+
+//go:embed templates/*.tmpl static/*
+var assets embed.FS
+
+var templates = template.Must(template.New("").Funcs(template.FuncMap{
+	"duration": FormatDuration,
+	"ms":       func(ms int64) string { return FormatDuration(time.Duration(ms) * time.Millisecond) },
+	"time":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"clock":    func(t time.Time) string { return t.UTC().Format("15:04:05") },
+	"pct":      func(v float64) string { return fmt.Sprintf("%.0f%%", v*100) },
+	"lower":    strings.ToLower,
+	"json":     toJS,
+	"css":      func(name string) template.CSS { return template.CSS(mustAsset("static/" + name)) },
+	"js":       func(name string) template.JS { return template.JS(mustAsset("static/" + name)) },
+	"add":      func(a, b int) int { return a + b },
+	"value":    formatValue,
+}).ParseFS(assets, "templates/*.tmpl"))
+
+func mustAsset(name string) string {
+	b, err := assets.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// toJS encodes data for a <script> block. encoding/json escapes <, > and &
+// as \u003c…, so no text can close the script element.
+func toJS(v any) template.JS {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return template.JS("null")
+	}
+	return template.JS(b)
+}
+
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case nil:
+		return ""
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// FormatDuration renders a duration as people read it: 850ms, 3.2s, 4m05s.
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// runPage is what the run template shows.
+type runPage struct {
+	R          *store.Result
+	Status     string
+	Initial    *store.Screenshot
+	Final      *store.Screenshot
+	Steps      []stepView
+	Shots      []store.Screenshot
+	Log        []LogLine
+	LogCut     bool
+	LogBytes   int64
+	Metadata   []kv
+	Markers    []marker
+	VideoPath  string
+	DurationMs int64
+	Generated  string
+	URLs       []kv
+	Campaign   string
+}
+
+type stepView struct {
+	store.Step
+	Shots []shotRef
+}
+
+type shotRef struct {
+	Index int
+	Shot  store.Screenshot
+}
+
+type kv struct {
+	Key   string
+	Value string
+}
+
+type marker struct {
+	Number int     `json:"n"`
+	Name   string  `json:"name"`
+	At     float64 `json:"at"` // seconds into the video
+	Status string  `json:"status"`
+}
+
+// RenderRun writes the HTML report of a run: one file, CSS and JS inline,
+// media beside it by relative links. Every piece of text from the script
+// is escaped by html/template.
+func RenderRun(w io.Writer, res *store.Result, tail []byte, truncated bool) error {
+	p := runPage{R: res, Status: string(res.Status), LogBytes: res.Details.OutputBytes, LogCut: truncated,
+		DurationMs: res.ExecutionTimeMs, Campaign: res.Details.CampaignID}
+	p.Shots = res.Details.Screenshots
+	for i := range p.Shots {
+		switch p.Shots[i].Label {
+		case "initial":
+			if p.Initial == nil {
+				p.Initial = &p.Shots[i]
+			}
+		case "final":
+			p.Final = &p.Shots[i]
+		}
+	}
+	for _, st := range res.Details.Steps {
+		v := stepView{Step: st}
+		for _, i := range st.Screenshots {
+			if i >= 0 && i < len(p.Shots) {
+				v.Shots = append(v.Shots, shotRef{Index: i, Shot: p.Shots[i]})
+			}
+		}
+		p.Steps = append(p.Steps, v)
+		p.Markers = append(p.Markers, marker{Number: st.Number, Name: st.Name, At: float64(st.OffsetMs) / 1000, Status: string(st.Status)})
+	}
+	if v := res.Details.Video; v != nil && v.Path != "" {
+		p.VideoPath = v.Path
+		if v.DurationMs > 0 {
+			p.DurationMs = v.DurationMs
+		}
+	}
+	p.Log = ParseLog(tail)
+	keys := make([]string, 0, len(res.Metadata))
+	for k := range res.Metadata {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		p.Metadata = append(p.Metadata, kv{k, formatValue(res.Metadata[k])})
+	}
+	for _, u := range []kv{{"report", res.HTMLReportR2URL}, {"log", res.LogsR2URL}, {"report (from the script)", res.Details.ReportURL},
+		{"log (from the script)", res.Details.LogsURL}} {
+		if u.Value != "" {
+			p.URLs = append(p.URLs, u)
+		}
+	}
+	return templates.ExecuteTemplate(w, "run.html.tmpl", p)
+}
+
+// WriteRunReport renders report.html into the run folder, atomically. The
+// tail is the end of the output (read from output.log when nil).
+func WriteRunReport(res *store.Result, tail []byte) error {
+	truncated := false
+	if tail == nil {
+		tail, truncated = ReadTail(filepath.Join(res.RunDir, OutputLog), TailBytes)
+	} else {
+		truncated = int64(len(tail)) < res.Details.OutputBytes
+	}
+	var buf bytes.Buffer
+	if err := RenderRun(&buf, res, tail, truncated); err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(res.RunDir, ReportHTML), buf.Bytes())
+}
+
+// TailBytes is how much of the output a report shows inline; the whole
+// output is a link away.
+const TailBytes = 64 * 1024
+
+// ReadTail returns the last n bytes of a file, starting at a line, and
+// whether it left anything out.
+func ReadTail(path string, n int64) ([]byte, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, false
+	}
+	off := st.Size() - n
+	if off <= 0 {
+		b, _ := io.ReadAll(f)
+		return b, false
+	}
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, off); err != nil && err != io.EOF {
+		return nil, false
+	}
+	if i := bytes.IndexByte(b, '\n'); i >= 0 && i < len(b)-1 {
+		b = b[i+1:]
+	}
+	return b, true
+}
