@@ -44,7 +44,7 @@ func fixture() *store.Result {
 					Verifications: []store.Verification{{Type: "image", Label: "live", Passed: true, Score: 0.98, Threshold: 0.9, Reference: "references/horizon_tv/live.png", Source: "screenshots/002-home-to-live.png"}},
 					Screenshots:   []int{0, 1}, OffsetMs: 400, DurationMs: 520},
 				{Number: 2, Name: xss, Kind: "step", Status: store.StatusFailed, Error: "ValueError: " + xss,
-					Traceback: "Traceback (most recent call last):\n  File \"zap.py\", line 3\nValueError: " + xss,
+					Traceback:   "Traceback (most recent call last):\n  File \"zap.py\", line 3\nValueError: " + xss,
 					Screenshots: []int{2}, OffsetMs: 4000, DurationMs: 1000, Recovered: true},
 			},
 		},
