@@ -77,6 +77,7 @@ EXIT STATUS
 	})
 	root.AddCommand(
 		newRunCmd(app),
+		newCampaignCmd(app),
 		newScriptsCmd(app),
 		newDevicesCmd(app),
 		newDoctorCmd(app),

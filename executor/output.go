@@ -94,13 +94,23 @@ type prefixWriter struct {
 	w           *bufio.Writer
 	prefix      []byte
 	atLineStart bool
+	// whole: write only whole lines (runs that share the terminal must
+	// not cut into each other's lines); partial holds the line so far.
+	whole   bool
+	partial []byte
 }
+
+// maxPartialLine bounds a held line: a longer one is written in pieces.
+const maxPartialLine = 64 * 1024
 
 func newPrefixWriter(w io.Writer, prefix string) *prefixWriter {
 	return &prefixWriter{w: bufio.NewWriterSize(w, 64*1024), prefix: []byte(prefix), atLineStart: true}
 }
 
 func (p *prefixWriter) Write(b []byte) (int, error) {
+	if p.whole {
+		return p.writeWhole(b)
+	}
 	n := len(b)
 	for len(b) > 0 {
 		if p.atLineStart && len(p.prefix) > 0 {
@@ -123,12 +133,41 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 	return n, nil
 }
 
+func (p *prefixWriter) writeWhole(b []byte) (int, error) {
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			p.partial = append(p.partial, b...)
+			if len(p.partial) >= maxPartialLine {
+				p.w.Write(p.prefix)
+				p.w.Write(p.partial)
+				p.w.WriteByte('\n')
+				p.partial = p.partial[:0]
+			}
+			return n, nil
+		}
+		p.w.Write(p.prefix)
+		p.w.Write(p.partial)
+		p.w.Write(b[:i+1])
+		p.partial = p.partial[:0]
+		b = b[i+1:]
+	}
+	return n, nil
+}
+
 func (p *prefixWriter) Flush() error { return p.w.Flush() }
 
 // endLine ends a line the script left open, so vpt's own messages start on
 // a fresh line.
 func (p *prefixWriter) endLine() {
-	if !p.atLineStart {
+	if p.whole && len(p.partial) > 0 {
+		p.w.Write(p.prefix)
+		p.w.Write(p.partial)
+		p.w.WriteByte('\n')
+		p.partial = p.partial[:0]
+	}
+	if !p.whole && !p.atLineStart {
 		_, _ = p.w.Write([]byte{'\n'})
 		p.atLineStart = true
 	}

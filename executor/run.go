@@ -57,6 +57,9 @@ type Settings struct {
 	// Raw streams output without the [script] prefix; Quiet does not
 	// stream it at all (it still goes to output.log).
 	Raw, Quiet bool
+	// WholeLines writes script output to the terminal a whole line at a
+	// time (several runs stream at once).
+	WholeLines bool
 	// NoWait fails at once when the device is busy instead of waiting.
 	NoWait    bool
 	TailBytes int
@@ -597,7 +600,9 @@ func (r *Runner) terminal(prefix string, s Settings) *prefixWriter {
 	if r.Terminal == nil || s.Quiet {
 		return nil
 	}
-	return newPrefixWriter(r.Terminal, prefix)
+	p := newPrefixWriter(r.Terminal, prefix)
+	p.whole = s.WholeLines
+	return p
 }
 
 // updateLatest points <results>/latest at the run, replacing the link

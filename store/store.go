@@ -67,6 +67,9 @@ type Store interface {
 	GetCampaign(ctx context.Context, id string) (*Campaign, []CampaignEntry, error)
 	// ListCampaigns returns campaigns newest first.
 	ListCampaigns(ctx context.Context, f CampaignFilter) ([]Campaign, error)
+	// FinishShard records that one shard of a campaign execution ended and
+	// returns every shard that has, sorted.
+	FinishShard(ctx context.Context, campaignID string, shard int, status, host string) ([]int, error)
 	// DeleteCampaign removes a campaign and its links (not its script results).
 	DeleteCampaign(ctx context.Context, id string) error
 
@@ -323,9 +326,10 @@ type CampaignEntry struct {
 
 // CampaignFilter selects campaigns.
 type CampaignFilter struct {
-	Name   string // substring, case-insensitive
-	Status string
-	Limit  int
+	Name       string // substring of the name or campaign id, case-insensitive
+	CampaignID string // exactly this campaign id
+	Status     string
+	Limit      int
 }
 
 // NewID returns a random UUID (version 4), the id of results and campaigns.

@@ -233,6 +233,8 @@ func (c *checker) check(n *yaml.Node, t reflect.Type, field string) {
 		t = t.Elem()
 	}
 	if reflect.PointerTo(t).Implements(unmarshalType) {
+		// The type reads itself; still count what it would expand.
+		c.walkAny(n)
 		return
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {

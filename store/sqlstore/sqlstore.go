@@ -406,7 +406,7 @@ var campaignCols = []string{
 	"id", "campaign_execution_id", "team_id", "campaign_name", "campaign_description", "campaign_id",
 	"userinterface_name", "host_name", "device_name", "status", "started_at", "completed_at",
 	"execution_time_ms", "success", "error_message", "script_configurations", "execution_config",
-	"stats", "shard_total", "shards_done", "html_report_r2_path", "html_report_r2_url", "report_dir",
+	"stats", "shard_total", "html_report_r2_path", "html_report_r2_url", "report_dir",
 	"extra", "created_at", "updated_at",
 }
 
@@ -427,7 +427,6 @@ func (s *DB) campaignArgs(c *store.Campaign, now time.Time) ([]any, error) {
 		return nil, err
 	}
 	stats, _ := enc(c.Stats, "{}")
-	shards, _ := enc(nonNil(c.ShardsDone), "[]")
 	extra, err := enc(nonNilMap(c.Extra), "{}")
 	if err != nil {
 		return nil, err
@@ -436,7 +435,7 @@ func (s *DB) campaignArgs(c *store.Campaign, now time.Time) ([]any, error) {
 		c.ID, c.ExecutionID, c.TeamID, c.Name, c.Description, c.CampaignID,
 		c.UserInterface, c.HostName, c.DeviceName, c.Status, s.tv(c.StartedAt), s.tvp(c.CompletedAt),
 		c.ExecutionTimeMs, c.Success, c.ErrorMessage, sc, ec,
-		stats, c.ShardTotal, shards, c.HTMLReportR2Path, c.HTMLReportR2URL, c.ReportDir,
+		stats, c.ShardTotal, c.HTMLReportR2Path, c.HTMLReportR2URL, c.ReportDir,
 		extra, s.tv(now), s.tv(now),
 	}, nil
 }
@@ -444,11 +443,11 @@ func (s *DB) campaignArgs(c *store.Campaign, now time.Time) ([]any, error) {
 func scanCampaign(sc scanner) (*store.Campaign, error) {
 	var c store.Campaign
 	var started, completed, created, updated dbTime
-	var scfg, ecfg, stats, shards, extra string
+	var scfg, ecfg, stats, extra string
 	err := sc.Scan(&c.ID, &c.ExecutionID, &c.TeamID, &c.Name, &c.Description, &c.CampaignID,
 		&c.UserInterface, &c.HostName, &c.DeviceName, &c.Status, &started, &completed,
 		&c.ExecutionTimeMs, &c.Success, &c.ErrorMessage, &scfg, &ecfg,
-		&stats, &c.ShardTotal, &shards, &c.HTMLReportR2Path, &c.HTMLReportR2URL, &c.ReportDir,
+		&stats, &c.ShardTotal, &c.HTMLReportR2Path, &c.HTMLReportR2URL, &c.ReportDir,
 		&extra, &created, &updated)
 	if err != nil {
 		return nil, err
@@ -461,7 +460,7 @@ func scanCampaign(sc scanner) (*store.Campaign, error) {
 	for _, p := range []struct {
 		src string
 		dst any
-	}{{scfg, &c.ScriptConfigurations}, {ecfg, &c.ExecutionConfig}, {stats, &c.Stats}, {shards, &c.ShardsDone}, {extra, &c.Extra}} {
+	}{{scfg, &c.ScriptConfigurations}, {ecfg, &c.ExecutionConfig}, {stats, &c.Stats}, {extra, &c.Extra}} {
 		if p.src == "" {
 			continue
 		}
@@ -570,6 +569,9 @@ func (s *DB) GetCampaign(ctx context.Context, id string) (*store.Campaign, []sto
 	if len(found) > 1 && c.ID != id && c.ExecutionID != id {
 		return nil, nil, fmt.Errorf("campaign %q: %w", id, store.ErrAmbiguous)
 	}
+	if c.ShardsDone, err = s.shardsDone(ctx, c.ID); err != nil {
+		return nil, nil, err
+	}
 	erows, err := s.db.QueryContext(ctx, s.q(`SELECT campaign_id, entry_index, attempt, shard, script_name, device_id,
 		status, COALESCE(script_result_id, ''), started_at, duration_ms, run_dir, error
 		FROM campaign_script_results WHERE campaign_id = ? ORDER BY entry_index, attempt`), c.ID)
@@ -593,6 +595,35 @@ func (s *DB) GetCampaign(ctx context.Context, id string) (*store.Campaign, []sto
 	return c, entries, wrap("get campaign entries", erows.Err())
 }
 
+func (s *DB) shardsDone(ctx context.Context, campaignID string) ([]int, error) {
+	rows, err := s.db.QueryContext(ctx, s.q("SELECT shard FROM campaign_shards WHERE campaign_id = ? ORDER BY shard"), campaignID)
+	if err != nil {
+		return nil, wrap("campaign shards", err)
+	}
+	defer rows.Close()
+	out := []int{}
+	for rows.Next() {
+		var n int
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, wrap("campaign shards", rows.Err())
+}
+
+// FinishShard implements store.Store.
+func (s *DB) FinishShard(ctx context.Context, campaignID string, shard int, status, host string) ([]int, error) {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO campaign_shards (campaign_id, shard, status, host_name, completed_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (campaign_id, shard) DO UPDATE SET status = excluded.status,
+		host_name = excluded.host_name, completed_at = excluded.completed_at`),
+		campaignID, shard, status, host, s.tv(time.Now()))
+	if err != nil {
+		return nil, wrap("finish shard", err)
+	}
+	return s.shardsDone(ctx, campaignID)
+}
+
 // ListCampaigns implements store.Store.
 func (s *DB) ListCampaigns(ctx context.Context, f store.CampaignFilter) ([]store.Campaign, error) {
 	var where []string
@@ -605,6 +636,10 @@ func (s *DB) ListCampaigns(ctx context.Context, f store.CampaignFilter) ([]store
 	if f.Status != "" {
 		where = append(where, "status = ?")
 		args = append(args, f.Status)
+	}
+	if f.CampaignID != "" {
+		where = append(where, "campaign_id = ?")
+		args = append(args, f.CampaignID)
 	}
 	q := "SELECT " + strings.Join(campaignCols, ", ") + " FROM campaign_executions"
 	if len(where) > 0 {
@@ -633,8 +668,10 @@ func (s *DB) ListCampaigns(ctx context.Context, f store.CampaignFilter) ([]store
 // DeleteCampaign implements store.Store.
 func (s *DB) DeleteCampaign(ctx context.Context, id string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q("DELETE FROM campaign_script_results WHERE campaign_id = ?"), id); err != nil {
-			return err
+		for _, table := range []string{"campaign_script_results", "campaign_shards"} {
+			if _, err := tx.ExecContext(ctx, s.q("DELETE FROM "+table+" WHERE campaign_id = ?"), id); err != nil {
+				return err
+			}
 		}
 		_, err := tx.ExecContext(ctx, s.q("DELETE FROM campaign_executions WHERE id = ?"), id)
 		return err

@@ -326,9 +326,14 @@ func testCampaign(t *testing.T, s store.Store) {
 	end := base.Add(time.Minute)
 	c.Status, c.CompletedAt, c.Success = "completed", &end, true
 	c.Stats = store.CampaignStats{Total: 2, Completed: 1, Flaky: 1, NotRun: 1}
-	c.ShardsDone = []int{0, 1}
 	if err := s.UpdateCampaign(ctx, c); err != nil {
 		t.Fatal(err)
+	}
+	if done, err := s.FinishShard(ctx, c.ID, 1, "completed", "host-b"); err != nil || fmt.Sprint(done) != "[1]" {
+		t.Fatalf("first shard: %v %v", done, err)
+	}
+	if done, err := s.FinishShard(ctx, c.ID, 0, "failed", "host-a"); err != nil || fmt.Sprint(done) != "[0 1]" {
+		t.Fatalf("second shard: %v %v", done, err)
 	}
 	got, ents, err := s.GetCampaign(ctx, c.ExecutionID)
 	if err != nil {

@@ -65,7 +65,6 @@ CREATE TABLE campaign_executions (
     execution_config      TEXT NOT NULL DEFAULT '{}',
     stats                 TEXT NOT NULL DEFAULT '{}',
     shard_total           INTEGER NOT NULL DEFAULT 1,
-    shards_done           TEXT NOT NULL DEFAULT '[]',
     html_report_r2_path   TEXT NOT NULL DEFAULT '',
     html_report_r2_url    TEXT NOT NULL DEFAULT '',
     report_dir            TEXT NOT NULL DEFAULT '',
@@ -94,3 +93,14 @@ CREATE TABLE campaign_script_results (
     PRIMARY KEY (campaign_id, entry_index, attempt)
 );
 CREATE INDEX campaign_script_results_result ON campaign_script_results (script_result_id);
+
+-- Shards of a campaign execution that have finished (one row each), so
+-- that shards finishing at once on several hosts never lose an update.
+CREATE TABLE campaign_shards (
+    campaign_id  TEXT NOT NULL REFERENCES campaign_executions (id) ON DELETE CASCADE,
+    shard        INTEGER NOT NULL,
+    status       TEXT NOT NULL,
+    host_name    TEXT NOT NULL DEFAULT '',
+    completed_at TEXT NOT NULL,
+    PRIMARY KEY (campaign_id, shard)
+);

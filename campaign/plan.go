@@ -1,0 +1,324 @@
+package campaign
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/capture/ui"
+	"github.com/vpt-dev/vpt/capture/yamlfile"
+	"github.com/vpt-dev/vpt/executor"
+)
+
+// Environment is what planning checks a campaign against.
+type Environment struct {
+	Resolver executor.Resolver
+	Devices  *capture.Registry
+	UIs      ui.Library
+	// DefaultTimeout of a script when its entry sets none.
+	DefaultTimeout time.Duration
+}
+
+// Options come from the command line and win over the file.
+type Options struct {
+	Devices     []string // --device d1,d2: the pool
+	Parallel    int      // --parallel N: run on N devices at once (0: the file decides)
+	Retries     int      // --retries N (-1: the file decides)
+	MaxFailures int      // --max-failures N, -x (0: the file decides)
+	FailOnFlaky bool
+	Shard       int // 1-based; 0: no sharding
+	Shards      int
+	// Only keeps the entries with these indexes (--last-failed); nil: all.
+	Only map[int]bool
+}
+
+// PlannedEntry is one script configuration ready to run.
+type PlannedEntry struct {
+	Index         int // position in the file, from 0
+	Entry         Entry
+	Script        executor.Script
+	Args          []string
+	UserInterface string
+	Device        string // pinned device, "" for any of the pool
+	Timeout       time.Duration
+	Retries       int
+}
+
+// Plan is a validated campaign: what runs, where, how.
+type Plan struct {
+	File     *File
+	Entries  []PlannedEntry
+	Total    int // entries in the file
+	Pool     []string
+	Workers  int
+	Settings Settings
+	Options  Options
+}
+
+// Prepare validates everything before anything runs: scripts exist,
+// devices exist and suit their entries, userinterfaces exist, parameters
+// are those the scripts declare, with the declared types. All problems come
+// back at once (yamlfile.Problems, wrapped with ErrInvalid).
+func Prepare(f *File, env Environment, o Options) (*Plan, error) {
+	var ps yamlfile.Problems
+	at := func(field, msg, hint string, path ...any) {
+		ps = append(ps, yamlfile.At(f.Path, f.Root, field, msg, hint, path...))
+	}
+	settings := f.Settings()
+	if o.Retries >= 0 {
+		settings.Retries = o.Retries
+	}
+	if o.MaxFailures > 0 {
+		settings.MaxFailures = o.MaxFailures
+	}
+	if o.Parallel > 0 {
+		settings.Parallel = true
+	}
+	if f.CampaignID == "" {
+		at("campaign_id", "missing", "every campaign needs a campaign_id (a short name used across executions)")
+	}
+	if f.Name == "" {
+		at("name", "missing", "every campaign needs a name")
+	}
+	if settings.Timeout <= 0 {
+		at("execution_config.timeout_minutes", "must be more than 0", "", "execution_config", "timeout_minutes")
+	}
+	if settings.Retries < 0 {
+		at("execution_config.retries", "cannot be negative", "", "execution_config", "retries")
+	}
+	if settings.MaxFailures < 0 {
+		at("execution_config.max_failures", "cannot be negative", "", "execution_config", "max_failures")
+	}
+	if len(f.ScriptConfigurations) == 0 {
+		at("script_configurations", "no scripts to run", "list at least one {script_name: …}", "script_configurations")
+	}
+	if f.UserInterfaceName != "" {
+		if _, err := env.UIs.Find(f.UserInterfaceName); err != nil {
+			at("userinterface_name", firstLine(err.Error()), "", "userinterface_name")
+		}
+	}
+
+	// The device pool.
+	known := map[string]capture.DeviceConfig{}
+	for _, d := range env.Devices.Devices() {
+		known[d.ID] = d
+	}
+	var pool []string
+	explicit := o.Devices
+	fromFile := false
+	if len(explicit) == 0 && !f.Device.Auto() {
+		explicit, fromFile = f.Device, true
+	}
+	for _, id := range explicit {
+		if _, ok := known[id]; !ok {
+			msg := (&capture.UnknownDeviceError{ID: id, Available: env.Devices.IDs()}).Error()
+			if fromFile {
+				at("device", msg, "", "device")
+			} else {
+				ps = append(ps, yamlfile.Problem{File: "--device", Msg: msg})
+			}
+			continue
+		}
+		pool = append(pool, id)
+	}
+	if len(explicit) == 0 {
+		for _, d := range env.Devices.Devices() {
+			if suits(d, f.UserInterfaceName) {
+				pool = append(pool, d.ID)
+			}
+		}
+	}
+	if len(pool) == 0 && len(ps) == 0 {
+		at("device", "no configured device suits this campaign", "configure a device with userinterface: "+f.UserInterfaceName, "device")
+	}
+
+	plan := &Plan{File: f, Total: len(f.ScriptConfigurations), Settings: settings, Options: o}
+	for i, e := range f.ScriptConfigurations {
+		field := fmt.Sprintf("script_configurations[%d]", i)
+		path := []any{"script_configurations", i}
+		pe := PlannedEntry{Index: i, Entry: e, UserInterface: firstNonEmpty(e.UserInterfaceName, f.UserInterfaceName),
+			Device: e.Device, Timeout: env.DefaultTimeout, Retries: settings.Retries}
+		if e.TestcaseID != "" {
+			at(field+".testcase_id", "test case entries are not supported by vpt", "run a script: give script_name", append(path, "testcase_id")...)
+		}
+		if e.ScriptName == "" {
+			at(field+".script_name", "missing", "every entry names a script", path...)
+			continue
+		}
+		script, err := env.Resolver.Resolve(e.ScriptName)
+		if err != nil {
+			hint := ""
+			var re *executor.ResolveError
+			if errors.As(err, &re) {
+				hint = re.Hint
+			}
+			at(field+".script_name", err.Error(), hint, append(path, "script_name")...)
+			continue
+		}
+		pe.Script = script
+		if e.UserInterfaceName != "" {
+			if _, err := env.UIs.Find(e.UserInterfaceName); err != nil {
+				at(field+".userinterface_name", firstLine(err.Error()), "", append(path, "userinterface_name")...)
+			}
+		}
+		if e.Timeout != "" {
+			d, err := time.ParseDuration(e.Timeout)
+			if err != nil || d <= 0 {
+				at(field+".timeout", fmt.Sprintf("%q is not a duration", e.Timeout), "for example 90s or 10m", append(path, "timeout")...)
+			} else {
+				pe.Timeout = d
+			}
+		}
+		if e.Retries != nil {
+			if *e.Retries < 0 {
+				at(field+".retries", "cannot be negative", "", append(path, "retries")...)
+			}
+			pe.Retries = *e.Retries
+			if o.Retries >= 0 {
+				pe.Retries = o.Retries
+			}
+		}
+		if e.Device != "" {
+			d, ok := known[e.Device]
+			switch {
+			case !ok:
+				at(field+".device", (&capture.UnknownDeviceError{ID: e.Device, Available: env.Devices.IDs()}).Error(), "", append(path, "device")...)
+			case !contains(pool, e.Device):
+				at(field+".device", fmt.Sprintf("device %s is not in this campaign's pool (%s)", e.Device, strings.Join(pool, ", ")),
+					"add it with --device, or remove the entry's device", append(path, "device")...)
+			case !suits(d, pe.UserInterface):
+				at(field+".device", fmt.Sprintf("device %s shows userinterface %s, not %s", e.Device, d.UserInterface, pe.UserInterface), "", append(path, "device")...)
+			}
+		}
+		args, problems := paramArgs(script, e.Parameters)
+		for _, p := range problems {
+			at(field+".parameters."+p.key, p.msg, p.hint, append(path, "parameters", p.key)...)
+		}
+		pe.Args = args
+		plan.Entries = append(plan.Entries, pe)
+	}
+	if o.Shards > 0 && (o.Shard < 1 || o.Shard > o.Shards) {
+		ps = append(ps, yamlfile.Problem{File: "--shard", Msg: fmt.Sprintf("shard %d/%d: use i/n with 1 ≤ i ≤ n", o.Shard, o.Shards)})
+	}
+	if len(ps) > 0 {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, ps)
+	}
+
+	// This shard's part: entry i goes to shard i mod n.
+	var selected []PlannedEntry
+	for _, e := range plan.Entries {
+		if o.Shards > 1 && e.Index%o.Shards != o.Shard-1 {
+			continue
+		}
+		if o.Only != nil && !o.Only[e.Index] {
+			continue
+		}
+		selected = append(selected, e)
+	}
+	plan.Entries = selected
+	plan.Pool = pool
+	plan.Workers = 1
+	if settings.Parallel {
+		plan.Workers = len(pool)
+		if o.Parallel > 0 && o.Parallel < plan.Workers {
+			plan.Workers = o.Parallel
+			plan.Pool = pool[:o.Parallel]
+		}
+	}
+	return plan, nil
+}
+
+// suits tells whether a device can run scripts of a userinterface: the
+// virtual device shows any; another device shows its own.
+func suits(d capture.DeviceConfig, uiName string) bool {
+	return uiName == "" || d.Model == "virtual" || d.UserInterface == "" || d.UserInterface == uiName
+}
+
+type paramProblem struct{ key, msg, hint string }
+
+// frameworkParams are arguments every vpt script takes (ScriptExecutor's parser).
+var frameworkParams = map[string]bool{"userinterface": true, "userinterface_name": true, "host": true, "device": true}
+
+// paramArgs checks parameters against what the script declares (when it
+// declares any) and renders them as arguments: --key value, booleans as
+// true/false, store_true flags as a bare --key.
+func paramArgs(s executor.Script, params Params) ([]string, []paramProblem) {
+	declared := executor.ReadParams(s.Path)
+	byName := map[string]executor.Param{}
+	var names []string
+	for _, p := range declared {
+		byName[p.Name] = p
+		names = append(names, p.Name)
+	}
+	var args []string
+	var problems []paramProblem
+	for _, x := range params {
+		key := strings.TrimLeft(x.Key, "-")
+		d, ok := byName[key]
+		if !ok && len(declared) > 0 && !frameworkParams[key] {
+			hint := "declared: " + strings.Join(names, ", ")
+			if near := yamlfile.Closest(key, names, 1); len(near) > 0 {
+				hint = "did you mean " + near[0] + "?"
+			}
+			problems = append(problems, paramProblem{x.Key, fmt.Sprintf("%s does not declare %q", s.Name, key), hint})
+			continue
+		}
+		value := x.String()
+		if ok {
+			if d.Type == "flag" {
+				b, isBool := x.Value.(bool)
+				if !isBool {
+					problems = append(problems, paramProblem{x.Key, fmt.Sprintf("%q is a flag: give true or false, not %q", key, value), ""})
+					continue
+				}
+				if b {
+					args = append(args, "--"+key)
+				}
+				continue
+			}
+			if !executor.CheckValue(d.Type, value) {
+				problems = append(problems, paramProblem{x.Key, fmt.Sprintf("%s declares %q as %s, got %q", s.Name, key, typeName(d.Type), value), ""})
+				continue
+			}
+		}
+		args = append(args, "--"+key, value)
+	}
+	return args, problems
+}
+
+func typeName(t string) string {
+	switch t {
+	case "int":
+		return "a whole number"
+	case "float":
+		return "a number"
+	case "bool":
+		return "true or false"
+	}
+	return "text"
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

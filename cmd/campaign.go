@@ -1,0 +1,482 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/vpt-dev/vpt/campaign"
+	"github.com/vpt-dev/vpt/capture/ui"
+	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/store"
+)
+
+type campaignOptions struct {
+	file           string
+	devices        string
+	parallel       int
+	retries        int
+	maxFailures    int
+	exitFirst      bool
+	failOnFlaky    bool
+	dryRun         bool
+	lastFailed     bool
+	shard          string
+	executionID    string
+	junit          string
+	junitPerDevice bool
+	stream         bool
+}
+
+func newCampaignCmd(app *App) *cobra.Command {
+	var o campaignOptions
+	cmd := &cobra.Command{
+		Use:   "campaign FILE.yaml",
+		Short: "Run a campaign: many scripts on one device or a pool of devices",
+		Long: `Run the scripts a campaign file lists, in file order, on one device, or in
+parallel on a pool of devices that each take the next script from one shared
+queue. Everything is checked before anything runs: a bad file, an unknown
+script, device, userinterface or parameter is reported with file, line and
+column, and nothing runs (exit 2).
+
+Exit status: 130 when interrupted, else 1 when a script failed (or was flaky,
+with --fail-on-flaky), else 4 when a script or the campaign timed out, else 3
+when a run hit an infrastructure error, else 0.`,
+		Example: `  vpt campaign nightly.yaml
+  vpt campaign nightly.yaml --parallel 4 --retries 1 --junit out/junit.xml
+  vpt campaign nightly.yaml --shard 2/4 --execution-id "$CI_PIPELINE_ID"
+  vpt campaign nightly.yaml --last-failed -x`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.file = args[0]
+			if o.exitFirst {
+				o.maxFailures = 1
+			}
+			return runCampaign(cmd.Context(), app, cmd, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.devices, "device", "d", "", "the device `pool`: ids separated by commas (default: the file's device, or every device that suits)")
+	f.IntVar(&o.parallel, "parallel", 0, "run on `n` devices at once (default: the file's parallel setting)")
+	f.IntVar(&o.retries, "retries", -1, "retry a failed script `n` times (default: the file's, else 0)")
+	f.IntVar(&o.maxFailures, "max-failures", 0, "stop after `n` failed scripts")
+	f.BoolVarP(&o.exitFirst, "exitfirst", "x", false, "stop after the first failed script (--max-failures 1)")
+	f.BoolVar(&o.failOnFlaky, "fail-on-flaky", false, "count a script that passed on a retry as failed")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and exit without running anything")
+	f.BoolVar(&o.lastFailed, "last-failed", false, "run only what did not pass in this campaign's previous execution")
+	f.StringVar(&o.shard, "shard", "", "run only part `i/n` of the scripts (a CI matrix job)")
+	f.StringVar(&o.executionID, "execution-id", "", "record under this campaign execution `id` (shards of one run share it)")
+	f.StringVar(&o.junit, "junit", "", "write JUnit XML to this `file`")
+	f.BoolVar(&o.junitPerDevice, "junit-per-device", false, "one JUnit testsuite per device instead of one per campaign")
+	f.BoolVar(&o.stream, "stream", false, "stream the scripts' output, prefixed with device and script")
+	f.Duration("timeout", 0, "timeout of each script without its own (default 1h)")
+	f.String("video", "", "record video: on, off or retain-on-failure")
+	f.String("python", "", "Python `interpreter` for .py scripts")
+	f.Duration("grace", 0, "time a script gets to stop before SIGKILL")
+	return cmd
+}
+
+func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOptions) error {
+	cfg, err := app.Config(cmd)
+	if err != nil {
+		return err
+	}
+	f, err := campaign.Load(o.file)
+	if err != nil {
+		return err
+	}
+	opts := campaign.Options{Parallel: o.parallel, Retries: o.retries, MaxFailures: o.maxFailures, FailOnFlaky: o.failOnFlaky}
+	if o.devices != "" {
+		for _, d := range strings.Split(o.devices, ",") {
+			if d = strings.TrimSpace(d); d != "" {
+				opts.Devices = append(opts.Devices, d)
+			}
+		}
+	}
+	if o.shard != "" {
+		i, n, ok := parseShard(o.shard)
+		if !ok {
+			return &usageError{msg: fmt.Sprintf("--shard %q: expected i/n, such as 2/4", o.shard)}
+		}
+		opts.Shard, opts.Shards = i, n
+		if o.executionID == "" && n > 1 {
+			app.Notice("--shard without --execution-id: this shard's results are recorded apart from the other shards'")
+		}
+	}
+	reg, err := app.Registry(cfg)
+	if err != nil {
+		return err
+	}
+	env := campaign.Environment{Resolver: app.Resolver(cfg), Devices: reg, UIs: ui.Library{Dir: cfg.UserInterfacesDir}, DefaultTimeout: cfg.Timeout}
+	env.Resolver.AllowPaths = false
+	plan, err := campaign.Prepare(f, env, opts)
+	if err != nil {
+		return err
+	}
+	if o.lastFailed {
+		only, prev, err := lastFailed(ctx, app, cmd, f.CampaignID)
+		if err != nil {
+			return err
+		}
+		if prev == "" {
+			app.Notice("no previous execution of %s: running everything", f.CampaignID)
+		} else {
+			opts.Only = only
+			if plan, err = campaign.Prepare(f, env, opts); err != nil {
+				return err
+			}
+			app.Notice("rerunning %d script(s) that did not pass in %s", len(plan.Entries), prev)
+		}
+	}
+	if o.dryRun {
+		printPlan(app, plan)
+		return nil
+	}
+	if len(plan.Entries) == 0 {
+		app.Notice("nothing to run")
+		return nil
+	}
+
+	// Script output: not streamed unless asked (each run keeps it in its
+	// folder); runs share the terminal a line at a time.
+	var terminal io.Writer
+	if o.stream && !app.quiet {
+		terminal = app.IO.Err
+	}
+	runner, err := app.Runner(ctx, cmd, terminal)
+	if err != nil {
+		return err
+	}
+	runner.Settings.WholeLines = true
+	obs := newProgress(app, plan)
+	cr := &campaign.Runner{Exec: runner, Store: runner.Store, Observer: obs, Log: app.Log(), ResultsDir: cfg.ResultsDir,
+		TeamID: cfg.TeamID, HostName: cfg.HostName, Stop: app.Stop}
+	out, runErr := cr.Run(ctx, plan, o.executionID)
+	obs.finish()
+	if out == nil {
+		return runErr
+	}
+	if o.junit != "" {
+		if err := report.WriteJUnit(o.junit, report.JUnitForCampaign(out.Summary, out.Results, o.junitPerDevice)); err != nil {
+			return fmt.Errorf("JUnit %s: %w", o.junit, err)
+		}
+	}
+	if app.jsonOut {
+		if err := printJSON(app, out.Summary); err != nil {
+			return err
+		}
+	} else {
+		printCampaignSummary(app, out, o.junit)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	return &exitError{code: campaignExitCode(out, o.failOnFlaky)}
+}
+
+// campaignExitCode: 130 interrupted, 1 failed, 4 timeout, 3 error, else 0.
+func campaignExitCode(out *campaign.Outcome, failOnFlaky bool) int {
+	if out.Interrupted {
+		return ExitInterrupted
+	}
+	var failed, timeout, errored bool
+	for _, e := range out.Entries {
+		switch e.Status {
+		case store.StatusFailed:
+			failed = true
+		case store.StatusFlaky:
+			failed = failed || failOnFlaky
+		case store.StatusTimeout:
+			timeout = true
+		case store.StatusError, store.StatusAbandoned:
+			errored = true
+		case store.StatusInterrupted:
+			return ExitInterrupted
+		}
+	}
+	switch {
+	case failed:
+		return ExitFailed
+	case timeout || out.TimedOut:
+		return ExitTimeout
+	case errored:
+		return ExitInfra
+	}
+	return ExitOK
+}
+
+func parseShard(s string) (int, int, bool) {
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	return i, n, ok && err1 == nil && err2 == nil && n >= 1 && i >= 1 && i <= n
+}
+
+// lastFailed returns the indexes of entries that did not pass in the
+// campaign's previous finished execution.
+func lastFailed(ctx context.Context, app *App, cmd *cobra.Command, campaignID string) (map[int]bool, string, error) {
+	st, err := app.Store(ctx, cmd)
+	if err != nil {
+		return nil, "", err
+	}
+	list, err := st.ListCampaigns(ctx, store.CampaignFilter{CampaignID: campaignID, Limit: 20})
+	if err != nil {
+		return nil, "", err
+	}
+	for _, c := range list {
+		if c.Status == campaign.StatusRunning {
+			continue
+		}
+		_, entries, err := st.GetCampaign(ctx, c.ID)
+		if err != nil {
+			return nil, "", err
+		}
+		byIndex := map[int][]store.CampaignEntry{}
+		for _, e := range entries {
+			byIndex[e.Index] = append(byIndex[e.Index], e)
+		}
+		only := map[int]bool{}
+		for i, atts := range byIndex {
+			if s := store.FinalStatus(atts); s != store.StatusPassed && s != store.StatusFlaky {
+				only[i] = true
+			}
+		}
+		return only, c.ExecutionID, nil
+	}
+	return nil, "", nil
+}
+
+func printPlan(app *App, plan *campaign.Plan) {
+	w := app.IO.Out
+	f := plan.File
+	s := plan.Settings
+	fmt.Fprintf(w, "campaign %s (%s): %d of %d script(s)\n", f.DisplayName(), f.CampaignID, len(plan.Entries), plan.Total)
+	mode := "sequential"
+	if s.Parallel {
+		mode = fmt.Sprintf("parallel on %d device(s)", plan.Workers)
+	}
+	fmt.Fprintf(w, "devices: %s (%s)\n", strings.Join(plan.Pool, ", "), mode)
+	fmt.Fprintf(w, "limit %s, continue on failure %v, retries %d", s.Timeout, s.ContinueOnFailure, s.Retries)
+	if s.MaxFailures > 0 {
+		fmt.Fprintf(w, ", stop after %d failure(s)", s.MaxFailures)
+	}
+	if plan.Options.Shards > 1 {
+		fmt.Fprintf(w, ", shard %d/%d", plan.Options.Shard, plan.Options.Shards)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tSCRIPT\tDEVICE\tTIMEOUT\tRETRIES\tARGUMENTS")
+	for _, e := range plan.Entries {
+		dev := e.Device
+		if dev == "" {
+			dev = "any"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", e.Index+1, e.Script.Name, dev, e.Timeout, e.Retries, strings.Join(e.Args, " "))
+	}
+	tw.Flush()
+}
+
+func printCampaignSummary(app *App, out *campaign.Outcome, junit string) {
+	w := app.IO.Out
+	color := app.IO.ColorOut()
+	c := out.Campaign
+	entries := out.Summary.Entries
+	notable := entries
+	if len(entries) > 50 {
+		notable = nil
+		for _, e := range entries {
+			if e.Status != store.StatusPassed {
+				notable = append(notable, e)
+			}
+		}
+		if len(notable) > 0 {
+			fmt.Fprintf(w, "%d scripts; the %d that did not simply pass:\n", len(entries), len(notable))
+		}
+	}
+	if len(notable) > 0 {
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "#\tSCRIPT\tDEVICE\tATTEMPTS\tSTATUS\tDURATION\tWHY")
+		for _, e := range notable {
+			why := ""
+			if n := len(e.Attempts); n > 0 && e.Status != store.StatusPassed {
+				why = firstLine(e.Attempts[n-1].Error)
+				if len(why) > 70 {
+					why = why[:70] + "…"
+				}
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Index+1, e.Script, e.Device, len(e.Attempts),
+				paintStatus(color, e.Status), fmtDuration(time.Duration(e.DurationMs)*time.Millisecond), why)
+		}
+		tw.Flush()
+	}
+	s := c.Stats
+	parts := []string{fmt.Sprintf("%d passed", s.Passed)}
+	for _, x := range []struct {
+		n    int
+		what string
+	}{{s.Flaky, "flaky"}, {s.Failed, "failed"}, {s.Timeout, "timed out"}, {s.Error, "errors"}, {s.Interrupted, "interrupted"}, {s.NotRun, "not run"}} {
+		if x.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
+		}
+	}
+	status := strings.ToUpper(c.Status)
+	code := map[string]string{campaign.StatusCompleted: "1;32", campaign.StatusFailed: "1;31", campaign.StatusTimeout: "1;33",
+		campaign.StatusCancelled: "1;33", campaign.StatusRunning: "1;36"}[c.Status]
+	fmt.Fprintf(w, "%s %s: %d scripts, %s in %s\n", paint(color, code, status), c.Name, s.Total, strings.Join(parts, ", "),
+		fmtDuration(time.Duration(c.ExecutionTimeMs)*time.Millisecond))
+	if c.Status == campaign.StatusRunning && c.ShardTotal > 1 {
+		fmt.Fprintf(w, "  shards done: %v of %d; the execution completes with the last shard\n", c.ShardsDone, c.ShardTotal)
+	}
+	fmt.Fprintf(w, "  execution %s\n  report  %s\n", c.ExecutionID, relPath(out.Dir+"/"+report.CampaignHTML))
+	if junit != "" {
+		fmt.Fprintf(w, "  junit   %s\n", junit)
+	}
+	if c.HTMLReportR2URL != "" {
+		fmt.Fprintf(w, "  url     %s\n", c.HTMLReportR2URL)
+	}
+}
+
+// progress shows a campaign as it runs: a bar with counts and what each
+// device runs on a terminal, one plain line per start and finish elsewhere.
+type progress struct {
+	app     *App
+	plan    *campaign.Plan
+	mu      sync.Mutex
+	bar     *progressbar.ProgressBar
+	running map[string]string
+	counts  map[store.Status]int
+	done    int
+	total   int
+}
+
+func newProgress(app *App, plan *campaign.Plan) *progress {
+	p := &progress{app: app, plan: plan, running: map[string]string{}, counts: map[store.Status]int{}, total: len(plan.Entries)}
+	if app.IO.Interactive() && !app.quiet && !app.jsonOut {
+		p.bar = progressbar.NewOptions(p.total,
+			progressbar.OptionSetWriter(app.IO.Err),
+			progressbar.OptionSetWidth(24),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionClearOnFinish(),
+			progressbar.OptionSetDescription("starting"),
+		)
+	}
+	return p
+}
+
+func (p *progress) line(format string, args ...any) {
+	if p.app.quiet {
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	if p.bar != nil {
+		progressbar.Bprintln(p.bar, msg)
+		return
+	}
+	fmt.Fprintf(p.app.IO.Err, "%s %s\n", time.Now().Format("15:04:05"), msg)
+}
+
+func (p *progress) describe() {
+	if p.bar == nil {
+		return
+	}
+	devs := make([]string, 0, len(p.running))
+	for d := range p.running {
+		devs = append(devs, d)
+	}
+	sort.Strings(devs)
+	var now []string
+	for _, d := range devs {
+		now = append(now, d+": "+p.running[d])
+	}
+	desc := fmt.Sprintf("%d passed %d failed", p.counts[store.StatusPassed]+p.counts[store.StatusFlaky],
+		p.counts[store.StatusFailed]+p.counts[store.StatusTimeout]+p.counts[store.StatusError])
+	if len(now) > 0 {
+		desc += " · " + strings.Join(now, " · ")
+	}
+	p.bar.Describe(desc)
+}
+
+func (p *progress) Started(plan *campaign.Plan, c *store.Campaign) {
+	p.line("campaign %s: %d script(s) on %s, execution %s", c.Name, len(plan.Entries), strings.Join(plan.Pool[:max(1, min(plan.Workers, len(plan.Pool)))], ", "), c.ExecutionID)
+}
+
+func (p *progress) EntryStarted(e *campaign.PlannedEntry, attempt int, device string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.running[device] = e.Script.Name
+	p.describe()
+	if p.bar == nil {
+		retry := ""
+		if attempt > 1 {
+			retry = fmt.Sprintf(" (attempt %d)", attempt)
+		}
+		p.line("start   %s on %s%s", e.Script.Name, device, retry)
+	}
+}
+
+func (p *progress) EntryFinished(e *campaign.PlannedEntry, attempt int, device string, res *store.Result, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.running, device)
+	status := store.StatusError
+	why := ""
+	dur := ""
+	if res != nil {
+		status = res.Status
+		why = res.ErrorMsg
+		dur = " in " + fmtDuration(time.Duration(res.ExecutionTimeMs)*time.Millisecond)
+	} else if err != nil {
+		why = err.Error()
+		if errors.Is(err, context.Canceled) {
+			status = store.StatusInterrupted
+		}
+	}
+	final := status == store.StatusPassed || attempt > e.Retries || status == store.StatusInterrupted
+	if final {
+		p.done++
+		if status == store.StatusPassed && attempt > 1 {
+			status = store.StatusFlaky
+		}
+		p.counts[status]++
+		if p.bar != nil {
+			p.bar.Add(1)
+		}
+	}
+	p.describe()
+	color := p.app.IO.ColorOut() && p.bar != nil
+	msg := fmt.Sprintf("%-7s %s on %s%s", paintStatus(color, status), e.Script.Name, device, dur)
+	if !final {
+		msg += fmt.Sprintf(" (attempt %d of %d, retrying)", attempt, e.Retries+1)
+	}
+	if why != "" && status != store.StatusPassed && status != store.StatusFlaky {
+		msg += ": " + firstLine(why)
+	}
+	if p.bar == nil {
+		msg += fmt.Sprintf(" [%d/%d]", p.done, p.total)
+		p.line("%s", msg)
+	} else if status != store.StatusPassed {
+		p.line("%s", msg)
+	}
+}
+
+func (p *progress) Stopping(reason string) {
+	p.line("stopping: %s; no more scripts start", reason)
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+	}
+}

@@ -1,0 +1,288 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/store"
+)
+
+// campaignProject has the examples plus scripts that pass, fail, sleep and
+// pass on their second try.
+func campaignProject(t *testing.T) *project {
+	t.Helper()
+	p := examplesProject(t)
+	p.write("test_scripts/ok.py", "print('ok')\n")
+	p.write("test_scripts/bad.py", "print('bad')\nraise SystemExit(1)\n")
+	p.write("test_scripts/nap.py", "import sys, time\n_script_args = ['--s:float:0.5']\ns = float(sys.argv[sys.argv.index('--s') + 1]) if '--s' in sys.argv else 0.5\ntime.sleep(s)\n")
+	p.write("test_scripts/second_try.py", "import os, sys\nif not os.path.exists('tried'):\n    open('tried', 'w').close()\n    sys.exit(1)\n")
+	return p
+}
+
+func (p *project) campaignSummary(t *testing.T) report.CampaignSummary {
+	t.Helper()
+	matches, _ := filepath.Glob(filepath.Join(p.dir, "vpt-results", "campaigns", "*", "summary.json"))
+	if len(matches) == 0 {
+		t.Fatal("no summary.json")
+	}
+	// The newest campaign folder.
+	var newest string
+	var newestTime int64
+	for _, m := range matches {
+		st, _ := os.Stat(m)
+		if st.ModTime().UnixNano() > newestTime {
+			newest, newestTime = m, st.ModTime().UnixNano()
+		}
+	}
+	b, _ := os.ReadFile(newest)
+	var s report.CampaignSummary
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func statuses(s report.CampaignSummary) string {
+	var out []string
+	for _, e := range s.Entries {
+		out = append(out, string(e.Status))
+	}
+	return strings.Join(out, ",")
+}
+
+func TestCampaignBadInputCorpus(t *testing.T) {
+	p := campaignProject(t)
+	entries, _ := os.ReadDir("campaign/testdata/bad")
+	if len(entries) < 25 {
+		t.Fatalf("corpus of %d files", len(entries))
+	}
+	for _, e := range entries {
+		path, _ := filepath.Abs(filepath.Join("campaign/testdata/bad", e.Name()))
+		t.Run(e.Name(), func(t *testing.T) {
+			r := p.vpt("campaign", path)
+			r.expect(t, 2, e.Name())
+		})
+	}
+	for _, dir := range []string{"vpt-results"} {
+		if _, err := os.Stat(filepath.Join(p.dir, dir)); err == nil {
+			t.Fatalf("%s was written by a campaign that could not run", dir)
+		}
+	}
+}
+
+func TestCampaignSequential(t *testing.T) {
+	p := campaignProject(t)
+	p.write("c.yaml", `campaign_id: seq
+name: Sequential
+device: device1
+execution_config: {continue_on_failure: false}
+script_configurations:
+  - {script_name: ok}
+  - {script_name: bad}
+  - {script_name: ok}
+`)
+	r := p.vpt("campaign", "c.yaml", "--junit", "out/junit.xml")
+	r.expect(t, 1, "FAILED Sequential", "1 passed, 1 failed, 1 not run", "continue_on_failure is false")
+	s := p.campaignSummary(t)
+	if got := statuses(s); got != "passed,failed,not_run" {
+		t.Fatalf("statuses %s", got)
+	}
+	if s.Campaign.Status != "failed" || s.Campaign.CompletedAt == nil {
+		t.Fatalf("campaign %+v", s.Campaign)
+	}
+	// The campaign is linked to its results.
+	var rows []map[string]any
+	json.Unmarshal([]byte(p.vpt("report", "list", "--campaign", s.Campaign.ExecutionID, "--json").stdout), &rows)
+	if len(rows) != 2 {
+		t.Fatalf("%d linked results", len(rows))
+	}
+	if out, err := exec.Command("xmllint", "--noout", filepath.Join(p.dir, "out", "junit.xml")).CombinedOutput(); err != nil {
+		t.Fatalf("xmllint: %s", out)
+	}
+	b, _ := os.ReadFile(filepath.Join(p.dir, "out", "junit.xml"))
+	if !strings.Contains(string(b), `tests="3" failures="1" errors="0" skipped="1"`) {
+		t.Fatalf("junit counts:\n%s", b)
+	}
+}
+
+func TestCampaignTimeouts(t *testing.T) {
+	p := campaignProject(t)
+	p.write("c.yaml", `campaign_id: slow
+name: Slow
+device: device1
+execution_config: {timeout_minutes: 0.03}
+script_configurations:
+  - {script_name: nap, parameters: {s: 0.1}}
+  - {script_name: nap, parameters: {s: 0.5}, timeout: 200ms}
+  - {script_name: nap, parameters: {s: 30}}
+  - {script_name: ok}
+`)
+	p.vpt("campaign", "c.yaml").expect(t, 4, "TIMEOUT Slow")
+	s := p.campaignSummary(t)
+	if got := statuses(s); got != "passed,timeout,timeout,not_run" {
+		t.Fatalf("statuses %s", got)
+	}
+	if s.Campaign.Status != "timeout" {
+		t.Fatalf("campaign status %s", s.Campaign.Status)
+	}
+	for _, r := range p.results() {
+		if r.Status == store.StatusRunning {
+			t.Fatal("a row left running")
+		}
+	}
+}
+
+func TestCampaignParallelAndRetries(t *testing.T) {
+	p := campaignProject(t)
+	p.write("vpt.yaml", `scripts_dir: test_scripts
+userinterfaces_dir: userinterfaces
+devices:
+  - {id: device1, name: Fast, model: virtual, userinterface: horizon_tv}
+  - {id: device2, name: Slow, model: virtual, userinterface: horizon_tv, key_latency: 600ms}
+`)
+	p.write("test_scripts/press.py", "import vpt\nvpt.press('OK')\n")
+	var entries strings.Builder
+	for i := 0; i < 10; i++ {
+		entries.WriteString("  - {script_name: press}\n")
+	}
+	p.write("c.yaml", "campaign_id: par\nname: Parallel\ndevice: auto\nexecution_config: {parallel: true}\nscript_configurations:\n"+entries.String()+
+		"  - {script_name: second_try, retries: 1}\n")
+	p.vpt("campaign", "c.yaml").expect(t, 0, "COMPLETED Parallel", "10 passed, 1 flaky")
+	s := p.campaignSummary(t)
+	ran := map[string]int{}
+	for _, e := range s.Entries {
+		for _, a := range e.Attempts {
+			ran[a.Device]++
+		}
+	}
+	if ran["device1"] <= ran["device2"] || ran["device2"] == 0 {
+		t.Fatalf("the fast device should run more: %v", ran)
+	}
+	flaky := s.Entries[10]
+	if flaky.Status != store.StatusFlaky || len(flaky.Attempts) != 2 || flaky.Attempts[0].Status != store.StatusFailed {
+		t.Fatalf("flaky entry %+v", flaky)
+	}
+	// Every attempt keeps its own run folder and report.
+	for _, a := range flaky.Attempts {
+		if _, err := os.Stat(filepath.Join(a.RunDir, "report.html")); err != nil {
+			t.Fatalf("attempt %d: %v", a.Attempt, err)
+		}
+	}
+	os.Remove(filepath.Join(p.dir, "tried"))
+	p.vpt("campaign", "c.yaml", "--fail-on-flaky").expect(t, 1, "flaky")
+}
+
+func TestCampaignStopsAndReruns(t *testing.T) {
+	p := campaignProject(t)
+	p.write("c.yaml", `campaign_id: mixed
+name: Mixed
+device: device1
+script_configurations:
+  - {script_name: bad}
+  - {script_name: ok}
+  - {script_name: bad}
+  - {script_name: ok}
+`)
+	p.vpt("campaign", "c.yaml", "-x").expect(t, 1, "stopping")
+	if got := statuses(p.campaignSummary(t)); got != "failed,not_run,not_run,not_run" {
+		t.Fatalf("-x: %s", got)
+	}
+	p.vpt("campaign", "c.yaml").expect(t, 1)
+	before := len(p.results())
+	r := p.vpt("campaign", "c.yaml", "--last-failed")
+	r.expect(t, 1, "rerunning 2 script(s)")
+	if after := len(p.results()); after != before+2 {
+		t.Fatalf("--last-failed ran %d scripts", after-before)
+	}
+	r = p.vpt("campaign", "c.yaml", "--dry-run", "--device", "device1,device2", "--parallel", "2")
+	r.expect(t, 0, "devices: device1, device2 (parallel on 2 device(s))", "bad")
+	if after := len(p.results()); after != before+2 {
+		t.Fatal("--dry-run ran something")
+	}
+}
+
+func TestCampaignShards(t *testing.T) {
+	p := campaignProject(t)
+	p.write("c.yaml", `campaign_id: sharded
+name: Sharded
+device: device1
+script_configurations:
+  - {script_name: ok}
+  - {script_name: ok}
+  - {script_name: bad}
+  - {script_name: ok}
+  - {script_name: ok}
+`)
+	r := p.vpt("campaign", "c.yaml", "--shard", "1/2", "--execution-id", "ci-pipeline-42")
+	r.expect(t, 1, "shards done: [1] of 2")
+	s := p.campaignSummary(t)
+	if s.Campaign.Status != "running" || len(s.Entries) != 3 {
+		t.Fatalf("after shard 1: %s, %d entries", s.Campaign.Status, len(s.Entries))
+	}
+	p.vpt("campaign", "c.yaml", "--shard", "2/2", "--execution-id", "ci-pipeline-42").expect(t, 0, "FAILED Sharded: 5 scripts, 4 passed, 1 failed")
+	s = p.campaignSummary(t)
+	if s.Campaign.Status != "failed" || len(s.Entries) != 5 || s.Campaign.Stats.Failed != 1 || s.Campaign.Stats.Passed != 4 {
+		t.Fatalf("the whole execution: %s %+v", s.Campaign.Status, s.Campaign.Stats)
+	}
+	p.vpt("campaign", "c.yaml", "--shard", "3/2").expect(t, 2, "expected i/n")
+}
+
+func TestCampaignInterrupt(t *testing.T) {
+	p := campaignProject(t)
+	p.write("c.yaml", `campaign_id: long
+name: Long
+device: device1
+script_configurations:
+  - {script_name: nap, parameters: {s: 60}}
+  - {script_name: ok}
+`)
+	cmd := exec.Command(vptBin, "campaign", "c.yaml")
+	cmd.Dir, cmd.Env = p.dir, p.env
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Start()
+	waitFor(t, func() bool { return strings.Contains(out.String(), "start   nap") })
+	waitFor(t, func() bool { rows := p.results(); return len(rows) == 1 })
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Fatalf("exit %v\n%s", err, out.String())
+	}
+	s := p.campaignSummary(t)
+	if s.Campaign.Status != "cancelled" || statuses(s) != "interrupted,not_run" {
+		t.Fatalf("%s %s", s.Campaign.Status, statuses(s))
+	}
+}
+
+func TestCampaignExamplesAndReportInBrowser(t *testing.T) {
+	p := examplesProject(t)
+	p.vpt("campaign", "campaigns/nightly.yaml").expect(t, 0, "COMPLETED Nightly regression")
+	p.vpt("campaign", "campaigns/parallel.yaml").expect(t, 0, "COMPLETED Parallel smoke test")
+	p.vpt("campaign", "campaigns/upstream.json").expect(t, 0, "COMPLETED Example Campaign")
+	s := p.campaignSummary(t)
+	index := filepath.Join(p.dir, "vpt-results", "campaigns", s.Campaign.ExecutionID, "index.html")
+	wd := startBrowser(t)
+	wd.call("POST", wd.s("/url"), map[string]string{"url": "file://" + index}, nil)
+	var st struct {
+		Rows  int    `json:"rows"`
+		Links int    `json:"links"`
+		Count string `json:"count"`
+	}
+	wd.call("POST", wd.s("/execute/sync"), map[string]any{"args": []any{}, "script": `return {
+		rows: document.querySelectorAll("#rows tr").length,
+		links: document.querySelectorAll("#rows a").length,
+		count: document.getElementById("count").textContent};`}, &st)
+	wd.screenshot(t, "campaign-report.png")
+	if st.Rows != 2 || st.Links != 2 || st.Count != "2 of 2" {
+		t.Fatalf("campaign page: %+v", st)
+	}
+	if errs := wd.consoleErrors(t); len(errs) > 0 {
+		t.Fatalf("console errors: %v", errs)
+	}
+}
