@@ -12,6 +12,7 @@ import (
 	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/capture/ui"
 	"github.com/vpt-dev/vpt/executor"
+	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
 
 	// Device drivers and stores, registered by scheme.
@@ -19,6 +20,7 @@ import (
 	_ "github.com/vpt-dev/vpt/capture/hdmi"
 	_ "github.com/vpt-dev/vpt/capture/host"
 	_ "github.com/vpt-dev/vpt/capture/virtual"
+	_ "github.com/vpt-dev/vpt/store/postgres"
 	_ "github.com/vpt-dev/vpt/store/sqlite"
 )
 
@@ -181,13 +183,32 @@ func (a *App) Close() {
 
 func environ() []string { return os.Environ() }
 
-// probeUpload checks that the artifact store answers with the configured
-// settings. It is filled by the upload support.
-var probeUploadFn func(ctx context.Context, app *App, cmd *cobra.Command) error
-
-func (a *App) probeUpload(ctx context.Context, cmd *cobra.Command) error {
-	if probeUploadFn == nil {
-		return nil
+// Uploader builds the uploader from the upload settings.
+func (a *App) Uploader(ctx context.Context, cmd *cobra.Command) (*report.Uploader, error) {
+	cfg, err := a.Config(cmd)
+	if err != nil {
+		return nil, err
 	}
-	return probeUploadFn(ctx, a, cmd)
+	u := cfg.Upload
+	up, err := report.NewUploader(report.UploadConfig{
+		Endpoint: u.Endpoint, Bucket: u.Bucket, Region: u.Region, AccessKeyID: u.AccessKeyID,
+		SecretAccessKey: u.SecretAccessKey, PublicURL: u.PublicURL, Presign: u.Presign,
+		Concurrency: u.Concurrency, PathStyle: u.PathStyle, Prefix: u.Prefix,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if a.IO.Interactive() && !a.quiet && !a.jsonOut {
+		up.Progress = uploadProgress(a.IO.Err)
+	}
+	return up, nil
+}
+
+// probeUpload checks that the bucket answers with the configured settings.
+func (a *App) probeUpload(ctx context.Context, cmd *cobra.Command) error {
+	up, err := a.Uploader(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	return up.Probe(ctx)
 }

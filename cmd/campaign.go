@@ -81,6 +81,7 @@ when a run hit an infrastructure error, else 0.`,
 	f.BoolVar(&o.stream, "stream", false, "stream the scripts' output, prefixed with device and script")
 	f.Duration("timeout", 0, "timeout of each script without its own (default 1h)")
 	f.String("video", "", "record video: on, off or retain-on-failure")
+	f.Bool("upload", false, "upload every run folder and the campaign report to R2/S3")
 	f.String("python", "", "Python `interpreter` for .py scripts")
 	f.Duration("grace", 0, "time a script gets to stop before SIGKILL")
 	return cmd
@@ -158,6 +159,13 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 		return err
 	}
 	runner.Settings.WholeLines = true
+	if cfg.Upload.Enabled {
+		up, err := app.Uploader(ctx, cmd)
+		if err != nil {
+			return err
+		}
+		runner.Uploader = up
+	}
 	obs := newProgress(app, plan)
 	cr := &campaign.Runner{Exec: runner, Store: runner.Store, Observer: obs, Log: app.Log(), ResultsDir: cfg.ResultsDir,
 		TeamID: cfg.TeamID, HostName: cfg.HostName, Stop: app.Stop}
@@ -171,6 +179,11 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 			return fmt.Errorf("JUnit %s: %w", o.junit, err)
 		}
 	}
+	if cfg.Upload.Enabled && runErr == nil {
+		if err := app.uploadCampaign(ctx, cmd, out); err != nil {
+			app.Notice("campaign report upload failed: %v", err)
+		}
+	}
 	if app.jsonOut {
 		if err := printJSON(app, out.Summary); err != nil {
 			return err
@@ -181,7 +194,15 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 	if runErr != nil {
 		return runErr
 	}
-	return &exitError{code: campaignExitCode(out, o.failOnFlaky)}
+	code := campaignExitCode(out, o.failOnFlaky)
+	if code == ExitOK && cfg.Upload.Enabled {
+		for _, r := range out.Results {
+			if r.UploadStatus == store.UploadPending {
+				return &exitError{code: ExitInfra, msg: "the campaign passed but uploads failed; retry with: vpt report upload --pending"}
+			}
+		}
+	}
+	return &exitError{code: code}
 }
 
 // campaignExitCode: 130 interrupted, 1 failed, 4 timeout, 3 error, else 0.

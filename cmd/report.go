@@ -28,7 +28,7 @@ its HTML report, rebuild reports after an upgrade, upload them, prune old ones.
 IDs may be shortened to any unique prefix; "latest" is the newest run.`,
 	}
 	cmd.AddCommand(newReportListCmd(app), newReportShowCmd(app), newReportOpenCmd(app),
-		newReportRegenerateCmd(app), newReportPruneCmd(app))
+		newReportRegenerateCmd(app), newReportPruneCmd(app), newReportUploadCmd(app))
 	return cmd
 }
 
@@ -443,12 +443,12 @@ of vpt, old reports get the new template.`,
 
 func newReportPruneCmd(app *App) *cobra.Command {
 	var olderThan string
-	var keepFailed, dryRun bool
+	var keepFailed, dryRun, remote bool
 	cmd := &cobra.Command{
 		Use:   "prune --older-than AGE",
 		Short: "Delete old results: their run folders and rows (never a running run)",
 		Example: `  vpt report prune --older-than 30d --keep-failed --dry-run
-  vpt report prune --older-than 90d`,
+  vpt report prune --older-than 90d --remote`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if olderThan == "" {
@@ -458,17 +458,18 @@ func newReportPruneCmd(app *App) *cobra.Command {
 			if err != nil {
 				return &usageError{msg: "--older-than: " + err.Error(), hint: "for example 30d, 12h, 2w"}
 			}
-			return runPrune(cmd.Context(), app, cmd, time.Now().Add(-age), keepFailed, dryRun)
+			return runPrune(cmd.Context(), app, cmd, time.Now().Add(-age), keepFailed, dryRun, remote)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&olderThan, "older-than", "", "delete results that started more than this `age` ago (30d, 12h)")
 	f.BoolVar(&keepFailed, "keep-failed", false, "keep results that did not pass")
 	f.BoolVar(&dryRun, "dry-run", false, "say what would be deleted, delete nothing")
+	f.BoolVar(&remote, "remote", false, "also delete the uploaded copies in R2/S3")
 	return cmd
 }
 
-func runPrune(ctx context.Context, app *App, cmd *cobra.Command, cutoff time.Time, keepFailed, dryRun bool) error {
+func runPrune(ctx context.Context, app *App, cmd *cobra.Command, cutoff time.Time, keepFailed, dryRun, remote bool) error {
 	st, err := app.Store(ctx, cmd)
 	if err != nil {
 		return err
@@ -476,6 +477,12 @@ func runPrune(ctx context.Context, app *App, cmd *cobra.Command, cutoff time.Tim
 	rows, err := st.ListResults(ctx, store.ResultFilter{Before: cutoff})
 	if err != nil {
 		return err
+	}
+	var remover remoteRemover
+	if remote && !dryRun {
+		if remover, err = app.remoteRemover(ctx, cmd); err != nil {
+			return err
+		}
 	}
 	var deleted, kept, bytes int64
 	for _, r := range rows {
@@ -489,6 +496,11 @@ func runPrune(ctx context.Context, app *App, cmd *cobra.Command, cutoff time.Tim
 			deleted++
 			bytes += size
 			continue
+		}
+		if remover != nil && r.UploadStatus == store.UploadDone {
+			if err := remover(ctx, &r); err != nil {
+				return fmt.Errorf("run %s: its uploaded copy: %w (nothing of the run was deleted)", r.ID[:8], err)
+			}
 		}
 		// The row goes first: a folder without a row is only disk space,
 		// a row without its folder would be a broken link.

@@ -69,6 +69,7 @@ gw/smartping) or a path to a script file. Arguments after -- go to the script;
 	f.StringArrayVarP(&opts.Params, "param", "p", nil, "script parameter `key=value`, passed as --key value (repeatable)")
 	f.Duration("timeout", 0, "stop the script after this `duration` (default 1h, or timeout: in vpt.yaml)")
 	f.String("video", "", "record video: on, off or retain-on-failure (default on)")
+	f.Bool("upload", false, "upload the run folder to R2/S3 (the upload: settings) after the run")
 	f.String("python", "", "Python `interpreter` for .py scripts (default python3, or the project's venv)")
 	f.Duration("grace", 0, "time a script gets to stop after SIGTERM or SIGINT before SIGKILL (default 10s)")
 	f.BoolVar(&opts.Raw, "raw", false, "stream the script's output without the [script] prefix")
@@ -104,6 +105,13 @@ func runRun(ctx context.Context, app *App, cmd *cobra.Command, opts runOptions) 
 		return err
 	}
 	runner.Settings.Raw, runner.Settings.NoWait = opts.Raw, opts.NoWait
+	if cfg.Upload.Enabled {
+		up, err := app.Uploader(ctx, cmd)
+		if err != nil {
+			return err
+		}
+		runner.Uploader = up
+	}
 	res, runErr := runner.Run(ctx, executor.Request{Script: script, Args: args, DeviceID: opts.Device, UserInterface: opts.UserInterface})
 	if runErr != nil && res == nil {
 		if errors.Is(runErr, executor.ErrInterpreterMissing) && cfg.PythonSet {
@@ -126,7 +134,11 @@ func runRun(ctx context.Context, app *App, cmd *cobra.Command, opts runOptions) 
 	if runErr != nil {
 		return runErr
 	}
-	return &exitError{code: StatusCode(res.Status)}
+	code := StatusCode(res.Status)
+	if code == ExitOK && res.UploadStatus == store.UploadPending {
+		return &exitError{code: ExitInfra, msg: "the run passed but its upload failed; retry with: vpt report upload --pending"}
+	}
+	return &exitError{code: code}
 }
 
 // scriptArgs turns -p key=value into --key value, before the args after --.

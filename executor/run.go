@@ -375,11 +375,16 @@ func (run *runState) execute(ctx context.Context, req Request, devCfg capture.De
 	if storeErr != nil {
 		storeErr = fmt.Errorf("%w: could not record the result: %v", ErrStore, storeErr)
 	}
-	if r.Uploader != nil {
+	if r.Uploader != nil && storeErr == nil {
+		// A failed upload leaves every local file as it was and marks the
+		// row pending; a successful one records the URLs.
 		if err := r.Uploader.UploadRun(context.Background(), res); err != nil {
-			run.note("upload failed: %v (the run folder is intact; retry with: vpt report upload --pending)", err)
+			res.UploadStatus = store.UploadPending
+			r.notice("upload of run %s failed: %v (the run folder is intact; retry with: vpt report upload --pending)", res.ID[:8], err)
 		}
-		_ = report.WriteResultJSON(res)
+		if err := r.Store.UpdateResult(context.Background(), res); err != nil {
+			storeErr = fmt.Errorf("%w: could not record the upload: %v", ErrStore, err)
+		}
 	}
 	updateLatest(r.Settings.ResultsDir, res.ID)
 	if infraErr != nil {
