@@ -191,14 +191,16 @@ func loadConfig(explicit string, flags *pflag.FlagSet, bind map[string]string, e
 			}
 		}
 	}
-	v.SetEnvPrefix("VPT")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
-	v.AutomaticEnv()
+	// Environment, then flags: each layer set after the one it overrides.
+	env := envMap(environ)
+	for key := range defaults {
+		if val, ok := env[envName(key)]; ok && val != "" {
+			v.Set(key, val)
+		}
+	}
 	for key, name := range bind {
-		if f := flags.Lookup(name); f != nil {
-			if err := v.BindPFlag(key, f); err != nil {
-				return nil, err
-			}
+		if f := flags.Lookup(name); f != nil && f.Changed {
+			v.Set(key, f.Value.String())
 		}
 	}
 	var cfg Config
@@ -206,10 +208,7 @@ func loadConfig(explicit string, flags *pflag.FlagSet, bind map[string]string, e
 		return nil, &configError{fmt.Errorf("configuration: %w", err)}
 	}
 	cfg.File = file
-	env := envMap(environ)
-	own := func(key string) bool {
-		return env["VPT_"+strings.ToUpper(strings.ReplaceAll(key, ".", "_"))] != "" || flagChanged(flags, bind[key])
-	}
+	own := func(key string) bool { return env[envName(key)] != "" || flagChanged(flags, bind[key]) }
 	applyUpstreamEnv(&cfg, env, own)
 	cfg.PythonSet = v.IsSet("python") && (v.InConfig("python") || env["VPT_PYTHON"] != "" || flagChanged(flags, bind["python"]))
 	if err := cfg.validate(); err != nil {
@@ -224,6 +223,12 @@ func flagChanged(flags *pflag.FlagSet, name string) bool {
 	}
 	f := flags.Lookup(name)
 	return f != nil && f.Changed
+}
+
+// envName is the VPT_* variable of a configuration key: video.mode is
+// VPT_VIDEO_MODE.
+func envName(key string) string {
+	return "VPT_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
 }
 
 func envMap(environ []string) map[string]string {
@@ -245,6 +250,9 @@ func applyUpstreamEnv(cfg *Config, env map[string]string, ownEnvOrFlag func(key 
 	}
 	if cfg.ProjectRoot == "" {
 		cfg.ProjectRoot = env["PROJECT_ROOT"]
+	}
+	if cfg.HostName == "" {
+		cfg.HostName = env["HOST_NAME"]
 	}
 	if cfg.HostName == "" {
 		cfg.HostName = capture.Hostname()
