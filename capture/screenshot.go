@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,10 +37,12 @@ type Shot struct {
 // Shots numbers and writes the screenshots of one run into
 // <run>/screenshots: 001-initial.png with 001-initial.thumb.jpg beside it.
 type Shots struct {
-	runDir string
-	opts   ShotOptions
-	mu     sync.Mutex
-	n      int
+	runDir  string
+	opts    ShotOptions
+	mu      sync.Mutex
+	n       int
+	pending sync.WaitGroup
+	errs    []error
 }
 
 // NewShots writes into runDir/screenshots.
@@ -64,25 +65,71 @@ func NewShots(runDir string, opts ShotOptions) *Shots {
 
 // Save writes img under the next number with label in its name.
 func (s *Shots) Save(img image.Image, label string) (Shot, error) {
+	return s.save(img, label, s.next())
+}
+
+// SaveLater numbers the screenshot now and writes it in the background;
+// Wait waits for it. The run's first screenshot is written while the
+// script starts.
+func (s *Shots) SaveLater(img image.Image, label string) Shot {
+	n := s.next()
+	shot := s.describe(img, label, n)
+	s.pending.Add(1)
+	go func() {
+		defer s.pending.Done()
+		if _, err := s.save(img, label, n); err != nil {
+			s.mu.Lock()
+			s.errs = append(s.errs, err)
+			s.mu.Unlock()
+		}
+	}()
+	return shot
+}
+
+// Wait waits for the screenshots being written and reports the first failure.
+func (s *Shots) Wait() error {
+	s.pending.Wait()
 	s.mu.Lock()
-	s.n++
-	n := s.n
-	s.mu.Unlock()
-	dir := filepath.Join(s.runDir, "screenshots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Shot{}, err
+	defer s.mu.Unlock()
+	if len(s.errs) > 0 {
+		return s.errs[0]
 	}
+	return nil
+}
+
+func (s *Shots) next() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	return s.n
+}
+
+func (s *Shots) describe(img image.Image, label string, n int) Shot {
 	ext := ".png"
 	if s.opts.Format == "jpeg" {
 		ext = ".jpg"
 	}
 	base := fmt.Sprintf("%03d-%s", n, slug(label))
-	shot := Shot{Label: label, Path: "screenshots/" + base + ext, Thumbnail: "screenshots/" + base + ".thumb.jpg",
+	return Shot{Label: label, Path: "screenshots/" + base + ext, Thumbnail: "screenshots/" + base + ".thumb.jpg",
 		Width: img.Bounds().Dx(), Height: img.Bounds().Dy(), TakenAt: time.Now()}
-	if err := writeImage(filepath.Join(s.runDir, shot.Path), img, s.opts.Format, s.opts.Quality); err != nil {
+}
+
+func (s *Shots) save(img image.Image, label string, n int) (Shot, error) {
+	dir := filepath.Join(s.runDir, "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Shot{}, err
 	}
-	if err := writeImage(filepath.Join(s.runDir, shot.Thumbnail), Thumbnail(img, s.opts.ThumbWidth), "jpeg", 75); err != nil {
+	shot := s.describe(img, label, n)
+	// The thumbnail is made while the picture is encoded.
+	thumbDone := make(chan error, 1)
+	go func() {
+		thumbDone <- writeImage(filepath.Join(s.runDir, shot.Thumbnail), Thumbnail(img, s.opts.ThumbWidth), "jpeg", 75)
+	}()
+	err := writeImage(filepath.Join(s.runDir, shot.Path), img, s.opts.Format, s.opts.Quality)
+	if terr := <-thumbDone; err == nil {
+		err = terr
+	}
+	if err != nil {
 		return Shot{}, err
 	}
 	return shot, nil
@@ -101,7 +148,7 @@ func writeImage(path string, img image.Image, format string, quality int) error 
 		err = jpeg.Encode(w, img, &jpeg.Options{Quality: quality})
 	} else {
 		// Speed over size: screenshots are taken while the test runs.
-		err = (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(w, img)
+		err = encodePNG(w, img)
 	}
 	if err == nil {
 		err = w.Flush()

@@ -159,6 +159,7 @@ func (a *App) Runner(ctx context.Context, cmd *cobra.Command, terminal io.Writer
 			Video: cfg.Video.Mode, VideoQuality: cfg.Video.Quality,
 			VideoOptions: capture.VideoOptions{FPS: cfg.Video.FPS, SegmentSeconds: cfg.Video.Segment},
 			Shots:        capture.ShotOptions{Format: cfg.Screenshots.Format, Quality: cfg.Screenshots.Quality},
+			AutoShots:    cfg.Screenshots.Auto,
 			FFmpeg:       cfg.Tools.FFmpeg, PublicURL: cfg.Upload.PublicURL, BaseEnv: a.Environ,
 		},
 		Terminal: terminal,

@@ -59,6 +59,8 @@ type VideoConfig struct {
 type ShotConfig struct {
 	Format  string `mapstructure:"format" yaml:"format"` // png, jpeg
 	Quality int    `mapstructure:"quality" yaml:"quality"`
+	// Auto takes the initial and final screenshot of every run.
+	Auto bool `mapstructure:"auto" yaml:"auto"`
 }
 
 // UploadConfig is the `upload:` section.
@@ -103,6 +105,7 @@ var defaults = map[string]any{
 	"video.segment":            2,
 	"screenshots.format":       "png",
 	"screenshots.quality":      85,
+	"screenshots.auto":         true,
 	"upload.enabled":           false,
 	"upload.endpoint":          "",
 	"upload.bucket":            "virtualpytest",

@@ -53,7 +53,9 @@ type Settings struct {
 	VideoQuality string
 	VideoOptions capture.VideoOptions
 	Shots        capture.ShotOptions
-	FFmpeg       string
+	// AutoShots takes a screenshot before the script starts and after it ends.
+	AutoShots bool
+	FFmpeg    string
 	// Raw streams output without the [script] prefix; Quiet does not
 	// stream it at all (it still goes to output.log).
 	Raw, Quiet bool
@@ -282,8 +284,8 @@ func (run *runState) execute(ctx context.Context, req Request, devCfg capture.De
 				infraErr = fmt.Errorf("%w: video of %s: %w", ErrCapture, devCfg.ID, err)
 			}
 		}
-		if infraErr == nil && dev.Info().Has(capture.CapScreenshot) {
-			if _, err := run.screenshot(ctx, "initial"); err != nil {
+		if infraErr == nil && s.AutoShots && dev.Info().Has(capture.CapScreenshot) {
+			if _, err := run.screenshotLater(ctx, "initial"); err != nil {
 				infraErr = fmt.Errorf("%w: initial screenshot of %s: %w", ErrCapture, devCfg.ID, err)
 			}
 		}
@@ -334,7 +336,7 @@ func (run *runState) execute(ctx context.Context, req Request, devCfg capture.De
 	run.mu.Unlock()
 
 	// Evidence of the end state, then the video.
-	if run.dev != nil && run.shots != nil && run.dev.Info().Has(capture.CapScreenshot) {
+	if run.dev != nil && run.shots != nil && s.AutoShots && run.dev.Info().Has(capture.CapScreenshot) {
 		if _, err := run.screenshot(context.Background(), "final"); err != nil {
 			run.log.Warn("final screenshot", "err", err)
 			run.note("final screenshot failed: %v", err)
@@ -346,6 +348,11 @@ func (run *runState) execute(ctx context.Context, req Request, devCfg capture.De
 		}
 	}
 
+	if run.shots != nil {
+		if err := run.shots.Wait(); err != nil {
+			run.note("writing a screenshot failed: %v", err)
+		}
+	}
 	markers := run.out.scanner.finish()
 	run.verdict_(end, markers, infraErr)
 	if rec != nil {
@@ -510,6 +517,15 @@ func (run *runState) finaliseVideo(videoDir string) {
 
 // screenshot takes, saves and records a screenshot.
 func (run *runState) screenshot(ctx context.Context, label string) (store.Screenshot, error) {
+	return run.takeScreenshot(ctx, label, false)
+}
+
+// screenshotLater takes a screenshot now and writes it in the background.
+func (run *runState) screenshotLater(ctx context.Context, label string) (store.Screenshot, error) {
+	return run.takeScreenshot(ctx, label, true)
+}
+
+func (run *runState) takeScreenshot(ctx context.Context, label string, later bool) (store.Screenshot, error) {
 	if run.dev == nil || run.shots == nil {
 		return store.Screenshot{}, fmt.Errorf("no device")
 	}
@@ -517,8 +533,10 @@ func (run *runState) screenshot(ctx context.Context, label string) (store.Screen
 	if err != nil {
 		return store.Screenshot{}, err
 	}
-	shot, err := run.shots.Save(img, label)
-	if err != nil {
+	var shot capture.Shot
+	if later {
+		shot = run.shots.SaveLater(img, label)
+	} else if shot, err = run.shots.Save(img, label); err != nil {
 		return store.Screenshot{}, err
 	}
 	sc := store.Screenshot{Label: label, Path: shot.Path, Thumbnail: shot.Thumbnail, TakenAt: shot.TakenAt.UTC(),
