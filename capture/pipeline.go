@@ -1,11 +1,11 @@
 package capture
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"image"
-	"image/jpeg"
 	"os"
 	"path/filepath"
 	"sync"
@@ -141,7 +141,7 @@ func (p *Pipeline) Latest(ctx context.Context) (image.Image, error) {
 		}
 		path := filepath.Join(dir, LatestFrame)
 		if st, err := os.Stat(path); err == nil && time.Since(st.ModTime()) < frameMaxAge {
-			img, err := readJPEG(path)
+			img, err := readPPM(path)
 			if err == nil {
 				return img, nil
 			}
@@ -157,11 +157,53 @@ func (p *Pipeline) Latest(ctx context.Context) (image.Image, error) {
 	}
 }
 
-func readJPEG(path string) (image.Image, error) {
-	f, err := os.Open(path)
+// readPPM reads a binary PPM (P6, 8 bits) into an RGBA image.
+func readPPM(path string) (image.Image, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return jpeg.Decode(f)
+	var w, h, maxval int
+	rest := b
+	fields := make([]int, 0, 3)
+	if !bytes.HasPrefix(rest, []byte("P6")) {
+		return nil, fmt.Errorf("%s: not a binary PPM", path)
+	}
+	rest = rest[2:]
+	for len(fields) < 3 {
+		// Whitespace and comments, then a number.
+		for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\n' || rest[0] == '\r' || rest[0] == '\t' || rest[0] == '#') {
+			if rest[0] == '#' {
+				if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+					rest = rest[i:]
+				}
+			}
+			rest = rest[1:]
+		}
+		n := 0
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			n = n*10 + int(rest[i]-'0')
+			i++
+		}
+		if i == 0 {
+			return nil, fmt.Errorf("%s: bad PPM header", path)
+		}
+		fields = append(fields, n)
+		rest = rest[i:]
+	}
+	w, h, maxval = fields[0], fields[1], fields[2]
+	if len(rest) < 1 || maxval != 255 || w <= 0 || h <= 0 {
+		return nil, fmt.Errorf("%s: unsupported PPM", path)
+	}
+	rest = rest[1:] // the single whitespace before the pixels
+	if len(rest) < w*h*3 {
+		return nil, fmt.Errorf("%s: short PPM", path)
+	}
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	pix := img.Pix
+	for i, j := 0, 0; j < w*h*3; i, j = i+4, j+3 {
+		pix[i], pix[i+1], pix[i+2], pix[i+3] = rest[j], rest[j+1], rest[j+2], 0xff
+	}
+	return img, nil
 }

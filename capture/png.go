@@ -10,7 +10,6 @@ import (
 	"image"
 	"image/png"
 	"io"
-	"runtime"
 	"sync"
 )
 
@@ -19,7 +18,7 @@ import (
 // flat backgrounds) instead of image/png's per-row filter search, and
 // deflate runs at its fastest level. Opaque RGBA images are written as
 // RGB. Other image types go through image/png.
-func encodePNG(w io.Writer, img image.Image) error {
+func encodePNG(w io.Writer, img image.Image, cores int) error {
 	rgba, ok := img.(*image.RGBA)
 	if !ok {
 		return (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(w, img)
@@ -44,7 +43,7 @@ func encodePNG(w io.Writer, img image.Image) error {
 	writeChunk(bw, "IHDR", ihdr[:])
 
 	idat := &chunkWriter{w: bw, kind: "IDAT"}
-	if err := deflateRows(idat, rgba, bpp, opaque); err != nil {
+	if err := deflateRows(idat, rgba, bpp, opaque, cores); err != nil {
 		return err
 	}
 	if err := idat.flush(); err != nil {
@@ -96,11 +95,11 @@ func (c *chunkWriter) flush() error {
 // are compressed at once on every core (each band's deflate stream is
 // sync-flushed, so the pieces join into one valid stream, as pigz does);
 // the checksum is taken over the whole.
-func deflateRows(w io.Writer, img *image.RGBA, bpp int, opaque bool) error {
+func deflateRows(w io.Writer, img *image.RGBA, bpp int, opaque bool, cores int) error {
 	b := img.Rect
 	width, height := b.Dx(), b.Dy()
 	rowLen := width * bpp
-	bands := min(runtime.NumCPU(), max(1, height/64))
+	bands := min(cores, max(1, height/64))
 	type band struct {
 		raw, packed []byte
 		err         error

@@ -20,7 +20,7 @@ func TestEncodePNG(t *testing.T) {
 				}
 			}
 			var buf bytes.Buffer
-			if err := encodePNG(&buf, img); err != nil {
+			if err := encodePNG(&buf, img, 1+size.X%3); err != nil {
 				t.Fatal(err)
 			}
 			got, err := png.Decode(&buf)

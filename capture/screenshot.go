@@ -7,6 +7,7 @@ import (
 	"image/jpeg"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -65,7 +66,7 @@ func NewShots(runDir string, opts ShotOptions) *Shots {
 
 // Save writes img under the next number with label in its name.
 func (s *Shots) Save(img image.Image, label string) (Shot, error) {
-	return s.save(img, label, s.next())
+	return s.save(img, label, s.next(), runtime.NumCPU())
 }
 
 // SaveLater numbers the screenshot now and writes it in the background;
@@ -77,7 +78,8 @@ func (s *Shots) SaveLater(img image.Image, label string) Shot {
 	s.pending.Add(1)
 	go func() {
 		defer s.pending.Done()
-		if _, err := s.save(img, label, n); err != nil {
+		// One core: the other is the script's, starting meanwhile.
+		if _, err := s.save(img, label, n, 1); err != nil {
 			s.mu.Lock()
 			s.errs = append(s.errs, err)
 			s.mu.Unlock()
@@ -114,20 +116,30 @@ func (s *Shots) describe(img image.Image, label string, n int) Shot {
 		Width: img.Bounds().Dx(), Height: img.Bounds().Dy(), TakenAt: time.Now()}
 }
 
-func (s *Shots) save(img image.Image, label string, n int) (Shot, error) {
+// save encodes on up to cores cores.
+func (s *Shots) save(img image.Image, label string, n, cores int) (Shot, error) {
 	dir := filepath.Join(s.runDir, "screenshots")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Shot{}, err
 	}
 	shot := s.describe(img, label, n)
-	// The thumbnail is made while the picture is encoded.
-	thumbDone := make(chan error, 1)
-	go func() {
-		thumbDone <- writeImage(filepath.Join(s.runDir, shot.Thumbnail), Thumbnail(img, s.opts.ThumbWidth), "jpeg", 75)
-	}()
-	err := writeImage(filepath.Join(s.runDir, shot.Path), img, s.opts.Format, s.opts.Quality)
-	if terr := <-thumbDone; err == nil {
-		err = terr
+	thumb := func() error {
+		return writeImage(filepath.Join(s.runDir, shot.Thumbnail), Thumbnail(img, s.opts.ThumbWidth), "jpeg", 75, 1)
+	}
+	var err error
+	if cores > 1 {
+		// The thumbnail is made while the picture is encoded.
+		thumbDone := make(chan error, 1)
+		go func() { thumbDone <- thumb() }()
+		err = writeImage(filepath.Join(s.runDir, shot.Path), img, s.opts.Format, s.opts.Quality, cores)
+		if terr := <-thumbDone; err == nil {
+			err = terr
+		}
+	} else {
+		err = writeImage(filepath.Join(s.runDir, shot.Path), img, s.opts.Format, s.opts.Quality, 1)
+		if err == nil {
+			err = thumb()
+		}
 	}
 	if err != nil {
 		return Shot{}, err
@@ -137,7 +149,7 @@ func (s *Shots) save(img image.Image, label string, n int) (Shot, error) {
 
 // writeImage encodes into a temporary file and renames it, so a crash never
 // leaves half an image under the final name.
-func writeImage(path string, img image.Image, format string, quality int) error {
+func writeImage(path string, img image.Image, format string, quality, cores int) error {
 	tmp := path + ".part"
 	f, err := os.Create(tmp)
 	if err != nil {
@@ -148,7 +160,7 @@ func writeImage(path string, img image.Image, format string, quality int) error 
 		err = jpeg.Encode(w, img, &jpeg.Options{Quality: quality})
 	} else {
 		// Speed over size: screenshots are taken while the test runs.
-		err = encodePNG(w, img)
+		err = encodePNG(w, img, cores)
 	}
 	if err == nil {
 		err = w.Flush()
@@ -215,4 +227,6 @@ func DecodeImage(path string) (image.Image, error) {
 }
 
 // SavePNG writes an image as a PNG file, atomically.
-func SavePNG(path string, img image.Image) error { return writeImage(path, img, "png", 0) }
+func SavePNG(path string, img image.Image) error {
+	return writeImage(path, img, "png", 0, runtime.NumCPU())
+}

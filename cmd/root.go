@@ -10,14 +10,20 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 )
 
+// memoryLimit keeps vpt small beside the scripts and recorders it runs:
+// past it the garbage collector works harder instead of the heap growing.
+const memoryLimit = 24 << 20
+
 // Main runs vpt with args and returns the exit code.
 func Main(version string, args []string) int {
+	debug.SetMemoryLimit(memoryLimit)
 	io := System()
 	stop, kill, release := interrupts(io)
 	defer release()

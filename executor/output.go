@@ -98,6 +98,7 @@ type prefixWriter struct {
 	// not cut into each other's lines); partial holds the line so far.
 	whole   bool
 	partial []byte
+	scratch []byte
 }
 
 // maxPartialLine bounds a held line: a longer one is written in pieces.
@@ -111,24 +112,39 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 	if p.whole {
 		return p.writeWhole(b)
 	}
+	if len(p.prefix) == 0 {
+		if len(b) > 0 {
+			p.atLineStart = b[len(b)-1] == '\n'
+		}
+		return p.w.Write(b)
+	}
+	// Build the prefixed text in one buffer and write it once: far cheaper
+	// than two writes per line when a script prints millions of lines.
 	n := len(b)
+	out := p.scratch[:0]
+	need := len(b) + (bytes.Count(b, []byte{'\n'})+1)*len(p.prefix)
+	if cap(out) < need {
+		out = make([]byte, 0, need)
+	}
 	for len(b) > 0 {
-		if p.atLineStart && len(p.prefix) > 0 {
-			if _, err := p.w.Write(p.prefix); err != nil {
-				return 0, err
-			}
+		if p.atLineStart {
+			out = append(out, p.prefix...)
 		}
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
-			_, err := p.w.Write(b)
+			out = append(out, b...)
 			p.atLineStart = false
-			return n, err
+			break
 		}
-		if _, err := p.w.Write(b[:i+1]); err != nil {
-			return 0, err
-		}
+		out = append(out, b[:i+1]...)
 		p.atLineStart = true
 		b = b[i+1:]
+	}
+	if cap(out) <= 1<<20 {
+		p.scratch = out
+	}
+	if _, err := p.w.Write(out); err != nil {
+		return 0, err
 	}
 	return n, nil
 }
@@ -201,8 +217,24 @@ type markerScanner struct {
 	publicURL string // CLOUDFLARE_R2_PUBLIC_URL, to turn an uploaded key into a URL
 }
 
+// markerEnds are what every marker has just before its colon; output
+// without them is only counted.
+var markerEnds = [][]byte{[]byte("SCRIPT_SUCCESS"), []byte("SCRIPT_RESULT_ID"), []byte("_url"), []byte("report"), []byte("uploaded")}
+
 func (s *markerScanner) Write(b []byte) (int, error) {
 	n := len(b)
+	if !s.mayHoldMarker(b) {
+		// The common case: count the lines, keep the start of the last one.
+		lines := bytes.Count(b, []byte{'\n'})
+		if lines == 0 {
+			s.appendLine(b)
+			return n, nil
+		}
+		s.m.Lines += int64(lines)
+		s.line, s.overflow = s.line[:0], false
+		s.appendLine(b[bytes.LastIndexByte(b, '\n')+1:])
+		return n, nil
+	}
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
 		chunk := b
@@ -225,6 +257,52 @@ func (s *markerScanner) Write(b []byte) (int, error) {
 		b = b[i+1:]
 	}
 	return n, nil
+}
+
+// mayHoldMarker tells whether b, joined to the line so far, may hold a
+// marker: every marker has a colon after one of markerEnds.
+func (s *markerScanner) mayHoldMarker(b []byte) bool {
+	if bytes.IndexByte(s.line, ':') >= 0 && s.colonAfterMarker(s.line) {
+		return true
+	}
+	// A marker cut between the line so far and this chunk.
+	if len(s.line) > 0 {
+		joined := append(append(make([]byte, 0, 48), s.line[max(0, len(s.line)-20):]...), b[:min(len(b), 20)]...)
+		if s.colonAfterMarker(joined) {
+			return true
+		}
+	}
+	return s.colonAfterMarker(b)
+}
+
+func (s *markerScanner) colonAfterMarker(b []byte) bool {
+	for off := 0; ; {
+		i := bytes.IndexByte(b[off:], ':')
+		if i < 0 {
+			return false
+		}
+		i += off
+		before := b[max(0, i-16):i]
+		for _, e := range markerEnds {
+			if bytes.HasSuffix(before, e) {
+				return true
+			}
+		}
+		off = i + 1
+	}
+}
+
+func (s *markerScanner) appendLine(b []byte) {
+	if s.overflow {
+		return
+	}
+	room := markerScanBytes - len(s.line)
+	if len(b) > room {
+		s.line = append(s.line, b[:room]...)
+		s.overflow = true
+		return
+	}
+	s.line = append(s.line, b...)
 }
 
 func (s *markerScanner) endLine() {

@@ -72,3 +72,33 @@ func TestReportURLLineWins(t *testing.T) {
 		t.Fatalf("got %q", m.ReportURL)
 	}
 }
+
+// Markers are found whatever the chunks cut them into.
+func TestMarkersAcrossChunks(t *testing.T) {
+	text := "noise\n" + strings.Repeat("x", 100) + "\nSCRIPT_SUCCESS:false\nmore noise\nlogs_url: https://l/x\nend\n"
+	for size := 1; size <= 40; size++ {
+		s := &markerScanner{}
+		for i := 0; i < len(text); i += size {
+			s.Write([]byte(text[i:min(len(text), i+size)]))
+		}
+		m := s.finish()
+		if m.Success == nil || *m.Success || m.LogsURL != "https://l/x" || m.Lines != 6 {
+			t.Fatalf("chunks of %d: %+v", size, m)
+		}
+	}
+}
+
+func TestPrefixWriterChunks(t *testing.T) {
+	text := "a\nbb\n\nccc"
+	for size := 1; size <= len(text); size++ {
+		var out bytes.Buffer
+		p := newPrefixWriter(&out, "> ")
+		for i := 0; i < len(text); i += size {
+			p.Write([]byte(text[i:min(len(text), i+size)]))
+		}
+		p.Flush()
+		if out.String() != "> a\n> bb\n> \n> ccc" {
+			t.Fatalf("chunks of %d: %q", size, out.String())
+		}
+	}
+}

@@ -22,8 +22,8 @@ func TestCaptureArgv(t *testing.T) {
 	golden.Check(t, "v4l2-frames", golden.Argv(capture.CaptureArgs("/tmp/frames", src, capture.DefaultVideoOptions, 5, false)))
 	lavfi := Source(capture.DeviceConfig{Video: "lavfi:testsrc2=size=1280x720:rate=10"})
 	golden.Check(t, "lavfi-record", golden.Argv(capture.CaptureArgs("/run/x/video", lavfi, capture.DefaultVideoOptions, 5, true)))
-	golden.Check(t, "finalise", golden.Argv(capture.FinaliseArgs("/run/x/video/concat.txt", "/run/x/video.mp4.part", "copy")))
-	golden.Check(t, "finalise-medium", golden.Argv(capture.FinaliseArgs("/run/x/video/concat.txt", "/run/x/video.mp4.part", "medium")))
+	golden.Check(t, "finalise", golden.Argv(capture.FinaliseArgs("/run/x/video.mp4.part", "copy")))
+	golden.Check(t, "finalise-medium", golden.Argv(capture.FinaliseArgs("/run/x/video.mp4.part", "medium")))
 }
 
 func needFFmpeg(t *testing.T) {

@@ -6,13 +6,15 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // database/sql driver "sqlite3"
+	"github.com/mattn/go-sqlite3" // database/sql driver "sqlite3"
 
 	"github.com/vpt-dev/vpt/store"
 	"github.com/vpt-dev/vpt/store/sqlstore"
@@ -58,9 +60,29 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 			return nil, fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 		}
 	}
+	// Processes opening a new database at once race to switch it to WAL,
+	// which SQLite answers with "database is locked" without waiting:
+	// such an open is tried again.
+	deadline := time.Now().Add(openRetryFor)
+	for {
+		db, err := open(ctx, path)
+		if err == nil {
+			return db, nil
+		}
+		if !isBusy(err) || time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %s: %v", store.ErrUnavailable, path, err)
+		}
+		time.Sleep(time.Duration(10+rand.Intn(40)) * time.Millisecond)
+	}
+}
+
+// openRetryFor bounds the retries of a busy first open.
+const openRetryFor = 30 * time.Second
+
+func open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	db, err := sql.Open("sqlite3", path+"?"+dsnOptions)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", store.ErrUnavailable, path, err)
+		return nil, err
 	}
 	// One connection: SQLite has one writer at a time anyway, and a single
 	// connection makes every statement of this process wait its turn here
@@ -68,11 +90,19 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	db.SetMaxOpenConns(1)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("%w: %s: %v", store.ErrUnavailable, path, err)
+		return nil, err
 	}
 	if err := sqlstore.Migrate(ctx, db, Dialect, migrations, "migrations", nil); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("%w: %s: %v", store.ErrUnavailable, path, err)
+		return nil, err
 	}
 	return sqlstore.New(db, Dialect), nil
+}
+
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		return se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked
+	}
+	return strings.Contains(err.Error(), "database is locked")
 }
