@@ -204,12 +204,3 @@ func (a *App) Uploader(ctx context.Context, cmd *cobra.Command) (*report.Uploade
 	}
 	return up, nil
 }
-
-// probeUpload checks that the bucket answers with the configured settings.
-func (a *App) probeUpload(ctx context.Context, cmd *cobra.Command) error {
-	up, err := a.Uploader(ctx, cmd)
-	if err != nil {
-		return err
-	}
-	return up.Probe(ctx)
-}

@@ -336,7 +336,7 @@ func printCampaignSummary(app *App, out *campaign.Outcome, junit string) {
 				}
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Index+1, e.Script, e.Device, len(e.Attempts),
-				paintStatus(color, e.Status), fmtDuration(time.Duration(e.DurationMs)*time.Millisecond), why)
+				paintStatus(color, e.Status), fmtMs(e.DurationMs), why)
 		}
 		tw.Flush()
 	}
@@ -354,7 +354,7 @@ func printCampaignSummary(app *App, out *campaign.Outcome, junit string) {
 	code := map[string]string{campaign.StatusCompleted: "1;32", campaign.StatusFailed: "1;31", campaign.StatusTimeout: "1;33",
 		campaign.StatusCancelled: "1;33", campaign.StatusRunning: "1;36"}[c.Status]
 	fmt.Fprintf(w, "%s %s: %d scripts, %s in %s\n", paint(color, code, status), c.Name, s.Total, strings.Join(parts, ", "),
-		fmtDuration(time.Duration(c.ExecutionTimeMs)*time.Millisecond))
+		fmtMs(c.ExecutionTimeMs))
 	if c.Status == campaign.StatusRunning && c.ShardTotal > 1 {
 		fmt.Fprintf(w, "  shards done: %v of %d; the execution completes with the last shard\n", c.ShardsDone, c.ShardTotal)
 	}
@@ -457,7 +457,7 @@ func (p *progress) EntryFinished(e *campaign.PlannedEntry, attempt int, device s
 	if res != nil {
 		status = res.Status
 		why = res.ErrorMsg
-		dur = " in " + fmtDuration(time.Duration(res.ExecutionTimeMs)*time.Millisecond)
+		dur = " in " + fmtMs(res.ExecutionTimeMs)
 	} else if err != nil {
 		why = err.Error()
 		if errors.Is(err, context.Canceled) {

@@ -224,23 +224,14 @@ func writable(dir string) error {
 func uploadCheck(ctx context.Context, app *App, cmd *cobra.Command, cfg *Config) check {
 	u := cfg.Upload
 	c := check{Name: "upload", Required: u.Enabled}
-	var missing []string
-	if u.Endpoint == "" {
-		missing = append(missing, "endpoint (upload.endpoint or CLOUDFLARE_R2_ENDPOINT)")
-	}
-	if u.AccessKeyID == "" {
-		missing = append(missing, "access key (CLOUDFLARE_R2_ACCESS_KEY_ID)")
-	}
-	if u.SecretAccessKey == "" {
-		missing = append(missing, "secret key (CLOUDFLARE_R2_SECRET_ACCESS_KEY)")
-	}
-	if len(missing) > 0 {
+	up, err := app.Uploader(ctx, cmd)
+	if err != nil {
 		if !u.Enabled {
 			c.OK, c.Detail = true, "off"
 			return c
 		}
-		c.Detail = "enabled but missing " + strings.Join(missing, ", ")
-		c.Fix = "set them in vpt.yaml upload: or in the environment"
+		c.Detail = err.Error()
+		c.Fix = "set upload: in vpt.yaml or the CLOUDFLARE_R2_* variables"
 		return c
 	}
 	mode := "presigned URLs valid " + u.Presign.String()
@@ -248,7 +239,7 @@ func uploadCheck(ctx context.Context, app *App, cmd *cobra.Command, cfg *Config)
 		mode = "public URLs under " + u.PublicURL
 	}
 	c.Detail = fmt.Sprintf("bucket %s at %s, %s", u.Bucket, u.Endpoint, mode)
-	if err := app.probeUpload(ctx, cmd); err != nil {
+	if err := up.Probe(ctx); err != nil {
 		c.Detail += ": " + err.Error()
 		c.Fix = "check the endpoint, the bucket name and the keys"
 		return c

@@ -130,7 +130,7 @@ func runReportList(ctx context.Context, app *App, cmd *cobra.Command, o listOpti
 			rate += " flaky"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID[:8], r.StartedAt.Local().Format("2006-01-02 15:04:05"),
-			paintStatus(color, r.Status), r.ScriptName, r.DeviceID, fmtDuration(time.Duration(r.ExecutionTimeMs)*time.Millisecond), rate)
+			paintStatus(color, r.Status), r.ScriptName, r.DeviceID, fmtMs(r.ExecutionTimeMs), rate)
 	}
 	return tw.Flush()
 }
@@ -186,6 +186,33 @@ func parseAge(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// result opens the store and finds a result by id, prefix or "latest".
+func (a *App) result(ctx context.Context, cmd *cobra.Command, id string) (store.Store, *store.Result, error) {
+	st, err := a.Store(ctx, cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := findResult(ctx, st, id)
+	return st, res, err
+}
+
+// fullResults lists results with their details (ListResults leaves them out).
+func fullResults(ctx context.Context, st store.Store, f store.ResultFilter) ([]*store.Result, error) {
+	rows, err := st.ListResults(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*store.Result, 0, len(rows))
+	for _, r := range rows {
+		full, err := st.GetResult(ctx, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, full)
+	}
+	return out, nil
+}
+
 // findResult finds a result by id, prefix, or "latest".
 func findResult(ctx context.Context, st store.Store, id string) (*store.Result, error) {
 	if id == "" || id == "latest" {
@@ -215,11 +242,7 @@ func newReportShowCmd(app *App) *cobra.Command {
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := app.Store(ctx, cmd)
-			if err != nil {
-				return err
-			}
-			res, err := findResult(ctx, st, firstArg(args))
+			st, res, err := app.result(ctx, cmd, firstArg(args))
 			if err != nil {
 				return err
 			}
@@ -251,7 +274,7 @@ func printResult(app *App, w io.Writer, r *store.Result, history []store.Result)
 	if r.CompletedAt != nil {
 		line("completed", r.CompletedAt.Local().Format(time.RFC3339))
 	}
-	line("duration", fmtDuration(time.Duration(r.ExecutionTimeMs)*time.Millisecond))
+	line("duration", fmtMs(r.ExecutionTimeMs))
 	line("device", fmt.Sprintf("%s (%s, %s)", r.DeviceID, r.DeviceName, r.DeviceModel))
 	line("host", r.HostName)
 	line("userinterface", r.UserInterface)
@@ -273,7 +296,7 @@ func printResult(app *App, w io.Writer, r *store.Result, history []store.Result)
 	}
 	if v := r.Details.Video; v != nil {
 		if v.Path != "" {
-			line("video", fmt.Sprintf("%s (%s)", filepath.Join(r.RunDir, v.Path), fmtDuration(time.Duration(v.DurationMs)*time.Millisecond)))
+			line("video", fmt.Sprintf("%s (%s)", filepath.Join(r.RunDir, v.Path), fmtMs(v.DurationMs)))
 		} else {
 			line("video", v.State+" "+v.Error)
 		}
@@ -292,7 +315,7 @@ func printResult(app *App, w io.Writer, r *store.Result, history []store.Result)
 				mark = ">"
 			}
 			fmt.Fprintf(w, "%s %s  %s  %-11s %s  %s\n", mark, h.ID[:8], h.StartedAt.Local().Format("2006-01-02 15:04"),
-				paintStatus(color, h.Status), h.DeviceID, fmtDuration(time.Duration(h.ExecutionTimeMs)*time.Millisecond))
+				paintStatus(color, h.Status), h.DeviceID, fmtMs(h.ExecutionTimeMs))
 		}
 	}
 }
@@ -320,12 +343,7 @@ func newReportOpenCmd(app *App) *cobra.Command {
 		Short: "Open a run's report in the desktop browser (or print its path)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			st, err := app.Store(ctx, cmd)
-			if err != nil {
-				return err
-			}
-			res, err := findResult(ctx, st, firstArg(args))
+			_, res, err := app.result(cmd.Context(), cmd, firstArg(args))
 			if err != nil {
 				return err
 			}
@@ -378,21 +396,13 @@ of vpt, old reports get the new template.`,
 			if err != nil {
 				return err
 			}
-			var targets []store.Result
+			var targets []*store.Result
 			switch {
 			case all && len(args) > 0:
 				return &usageError{msg: "give an ID or --all, not both"}
 			case all:
-				rows, err := st.ListResults(ctx, store.ResultFilter{})
-				if err != nil {
+				if targets, err = fullResults(ctx, st, store.ResultFilter{}); err != nil {
 					return err
-				}
-				for _, r := range rows {
-					full, err := st.GetResult(ctx, r.ID)
-					if err != nil {
-						return err
-					}
-					targets = append(targets, *full)
 				}
 			default:
 				if len(args) == 0 {
@@ -402,11 +412,10 @@ of vpt, old reports get the new template.`,
 				if err != nil {
 					return err
 				}
-				targets = append(targets, *res)
+				targets = append(targets, res)
 			}
 			done, skipped := 0, 0
-			for i := range targets {
-				r := &targets[i]
+			for _, r := range targets {
 				if r.RunDir == "" {
 					skipped++
 					continue
@@ -547,7 +556,7 @@ func dirSize(dir string) int64 {
 
 // regenerateCampaigns rebuilds the campaign reports that hold the runs
 // (all campaigns when runs holds every result).
-func regenerateCampaigns(ctx context.Context, app *App, cmd *cobra.Command, st store.Store, runs []store.Result) error {
+func regenerateCampaigns(ctx context.Context, app *App, cmd *cobra.Command, st store.Store, runs []*store.Result) error {
 	cfg, err := app.Config(cmd)
 	if err != nil {
 		return err

@@ -162,7 +162,7 @@ func printRunSummary(app *App, w io.Writer, res *store.Result) {
 	code := map[store.Status]string{store.StatusPassed: "32", store.StatusFailed: "31", store.StatusTimeout: "33",
 		store.StatusInterrupted: "33", store.StatusError: "35"}[res.Status]
 	line := fmt.Sprintf("%s %s on %s (%s) in %s", paint(color, "1;"+code, status), res.ScriptName, res.DeviceID,
-		res.DeviceModel, fmtDuration(time.Duration(res.ExecutionTimeMs)*time.Millisecond))
+		res.DeviceModel, fmtMs(res.ExecutionTimeMs))
 	if res.ErrorMsg != "" && res.Status != store.StatusPassed {
 		line += ": " + res.ErrorMsg
 	}
@@ -182,17 +182,8 @@ func printRunSummary(app *App, w io.Writer, res *store.Result) {
 	}
 }
 
-func fmtDuration(d time.Duration) string {
-	switch {
-	case d < time.Second:
-		return fmt.Sprintf("%dms", d.Milliseconds())
-	case d < time.Minute:
-		return fmt.Sprintf("%.1fs", d.Seconds())
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	}
-	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-}
+// fmtMs renders milliseconds as people read them.
+func fmtMs(ms int64) string { return report.FormatDuration(time.Duration(ms) * time.Millisecond) }
 
 // relPath shows a path relative to the working directory when it is inside it.
 func relPath(p string) string {

@@ -66,16 +66,8 @@ failed. Local files are never deleted.`,
 			}
 			var targets []*store.Result
 			if pending {
-				rows, err := st.ListResults(ctx, store.ResultFilter{Upload: store.UploadPending})
-				if err != nil {
+				if targets, err = fullResults(ctx, st, store.ResultFilter{Upload: store.UploadPending}); err != nil {
 					return err
-				}
-				for _, r := range rows {
-					full, err := st.GetResult(ctx, r.ID)
-					if err != nil {
-						return err
-					}
-					targets = append(targets, full)
 				}
 			} else {
 				r, err := findResult(ctx, st, args[0])
