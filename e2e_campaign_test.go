@@ -242,12 +242,7 @@ script_configurations:
   - {script_name: nap, parameters: {s: 60}}
   - {script_name: ok}
 `)
-	cmd := exec.Command(vptBin, "campaign", "c.yaml")
-	cmd.Dir, cmd.Env = p.dir, p.env
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.Start()
-	waitFor(t, func() bool { return strings.Contains(out.String(), "start   nap") })
+	cmd, out := p.background(t, nil, "start   nap", "campaign", "c.yaml")
 	waitFor(t, func() bool { rows := p.results(); return len(rows) == 1 })
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()

@@ -87,13 +87,7 @@ func TestReportCommands(t *testing.T) {
 
 func TestPruneSparesRunningRuns(t *testing.T) {
 	p := newProject(t)
-	cmd := exec.Command(vptBin, "run", fixture(t, "sleep_past_timeout.py"), "--timeout", "20s")
-	cmd.Dir, cmd.Env = p.dir, p.env
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.Start()
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	waitFor(t, func() bool { return strings.Contains(out.String(), "sleeping") })
+	p.background(t, nil, "sleeping", "run", fixture(t, "sleep_past_timeout.py"), "--timeout", "20s")
 	p.vpt("report", "prune", "--older-than", "0s").expect(t, 0, "deleted 0", "kept 1")
 	rows := p.results()
 	if len(rows) != 1 || rows[0].Status != store.StatusRunning {

@@ -320,14 +320,7 @@ func TestLargeOutput(t *testing.T) {
 
 func TestInterrupt(t *testing.T) {
 	p := newProject(t)
-	cmd := exec.Command(vptBin, "run", fixture(t, "wait_for_interrupt.py"))
-	cmd.Dir, cmd.Env = p.dir, p.env
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, func() bool { return strings.Contains(out.String(), "waiting") })
+	cmd, out := p.background(t, nil, "waiting", "run", fixture(t, "wait_for_interrupt.py"))
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
@@ -343,12 +336,7 @@ func TestInterrupt(t *testing.T) {
 
 func TestSecondInterruptKills(t *testing.T) {
 	p := newProject(t)
-	cmd := exec.Command(vptBin, "run", fixture(t, "ignore_sigterm.py"))
-	cmd.Dir, cmd.Env = p.dir, append(p.env, "VPT_GRACE=1h")
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.Start()
-	waitFor(t, func() bool { return strings.Contains(out.String(), "ignoring SIGTERM") })
+	cmd, out := p.background(t, []string{"VPT_GRACE=1h"}, "ignoring SIGTERM", "run", fixture(t, "ignore_sigterm.py"))
 	cmd.Process.Signal(syscall.SIGTERM)
 	waitFor(t, func() bool { return strings.Contains(out.String(), "sending SIGINT") })
 	cmd.Process.Signal(syscall.SIGINT)
@@ -461,12 +449,7 @@ func TestScriptsList(t *testing.T) {
 
 func TestAbandonedRunIsRecovered(t *testing.T) {
 	p := newProject(t)
-	cmd := exec.Command(vptBin, "run", fixture(t, "sleep_past_timeout.py"))
-	cmd.Dir, cmd.Env = p.dir, append(p.env, "VPT_VIDEO_MODE=on")
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.Start()
-	waitFor(t, func() bool { return strings.Contains(out.String(), "sleeping") })
+	cmd, _ := p.background(t, []string{"VPT_VIDEO_MODE=on"}, "sleeping", "run", fixture(t, "sleep_past_timeout.py"))
 	time.Sleep(2500 * time.Millisecond) // a segment or two of video
 	cmd.Process.Kill()
 	cmd.Wait()
@@ -491,16 +474,33 @@ func TestAbandonedRunIsRecovered(t *testing.T) {
 
 func TestDeviceLock(t *testing.T) {
 	p := newProject(t)
-	cmd := exec.Command(vptBin, "run", fixture(t, "sleep_past_timeout.py"), "--timeout", "3s")
-	cmd.Dir, cmd.Env = p.dir, p.env
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.Start()
-	waitFor(t, func() bool { return strings.Contains(out.String(), "sleeping") })
+	cmd, _ := p.background(t, nil, "sleeping", "run", fixture(t, "sleep_past_timeout.py"), "--timeout", "3s")
 	p.vpt("run", fixture(t, "noop.py"), "--no-wait").expect(t, 3, "device busy", "device1")
 	r := p.vpt("run", fixture(t, "noop.py"))
 	r.expect(t, 0, "device device1 is busy", "waiting")
 	cmd.Wait()
+}
+
+// background starts vpt with args (and extra environment) in the project and
+// returns once its output contains ready. The process is killed at the end
+// of the test if the test has not waited for it.
+func (p *project) background(t *testing.T, extra []string, ready string, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(vptBin, args...)
+	cmd.Dir, cmd.Env = p.dir, append(append([]string{}, p.env...), extra...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	waitFor(t, func() bool { return strings.Contains(out.String(), ready) })
+	return cmd, out
 }
 
 func waitFor(t *testing.T, cond func() bool) {

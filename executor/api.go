@@ -373,11 +373,15 @@ func apiSwipe(run *runState, params json.RawMessage) (any, error) {
 	return nil, t.Swipe(run.ctx(), p.X1, p.Y1, p.X2, p.Y2, time.Duration(p.Ms)*time.Millisecond)
 }
 
+// nodeParams names a node of a userinterface; an empty userinterface means
+// the one the run was started with.
+type nodeParams struct {
+	Node          string `json:"node"`
+	UserInterface string `json:"userinterface"`
+}
+
 func apiGoto(run *runState, params json.RawMessage) (any, error) {
-	p, err := decode[struct {
-		Node          string `json:"node"`
-		UserInterface string `json:"userinterface"`
-	}](params)
+	p, err := decode[nodeParams](params)
 	if err != nil {
 		return nil, err
 	}
@@ -403,10 +407,7 @@ func apiEdge(run *runState, params json.RawMessage) (any, error) {
 }
 
 func apiVerify(run *runState, params json.RawMessage) (any, error) {
-	p, err := decode[struct {
-		Node          string `json:"node"`
-		UserInterface string `json:"userinterface"`
-	}](params)
+	p, err := decode[nodeParams](params)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/capture/capturetest"
 	"github.com/vpt-dev/vpt/capture/golden"
 )
 
@@ -124,17 +125,7 @@ func TestVideoAcrossScreenrecordRestarts(t *testing.T) {
 	if n := rec.(*recorder).pieces; n < 3 {
 		t.Fatalf("screenrecord ran %d times in %s with a 2s limit, want at least 3", n, wall)
 	}
-	out := filepath.Join(dir, "video.mp4")
-	if err := capture.Finalise(context.Background(), "ffmpeg", dir, out, "copy"); err != nil {
-		t.Fatal(err)
-	}
-	got, err := capture.ProbeDuration(context.Background(), out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := got - wall; diff > time.Second || diff < -time.Second {
-		t.Fatalf("video lasts %s, the recording %s", got, wall)
-	}
+	capturetest.CheckVideoLength(t, dir, wall)
 	b, _ := os.ReadFile(log)
 	if strings.Count(string(b), "screenrecord --output-format=h264 --time-limit 2 -") < 3 {
 		t.Fatalf("log:\n%s", b)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/capture/capturetest"
 	"github.com/vpt-dev/vpt/capture/golden"
 )
 
@@ -75,17 +76,7 @@ func TestPipelineWithTestSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	wall := time.Since(start)
-	out := filepath.Join(dir, "video.mp4")
-	if err := capture.Finalise(ctx, "ffmpeg", dir, out, "copy"); err != nil {
-		t.Fatal(err)
-	}
-	got, err := capture.ProbeDuration(ctx, out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := got - wall; diff > time.Second || diff < -time.Second {
-		t.Fatalf("video %s, recording %s", got, wall)
-	}
+	capturetest.CheckVideoLength(t, dir, wall)
 }
 
 func TestMissingCard(t *testing.T) {
