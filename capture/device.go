@@ -95,6 +95,14 @@ type Screens interface {
 	CurrentScreen() string
 }
 
+// Freezer is implemented by devices whose screen changes only through vpt
+// (the virtual device): Freeze records what the screen shows now, cheaply,
+// and the returned function draws that picture later, off the caller's
+// path. size is the picture's size.
+type Freezer interface {
+	Freeze() (draw func() image.Image, size image.Point)
+}
+
 // Typer is implemented by devices that type text and swipe (ADB).
 type Typer interface {
 	Text(ctx context.Context, s string) error

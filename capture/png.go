@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"encoding/binary"
+	"errors"
 	"hash/adler32"
 	"hash/crc32"
 	"image"
@@ -16,39 +17,35 @@ import (
 // encodePNG writes an image as PNG, faster than image/png for screenshots:
 // every row uses the Up filter (screens repeat vertically: menus, bars,
 // flat backgrounds) instead of image/png's per-row filter search, and
-// deflate runs at its fastest level. Opaque RGBA images are written as
-// RGB. Other image types go through image/png.
+// deflate runs at its fastest level on every core. Opaque RGBA images are
+// written as RGB; other images go through image/png.
 func encodePNG(w io.Writer, img image.Image, cores int) error {
 	rgba, ok := img.(*image.RGBA)
-	if !ok {
+	if !ok || rgba.Rect.Empty() {
 		return (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(w, img)
 	}
-	b := rgba.Rect
-	width, height := b.Dx(), b.Dy()
-	if width == 0 || height == 0 {
+	// Screens are opaque: they are written as RGB. The check rides along
+	// with the filtering; an image with transparent pixels (premultiplied
+	// in image.RGBA, straight in PNG) goes through image/png instead.
+	stream, err := deflateRows(rgba, cores)
+	if err == errNotOpaque {
 		return (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(w, img)
 	}
-	opaque := rgba.Opaque()
-	bpp := 4
-	colorType := byte(6) // RGBA
-	if opaque {
-		bpp, colorType = 3, 2 // RGB
+	if err != nil {
+		return err
 	}
 	bw := bufio.NewWriterSize(w, 64*1024)
 	bw.Write([]byte("\x89PNG\r\n\x1a\n"))
 	var ihdr [13]byte
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(width))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(height))
-	ihdr[8], ihdr[9] = 8, colorType
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(rgba.Rect.Dx()))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(rgba.Rect.Dy()))
+	ihdr[8], ihdr[9] = 8, 2 // 8-bit RGB
 	writeChunk(bw, "IHDR", ihdr[:])
-
 	idat := &chunkWriter{w: bw, kind: "IDAT"}
-	if err := deflateRows(idat, rgba, bpp, opaque, cores); err != nil {
-		return err
+	for _, piece := range stream {
+		idat.Write(piece)
 	}
-	if err := idat.flush(); err != nil {
-		return err
-	}
+	idat.flush()
 	writeChunk(bw, "IEND", nil)
 	return bw.Flush()
 }
@@ -91,18 +88,23 @@ func (c *chunkWriter) flush() error {
 	return nil
 }
 
-// deflateRows writes the zlib stream of the filtered rows. Bands of rows
-// are compressed at once on every core (each band's deflate stream is
-// sync-flushed, so the pieces join into one valid stream, as pigz does);
-// the checksum is taken over the whole.
-func deflateRows(w io.Writer, img *image.RGBA, bpp int, opaque bool, cores int) error {
-	b := img.Rect
-	width, height := b.Dx(), b.Dy()
-	rowLen := width * bpp
+var errNotOpaque = errors.New("image is not opaque")
+
+// deflateRows returns the zlib stream of the filtered rows, in pieces.
+// Bands of rows are compressed at once on every core (each band's deflate
+// stream is sync-flushed, so the pieces join into one valid stream, as
+// pigz does); each band's Adler-32 is taken there too and the sums are
+// combined. Pixels are written as RGB; one that is not opaque stops the
+// work with errNotOpaque.
+func deflateRows(img *image.RGBA, cores int) ([][]byte, error) {
+	width, height := img.Rect.Dx(), img.Rect.Dy()
+	rowLen := width * 3
 	bands := min(cores, max(1, height/64))
 	type band struct {
-		raw, packed []byte
-		err         error
+		packed []byte
+		adler  uint32
+		n      int
+		err    error
 	}
 	out := make([]band, bands)
 	var wg sync.WaitGroup
@@ -111,37 +113,35 @@ func deflateRows(w io.Writer, img *image.RGBA, bpp int, opaque bool, cores int) 
 		go func(i int) {
 			defer wg.Done()
 			y0, y1 := height*i/bands, height*(i+1)/bands
-			raw := make([]byte, (y1-y0)*(rowLen+1))
+			raw := make([]byte, (y1-y0)*(rowLen+1)) // zeros: a row equal to the one above is all zeros
+			alpha := byte(255)
 			k := 0
 			for y := y0; y < y1; y++ {
-				off := (y-b.Min.Y+img.Rect.Min.Y)*img.Stride + (b.Min.X-img.Rect.Min.X)*4
-				src := img.Pix[off : off+width*4]
-				prev := src[:0]
-				if y > b.Min.Y {
-					prev = img.Pix[off-img.Stride : off-img.Stride+width*4]
+				src := img.Pix[y*img.Stride : y*img.Stride+width*4]
+				var prev []byte
+				if y > 0 {
+					prev = img.Pix[(y-1)*img.Stride : (y-1)*img.Stride+width*4]
 				}
 				raw[k] = 2 // the Up filter: each byte minus the one above
 				k++
 				switch {
-				case opaque && len(prev) == 0:
-					for x := 0; x+3 < len(src); x += 4 {
-						raw[k], raw[k+1], raw[k+2] = src[x], src[x+1], src[x+2]
-						k += 3
-					}
-				case opaque:
-					prev = prev[:len(src)]
-					for x := 0; x+3 < len(src); x += 4 {
-						raw[k], raw[k+1], raw[k+2] = src[x]-prev[x], src[x+1]-prev[x+1], src[x+2]-prev[x+2]
-						k += 3
-					}
-				case len(prev) == 0:
-					k += copy(raw[k:], src)
+				case prev != nil && bytes.Equal(src, prev):
+					// Flat backgrounds, bars: nothing changes from the row above.
+					k += rowLen
 				default:
-					prev = prev[:len(src)]
-					for x := range src {
-						raw[k+x] = src[x] - prev[x]
+					for x := 0; x+3 < len(src); x += 4 {
+						r, g, b := src[x], src[x+1], src[x+2]
+						if prev != nil {
+							r, g, b = r-prev[x], g-prev[x+1], b-prev[x+2]
+						}
+						raw[k], raw[k+1], raw[k+2] = r, g, b
+						alpha &= src[x+3]
+						k += 3
 					}
-					k += len(src)
+					if alpha != 255 {
+						out[i].err = errNotOpaque
+						return
+					}
 				}
 			}
 			var buf bytes.Buffer
@@ -151,27 +151,34 @@ func deflateRows(w io.Writer, img *image.RGBA, bpp int, opaque bool, cores int) 
 				return
 			}
 			out[i].err = fw.Flush()
-			out[i].raw, out[i].packed = raw, buf.Bytes()
+			out[i].packed, out[i].adler, out[i].n = buf.Bytes(), adler32.Checksum(raw), len(raw)
 		}(i)
 	}
 	wg.Wait()
-	sum := adler32.New()
-	if _, err := w.Write([]byte{0x78, 0x01}); err != nil {
-		return err
-	}
+	stream := [][]byte{{0x78, 0x01}}
+	var sum uint32 = 1
 	for _, p := range out {
 		if p.err != nil {
-			return p.err
+			return nil, p.err
 		}
-		sum.Write(p.raw)
-		if _, err := w.Write(p.packed); err != nil {
-			return err
-		}
+		sum = adler32Combine(sum, p.adler, p.n)
+		stream = append(stream, p.packed)
 	}
 	// An empty final block, then the checksum.
 	var tail [6]byte
 	tail[0], tail[1] = 0x03, 0x00
-	binary.BigEndian.PutUint32(tail[2:], sum.Sum32())
-	_, err := w.Write(tail[:])
-	return err
+	binary.BigEndian.PutUint32(tail[2:], sum)
+	return append(stream, tail[:]), nil
+}
+
+// adler32Combine is the Adler-32 of a stream made of a part whose sum is a
+// followed by n bytes whose sum is b (as zlib's adler32_combine).
+func adler32Combine(a, b uint32, n int) uint32 {
+	const mod = 65521
+	rem := uint64(n % mod)
+	s1 := uint64(a & 0xffff)
+	s2 := rem * s1 % mod
+	s1 += uint64(b&0xffff) + mod - 1
+	s2 += uint64(a>>16) + uint64(b>>16) + mod - rem
+	return uint32(s1%mod) | uint32(s2%mod)<<16
 }

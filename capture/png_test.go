@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"hash/adler32"
 	"image"
 	"image/color"
 	"image/png"
@@ -39,6 +40,61 @@ func TestEncodePNG(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// Flat screens (rows equal to the row above), a single transparent pixel
+// at the very end, and sub-images all encode to the same pixels.
+func TestEncodePNGScreens(t *testing.T) {
+	screen := image.NewRGBA(image.Rect(0, 0, 1280, 720))
+	for y := 0; y < 720; y++ {
+		for x := 0; x < 1280; x++ {
+			c := color.RGBA{20, 40, 90, 255}
+			if y >= 100 && y < 160 && x >= 50 && x < 700 {
+				c = color.RGBA{255, 255, 255, 255}
+			}
+			if y >= 300 && y < 310 {
+				c = color.RGBA{uint8(x), uint8(y), uint8(x + y), 255}
+			}
+			screen.SetRGBA(x, y, c)
+		}
+	}
+	holed := image.NewRGBA(screen.Rect)
+	copy(holed.Pix, screen.Pix)
+	holed.SetRGBA(1279, 719, color.RGBA{1, 2, 3, 4})
+	sub := screen.SubImage(image.Rect(30, 90, 731, 333)).(*image.RGBA)
+	for name, img := range map[string]*image.RGBA{"screen": screen, "one transparent pixel": holed, "sub-image": sub} {
+		for _, cores := range []int{1, 2, 5} {
+			var buf bytes.Buffer
+			if err := encodePNG(&buf, img, cores); err != nil {
+				t.Fatal(err)
+			}
+			got, err := png.Decode(&buf)
+			if err != nil {
+				t.Fatalf("%s, %d cores: %v", name, cores, err)
+			}
+			if got.Bounds().Dx() != img.Rect.Dx() || got.Bounds().Dy() != img.Rect.Dy() {
+				t.Fatalf("%s: size %v", name, got.Bounds())
+			}
+			for y := 0; y < img.Rect.Dy(); y++ {
+				for x := 0; x < img.Rect.Dx(); x++ {
+					want := color.NRGBAModel.Convert(img.At(img.Rect.Min.X+x, img.Rect.Min.Y+y))
+					if have := color.NRGBAModel.Convert(got.At(x, y)); have != want {
+						t.Fatalf("%s, %d cores: pixel %d,%d is %v, want %v", name, cores, x, y, have, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestAdler32Combine(t *testing.T) {
+	data := bytes.Repeat([]byte("vpt screenshots \x00\xff"), 9000)
+	for _, cut := range []int{0, 1, 5552, 65521, len(data) - 1, len(data)} {
+		a, b := adler32.Checksum(data[:cut]), adler32.Checksum(data[cut:])
+		if got, want := adler32Combine(a, b, len(data)-cut), adler32.Checksum(data); got != want {
+			t.Fatalf("cut %d: %08x, want %08x", cut, got, want)
 		}
 	}
 }

@@ -73,13 +73,19 @@ func (s *Shots) Save(img image.Image, label string) (Shot, error) {
 // Wait waits for it. The run's first screenshot is written while the
 // script starts.
 func (s *Shots) SaveLater(img image.Image, label string) Shot {
+	return s.SaveLaterFrom(func() image.Image { return img }, img.Bounds().Size(), label)
+}
+
+// SaveLaterFrom is SaveLater for a picture a Freezer draws later: draw
+// runs in the background too.
+func (s *Shots) SaveLaterFrom(draw func() image.Image, size image.Point, label string) Shot {
 	n := s.next()
-	shot := s.describe(img, label, n)
+	shot := s.describe(size, label, n)
 	s.pending.Add(1)
 	go func() {
 		defer s.pending.Done()
 		// One core: the other is the script's, starting meanwhile.
-		if _, err := s.save(img, label, n, 1); err != nil {
+		if _, err := s.save(draw(), label, n, 1); err != nil {
 			s.mu.Lock()
 			s.errs = append(s.errs, err)
 			s.mu.Unlock()
@@ -106,14 +112,14 @@ func (s *Shots) next() int {
 	return s.n
 }
 
-func (s *Shots) describe(img image.Image, label string, n int) Shot {
+func (s *Shots) describe(size image.Point, label string, n int) Shot {
 	ext := ".png"
 	if s.opts.Format == "jpeg" {
 		ext = ".jpg"
 	}
 	base := fmt.Sprintf("%03d-%s", n, slug(label))
 	return Shot{Label: label, Path: "screenshots/" + base + ext, Thumbnail: "screenshots/" + base + ".thumb.jpg",
-		Width: img.Bounds().Dx(), Height: img.Bounds().Dy(), TakenAt: time.Now()}
+		Width: size.X, Height: size.Y, TakenAt: time.Now()}
 }
 
 // save encodes on up to cores cores.
@@ -122,7 +128,7 @@ func (s *Shots) save(img image.Image, label string, n, cores int) (Shot, error) 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Shot{}, err
 	}
-	shot := s.describe(img, label, n)
+	shot := s.describe(img.Bounds().Size(), label, n)
 	thumb := func() error {
 		return writeImage(filepath.Join(s.runDir, shot.Thumbnail), Thumbnail(img, s.opts.ThumbWidth), "jpeg", 75, 1)
 	}

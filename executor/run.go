@@ -529,15 +529,21 @@ func (run *runState) takeScreenshot(ctx context.Context, label string, later boo
 	if run.dev == nil || run.shots == nil {
 		return store.Screenshot{}, fmt.Errorf("no device")
 	}
-	img, err := run.dev.Screenshot(ctx)
-	if err != nil {
-		return store.Screenshot{}, err
-	}
 	var shot capture.Shot
-	if later {
-		shot = run.shots.SaveLater(img, label)
-	} else if shot, err = run.shots.Save(img, label); err != nil {
-		return store.Screenshot{}, err
+	if f, ok := run.dev.(capture.Freezer); ok && later {
+		// The screen is taken now and drawn while the script starts.
+		draw, size := f.Freeze()
+		shot = run.shots.SaveLaterFrom(draw, size, label)
+	} else {
+		img, err := run.dev.Screenshot(ctx)
+		if err != nil {
+			return store.Screenshot{}, err
+		}
+		if later {
+			shot = run.shots.SaveLater(img, label)
+		} else if shot, err = run.shots.Save(img, label); err != nil {
+			return store.Screenshot{}, err
+		}
 	}
 	sc := store.Screenshot{Label: label, Path: shot.Path, Thumbnail: shot.Thumbnail, TakenAt: shot.TakenAt.UTC(),
 		OffsetMs: shot.TakenAt.Sub(run.start).Milliseconds(), Width: shot.Width, Height: shot.Height}

@@ -37,17 +37,20 @@ type Device struct {
 	ui     *ui.UI
 	ffmpeg string
 
-	mu       sync.Mutex
-	current  string
-	pending  []string // keys pressed since the last screen change
-	lastKey  string
-	keyAt    time.Time
-	rng      *rand.Rand
-	pressed  int
-	dropped  int
+	mu      sync.Mutex
+	current string
+	pending []string // keys pressed since the last screen change
+	lastKey string
+	keyAt   time.Time
+	rng     *rand.Rand
+	pressed int
+	dropped int
+	frames  uint64
+
+	// The last screen drawn without its clock, reused while it lasts.
+	staticMu sync.Mutex
 	static   *image.RGBA
 	staticOf string
-	frames   uint64
 }
 
 // New builds a virtual device showing u's entry node (the built-in
@@ -181,19 +184,43 @@ func (d *Device) Screenshot(ctx context.Context) (image.Image, error) {
 	return img, nil
 }
 
+// Freeze implements capture.Freezer: the screen's state is taken now and
+// drawn when the returned function runs. Nothing but vpt changes what the
+// virtual device shows, so the picture is the one a Screenshot would give.
+func (d *Device) Freeze() (func() image.Image, image.Point) {
+	now := time.Now()
+	d.mu.Lock()
+	s := d.screenLocked(now)
+	d.frames++
+	n := d.frames
+	d.mu.Unlock()
+	return func() image.Image {
+		img := image.NewRGBA(image.Rect(0, 0, Width, Height))
+		drawClock(img, d.staticFor(s), now, n)
+		return img
+	}, image.Pt(Width, Height)
+}
+
 // frame renders the current screen into dst.
 func (d *Device) frame(dst *image.RGBA, now time.Time) {
 	d.mu.Lock()
 	s := d.screenLocked(now)
-	k := s.key()
-	if d.staticOf != k {
-		d.static, d.staticOf = renderStatic(s), k
-	}
-	static := d.static
 	d.frames++
 	n := d.frames
 	d.mu.Unlock()
-	drawClock(dst, static, now, n)
+	drawClock(dst, d.staticFor(s), now, n)
+}
+
+// staticFor returns the picture of s without the clock, drawn once for as
+// long as the screen stays the same.
+func (d *Device) staticFor(s screen) *image.RGBA {
+	k := s.key()
+	d.staticMu.Lock()
+	defer d.staticMu.Unlock()
+	if d.staticOf != k {
+		d.static, d.staticOf = renderStatic(s), k
+	}
+	return d.static
 }
 
 func (d *Device) screenLocked(now time.Time) screen {
