@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 )
 
 // DefaultTailBytes is how much of the end of a script's output is kept in
@@ -127,7 +129,7 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		out = make([]byte, 0, need)
 	}
 	for len(b) > 0 {
-		if p.atLineStart {
+		if p.atLineStart && !isNote(b) {
 			out = append(out, p.prefix...)
 		}
 		i := bytes.IndexByte(b, '\n')
@@ -163,7 +165,13 @@ func (p *prefixWriter) writeWhole(b []byte) (int, error) {
 			}
 			return n, nil
 		}
-		p.w.Write(p.prefix)
+		start := p.partial
+		if len(start) == 0 {
+			start = b[:i+1]
+		}
+		if !isNote(start) {
+			p.w.Write(p.prefix)
+		}
 		p.w.Write(p.partial)
 		p.w.Write(b[:i+1])
 		p.partial = p.partial[:0]
@@ -173,6 +181,10 @@ func (p *prefixWriter) writeWhole(b []byte) (int, error) {
 }
 
 func (p *prefixWriter) Flush() error { return p.w.Flush() }
+
+// isNote tells whether a line starts as vpt's own lines do: those are
+// shown without the script's prefix.
+func isNote(line []byte) bool { return bytes.HasPrefix(line, []byte(notePrefix)) }
 
 // endLine ends a line the script left open, so vpt's own messages start on
 // a fresh line.
@@ -347,34 +359,96 @@ func (s *markerScanner) finish() Markers {
 	return s.m
 }
 
-// sink fans a script's output out to output.log, the in-memory tail, the
-// marker scanner and the terminal; vpt's own notes go the same way.
+// sink feeds a run's output to the in-memory tail, the marker scanner and
+// the terminal. The script writes output.log itself; while it runs, a
+// follower reads the file as it grows and feeds what it reads. vpt's own
+// notes are appended to the same file, so they stand where they happened.
 type sink struct {
 	mu      sync.Mutex
-	log     io.Writer
+	log     *os.File // output.log, appending; nil: notes go nowhere on disk
 	logErr  error
 	tail    *Tail
 	scanner *markerScanner
 	term    *prefixWriter // nil: not streamed
 	termMu  *sync.Mutex   // shared by the runs of one process
-	// atLineStart tells whether output.log ends with a newline.
+	// atLineStart tells whether the output so far ends with a newline
+	// (used when no follower runs).
 	atLineStart bool
+
+	// The follower, between follow and stop.
+	following  bool
+	poke, quit chan struct{}
+	done       chan struct{}
+	followErr  error
 }
 
-func newSink(log io.Writer, tail *Tail, sc *markerScanner, term *prefixWriter, termMu *sync.Mutex) *sink {
-	return &sink{log: log, tail: tail, scanner: sc, term: term, termMu: termMu, atLineStart: true}
+// Follower polling: promptly while output flows, backing off to
+// followIdle when the script is quiet.
+const (
+	followBusy = time.Millisecond
+	followIdle = 20 * time.Millisecond
+)
+
+func newSink(tail *Tail, sc *markerScanner, term *prefixWriter, termMu *sync.Mutex) *sink {
+	return &sink{tail: tail, scanner: sc, term: term, termMu: termMu, atLineStart: true}
 }
 
-func (s *sink) Write(p []byte) (int, error) {
+// follow starts feeding what is appended to log (output.log, open for
+// appending), read through r, until stop; r is closed then.
+func (s *sink) follow(log, r *os.File) {
+	s.log = log
+	s.following = true
+	s.poke, s.quit, s.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	go s.followLoop(r)
+}
+
+func (s *sink) followLoop(r *os.File) {
+	defer close(s.done)
+	defer r.Close()
+	buf := make([]byte, 256*1024)
+	wait := time.NewTimer(followBusy)
+	defer wait.Stop()
+	idle := followBusy
+	var end int64 = -1 // the size to read up to once stopping
+	var off int64
+	for {
+		if end >= 0 && off >= end {
+			return
+		}
+		n, err := r.Read(buf)
+		if n > 0 {
+			off += int64(n)
+			s.feed(buf[:n])
+			idle = followBusy
+			continue
+		}
+		if err != nil && err != io.EOF {
+			s.followErr = err
+			return
+		}
+		if end >= 0 {
+			return
+		}
+		wait.Reset(idle)
+		select {
+		case <-s.quit:
+			// Read what was written before the script ended; a process
+			// that left its group and still writes is not waited for.
+			end = off
+			if fi, err := r.Stat(); err == nil {
+				end = fi.Size()
+			}
+		case <-s.poke:
+		case <-wait.C:
+			idle = min(2*idle, followIdle)
+		}
+	}
+}
+
+// feed passes a piece of output on.
+func (s *sink) feed(p []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(p) == 0 {
-		return 0, nil
-	}
-	if s.logErr == nil {
-		// A full disk must not stop the script: keep streaming, report later.
-		_, s.logErr = s.log.Write(p)
-	}
 	s.tail.Write(p)
 	s.scanner.Write(p)
 	s.atLineStart = p[len(p)-1] == '\n'
@@ -384,20 +458,55 @@ func (s *sink) Write(p []byte) (int, error) {
 		_ = s.term.Flush()
 		s.termMu.Unlock()
 	}
+}
+
+// Write feeds p as output, for a sink without a follower.
+func (s *sink) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		s.feed(p)
+	}
 	return len(p), nil
 }
 
-// note writes one line of vpt's own, starting a new line if the script
+// stop waits for the follower to read everything written so far; later
+// notes are fed directly.
+func (s *sink) stop() {
+	s.mu.Lock()
+	following := s.following
+	s.following = false
+	s.mu.Unlock()
+	if following {
+		close(s.quit)
+		<-s.done
+	}
+}
+
+// notePrefix starts each of vpt's own lines in the output.
+const notePrefix = "[vpt] "
+
+// note writes one line of vpt's own, starting a new line if the output
 // left one open.
 func (s *sink) note(line string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	atLineStart := s.atLineStart
+	if s.log != nil {
+		atLineStart = endsLine(s.log)
+	}
 	b := []byte(line + "\n")
-	if !s.atLineStart {
+	if !atLineStart {
 		b = append([]byte{'\n'}, b...)
 	}
-	if s.logErr == nil {
+	if s.log != nil && s.logErr == nil {
 		_, s.logErr = s.log.Write(b)
+	}
+	if s.following && s.logErr == nil {
+		// The follower shows it, in its place among the script's lines.
+		select {
+		case s.poke <- struct{}{}:
+		default:
+		}
+		return
 	}
 	s.tail.Write(b)
 	s.atLineStart = true
@@ -408,6 +517,19 @@ func (s *sink) note(line string) {
 		_ = s.term.Flush()
 		s.termMu.Unlock()
 	}
+}
+
+// endsLine tells whether f is empty or ends with a newline.
+func endsLine(f *os.File) bool {
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return true
+	}
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], fi.Size()-1); err != nil {
+		return true
+	}
+	return last[0] == '\n'
 }
 
 // endLine ends an unterminated last line on the terminal.
@@ -421,9 +543,13 @@ func (s *sink) endLine() {
 	}
 }
 
-// close reports the first write error of output.log.
+// close stops the follower and reports the first error of output.log.
 func (s *sink) close() error {
+	s.stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.logErr
+	if s.logErr != nil {
+		return s.logErr
+	}
+	return s.followErr
 }

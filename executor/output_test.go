@@ -102,3 +102,19 @@ func TestPrefixWriterChunks(t *testing.T) {
 		}
 	}
 }
+
+// vpt's own lines keep no script prefix, whole-lines mode included.
+func TestPrefixWriterNotes(t *testing.T) {
+	text := "a\n[vpt] note\nb [vpt] not a note\n"
+	want := "> a\n[vpt] note\n> b [vpt] not a note\n"
+	for _, whole := range []bool{false, true} {
+		var out bytes.Buffer
+		p := newPrefixWriter(&out, "> ")
+		p.whole = whole
+		p.Write([]byte(text))
+		p.Flush()
+		if out.String() != want {
+			t.Fatalf("whole %v: %q", whole, out.String())
+		}
+	}
+}

@@ -3,7 +3,6 @@ package executor
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,22 +12,11 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // DefaultGrace is how long a script gets between the polite signal (SIGTERM
 // on timeout, SIGINT on Ctrl-C) and SIGKILL.
 const DefaultGrace = 10 * time.Second
-
-// pipeSize is the capacity asked for the output pipe (Linux caps it at
-// /proc/sys/fs/pipe-max-size, 1 MiB by default).
-const pipeSize = 1 << 20
-
-// drainTimeout bounds the wait for the end of output once every process of
-// the script's group is gone; only a process that left the group (setsid)
-// can still hold the pipe then.
-const drainTimeout = 2 * time.Second
 
 // Command builds the argv of a script: Python files run with the
 // interpreter and -u, executables run as they are, other files run with
@@ -100,13 +88,13 @@ type Ending struct {
 	Leftovers bool
 }
 
-// child runs one script process in its own process group and pumps its
-// merged stdout and stderr into out.
+// child runs one script process in its own process group, with its stdout
+// and stderr both on out (output.log, opened for appending).
 type child struct {
 	argv    []string
 	env     []string
 	dir     string
-	out     io.Writer
+	out     *os.File
 	timeout time.Duration
 	grace   time.Duration
 	// stop asks for a graceful stop (first Ctrl-C); kill for an immediate one.
@@ -116,36 +104,25 @@ type child struct {
 }
 
 func (c *child) run() (Ending, error) {
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return Ending{}, err
-	}
-	// A larger pipe (the default holds 64 KiB) halves the round trips
-	// between a chatty script and vpt.
-	if rc, err := pr.SyscallConn(); err == nil {
-		rc.Control(func(fd uintptr) { _, _ = unix.FcntlInt(fd, unix.F_SETPIPE_SZ, pipeSize) })
-	}
 	cmd := exec.Command(c.argv[0], c.argv[1:]...)
 	cmd.Env = c.env
 	cmd.Dir = c.dir
-	// One pipe for both streams keeps stdout and stderr in the order the
-	// script wrote them. Stdin stays closed (/dev/null): a script in a
+	// The script writes straight into output.log: no pipe to copy through,
+	// so output costs the script what writing a file costs it, and the
+	// file keeps stdout and stderr in the order the script wrote them
+	// (both are the one descriptor, appending). vpt follows the file for
+	// the terminal. Stdin stays closed (/dev/null): a script in a
 	// background process group that read the terminal would be stopped.
-	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.Stdout, cmd.Stderr = c.out, c.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		pr.Close()
-		pw.Close()
 		return Ending{}, err
 	}
-	pw.Close()
 	pgid := cmd.Process.Pid
 	if c.onStart != nil {
 		c.onStart(pgid)
 	}
 
-	pumped := make(chan error, 1)
-	go func() { pumped <- pump(pr, c.out) }()
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
 
@@ -217,35 +194,7 @@ wait:
 			waitGroup(pgid, time.Second, nil)
 		}
 	}
-	select {
-	case <-pumped:
-	case <-time.After(drainTimeout):
-		// A process outside the group still holds the pipe.
-		pr.Close()
-		<-pumped
-	}
-	pr.Close()
 	return end, nil
-}
-
-// pump copies the pipe to out in large reads.
-func pump(r io.Reader, out io.Writer) error {
-	buf := make([]byte, 256*1024)
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			if _, werr := out.Write(buf[:n]); werr != nil {
-				// Keep draining so the script never blocks on a full pipe.
-				out = io.Discard
-			}
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, os.ErrClosed) {
-				return nil
-			}
-			return err
-		}
-	}
 }
 
 func signalGroup(pgid int, sig syscall.Signal) {

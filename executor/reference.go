@@ -54,7 +54,7 @@ func (r *Runner) Reference(ctx context.Context, deviceID, uiName, nodeID string,
 	// A run without a script or a row: just the navigation.
 	run := &runState{r: r, res: &store.Result{}, dir: dir, start: time.Now(), ui: u, dev: dev,
 		shots: capture.NewShots(dir, capture.ShotOptions{}), log: slog.New(slog.DiscardHandler)}
-	run.out = newSink(discard{}, NewTail(1024), &markerScanner{}, nil, nil)
+	run.out = newSink(NewTail(1024), &markerScanner{}, nil, nil)
 	if _, err := run.gotoNode(ctx, "", node.ID); err != nil {
 		return nil, err
 	}
@@ -67,7 +67,3 @@ func (r *Runner) Reference(ctx context.Context, deviceID, uiName, nodeID string,
 	}
 	return img, nil
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }

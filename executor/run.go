@@ -165,12 +165,18 @@ func (r *Runner) Run(ctx context.Context, req Request) (*store.Result, error) {
 		return nil, fmt.Errorf("%w: %v (choose another with --results-dir)", ErrResultsDir, err)
 	}
 	absDir, _ := filepath.Abs(dir)
-	logFile, err := os.OpenFile(filepath.Join(dir, report.OutputLog), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	logFile, err := os.OpenFile(filepath.Join(dir, report.OutputLog), os.O_CREATE|os.O_RDWR|os.O_TRUNC|os.O_APPEND, 0o644)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w: %v (choose another with --results-dir)", ErrResultsDir, err)
 	}
 	defer logFile.Close()
+	// vpt reads the file as the script writes it, through its own descriptor.
+	logReader, err := os.Open(logFile.Name())
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("%w: %v (choose another with --results-dir)", ErrResultsDir, err)
+	}
 
 	pidStart, _ := store.ProcessStart(os.Getpid())
 	start := time.Now()
@@ -188,7 +194,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*store.Result, error) {
 		return nil, fmt.Errorf("%w: %v", store.ErrUnavailable, err)
 	}
 	run := &runState{r: r, res: res, dir: absDir, start: start, ui: nav, log: r.log().With("run", id[:8])}
-	return run.execute(ctx, req, devCfg, argv, logFile)
+	return run.execute(ctx, req, devCfg, argv, logFile, logReader)
 }
 
 func (r *Runner) log() *slog.Logger {
@@ -232,7 +238,7 @@ type runState struct {
 	openN    int
 }
 
-func (run *runState) execute(ctx context.Context, req Request, devCfg capture.DeviceConfig, argv []string, logFile *os.File) (*store.Result, error) {
+func (run *runState) execute(ctx context.Context, req Request, devCfg capture.DeviceConfig, argv []string, logFile, logReader *os.File) (*store.Result, error) {
 	r, s, res := run.r, run.r.Settings, run.res
 	tailBytes := s.TailBytes
 	if tailBytes <= 0 {
@@ -242,7 +248,9 @@ func (run *runState) execute(ctx context.Context, req Request, devCfg capture.De
 	if prefix == "" && !s.Raw {
 		prefix = "[" + req.Script.Name + "] "
 	}
-	run.out = newSink(logFile, NewTail(tailBytes), &markerScanner{publicURL: s.PublicURL}, r.terminal(prefix, s), &r.terminalMu)
+	run.out = newSink(NewTail(tailBytes), &markerScanner{publicURL: s.PublicURL}, r.terminal(prefix, s), &r.terminalMu)
+	run.out.follow(logFile, logReader)
+	defer run.out.stop()
 
 	// Keep the row's heartbeat fresh while the script runs, so that other
 	// hosts sharing the store can tell a live run from an abandoned one.
@@ -315,7 +323,7 @@ func (run *runState) execute(ctx context.Context, req Request, devCfg capture.De
 			if grace <= 0 {
 				grace = DefaultGrace
 			}
-			c := &child{argv: argv, env: env, out: run.out, timeout: timeout, grace: grace,
+			c := &child{argv: argv, env: env, out: logFile, timeout: timeout, grace: grace,
 				stop: mergeDone(ctx.Done(), r.Stop, runDone), kill: r.Kill,
 				logf: func(format string, args ...any) { run.note(format, args...) }}
 			end, startErr = c.run()
@@ -330,6 +338,7 @@ func (run *runState) execute(ctx context.Context, req Request, devCfg capture.De
 			}
 		}
 	}
+	run.out.stop()
 	run.out.endLine()
 	run.mu.Lock()
 	run.ended = true
@@ -558,7 +567,7 @@ func (run *runState) takeScreenshot(ctx context.Context, label string, later boo
 func (run *runState) note(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	run.log.Info(msg)
-	run.out.note("[vpt] " + msg)
+	run.out.note(notePrefix + msg)
 }
 
 // environment is the script's: the caller's, plus vpt's variables.
