@@ -401,24 +401,11 @@ print("RESULT", json.dumps({"ping_us": t[len(t)//2] * 1e6, "goto_ms": g * 1000, 
 			shots++
 		}
 	}
-	cost := screenshotCost(b)
 	b.ReportMetric(r.PingUS/1000, "ms-ping")
 	b.ReportMetric(r.GotoMS, "ms-goto-49-steps")
 	b.ReportMetric(float64(shots), "screenshots")
-	b.ReportMetric(r.GotoMS-float64(shots)*ms(cost), "ms-goto-without-screenshots")
-}
-
-func screenshotCost(b *testing.B) time.Duration {
-	v := virtual.New(capture.DeviceConfig{ID: "v", Model: "virtual"}, nil, "ffmpeg")
-	shots := capture.NewShots(b.TempDir(), capture.ShotOptions{})
-	var d []time.Duration
-	for i := 0; i < 20; i++ {
-		start := time.Now()
-		img, _ := v.Screenshot(context.Background())
-		shots.Save(img, "x")
-		d = append(d, time.Since(start))
-	}
-	return median(d)
+	// The same goto without its screenshots, in process: BenchmarkGoto in
+	// executor/ (bench/run runs it).
 }
 
 // Issue "reports": vpt report list over 100,000 stored results in at most 150 ms.
