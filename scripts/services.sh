@@ -7,6 +7,9 @@
 #               -> VPT_TEST_POSTGRES
 #   versitygw:  an S3 gateway that checks signatures as R2 does
 #               -> VPT_TEST_S3_ENDPOINT, _BUCKET, _ACCESS_KEY, _SECRET_KEY
+#
+# With VPT_REQUIRE_SERVICES=1 (CI sets it) a missing program is an error
+# instead of skipped tests.
 
 services_work=$(mktemp -d "${TMPDIR:-/tmp}/vpt-services.XXXXXX")
 services_pids=()
@@ -19,12 +22,20 @@ stop_services() {
   rm -rf "$services_work"
 }
 
+missing_service() {
+  if [ "${VPT_REQUIRE_SERVICES:-}" = 1 ]; then
+    echo "services: VPT_REQUIRE_SERVICES=1: every server must run" >&2
+    exit 1
+  fi
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_postgres() {
   PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
   if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
     echo "services: PostgreSQL not installed; its tests are skipped"
+    missing_service
     return 0
   fi
   local pgdir=$services_work/pg port
@@ -49,6 +60,7 @@ start_versitygw() {
   local gw=${VERSITYGW:-$(command -v versitygw || echo "$(go env GOPATH)/bin/versitygw")} port
   if [ ! -x "$gw" ]; then
     echo "services: versitygw not installed (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0); S3 tests are skipped"
+    missing_service
     return 0
   fi
   port=$(free_port)
