@@ -375,9 +375,12 @@ type sink struct {
 	// (used when no follower runs).
 	atLineStart bool
 
-	// The follower, between follow and stop.
+	// The follower: following is true from follow until it has fixed
+	// where output.log ends, so each note is either in the part it reads
+	// or fed directly, never both.
 	following  bool
 	poke, quit chan struct{}
+	quitOnce   sync.Once
 	done       chan struct{}
 	followErr  error
 }
@@ -405,6 +408,11 @@ func (s *sink) follow(log, r *os.File) {
 func (s *sink) followLoop(r *os.File) {
 	defer close(s.done)
 	defer r.Close()
+	defer func() {
+		s.mu.Lock()
+		s.following = false
+		s.mu.Unlock()
+	}()
 	buf := make([]byte, 256*1024)
 	wait := time.NewTimer(followBusy)
 	defer wait.Stop()
@@ -434,10 +442,13 @@ func (s *sink) followLoop(r *os.File) {
 		case <-s.quit:
 			// Read what was written before the script ended; a process
 			// that left its group and still writes is not waited for.
+			s.mu.Lock()
 			end = off
 			if fi, err := r.Stat(); err == nil {
 				end = fi.Size()
 			}
+			s.following = false
+			s.mu.Unlock()
 		case <-s.poke:
 		case <-wait.C:
 			idle = min(2*idle, followIdle)
@@ -471,14 +482,11 @@ func (s *sink) Write(p []byte) (int, error) {
 // stop waits for the follower to read everything written so far; later
 // notes are fed directly.
 func (s *sink) stop() {
-	s.mu.Lock()
-	following := s.following
-	s.following = false
-	s.mu.Unlock()
-	if following {
-		close(s.quit)
-		<-s.done
+	if s.done == nil {
+		return // never followed
 	}
+	s.quitOnce.Do(func() { close(s.quit) })
+	<-s.done
 }
 
 // notePrefix starts each of vpt's own lines in the output.
