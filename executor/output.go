@@ -456,7 +456,7 @@ func (s *sink) followLoop(r *os.File) {
 	}
 }
 
-// feed passes a piece of output on.
+// feed passes a piece of output (never empty) on.
 func (s *sink) feed(p []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -469,14 +469,6 @@ func (s *sink) feed(p []byte) {
 		_ = s.term.Flush()
 		s.termMu.Unlock()
 	}
-}
-
-// Write feeds p as output, for a sink without a follower.
-func (s *sink) Write(p []byte) (int, error) {
-	if len(p) > 0 {
-		s.feed(p)
-	}
-	return len(p), nil
 }
 
 // stop waits for the follower to read everything written so far; later

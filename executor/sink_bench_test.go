@@ -22,6 +22,6 @@ func BenchmarkSink(b *testing.B) {
 	b.SetBytes(int64(len(chunk)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		s.Write(chunk)
+		s.feed(chunk)
 	}
 }
