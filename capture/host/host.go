@@ -109,13 +109,30 @@ func (d *Device) xdo(ctx context.Context, argv []string) error {
 	if _, err := exec.LookPath(argv[0]); err != nil {
 		return fmt.Errorf("%w: xdotool sends keys to the display (apt-get install xdotool)", capture.ErrToolMissing)
 	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(cmd.Environ(), "DISPLAY="+d.cfg.Display)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, strings.TrimSpace(string(out)))
+	// An X server that resets when its last client leaves (Xvfb without
+	// -noreset) refuses connections for a moment afterwards; xdotool then
+	// fails before doing anything, so trying again cannot repeat an action.
+	var err error
+	var out []byte
+	for attempt := 0; attempt < 3; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Env = append(cmd.Environ(), "DISPLAY="+d.cfg.Display)
+		out, err = cmd.CombinedOutput()
+		if err == nil {
+			return nil
+		}
+		if !strings.Contains(string(out), "Can't open display") {
+			break
+		}
 	}
-	return nil
+	return fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, strings.TrimSpace(string(out)))
 }
 
 // Press implements capture.Device.

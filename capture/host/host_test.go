@@ -17,6 +17,9 @@ import (
 // xvfb starts a virtual X display for the test. Xvfb picks a free display
 // number itself and writes it to a pipe once it accepts connections, so a
 // socket left behind by an earlier killed server cannot be mistaken for it.
+// -noreset keeps the server up between clients: by default Xvfb resets when
+// its last client leaves, and a client connecting during the reset (xdotool
+// right after another xdotool, before ffmpeg has connected) is refused.
 func xvfb(t *testing.T) string {
 	t.Helper()
 	for _, p := range []string{"Xvfb", "ffmpeg", "xdotool"} {
@@ -29,7 +32,7 @@ func xvfb(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp")
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp", "-noreset")
 	cmd.ExtraFiles = []*os.File{w}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -97,5 +100,16 @@ func TestKeyArgs(t *testing.T) {
 		if got := KeyArgs("xdotool", key); got[3] != want {
 			t.Errorf("%s: %v", key, got)
 		}
+	}
+}
+
+func TestKeyToDeadDisplay(t *testing.T) {
+	if _, err := exec.LookPath("xdotool"); err != nil {
+		t.Skip("xdotool not installed")
+	}
+	d := New(capture.DeviceConfig{ID: "host", Model: "host", Display: ":4321"}, capture.Environment{})
+	err := d.Press(context.Background(), "OK")
+	if err == nil || !strings.Contains(err.Error(), "Can't open display") {
+		t.Fatalf("a key to a display that does not exist: %v", err)
 	}
 }
