@@ -34,9 +34,15 @@ func checkVideo(t *testing.T, res *store.Result) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The video starts once the device is open and recording, and lasts
+	// until the run ends.
 	run := time.Duration(res.ExecutionTimeMs) * time.Millisecond
-	if diff := got - run; diff > time.Second || diff < -time.Second {
-		t.Fatalf("video lasts %s, the run %s", got, run)
+	offset := time.Duration(res.Details.Video.OffsetMs) * time.Millisecond
+	if offset < 0 || offset > run {
+		t.Fatalf("video starts %s into a run of %s", offset, run)
+	}
+	if diff := got - (run - offset); diff > time.Second || diff < -time.Second {
+		t.Fatalf("video lasts %s, the run %s from the video's start at %s", got, run, offset)
 	}
 	if _, err := os.Stat(filepath.Join(res.RunDir, "video")); err == nil {
 		t.Fatal("segments left after the MP4 was made")

@@ -72,16 +72,35 @@ func (p *Pipeline) startLocked(dir string, record bool, o VideoOptions) error {
 	return nil
 }
 
-// Record (re)starts the pipeline recording into dir.
+// Record (re)starts the pipeline recording into dir. It returns once the
+// first frame has come through, so that what the caller does next is in
+// the video, or fails if ffmpeg ends before that.
 func (p *Pipeline) Record(dir string, o VideoOptions) (Recorder, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.proc != nil {
 		p.stopLocked()
 	}
 	if err := p.startLocked(dir, true, o); err != nil {
+		p.mu.Unlock()
 		return nil, err
 	}
+	proc := p.proc
+	p.mu.Unlock()
+	deadline := time.Now().Add(frameWait)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(filepath.Join(dir, LatestFrame)); err == nil {
+			break
+		}
+		select {
+		case <-proc.Exited():
+			err := fmt.Errorf("%w: ffmpeg exited (%v): %s", ErrUnreachable, proc.ExitErr(), proc.Stderr())
+			p.Close()
+			return nil, err
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	// A source that gives no picture yet is recorded from whenever it does;
+	// its screenshots say it has stalled.
 	return pipelineRecorder{p}, nil
 }
 
@@ -135,8 +154,8 @@ func (p *Pipeline) Latest(ctx context.Context) (image.Image, error) {
 			return nil, fmt.Errorf("%w: the capture pipeline stopped", ErrStalled)
 		}
 		select {
-		case err := <-proc.Exited():
-			return nil, fmt.Errorf("%w: ffmpeg exited (%v): %s", ErrUnreachable, err, proc.Stderr())
+		case <-proc.Exited():
+			return nil, fmt.Errorf("%w: ffmpeg exited (%v): %s", ErrUnreachable, proc.ExitErr(), proc.Stderr())
 		default:
 		}
 		path := filepath.Join(dir, LatestFrame)

@@ -204,9 +204,11 @@ type FFmpeg struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	stderr *bytes.Buffer
-	done   chan error
-	once   sync.Once
-	err    error
+	// done is closed when ffmpeg has exited, with waitErr its status.
+	done    chan struct{}
+	waitErr error
+	once    sync.Once
+	err     error
 }
 
 // StartFFmpeg starts ffmpeg with args. With pipeIn, its stdin is a pipe the
@@ -216,7 +218,7 @@ func StartFFmpeg(ffmpeg string, args []string, pipeIn bool) (*FFmpeg, error) {
 		return nil, fmt.Errorf("%w: ffmpeg (%s) records video: install it (apt-get install ffmpeg) or run with --video off", ErrToolMissing, ffmpeg)
 	}
 	cmd := exec.Command(ffmpeg, args...)
-	p := &FFmpeg{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	p := &FFmpeg{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = &limitedBuffer{b: p.stderr, max: 16 * 1024}
 	// Its own process group: a Ctrl-C at the terminal reaches vpt, which
 	// then stops the recording cleanly, instead of killing ffmpeg mid-segment.
@@ -231,15 +233,21 @@ func StartFFmpeg(ffmpeg string, args []string, pipeIn bool) (*FFmpeg, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	go func() { p.done <- cmd.Wait() }()
+	go func() { p.waitErr = cmd.Wait(); close(p.done) }()
 	return p, nil
 }
 
 // Stdin is the frame pipe (pipeIn only).
 func (p *FFmpeg) Stdin() io.Writer { return p.stdin }
 
-// Exited receives ffmpeg's exit status once it ends.
-func (p *FFmpeg) Exited() <-chan error { return p.done }
+// Exited is closed once ffmpeg has ended; ExitErr is then its status.
+func (p *FFmpeg) Exited() <-chan struct{} { return p.done }
+
+// ExitErr is how ffmpeg ended, once Exited is closed.
+func (p *FFmpeg) ExitErr() error {
+	<-p.done
+	return p.waitErr
+}
 
 // Stop ends the recording: EOF on the frame pipe, or SIGINT (ffmpeg then
 // writes its last segment and playlist), SIGKILL after a grace period.
@@ -251,8 +259,8 @@ func (p *FFmpeg) Stop(grace time.Duration) error {
 			_ = p.cmd.Process.Signal(syscall.SIGINT)
 		}
 		select {
-		case err := <-p.done:
-			p.err = err
+		case <-p.done:
+			p.err = p.waitErr
 		case <-time.After(grace):
 			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 			p.err = fmt.Errorf("ffmpeg did not stop within %s and was killed", grace)

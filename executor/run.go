@@ -224,6 +224,8 @@ type runState struct {
 	dev   capture.Device
 	shots *capture.Shots
 	out   *sink
+	// videoStart is when the recorder had its first picture.
+	videoStart time.Time
 
 	mu       sync.Mutex
 	verdict  *bool // from the script API
@@ -290,6 +292,8 @@ func (run *runState) execute(ctx context.Context, req Request, devCfg capture.De
 				infraErr = fmt.Errorf("%w: %v", ErrResultsDir, err)
 			} else if rec, err = dev.StartVideo(context.Background(), videoDir, s.VideoOptions); err != nil {
 				infraErr = fmt.Errorf("%w: video of %s: %w", ErrCapture, devCfg.ID, err)
+			} else {
+				run.videoStart = time.Now()
 			}
 		}
 		if infraErr == nil && s.AutoShots && dev.Info().Has(capture.CapScreenshot) {
@@ -500,7 +504,7 @@ func passFail(ok bool) store.Status {
 // passed run keeps no video.
 func (run *runState) finaliseVideo(videoDir string) {
 	s := run.r.Settings
-	v := &store.Video{State: "recorded"}
+	v := &store.Video{State: "recorded", OffsetMs: run.videoStart.Sub(run.start).Milliseconds()}
 	run.res.Details.Video = v
 	if s.Video == VideoRetainOnFailure && run.res.Status == store.StatusPassed {
 		v.State = "discarded"
@@ -517,7 +521,7 @@ func (run *runState) finaliseVideo(videoDir string) {
 	if st, err := os.Stat(out); err == nil {
 		v.SizeBytes = st.Size()
 	}
-	v.DurationMs = time.Since(run.start).Milliseconds()
+	v.DurationMs = time.Since(run.videoStart).Milliseconds()
 	if d, err := capture.ProbeDuration(context.Background(), out); err == nil {
 		v.DurationMs = d.Milliseconds()
 	}

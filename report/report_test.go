@@ -31,7 +31,7 @@ func fixture() *store.Result {
 		Metadata: map[string]any{"build": "1.2.3", "payload": xss, "nested": map[string]any{"a": []any{1, 2}}},
 		Details: store.Details{
 			Summary: "zapped " + xss, VerdictSource: "api", OutputBytes: 120, OutputLines: 3,
-			Video: &store.Video{Path: "video.mp4", DurationMs: 12400, State: "finalised"},
+			Video: &store.Video{Path: "video.mp4", DurationMs: 12400, OffsetMs: 250, State: "finalised"},
 			Screenshots: []store.Screenshot{
 				{Label: "initial", Path: "screenshots/001-initial.png", Thumbnail: "screenshots/001-initial.thumb.jpg", OffsetMs: 300},
 				{Label: "home to live", Path: "screenshots/002-home-to-live.png", Thumbnail: "screenshots/002-home-to-live.thumb.jpg", OffsetMs: 900},

@@ -101,6 +101,8 @@ type runPage struct {
 type stepView struct {
 	store.Step
 	Shots []shotRef
+	// VideoAtMs is where the step starts in the video.
+	VideoAtMs int64
 }
 
 type shotRef struct {
@@ -137,15 +139,21 @@ func RenderRun(w io.Writer, res *store.Result, tail []byte, truncated bool) erro
 			p.Final = &p.Shots[i]
 		}
 	}
+	// The video starts a moment after the run (the device is opened and the
+	// recorder started first): steps are placed on the video's own clock.
+	var videoStart int64
+	if v := res.Details.Video; v != nil {
+		videoStart = v.OffsetMs
+	}
 	for _, st := range res.Details.Steps {
-		v := stepView{Step: st}
+		v := stepView{Step: st, VideoAtMs: max(0, st.OffsetMs-videoStart)}
 		for _, i := range st.Screenshots {
 			if i >= 0 && i < len(p.Shots) {
 				v.Shots = append(v.Shots, shotRef{Index: i, Shot: p.Shots[i]})
 			}
 		}
 		p.Steps = append(p.Steps, v)
-		p.Markers = append(p.Markers, marker{Number: st.Number, Name: st.Name, At: float64(st.OffsetMs) / 1000, Status: string(st.Status)})
+		p.Markers = append(p.Markers, marker{Number: st.Number, Name: st.Name, At: float64(v.VideoAtMs) / 1000, Status: string(st.Status)})
 	}
 	if v := res.Details.Video; v != nil && v.Path != "" {
 		p.VideoPath = v.Path

@@ -228,7 +228,9 @@ type Screenshot struct {
 type Video struct {
 	Path       string `json:"path"` // relative to the run folder; "" when not finalised
 	DurationMs int64  `json:"duration_ms"`
-	SizeBytes  int64  `json:"size_bytes"`
+	// OffsetMs is when the video begins, from the run's start.
+	OffsetMs  int64 `json:"offset_ms"`
+	SizeBytes int64 `json:"size_bytes"`
 	// State: recorded, finalised, discarded (retain-on-failure after a pass), failed.
 	State string `json:"state"`
 	Error string `json:"error,omitempty"`

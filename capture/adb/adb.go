@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -318,9 +319,36 @@ func (d *Device) StartVideo(ctx context.Context, dir string, o capture.VideoOpti
 	if limit <= 0 {
 		limit = ScreenrecordLimit
 	}
-	r := &recorder{d: d, ff: ff, limit: limit, stop: make(chan struct{}), done: make(chan struct{})}
+	r := &recorder{d: d, ff: ff, limit: limit, stop: make(chan struct{}), done: make(chan struct{}), started: make(chan struct{})}
 	go r.loop()
+	// The video's clock starts with screenrecord's first bytes, which take
+	// a moment to come (longer on a busy host); waiting for them before the
+	// script starts puts its first actions in the video. A device that
+	// sends nothing for a while is recorded from whenever it does.
+	select {
+	case <-r.started:
+	case <-r.done:
+	case <-time.After(firstPictureWait):
+	}
 	return r, nil
+}
+
+// firstPictureWait bounds how long StartVideo waits for screenrecord.
+const firstPictureWait = 5 * time.Second
+
+// firstWrite passes screenrecord's stream to ffmpeg and closes started on
+// its first bytes.
+type firstWrite struct {
+	w       io.Writer
+	started chan struct{}
+	once    *sync.Once
+}
+
+func (f firstWrite) Write(b []byte) (int, error) {
+	if len(b) > 0 {
+		f.once.Do(func() { close(f.started) })
+	}
+	return f.w.Write(b)
 }
 
 // Close implements capture.Device.
@@ -336,6 +364,9 @@ type recorder struct {
 	cur   *exec.Cmd
 	once  sync.Once
 	err   error
+	// started is closed when the first bytes reach ffmpeg.
+	started     chan struct{}
+	startedOnce sync.Once
 	// Pieces counts the screenrecord runs.
 	pieces int
 }
@@ -351,7 +382,7 @@ func (r *recorder) loop() {
 		}
 		argv := r.d.client.ScreenrecordArgs(r.limit)
 		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Stdout = r.ff.Stdin()
+		cmd.Stdout = firstWrite{w: r.ff.Stdin(), started: r.started, once: &r.startedOnce}
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		r.mu.Lock()

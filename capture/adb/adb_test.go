@@ -116,6 +116,11 @@ func TestVideoAcrossScreenrecordRestarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	select {
+	case <-rec.(*recorder).started:
+	default:
+		t.Fatal("StartVideo returned before screenrecord sent a picture: the run's first second would be missing")
+	}
 	start := time.Now()
 	time.Sleep(5500 * time.Millisecond)
 	if err := rec.Stop(context.Background()); err != nil {
