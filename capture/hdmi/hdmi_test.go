@@ -122,3 +122,33 @@ var sendFileRe = regexp.MustCompile(`--send=\S+`)
 func stable(s, dir string) string {
 	return sendFileRe.ReplaceAllLiteralString(strings.ReplaceAll(s, dir, "$TMP"), "--send=$SENDFILE")
 }
+
+// A source ffmpeg cannot open: the screenshot says so, recording fails at
+// once instead of leaving an empty video, and closing does not hang on the
+// ffmpeg that already ended.
+func TestDeadSource(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed")
+	}
+	d, err := New(capture.DeviceConfig{ID: "stb", Model: "stb", Video: "lavfi:nosuchsource"}, capture.Environment{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := d.Screenshot(ctx); !errors.Is(err, capture.ErrUnreachable) {
+			t.Errorf("screenshot of a dead source: %v", err)
+		}
+		if _, err := d.StartVideo(ctx, t.TempDir(), capture.DefaultVideoOptions); !errors.Is(err, capture.ErrUnreachable) {
+			t.Errorf("recording a dead source: %v", err)
+		}
+		d.Close()
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("hangs on an ffmpeg that has ended")
+	}
+}
