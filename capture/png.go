@@ -12,6 +12,7 @@ import (
 	"image/png"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // encodePNG writes an image as PNG, faster than image/png for screenshots:
@@ -20,6 +21,14 @@ import (
 // deflate runs at its fastest level on every core. Opaque RGBA images are
 // written as RGB; other images go through image/png.
 func encodePNG(w io.Writer, img image.Image, cores int) error {
+	return encodePNGAfter(w, img, cores, nil)
+}
+
+// encodePNGAfter is encodePNG that reuses what it compressed for the
+// picture before, kept in cache: bands of rows that did not change (a
+// clock ticked, a menu moved its focus) are not compressed again. cache
+// may be nil; it is safe for concurrent use.
+func encodePNGAfter(w io.Writer, img image.Image, cores int, cache *pngCache) error {
 	rgba, ok := img.(*image.RGBA)
 	if !ok || rgba.Rect.Empty() {
 		return (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(w, img)
@@ -27,7 +36,7 @@ func encodePNG(w io.Writer, img image.Image, cores int) error {
 	// Screens are opaque: they are written as RGB. The check rides along
 	// with the filtering; an image with transparent pixels (premultiplied
 	// in image.RGBA, straight in PNG) goes through image/png instead.
-	stream, err := deflateRows(rgba, cores)
+	stream, err := deflateRows(rgba, cores, cache)
 	if err == errNotOpaque {
 		return (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(w, img)
 	}
@@ -90,85 +99,188 @@ func (c *chunkWriter) flush() error {
 
 var errNotOpaque = errors.New("image is not opaque")
 
+// bandRows is how many rows are compressed together: small enough that a
+// change in one part of the screen leaves most bands as they were, large
+// enough that deflate finds its matches.
+const bandRows = 16
+
+// pngBand is one band's compressed rows.
+type pngBand struct {
+	packed []byte
+	adler  uint32
+	n      int
+}
+
+// pngCache holds the last picture encoded and its bands. Pictures are not
+// changed once taken, so keeping a reference is enough.
+type pngCache struct {
+	mu    sync.Mutex
+	img   *image.RGBA
+	bands []pngBand
+}
+
+func (c *pngCache) get() (*image.RGBA, []pngBand) {
+	if c == nil {
+		return nil, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.img, c.bands
+}
+
+func (c *pngCache) put(img *image.RGBA, bands []pngBand) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.img, c.bands = img, bands
+	c.mu.Unlock()
+}
+
+// sameRows reports whether rows y0 to y1 (exclusive) of a and b hold the
+// same pixels.
+func sameRows(a, b *image.RGBA, y0, y1 int) bool {
+	n := a.Rect.Dx() * 4
+	for y := y0; y < y1; y++ {
+		if !bytes.Equal(a.Pix[y*a.Stride:y*a.Stride+n], b.Pix[y*b.Stride:y*b.Stride+n]) {
+			return false
+		}
+	}
+	return true
+}
+
 // deflateRows returns the zlib stream of the filtered rows, in pieces.
 // Bands of rows are compressed at once on every core (each band's deflate
 // stream is sync-flushed, so the pieces join into one valid stream, as
 // pigz does); each band's Adler-32 is taken there too and the sums are
 // combined. Pixels are written as RGB; one that is not opaque stops the
-// work with errNotOpaque.
-func deflateRows(img *image.RGBA, cores int) ([][]byte, error) {
+// work with errNotOpaque. A band whose rows, and the row above them that
+// the Up filter reads, are those of the cached picture is taken from the
+// cache.
+func deflateRows(img *image.RGBA, cores int, cache *pngCache) ([][]byte, error) {
 	width, height := img.Rect.Dx(), img.Rect.Dy()
 	rowLen := width * 3
-	bands := min(cores, max(1, height/64))
-	type band struct {
-		packed []byte
-		adler  uint32
-		n      int
-		err    error
+	nb := (height + bandRows - 1) / bandRows
+	prev, prevBands := cache.get()
+	if prev != nil && (prev.Rect != img.Rect || len(prevBands) != nb) {
+		prev = nil
 	}
-	out := make([]band, bands)
+	out := make([]pngBand, nb)
+	errs := make([]error, nb)
+	var next atomic.Int32
 	var wg sync.WaitGroup
-	for i := 0; i < bands; i++ {
+	for range min(max(cores, 1), nb) {
 		wg.Add(1)
-		go func(i int) {
+		go func() {
 			defer wg.Done()
-			y0, y1 := height*i/bands, height*(i+1)/bands
-			raw := make([]byte, (y1-y0)*(rowLen+1)) // zeros: a row equal to the one above is all zeros
-			alpha := byte(255)
-			k := 0
-			for y := y0; y < y1; y++ {
-				src := img.Pix[y*img.Stride : y*img.Stride+width*4]
-				var prev []byte
-				if y > 0 {
-					prev = img.Pix[(y-1)*img.Stride : (y-1)*img.Stride+width*4]
+			raw := make([]byte, bandRows*(rowLen+1))
+			var fw *flate.Writer
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= nb {
+					return
 				}
-				raw[k] = 2 // the Up filter: each byte minus the one above
-				k++
-				switch {
-				case prev != nil && bytes.Equal(src, prev):
-					// Flat backgrounds, bars: nothing changes from the row above.
-					k += rowLen
-				default:
-					for x := 0; x+3 < len(src); x += 4 {
-						r, g, b := src[x], src[x+1], src[x+2]
-						if prev != nil {
-							r, g, b = r-prev[x], g-prev[x+1], b-prev[x+2]
-						}
-						raw[k], raw[k+1], raw[k+2] = r, g, b
-						alpha &= src[x+3]
-						k += 3
-					}
-					if alpha != 255 {
-						out[i].err = errNotOpaque
-						return
+				y0, y1 := i*bandRows, min(height, (i+1)*bandRows)
+				if prev != nil && sameRows(prev, img, max(0, y0-1), y1) {
+					out[i] = prevBands[i]
+					continue
+				}
+				n, flat, err := filterRows(img, raw, y0, y1)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				if flat {
+					if b, ok := flatBands.Load(n); ok {
+						out[i] = b.(pngBand)
+						continue
 					}
 				}
+				var buf bytes.Buffer
+				if fw == nil {
+					fw, _ = flate.NewWriter(&buf, flate.BestSpeed)
+				} else {
+					fw.Reset(&buf)
+				}
+				if _, err := fw.Write(raw[:n]); err != nil {
+					errs[i] = err
+					return
+				}
+				if err := fw.Flush(); err != nil {
+					errs[i] = err
+					return
+				}
+				out[i] = pngBand{packed: buf.Bytes(), adler: adler32.Checksum(raw[:n]), n: n}
+				if flat {
+					flatBands.Store(n, out[i])
+				}
 			}
-			var buf bytes.Buffer
-			fw, _ := flate.NewWriter(&buf, flate.BestSpeed)
-			if _, err := fw.Write(raw); err != nil {
-				out[i].err = err
-				return
-			}
-			out[i].err = fw.Flush()
-			out[i].packed, out[i].adler, out[i].n = buf.Bytes(), adler32.Checksum(raw), len(raw)
-		}(i)
+		}()
 	}
 	wg.Wait()
-	stream := [][]byte{{0x78, 0x01}}
-	var sum uint32 = 1
-	for _, p := range out {
-		if p.err != nil {
-			return nil, p.err
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
 		}
-		sum = adler32Combine(sum, p.adler, p.n)
-		stream = append(stream, p.packed)
+	}
+	cache.put(img, out)
+	stream := make([][]byte, 0, nb+2)
+	stream = append(stream, []byte{0x78, 0x01})
+	var sum uint32 = 1
+	for _, b := range out {
+		sum = adler32Combine(sum, b.adler, b.n)
+		stream = append(stream, b.packed)
 	}
 	// An empty final block, then the checksum.
 	var tail [6]byte
 	tail[0], tail[1] = 0x03, 0x00
 	binary.BigEndian.PutUint32(tail[2:], sum)
 	return append(stream, tail[:]), nil
+}
+
+// flatBands holds the compressed form of bands in which every row repeats
+// the one above (flat backgrounds), by their length: their filtered bytes
+// are all the same, so they are compressed once per process.
+var flatBands sync.Map // int -> pngBand
+
+// filterRows writes rows y0 to y1 (exclusive) as filtered RGB scanlines
+// into raw and returns how many bytes it wrote, whether every row repeats
+// the one above, or errNotOpaque.
+func filterRows(img *image.RGBA, raw []byte, y0, y1 int) (n int, flat bool, err error) {
+	width := img.Rect.Dx()
+	rowLen := width * 3
+	alpha := byte(255)
+	k := 0
+	flat = y0 > 0
+	for y := y0; y < y1; y++ {
+		src := img.Pix[y*img.Stride : y*img.Stride+width*4]
+		var prev []byte
+		if y > 0 {
+			prev = img.Pix[(y-1)*img.Stride : (y-1)*img.Stride+width*4]
+		}
+		raw[k] = 2 // the Up filter: each byte minus the one above
+		k++
+		if prev != nil && bytes.Equal(src, prev) {
+			// Flat backgrounds, bars: nothing changes from the row above.
+			clear(raw[k : k+rowLen])
+			k += rowLen
+			continue
+		}
+		flat = false
+		for x := 0; x+3 < len(src); x += 4 {
+			r, g, b := src[x], src[x+1], src[x+2]
+			if prev != nil {
+				r, g, b = r-prev[x], g-prev[x+1], b-prev[x+2]
+			}
+			raw[k], raw[k+1], raw[k+2] = r, g, b
+			alpha &= src[x+3]
+			k += 3
+		}
+		if alpha != 255 {
+			return 0, false, errNotOpaque
+		}
+	}
+	return k, flat, nil
 }
 
 // adler32Combine is the Adler-32 of a stream made of a part whose sum is a

@@ -6,7 +6,10 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math/rand/v2"
 	"testing"
+
+	xdraw "golang.org/x/image/draw"
 )
 
 // encodePNG's output decodes to the same pixels, opaque or not, with
@@ -95,6 +98,98 @@ func TestAdler32Combine(t *testing.T) {
 		a, b := adler32.Checksum(data[:cut]), adler32.Checksum(data[cut:])
 		if got, want := adler32Combine(a, b, len(data)-cut), adler32.Checksum(data); got != want {
 			t.Fatalf("cut %d: %08x, want %08x", cut, got, want)
+		}
+	}
+}
+
+// The fixed-point thumbnail scaler agrees with x/image's ApproxBiLinear to
+// within rounding.
+func TestScaleRGBA(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, size := range []image.Point{{1280, 720}, {333, 97}, {1080, 1920}, {641, 2}} {
+		src := image.NewRGBA(image.Rect(0, 0, size.X, size.Y))
+		for i := range src.Pix {
+			src.Pix[i] = uint8(rng.IntN(256))
+		}
+		// Smooth areas too, where a scaler's error would show.
+		for y := 0; y < size.Y/2; y++ {
+			for x := 0; x < size.X; x++ {
+				src.SetRGBA(x, y, color.RGBA{uint8(x), uint8(y), uint8(x + y), 255})
+			}
+		}
+		got := Thumbnail(src, 320).(*image.RGBA)
+		want := image.NewRGBA(got.Rect)
+		xdraw.ApproxBiLinear.Scale(want, want.Rect, src, src.Rect, xdraw.Src, nil)
+		for i := range got.Pix {
+			if d := int(got.Pix[i]) - int(want.Pix[i]); d < -2 || d > 2 {
+				t.Fatalf("%v: byte %d (pixel %d,%d) is %d, ApproxBiLinear gives %d", size, i,
+					i/4%got.Rect.Dx(), i/4/got.Rect.Dx(), got.Pix[i], want.Pix[i])
+			}
+		}
+	}
+}
+
+// Each picture of a sequence encoded after the one before decodes to its
+// own pixels, whatever changed: a few rows, the first row, the row just
+// above a band (which the Up filter reads), the size, nothing. Flat bands
+// (rows repeating the one above) come from the shared memo.
+func TestEncodePNGAfter(t *testing.T) {
+	base := func(w, h int) *image.RGBA {
+		img := image.NewRGBA(image.Rect(0, 0, w, h))
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				c := color.RGBA{20, 40, 80, 255} // flat background
+				if y >= 100 && y < 140 {
+					c = color.RGBA{uint8(x), uint8(y), uint8(x ^ y), 255}
+				}
+				img.SetRGBA(x, y, c)
+			}
+		}
+		return img
+	}
+	edit := func(img *image.RGBA, y int) *image.RGBA {
+		out := &image.RGBA{Pix: bytes.Clone(img.Pix), Stride: img.Stride, Rect: img.Rect}
+		for x := 0; x < out.Rect.Dx(); x += 3 {
+			out.SetRGBA(x, y, color.RGBA{255, 255, uint8(x), 255})
+		}
+		return out
+	}
+	a := base(640, 360)
+	seq := []*image.RGBA{a, edit(a, 200), edit(a, 0), edit(a, 2*bandRows-1), edit(a, 359), edit(a, 359), base(320, 200), a}
+	var cache pngCache
+	for i, img := range seq {
+		var buf bytes.Buffer
+		if err := encodePNGAfter(&buf, img, 2, &cache); err != nil {
+			t.Fatal(err)
+		}
+		got, err := png.Decode(&buf)
+		if err != nil {
+			t.Fatalf("picture %d: %v", i, err)
+		}
+		if !got.Bounds().Eq(img.Rect) {
+			t.Fatalf("picture %d: %v", i, got.Bounds())
+		}
+		for y := 0; y < img.Rect.Dy(); y++ {
+			for x := 0; x < img.Rect.Dx(); x++ {
+				r1, g1, b1, _ := img.At(x, y).RGBA()
+				r2, g2, b2, _ := got.At(x, y).RGBA()
+				if r1 != r2 || g1 != g2 || b1 != b2 {
+					t.Fatalf("picture %d: pixel %d,%d differs", i, x, y)
+				}
+			}
+		}
+	}
+	// The bands that did not change are the cached ones, not compressed
+	// again: encoding the same picture twice gives the same pieces.
+	_, before := cache.get()
+	var buf bytes.Buffer
+	if err := encodePNGAfter(&buf, seq[len(seq)-1], 1, &cache); err != nil {
+		t.Fatal(err)
+	}
+	_, after := cache.get()
+	for i := range after {
+		if &after[i].packed[0] != &before[i].packed[0] {
+			t.Fatalf("band %d of an unchanged picture was compressed again", i)
 		}
 	}
 }

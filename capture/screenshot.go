@@ -37,9 +37,13 @@ type Shot struct {
 
 // Shots numbers and writes the screenshots of one run into
 // <run>/screenshots: 001-initial.png with 001-initial.thumb.jpg beside it.
+// A picture given to it must not change afterwards: the last one is kept
+// so that the parts of the next one that are the same are not compressed
+// again.
 type Shots struct {
 	runDir  string
 	opts    ShotOptions
+	png     pngCache
 	mu      sync.Mutex
 	n       int
 	pending sync.WaitGroup
@@ -66,7 +70,12 @@ func NewShots(runDir string, opts ShotOptions) *Shots {
 
 // Save writes img under the next number with label in its name.
 func (s *Shots) Save(img image.Image, label string) (Shot, error) {
-	return s.save(img, label, s.next(), runtime.NumCPU())
+	n := s.next()
+	// A picture still being written in the background is the one this one
+	// is compressed after; finishing it first costs less than compressing
+	// both whole.
+	s.pending.Wait()
+	return s.save(img, label, n, runtime.NumCPU())
 }
 
 // SaveLater numbers the screenshot now and writes it in the background;
@@ -130,19 +139,19 @@ func (s *Shots) save(img image.Image, label string, n, cores int) (Shot, error) 
 	}
 	shot := s.describe(img.Bounds().Size(), label, n)
 	thumb := func() error {
-		return writeImage(filepath.Join(s.runDir, shot.Thumbnail), Thumbnail(img, s.opts.ThumbWidth), "jpeg", 75, 1)
+		return writeImage(filepath.Join(s.runDir, shot.Thumbnail), Thumbnail(img, s.opts.ThumbWidth), "jpeg", 75, 1, nil)
 	}
 	var err error
 	if cores > 1 {
 		// The thumbnail is made while the picture is encoded.
 		thumbDone := make(chan error, 1)
 		go func() { thumbDone <- thumb() }()
-		err = writeImage(filepath.Join(s.runDir, shot.Path), img, s.opts.Format, s.opts.Quality, cores)
+		err = writeImage(filepath.Join(s.runDir, shot.Path), img, s.opts.Format, s.opts.Quality, cores, &s.png)
 		if terr := <-thumbDone; err == nil {
 			err = terr
 		}
 	} else {
-		err = writeImage(filepath.Join(s.runDir, shot.Path), img, s.opts.Format, s.opts.Quality, 1)
+		err = writeImage(filepath.Join(s.runDir, shot.Path), img, s.opts.Format, s.opts.Quality, 1, &s.png)
 		if err == nil {
 			err = thumb()
 		}
@@ -155,7 +164,7 @@ func (s *Shots) save(img image.Image, label string, n, cores int) (Shot, error) 
 
 // writeImage encodes into a temporary file and renames it, so a crash never
 // leaves half an image under the final name.
-func writeImage(path string, img image.Image, format string, quality, cores int) error {
+func writeImage(path string, img image.Image, format string, quality, cores int, cache *pngCache) error {
 	tmp := path + ".part"
 	f, err := os.Create(tmp)
 	if err != nil {
@@ -166,7 +175,7 @@ func writeImage(path string, img image.Image, format string, quality, cores int)
 		err = jpeg.Encode(w, img, &jpeg.Options{Quality: quality})
 	} else {
 		// Speed over size: screenshots are taken while the test runs.
-		err = encodePNG(w, img, cores)
+		err = encodePNGAfter(w, img, cores, cache)
 	}
 	if err == nil {
 		err = w.Flush()
@@ -189,8 +198,48 @@ func Thumbnail(img image.Image, w int) image.Image {
 	}
 	h := b.Dy() * w / b.Dx()
 	dst := image.NewRGBA(image.Rect(0, 0, w, max(h, 1)))
+	if src, ok := img.(*image.RGBA); ok {
+		scaleRGBA(dst, src)
+		return dst
+	}
 	xdraw.ApproxBiLinear.Scale(dst, dst.Bounds(), img, b, xdraw.Src, nil)
 	return dst
+}
+
+// scaleRGBA fills dst with src scaled bilinearly (each pixel from the four
+// source pixels around its centre, in fixed point): what ApproxBiLinear
+// does, without its per-pixel floating point.
+func scaleRGBA(dst, src *image.RGBA) {
+	sw, sh := src.Rect.Dx(), src.Rect.Dy()
+	dw, dh := dst.Rect.Dx(), dst.Rect.Dy()
+	// Source coordinate of each destination column and row, in 1/256ths.
+	pos := func(i, d, s int) (int, int, int) {
+		p := ((2*i+1)*s*256/(2*d) - 128)
+		p = max(0, min(p, (s-1)*256))
+		i0 := p >> 8
+		return i0, min(i0+1, s-1), p & 0xff
+	}
+	x0s, x1s, wxs := make([]int, dw), make([]int, dw), make([]int, dw)
+	for x := range dw {
+		x0, x1, wx := pos(x, dw, sw)
+		x0s[x], x1s[x], wxs[x] = x0*4, x1*4, wx
+	}
+	for y := range dh {
+		y0, y1, wy := pos(y, dh, sh)
+		r0 := src.Pix[y0*src.Stride:]
+		r1 := src.Pix[y1*src.Stride:]
+		out := dst.Pix[y*dst.Stride : y*dst.Stride+dw*4]
+		for x := range dw {
+			a, b, wx := x0s[x], x1s[x], wxs[x]
+			w00, w01 := (256-wx)*(256-wy), wx*(256-wy)
+			w10, w11 := (256-wx)*wy, wx*wy
+			p00, p01, p10, p11 := r0[a:a+4:a+4], r0[b:b+4:b+4], r1[a:a+4:a+4], r1[b:b+4:b+4]
+			o := out[x*4 : x*4+4 : x*4+4]
+			for c := range 4 {
+				o[c] = uint8((int(p00[c])*w00 + int(p01[c])*w01 + int(p10[c])*w10 + int(p11[c])*w11 + 1<<15) >> 16)
+			}
+		}
+	}
 }
 
 // slug makes a label safe for a file name.
@@ -234,5 +283,5 @@ func DecodeImage(path string) (image.Image, error) {
 
 // SavePNG writes an image as a PNG file, atomically.
 func SavePNG(path string, img image.Image) error {
-	return writeImage(path, img, "png", 0, runtime.NumCPU())
+	return writeImage(path, img, "png", 0, runtime.NumCPU(), nil)
 }
