@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"io"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -336,19 +335,15 @@ func (d *Device) StartVideo(ctx context.Context, dir string, o capture.VideoOpti
 // firstPictureWait bounds how long StartVideo waits for screenrecord.
 const firstPictureWait = 5 * time.Second
 
-// firstWrite passes screenrecord's stream to ffmpeg and closes started on
-// its first bytes.
-type firstWrite struct {
-	w       io.Writer
-	started chan struct{}
-	once    *sync.Once
-}
+// firstWrite passes screenrecord's stream to ffmpeg and closes the
+// recorder's started on its first bytes.
+type firstWrite struct{ r *recorder }
 
 func (f firstWrite) Write(b []byte) (int, error) {
 	if len(b) > 0 {
-		f.once.Do(func() { close(f.started) })
+		f.r.startedOnce.Do(func() { close(f.r.started) })
 	}
-	return f.w.Write(b)
+	return f.r.ff.Stdin().Write(b)
 }
 
 // Close implements capture.Device.
@@ -382,7 +377,7 @@ func (r *recorder) loop() {
 		}
 		argv := r.d.client.ScreenrecordArgs(r.limit)
 		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Stdout = firstWrite{w: r.ff.Stdin(), started: r.started, once: &r.startedOnce}
+		cmd.Stdout = firstWrite{r}
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		r.mu.Lock()
