@@ -42,8 +42,52 @@ var loadFaces = sync.OnceValue(func() faces {
 		}
 		return fc
 	}
-	return faces{title: face(bold, 64), menu: face(reg, 36), small: face(reg, 24)}
+	return faces{title: cache(face(bold, 64)), menu: cache(face(reg, 36)), small: cache(face(reg, 24))}
 })
+
+// glyphFace remembers the masks of the glyphs it drew: the opentype face
+// rasterizes a glyph's outline at every call, and a screen is mostly the
+// same few letters again.
+type glyphFace struct {
+	font.Face
+	mu     sync.Mutex
+	glyphs map[glyphKey]glyph
+}
+
+// glyphKey is a rune at a sub-pixel position (a 64th of a pixel).
+type glyphKey struct {
+	r      rune
+	fx, fy fixed.Int26_6
+}
+
+type glyph struct {
+	dr      image.Rectangle // relative to the dot's whole pixel
+	mask    *image.Alpha
+	advance fixed.Int26_6
+	ok      bool
+}
+
+func cache(f font.Face) font.Face { return &glyphFace{Face: f, glyphs: map[glyphKey]glyph{}} }
+
+// Glyph implements font.Face.
+func (g *glyphFace) Glyph(dot fixed.Point26_6, r rune) (image.Rectangle, image.Image, image.Point, fixed.Int26_6, bool) {
+	whole := image.Pt(dot.X.Floor(), dot.Y.Floor())
+	k := glyphKey{r, dot.X - fixed.I(whole.X), dot.Y - fixed.I(whole.Y)}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c, seen := g.glyphs[k]
+	if !seen {
+		dr, mask, mp, adv, ok := g.Face.Glyph(fixed.Point26_6{X: k.fx, Y: k.fy}, r)
+		// The face reuses its mask buffer: keep a copy.
+		m := image.NewAlpha(image.Rect(0, 0, dr.Dx(), dr.Dy()))
+		if ok {
+			draw.Draw(m, m.Rect, mask, mp, draw.Src)
+		}
+		c = glyph{dr: dr, mask: m, advance: adv, ok: ok}
+		g.glyphs[k] = c
+	}
+	return c.dr.Add(whole), c.mask, image.Point{}, c.advance, c.ok
+}
 
 // screen is what a frame shows apart from the clock.
 type screen struct {
