@@ -155,7 +155,7 @@ func RenderCampaign(w *bytes.Buffer, sum CampaignSummary) error {
 		}
 	}
 	sort.Strings(p.Devices)
-	return templates.ExecuteTemplate(w, "campaign.html.tmpl", p)
+	return templates().ExecuteTemplate(w, "campaign.html.tmpl", p)
 }
 
 // JUnitForCampaign is the JUnit document of a campaign: one testsuite for

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vpt-dev/vpt/store"
@@ -19,19 +20,27 @@ import (
 //go:embed templates/*.tmpl static/*
 var assets embed.FS
 
-var templates = template.Must(template.New("").Funcs(template.FuncMap{
-	"duration": FormatDuration,
-	"ms":       func(ms int64) string { return FormatDuration(time.Duration(ms) * time.Millisecond) },
-	"time":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-	"clock":    func(t time.Time) string { return t.UTC().Format("15:04:05") },
-	"pct":      func(v float64) string { return fmt.Sprintf("%.0f%%", v*100) },
-	"lower":    strings.ToLower,
-	"json":     toJS,
-	"css":      func(name string) template.CSS { return template.CSS(mustAsset("static/" + name)) },
-	"js":       func(name string) template.JS { return template.JS(mustAsset("static/" + name)) },
-	"add":      func(a, b int) int { return a + b },
-	"value":    formatValue,
-}).ParseFS(assets, "templates/*.tmpl"))
+// templates are parsed on first use (most commands never render HTML);
+// Prepare parses them ahead, in the background.
+var templates = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").Funcs(template.FuncMap{
+		"duration": FormatDuration,
+		"ms":       func(ms int64) string { return FormatDuration(time.Duration(ms) * time.Millisecond) },
+		"time":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"clock":    func(t time.Time) string { return t.UTC().Format("15:04:05") },
+		"pct":      func(v float64) string { return fmt.Sprintf("%.0f%%", v*100) },
+		"lower":    strings.ToLower,
+		"json":     toJS,
+		"css":      func(name string) template.CSS { return template.CSS(mustAsset("static/" + name)) },
+		"js":       func(name string) template.JS { return template.JS(mustAsset("static/" + name)) },
+		"add":      func(a, b int) int { return a + b },
+		"value":    formatValue,
+	}).ParseFS(assets, "templates/*.tmpl"))
+})
+
+// Prepare parses the report templates in the background, so that a run's
+// report does not wait for them at its end.
+func Prepare() { go templates() }
 
 func mustAsset(name string) string {
 	b, err := assets.ReadFile(name)
@@ -176,7 +185,7 @@ func RenderRun(w io.Writer, res *store.Result, tail []byte, truncated bool) erro
 			p.URLs = append(p.URLs, u)
 		}
 	}
-	return templates.ExecuteTemplate(w, "run.html.tmpl", p)
+	return templates().ExecuteTemplate(w, "run.html.tmpl", p)
 }
 
 // WriteRunReport renders report.html into the run folder, atomically. The
