@@ -85,11 +85,23 @@ func parse(file string, data []byte) (*Keymap, error) {
 		return nil, fmt.Errorf("%w: %s: keymap needs protocol:", capture.ErrBadDeviceConfig, file)
 	}
 	norm := map[string]string{}
-	for name, code := range k.Keys {
-		norm[capture.NormalizeKey(name)] = code
+	from := map[string]string{} // canonical name -> the name in the file
+	names := make([]string, 0, len(k.Keys))
+	for name := range k.Keys {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		code := k.Keys[name]
 		if _, err := k.encode(code); err != nil {
 			return nil, fmt.Errorf("%w: %s: key %s: %v", capture.ErrBadDeviceConfig, file, name, err)
 		}
+		key := capture.NormalizeKey(name)
+		if other, dup := from[key]; dup && norm[key] != code {
+			return nil, fmt.Errorf("%w: %s: keys %s and %s are the same key in vpt (%s) with different codes; keep one",
+				capture.ErrBadDeviceConfig, file, other, name, key)
+		}
+		norm[key], from[key] = code, name
 	}
 	k.Keys = norm
 	return &k, nil

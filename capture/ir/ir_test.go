@@ -11,7 +11,7 @@ import (
 )
 
 func TestBuiltinKeymaps(t *testing.T) {
-	if got := strings.Join(Builtin(), ","); got != "samsung" {
+	if got := strings.Join(Builtin(), ","); got != "lg,samsung" {
 		t.Fatalf("built in: %s", got)
 	}
 	k, err := LoadKeymap("samsung", nil)
@@ -20,6 +20,36 @@ func TestBuiltinKeymaps(t *testing.T) {
 	}
 	if k.Keys["OK"] != "0xE0E016E9" || k.Keys["0"] == "" {
 		t.Fatalf("keys: %v", k.Keys)
+	}
+	// LG: NEC scancodes that ir-ctl encodes; the remote's OK is 0x20DF22DD
+	// as 32 raw bits, address 0x04 and command 0x44.
+	lg, err := LoadKeymap("lg", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv, file, err := (&Sender{Keymap: lg}).Argv("DPAD_CENTER", lg.Keys["OK"])
+	if err != nil || file != "" || strings.Join(argv, " ") != "ir-ctl -d /dev/lirc0 -S nec:0x0444" {
+		t.Fatalf("LG OK: %v %q %v", argv, file, err)
+	}
+	for _, key := range capture.StandardKeys {
+		switch key {
+		case "ENTER", "PLAY_PAUSE", "SEARCH":
+			continue // not on the LG remote
+		}
+		if lg.Keys[key] == "" {
+			t.Errorf("the LG keymap lacks %s", key)
+		}
+	}
+}
+
+// Two names of one key (EXIT is BACK in vpt) with different codes are
+// refused, instead of one of them winning at random.
+func TestKeymapAliasClash(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "tv.yaml"), []byte("remote: tv\nprotocol: nec\nkeys:\n  BACK: 0x0428\n  EXIT: 0x045B\n  ok: 0x0444\n"), 0o644)
+	_, err := LoadKeymap("tv", []string{dir})
+	if !errors.Is(err, capture.ErrBadDeviceConfig) || !strings.Contains(err.Error(), "BACK and EXIT") {
+		t.Fatalf("clashing aliases: %v", err)
 	}
 }
 
