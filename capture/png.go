@@ -190,8 +190,9 @@ func deflateRows(img *image.RGBA, cores int, cache *pngCache) ([][]byte, error) 
 					errs[i] = err
 					return
 				}
+				flatKey := [2]int{rowLen, y1 - y0}
 				if flat {
-					if b, ok := flatBands.Load(n); ok {
+					if b, ok := flatBands.Load(flatKey); ok {
 						out[i] = b.(pngBand)
 						continue
 					}
@@ -212,7 +213,7 @@ func deflateRows(img *image.RGBA, cores int, cache *pngCache) ([][]byte, error) 
 				}
 				out[i] = pngBand{packed: buf.Bytes(), adler: adler32.Checksum(raw[:n]), n: n}
 				if flat {
-					flatBands.Store(n, out[i])
+					flatBands.Store(flatKey, out[i])
 				}
 			}
 		}()
@@ -239,9 +240,9 @@ func deflateRows(img *image.RGBA, cores int, cache *pngCache) ([][]byte, error) 
 }
 
 // flatBands holds the compressed form of bands in which every row repeats
-// the one above (flat backgrounds), by their length: their filtered bytes
-// are all the same, so they are compressed once per process.
-var flatBands sync.Map // int -> pngBand
+// the one above (flat backgrounds), by row length and number of rows: their
+// filtered bytes are all the same, so they are compressed once per process.
+var flatBands sync.Map // [2]int{row length, rows} -> pngBand
 
 // filterRows writes rows y0 to y1 (exclusive) as filtered RGB scanlines
 // into raw and returns how many bytes it wrote, whether every row repeats

@@ -193,3 +193,32 @@ func TestEncodePNGAfter(t *testing.T) {
 		}
 	}
 }
+
+// Flat bands of different shapes but the same number of bytes (16 rows of
+// 10 pixels, 4 rows of 41) are not mistaken for one another.
+func TestFlatBandsOfEqualSize(t *testing.T) {
+	for _, size := range []image.Point{{10, 32}, {41, 20}} {
+		img := image.NewRGBA(image.Rect(0, 0, size.X, size.Y))
+		for i := range img.Pix {
+			img.Pix[i] = 255
+		}
+		var buf bytes.Buffer
+		if err := encodePNG(&buf, img, 1); err != nil {
+			t.Fatal(err)
+		}
+		got, err := png.Decode(&buf)
+		if err != nil {
+			t.Fatalf("%v: %v", size, err)
+		}
+		if !got.Bounds().Eq(img.Rect) {
+			t.Fatalf("%v: decoded %v", size, got.Bounds())
+		}
+		for y := 0; y < size.Y; y++ {
+			for x := 0; x < size.X; x++ {
+				if r, g, b, _ := got.At(x, y).RGBA(); r != 0xffff || g != 0xffff || b != 0xffff {
+					t.Fatalf("%v: pixel %d,%d is not white", size, x, y)
+				}
+			}
+		}
+	}
+}
