@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"fmt"
 	"hash/adler32"
 	"image"
 	"image/color"
@@ -158,26 +159,7 @@ func TestEncodePNGAfter(t *testing.T) {
 	seq := []*image.RGBA{a, edit(a, 200), edit(a, 0), edit(a, 2*bandRows-1), edit(a, 359), edit(a, 359), base(320, 200), a}
 	var cache pngCache
 	for i, img := range seq {
-		var buf bytes.Buffer
-		if err := encodePNGAfter(&buf, img, 2, &cache); err != nil {
-			t.Fatal(err)
-		}
-		got, err := png.Decode(&buf)
-		if err != nil {
-			t.Fatalf("picture %d: %v", i, err)
-		}
-		if !got.Bounds().Eq(img.Rect) {
-			t.Fatalf("picture %d: %v", i, got.Bounds())
-		}
-		for y := 0; y < img.Rect.Dy(); y++ {
-			for x := 0; x < img.Rect.Dx(); x++ {
-				r1, g1, b1, _ := img.At(x, y).RGBA()
-				r2, g2, b2, _ := got.At(x, y).RGBA()
-				if r1 != r2 || g1 != g2 || b1 != b2 {
-					t.Fatalf("picture %d: pixel %d,%d differs", i, x, y)
-				}
-			}
-		}
+		roundTrip(t, fmt.Sprintf("picture %d", i), img, &cache)
 	}
 	// The bands that did not change are the cached ones, not compressed
 	// again: encoding the same picture twice gives the same pieces.
@@ -202,22 +184,31 @@ func TestFlatBandsOfEqualSize(t *testing.T) {
 		for i := range img.Pix {
 			img.Pix[i] = 255
 		}
-		var buf bytes.Buffer
-		if err := encodePNG(&buf, img, 1); err != nil {
-			t.Fatal(err)
-		}
-		got, err := png.Decode(&buf)
-		if err != nil {
-			t.Fatalf("%v: %v", size, err)
-		}
-		if !got.Bounds().Eq(img.Rect) {
-			t.Fatalf("%v: decoded %v", size, got.Bounds())
-		}
-		for y := 0; y < size.Y; y++ {
-			for x := 0; x < size.X; x++ {
-				if r, g, b, _ := got.At(x, y).RGBA(); r != 0xffff || g != 0xffff || b != 0xffff {
-					t.Fatalf("%v: pixel %d,%d is not white", size, x, y)
-				}
+		roundTrip(t, fmt.Sprint(size), img, nil)
+	}
+}
+
+// roundTrip encodes an opaque picture (after the one in cache, if any) and
+// fails t unless it decodes to the same size and colours.
+func roundTrip(t *testing.T, name string, img *image.RGBA, cache *pngCache) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := encodePNGAfter(&buf, img, 2, cache); err != nil {
+		t.Fatal(err)
+	}
+	got, err := png.Decode(&buf)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if !got.Bounds().Eq(img.Rect) {
+		t.Fatalf("%s: decoded %v", name, got.Bounds())
+	}
+	for y := 0; y < img.Rect.Dy(); y++ {
+		for x := 0; x < img.Rect.Dx(); x++ {
+			r1, g1, b1, _ := img.At(x, y).RGBA()
+			r2, g2, b2, _ := got.At(x, y).RGBA()
+			if r1 != r2 || g1 != g2 || b1 != b2 {
+				t.Fatalf("%s: pixel %d,%d differs", name, x, y)
 			}
 		}
 	}
