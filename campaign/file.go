@@ -10,7 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/vpt-dev/vpt/capture/yamlfile"
+	"github.com/vpt-dev/vpt/internal/yamlfile"
 )
 
 // File is a campaign file: the seed's schema, in YAML or JSON (upstream's

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/vpt-dev/vpt/capture"
-	"github.com/vpt-dev/vpt/capture/ui"
-	"github.com/vpt-dev/vpt/capture/yamlfile"
 	"github.com/vpt-dev/vpt/executor"
+	"github.com/vpt-dev/vpt/internal/ui"
+	"github.com/vpt-dev/vpt/internal/yamlfile"
 )
 
 // Environment is what planning checks a campaign against.

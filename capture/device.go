@@ -10,7 +10,7 @@ import (
 	"image"
 	"time"
 
-	"github.com/vpt-dev/vpt/capture/ui"
+	"github.com/vpt-dev/vpt/internal/ui"
 )
 
 // Errors of the device layer.

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vpt-dev/vpt/capture/ui"
+	"github.com/vpt-dev/vpt/internal/ui"
 )
 
 // DeviceConfig is one entry of the `devices:` list of vpt.yaml (or one

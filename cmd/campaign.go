@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vpt-dev/vpt/campaign"
-	"github.com/vpt-dev/vpt/capture/ui"
+	"github.com/vpt-dev/vpt/internal/ui"
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
 )

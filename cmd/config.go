@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vpt-dev/vpt/capture"
-	"github.com/vpt-dev/vpt/capture/yamlfile"
+	"github.com/vpt-dev/vpt/internal/yamlfile"
 )
 
 // DefaultTeamID is upstream's default team.

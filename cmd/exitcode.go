@@ -6,9 +6,9 @@ import (
 
 	"github.com/vpt-dev/vpt/campaign"
 	"github.com/vpt-dev/vpt/capture"
-	"github.com/vpt-dev/vpt/capture/ui"
-	"github.com/vpt-dev/vpt/capture/yamlfile"
 	"github.com/vpt-dev/vpt/executor"
+	"github.com/vpt-dev/vpt/internal/ui"
+	"github.com/vpt-dev/vpt/internal/yamlfile"
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
 )

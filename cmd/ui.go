@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vpt-dev/vpt/capture"
-	"github.com/vpt-dev/vpt/capture/ui"
-	"github.com/vpt-dev/vpt/capture/yamlfile"
+	"github.com/vpt-dev/vpt/internal/ui"
+	"github.com/vpt-dev/vpt/internal/yamlfile"
 )
 
 func newUICmd(app *App) *cobra.Command {

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/vpt-dev/vpt/capture"
-	"github.com/vpt-dev/vpt/capture/ui"
+	"github.com/vpt-dev/vpt/internal/ui"
 	"github.com/vpt-dev/vpt/store"
 )
 

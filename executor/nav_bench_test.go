@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/vpt-dev/vpt/capture"
-	"github.com/vpt-dev/vpt/capture/ui"
 	"github.com/vpt-dev/vpt/capture/virtual"
+	"github.com/vpt-dev/vpt/internal/ui"
 	"github.com/vpt-dev/vpt/store"
 )
 

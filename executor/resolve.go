@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/vpt-dev/vpt/capture/yamlfile"
+	"github.com/vpt-dev/vpt/internal/yamlfile"
 )
 
 // Errors of script resolution. All of them are usage errors: the run never

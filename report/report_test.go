@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vpt-dev/vpt/capture/golden"
+	"github.com/vpt-dev/vpt/internal/golden"
 	"github.com/vpt-dev/vpt/store"
 )
 

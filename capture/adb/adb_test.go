@@ -12,7 +12,7 @@ import (
 
 	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/capture/capturetest"
-	"github.com/vpt-dev/vpt/capture/golden"
+	"github.com/vpt-dev/vpt/internal/golden"
 )
 
 func TestArgv(t *testing.T) {

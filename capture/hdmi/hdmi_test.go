@@ -14,7 +14,7 @@ import (
 
 	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/capture/capturetest"
-	"github.com/vpt-dev/vpt/capture/golden"
+	"github.com/vpt-dev/vpt/internal/golden"
 )
 
 func TestCaptureArgv(t *testing.T) {

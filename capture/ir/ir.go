@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/vpt-dev/vpt/capture"
-	"github.com/vpt-dev/vpt/capture/yamlfile"
+	"github.com/vpt-dev/vpt/internal/yamlfile"
 )
 
 //go:embed keymaps/*.yaml

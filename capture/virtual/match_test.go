@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/vpt-dev/vpt/capture"
-	"github.com/vpt-dev/vpt/capture/ui"
+	"github.com/vpt-dev/vpt/internal/ui"
 )
 
 // The virtual device's frames are real pictures: references cut from one

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/vpt-dev/vpt/capture"
-	"github.com/vpt-dev/vpt/capture/ui"
+	"github.com/vpt-dev/vpt/internal/ui"
 )
 
 func init() {

@@ -14,7 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/vpt-dev/vpt/capture/yamlfile"
+	"github.com/vpt-dev/vpt/internal/yamlfile"
 )
 
 // Errors of userinterfaces.
