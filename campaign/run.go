@@ -99,7 +99,7 @@ func (r *Runner) Run(ctx context.Context, plan *Plan, executionID string) (*Outc
 	}
 	joined, err := r.Store.CreateCampaign(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	if joined && c.ShardTotal != shards {
 		return nil, fmt.Errorf("%w: execution %s was started with %d shards, not %d", ErrInvalid, executionID, c.ShardTotal, shards)
@@ -287,12 +287,12 @@ func (r *Runner) finalise(plan *Plan, out *Outcome, start time.Time, shard, shar
 	}
 	done, err := r.Store.FinishShard(ctx, c.ID, shard, status, r.HostName)
 	if err != nil {
-		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	// Every shard's entries, for the stats and the reports.
 	sum, results, err := report.LoadCampaign(ctx, r.Store, c.ID, out.Dir)
 	if err != nil {
-		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	for id, res := range results {
 		out.Results[id] = res
@@ -320,7 +320,7 @@ func (r *Runner) finalise(plan *Plan, out *Outcome, start time.Time, shard, shar
 	c.ReportDir = out.Dir
 	sum.Campaign = c
 	if err := r.Store.UpdateCampaign(ctx, c); err != nil {
-		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	out.Summary = sum
 	if err := report.WriteCampaign(out.Dir, sum); err != nil {

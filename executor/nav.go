@@ -200,7 +200,7 @@ func (run *runState) traverseEdge(ctx context.Context, uiName, fromID, toID stri
 	res.Steps = append(res.Steps, number)
 	if err != nil {
 		n.current = ""
-		return res, fmt.Errorf("%w: %v", errNavigation, &stepFailure{number: number, from: from.ID, to: to.ID, msg: err.Error()})
+		return res, fmt.Errorf("%w: %w", errNavigation, &stepFailure{number: number, from: from.ID, to: to.ID, msg: err.Error()})
 	}
 	n.current, res.Node = to.ID, to.ID
 	return res, nil

@@ -162,20 +162,20 @@ func (r *Runner) Run(ctx context.Context, req Request) (*store.Result, error) {
 	runsDir := filepath.Join(s.ResultsDir, "runs")
 	dir := filepath.Join(runsDir, id)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("%w: %v (choose another with --results-dir)", ErrResultsDir, err)
+		return nil, fmt.Errorf("%w: %w (choose another with --results-dir)", ErrResultsDir, err)
 	}
 	absDir, _ := filepath.Abs(dir)
 	logFile, err := os.OpenFile(filepath.Join(dir, report.OutputLog), os.O_CREATE|os.O_RDWR|os.O_TRUNC|os.O_APPEND, 0o644)
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("%w: %v (choose another with --results-dir)", ErrResultsDir, err)
+		return nil, fmt.Errorf("%w: %w (choose another with --results-dir)", ErrResultsDir, err)
 	}
 	defer logFile.Close()
 	// vpt reads the file as the script writes it, through its own descriptor.
 	logReader, err := os.Open(logFile.Name())
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("%w: %v (choose another with --results-dir)", ErrResultsDir, err)
+		return nil, fmt.Errorf("%w: %w (choose another with --results-dir)", ErrResultsDir, err)
 	}
 
 	pidStart, _ := store.ProcessStart(os.Getpid())
@@ -191,7 +191,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*store.Result, error) {
 	res.Details.CampaignID, res.Details.Attempt = req.CampaignID, req.Attempt
 	if err := r.Store.CreateResult(ctx, res); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	run := &runState{r: r, res: res, dir: absDir, start: start, ui: nav, log: r.log().With("run", id[:8])}
 	return run.execute(ctx, req, devCfg, argv, logFile, logReader)
@@ -289,7 +289,7 @@ func (run *runState) execute(ctx context.Context, req Request, devCfg capture.De
 		run.shots = capture.NewShots(run.dir, s.Shots)
 		if s.Video != VideoOff && dev.Info().Has(capture.CapVideo) {
 			if err := os.MkdirAll(videoDir, 0o755); err != nil {
-				infraErr = fmt.Errorf("%w: %v", ErrResultsDir, err)
+				infraErr = fmt.Errorf("%w: %w", ErrResultsDir, err)
 			} else if rec, err = dev.StartVideo(context.Background(), videoDir, s.VideoOptions); err != nil {
 				infraErr = fmt.Errorf("%w: video of %s: %w", ErrCapture, devCfg.ID, err)
 			} else {

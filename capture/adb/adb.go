@@ -182,7 +182,7 @@ func (d *Device) connect(ctx context.Context) error {
 		if errors.Is(err, capture.ErrToolMissing) {
 			return err
 		}
-		return fmt.Errorf("%w: %v", capture.ErrUnreachable, err)
+		return fmt.Errorf("%w: %w", capture.ErrUnreachable, err)
 	}
 	if s := string(out); !strings.Contains(s, "connected to") {
 		return fmt.Errorf("%w: adb connect %s: %s", capture.ErrUnreachable, d.cfg.ADB, strings.TrimSpace(s))

@@ -52,7 +52,7 @@ func LoadKeymap(name string, dirs []string) (*Keymap, error) {
 				return parse(p, data)
 			}
 			if !errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("%w: %v", capture.ErrBadDeviceConfig, err)
+				return nil, fmt.Errorf("%w: %w", capture.ErrBadDeviceConfig, err)
 			}
 		}
 	}
@@ -78,7 +78,7 @@ func Builtin() []string {
 func parse(file string, data []byte) (*Keymap, error) {
 	var k Keymap
 	if _, err := yamlfile.Decode(file, data, &k); err != nil {
-		return nil, fmt.Errorf("%w: %v", capture.ErrBadDeviceConfig, err)
+		return nil, fmt.Errorf("%w: %w", capture.ErrBadDeviceConfig, err)
 	}
 	k.File = file
 	if k.Protocol == "" {

@@ -57,7 +57,7 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 		}
 	}
 	// Processes opening a new database at once race to switch it to WAL,
