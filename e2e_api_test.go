@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
@@ -156,30 +155,32 @@ print("CONCURRENT", results.count(True))
 	}
 }
 
+// A client that calls the script API after the run ended gets run_ended.
+// Nothing the script started can (it is stopped with the run), so the
+// client is a process of the test that learned the socket's address.
 func TestAPIAfterTheRunEnded(t *testing.T) {
 	p := examplesProject(t)
-	marker := filepath.Join(p.dir, "late.txt")
-	p.write("test_scripts/late.py", `import os, subprocess, sys
-# A process outside the script's group calls the API after the run ended.
-subprocess.Popen([sys.executable, "-c", """
-import time, vpt
-time.sleep(1.5)
+	addr := filepath.Join(p.dir, "control.txt")
+	p.write("test_scripts/late.py", `import os
+open(`+"\""+addr+"\""+`, "w").write(os.environ["VPT_CONTROL"] + "\n" + os.environ["PYTHONPATH"])
+`)
+	p.vpt("run", "late").expect(t, 0)
+	b, err := os.ReadFile(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	control, pythonPath, _ := strings.Cut(string(b), "\n")
+	late := exec.Command("python3", "-c", `import vpt
 try:
     vpt.screenshot("too late")
     print("no error")
 except vpt.VptError as e:
     print("ERR", e.code)
-"""], stdout=open(`+"\""+marker+"\""+`, "w"), stderr=subprocess.STDOUT, start_new_session=True)
 `)
-	p.vpt("run", "late").expect(t, 0)
-	waitFor(t, func() bool {
-		b, _ := os.ReadFile(marker)
-		return len(b) > 0
-	})
-	time.Sleep(100 * time.Millisecond)
-	b, _ := os.ReadFile(marker)
-	if !strings.Contains(string(b), "ERR run_ended") {
-		t.Fatalf("late call: %q", b)
+	late.Env = append(os.Environ(), "VPT_CONTROL="+control, "PYTHONPATH="+pythonPath)
+	out, _ := late.CombinedOutput()
+	if !strings.Contains(string(out), "ERR run_ended") {
+		t.Fatalf("late call: %q", out)
 	}
 }
 

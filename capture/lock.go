@@ -2,30 +2,37 @@ package capture
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
-// LockDir is where device locks live: one file per device, shared by every
-// vpt process of this machine whatever folder it runs in.
-func LockDir() string {
-	if d := os.Getenv("VPT_LOCK_DIR"); d != "" {
-		return d
+// DefaultLockDir is where device locks live unless configured (lock_dir:,
+// VPT_LOCK_DIR): one folder for the whole machine, the same for every user,
+// login shell, cron job and service, so that two of them never drive one
+// device at once. /run/lock is not private to a service the way /tmp can be
+// (systemd's PrivateTmp); machines without it use /tmp.
+func DefaultLockDir() string {
+	if st, err := os.Stat("/run/lock"); err == nil && st.IsDir() {
+		return "/run/lock/vpt"
 	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "vpt", "locks")
-	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("vpt-%d", os.Getuid()), "locks")
+	return filepath.Join(os.TempDir(), "vpt-locks")
 }
+
+// lockPoll is how often a waiting run tries a busy device's lock again.
+const lockPoll = 100 * time.Millisecond
 
 // Lock is a held device lock. It is an flock on a file: the kernel
 // releases it when the process dies, so a crash never leaves a device locked.
 type Lock struct {
-	f *os.File
+	f      *flock.Flock
+	holder string
 }
 
 // LockKey names what a lock protects: the hardware behind a device, so two
@@ -44,14 +51,17 @@ func LockKey(c DeviceConfig) string {
 	return driver + ":" + target
 }
 
-// AcquireLock takes the device's lock. When another process holds it:
-// with wait, it calls onWait once with what the holder wrote and waits
-// until the lock is free or ctx ends; without wait it fails with
-// ErrDeviceBusy at once. owner describes this run for the next waiter.
-func AcquireLock(ctx context.Context, c DeviceConfig, wait bool, owner string, onWait func(holder string)) (*Lock, error) {
-	dir := LockDir()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("device lock folder %s: %w", dir, err)
+// AcquireLock takes the device's lock in dir ("" for DefaultLockDir). When
+// another process holds it: with wait, it calls onWait once with what the
+// holder wrote and waits until the lock is free or ctx ends (ctx.Err());
+// without wait it fails with ErrDeviceBusy at once. owner describes this
+// run for the next waiter.
+func AcquireLock(ctx context.Context, dir string, c DeviceConfig, wait bool, owner string, onWait func(holder string)) (*Lock, error) {
+	if dir == "" {
+		dir = DefaultLockDir()
+	}
+	if err := sharedDir(dir); err != nil {
+		return nil, fmt.Errorf("device lock folder %s: %w (set lock_dir: in vpt.yaml or VPT_LOCK_DIR to a folder every user of this machine can write)", dir, err)
 	}
 	name := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
@@ -60,55 +70,66 @@ func AcquireLock(ctx context.Context, c DeviceConfig, wait bool, owner string, o
 		return '_'
 	}, LockKey(c))
 	path := filepath.Join(dir, name+".lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// Read-only is enough to flock a file, so any user can lock a file
+	// another user created.
+	f := flock.New(path, flock.SetFlag(os.O_CREATE|os.O_RDONLY), flock.SetPermissions(0o666))
+	ok, err := f.TryLock()
 	if err != nil {
 		return nil, fmt.Errorf("device lock %s: %w", path, err)
 	}
-	told := false
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if err != syscall.EWOULDBLOCK {
-			f.Close()
-			return nil, fmt.Errorf("device lock %s: %w", path, err)
-		}
+	if !ok {
 		holder := readHolder(path)
 		if !wait {
-			f.Close()
 			return nil, fmt.Errorf("%w: %s is in use (%s)", ErrDeviceBusy, c.ID, holder)
 		}
-		if !told && onWait != nil {
+		if onWait != nil {
 			onWait(holder)
-			told = true
 		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		if ok, err = f.TryLockContext(ctx, lockPoll); !ok {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("device lock %s: %w", path, err)
 		}
 	}
-	_ = f.Truncate(0)
-	_, _ = f.WriteAt([]byte(fmt.Sprintf("pid %d, %s, since %s", os.Getpid(), owner, time.Now().Format(time.RFC3339))), 0)
-	return &Lock{f: f}, nil
+	l := &Lock{f: f, holder: path + ".holder"}
+	// Who holds it, for the next one waiting: best effort, the lock is the flock.
+	_ = os.WriteFile(l.holder, []byte(fmt.Sprintf("pid %d, %s, since %s", os.Getpid(), owner, time.Now().Format(time.RFC3339))), 0o666)
+	return l, nil
+}
+
+// sharedDir makes dir, writable by every user (with the sticky bit, as
+// /tmp), so that locks hold across the users of one machine.
+func sharedDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if st.Mode().Perm()&0o002 == 0 {
+		// Only its owner can widen it; others lock in it as it is.
+		if err := os.Chmod(dir, 0o777|fs.ModeSticky); err != nil && !errors.Is(err, fs.ErrPermission) {
+			return err
+		}
+	}
+	return nil
 }
 
 func readHolder(path string) string {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path + ".holder")
 	if err != nil || len(b) == 0 {
 		return "held by another vpt process"
 	}
 	return strings.TrimSpace(string(b))
 }
 
-// Release frees the lock.
+// Release frees the lock; it may be called more than once.
 func (l *Lock) Release() {
 	if l == nil || l.f == nil {
 		return
 	}
-	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
-	l.f.Close()
+	_ = l.f.Close()
 	l.f = nil
 }

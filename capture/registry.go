@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"sort"
@@ -95,6 +96,8 @@ type Environment struct {
 	FFmpeg, ADB, IRCtl, IRSend, XDoTool string
 	// KeymapDirs are extra folders of IR keymap files.
 	KeymapDirs []string
+	// LockDir holds the device locks ("" for DefaultLockDir).
+	LockDir string
 }
 
 // Tool returns the configured program name, or the default.
@@ -119,6 +122,11 @@ func RegisterDriver(name string, open Opener) {
 	driversMu.Lock()
 	defer driversMu.Unlock()
 	drivers[name] = open
+}
+
+// Lock takes a device's lock in the registry's lock folder (AcquireLock).
+func (r *Registry) Lock(ctx context.Context, c DeviceConfig, wait bool, owner string, onWait func(holder string)) (*Lock, error) {
+	return AcquireLock(ctx, r.env.LockDir, c, wait, owner, onWait)
 }
 
 // Registry is the set of devices a machine has: the configured ones plus

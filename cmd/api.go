@@ -52,17 +52,17 @@ stderr and exits 1. The protocol is described in docs/script-api.md.`,
 			}
 			conn, err := net.DialTimeout("unix", addr, 5*time.Second)
 			if err != nil {
-				return &exitError{code: ExitFailed, msg: "run_ended: cannot reach vpt: " + err.Error()}
+				return &apiCallError{"run_ended: cannot reach vpt: " + err.Error()}
 			}
 			defer conn.Close()
 			req, _ := json.Marshal(map[string]any{"v": executor.ProtocolVersion, "id": 1, "method": args[0], "params": params})
 			if _, err := conn.Write(append(req, '\n')); err != nil {
-				return &exitError{code: ExitFailed, msg: "run_ended: " + err.Error()}
+				return &apiCallError{"run_ended: " + err.Error()}
 			}
 			r := bufio.NewReaderSize(conn, 64*1024)
 			line, err := r.ReadBytes('\n')
 			if err != nil {
-				return &exitError{code: ExitFailed, msg: "run_ended: vpt closed the connection"}
+				return &apiCallError{"run_ended: vpt closed the connection"}
 			}
 			var rep struct {
 				OK     bool            `json:"ok"`
@@ -73,10 +73,10 @@ stderr and exits 1. The protocol is described in docs/script-api.md.`,
 				} `json:"error"`
 			}
 			if err := json.Unmarshal(line, &rep); err != nil {
-				return &exitError{code: ExitFailed, msg: "bad reply: " + err.Error()}
+				return &apiCallError{"bad reply: " + err.Error()}
 			}
 			if !rep.OK {
-				return &exitError{code: ExitFailed, msg: rep.Error.Code + ": " + rep.Error.Message}
+				return &apiCallError{rep.Error.Code + ": " + rep.Error.Message}
 			}
 			fmt.Fprintln(app.IO.Out, string(rep.Result))
 			return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vpt-dev/vpt/campaign"
 	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/executor"
 	"github.com/vpt-dev/vpt/internal/ui"
@@ -30,8 +31,9 @@ type App struct {
 	IO      *IOStreams
 	Version string
 	Environ []string
-	// Stop closes on the first Ctrl-C/SIGTERM, Kill on the second.
-	Stop, Kill <-chan struct{}
+	// Kill closes on the second Ctrl-C/SIGTERM; the first cancels the
+	// commands' context.
+	Kill <-chan struct{}
 
 	// Global flags.
 	configPath string
@@ -93,9 +95,7 @@ func (a *App) Notice(format string, args ...any) {
 	fmt.Fprintf(a.IO.Err, "vpt: "+format+"\n", args...)
 }
 
-// Store opens the results store (once) and recovers the runs of vpt
-// processes that died: their rows become abandoned and their video is
-// finalised from the segments they left.
+// Store opens the results store, once.
 func (a *App) Store(ctx context.Context, cmd *cobra.Command) (store.Store, error) {
 	if a.store != nil {
 		return a.store, nil
@@ -109,14 +109,41 @@ func (a *App) Store(ctx context.Context, cmd *cobra.Command) (store.Store, error
 		return nil, err
 	}
 	a.store = st
-	recovered, err := executor.Recover(ctx, st, cfg.HostName, cfg.Tools.FFmpeg, cfg.Video.Quality)
+	return st, nil
+}
+
+// Recover finishes the runs and campaigns of vpt processes that died (see
+// executor.Recover and campaign.Recover), and says which. With video, it
+// also finalises the video they left as segments (ffmpeg: seconds); the
+// commands that run scripts do, the others leave that to them.
+func (a *App) Recover(ctx context.Context, cmd *cobra.Command, video bool) error {
+	cfg, err := a.Config(cmd)
+	if err != nil {
+		return err
+	}
+	st, err := a.Store(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	runs, err := executor.Recover(ctx, st, executor.RecoverOptions{FFmpeg: cfg.Tools.FFmpeg, Quality: cfg.Video.Quality, Video: video})
 	if err != nil {
 		a.Log().Warn("recovering abandoned runs", "err", err)
 	}
-	for _, r := range recovered {
+	for _, r := range runs {
+		if r.FromFiles {
+			a.Notice("run %s (%s on %s) had finished but its row had not been updated; recorded it as %s from its result.json", r.ID[:8], r.ScriptName, r.DeviceID, r.Status)
+			continue
+		}
 		a.Notice("run %s (%s on %s) was abandoned by a vpt process that died; marked abandoned", r.ID[:8], r.ScriptName, r.DeviceID)
 	}
-	return st, nil
+	camps, err := campaign.Recover(ctx, st, cfg.ResultsDir)
+	if err != nil {
+		a.Log().Warn("recovering abandoned campaigns", "err", err)
+	}
+	for _, c := range camps {
+		a.Notice("campaign %s (%s) was abandoned by a vpt process that died; marked abandoned, report written", c.ExecutionID, c.Name)
+	}
+	return nil
 }
 
 // Registry builds the device registry from the configuration.
@@ -125,7 +152,7 @@ func (a *App) Registry(cfg *Config) (*capture.Registry, error) {
 	env := capture.Environment{
 		UserInterfaces: lib.Find,
 		FFmpeg:         cfg.Tools.FFmpeg, ADB: cfg.Tools.ADB, IRCtl: cfg.Tools.IRCtl, IRSend: cfg.Tools.IRSend,
-		XDoTool: cfg.Tools.XDoTool,
+		XDoTool: cfg.Tools.XDoTool, LockDir: cfg.LockDir,
 	}
 	if cfg.KeymapsDir != "" {
 		env.KeymapDirs = []string{cfg.KeymapsDir}
@@ -165,7 +192,6 @@ func (a *App) Runner(ctx context.Context, cmd *cobra.Command, terminal io.Writer
 		Terminal: terminal,
 		Notice:   a.Notice,
 		Log:      a.Log(),
-		Stop:     a.Stop,
 		Kill:     a.Kill,
 	}, nil
 }

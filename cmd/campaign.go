@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vpt-dev/vpt/campaign"
+	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/internal/ui"
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
@@ -159,7 +160,13 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 	if err != nil {
 		return err
 	}
-	runner.Settings.WholeLines = true
+	st, err := app.Store(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	if err := app.Recover(ctx, cmd, true); err != nil {
+		return err
+	}
 	if cfg.Upload.Enabled {
 		up, err := app.Uploader(ctx, cmd)
 		if err != nil {
@@ -168,8 +175,8 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 		runner.Uploader = up
 	}
 	obs := newProgress(app, plan)
-	cr := &campaign.Runner{Exec: runner, Store: runner.Store, Observer: obs, Log: app.Log(), ResultsDir: cfg.ResultsDir,
-		TeamID: cfg.TeamID, HostName: cfg.HostName, Stop: app.Stop}
+	cr := &campaign.Runner{Exec: runner, Store: st, Observer: obs, Log: app.Log(), ResultsDir: cfg.ResultsDir,
+		TeamID: cfg.TeamID, HostName: cfg.HostName, CheckDevice: checkDevice(reg)}
 	out, runErr := cr.Run(ctx, plan, o.executionID)
 	obs.finish()
 	if out == nil {
@@ -195,46 +202,27 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 	if runErr != nil {
 		return runErr
 	}
-	code := campaignExitCode(out, o.failOnFlaky)
-	if code == ExitOK && cfg.Upload.Enabled {
+	v := out.Verdict()
+	if v == campaign.VerdictPassed && cfg.Upload.Enabled {
 		for _, r := range out.Results {
 			if r.UploadStatus == store.UploadPending {
-				return &exitError{code: ExitInfra, msg: "the campaign passed but uploads failed; retry with: vpt report upload --pending"}
+				return fmt.Errorf("%w: the campaign passed but uploads failed; retry with: vpt report upload --pending", errUploadPending)
 			}
 		}
 	}
-	return &exitError{code: code}
+	return campaignVerdict{v}
 }
 
-// campaignExitCode: 130 interrupted, 1 failed, 4 timeout, 3 error, else 0.
-func campaignExitCode(out *campaign.Outcome, failOnFlaky bool) int {
-	if out.Interrupted {
-		return ExitInterrupted
-	}
-	var failed, timeout, errored bool
-	for _, e := range out.Entries {
-		switch e.Status {
-		case store.StatusFailed:
-			failed = true
-		case store.StatusFlaky:
-			failed = failed || failOnFlaky
-		case store.StatusTimeout:
-			timeout = true
-		case store.StatusError, store.StatusAbandoned:
-			errored = true
-		case store.StatusInterrupted:
-			return ExitInterrupted
+// checkDevice tells whether a device answers: open it, check it, close it.
+func checkDevice(reg *capture.Registry) func(ctx context.Context, id string) error {
+	return func(ctx context.Context, id string) error {
+		dev, err := reg.Open(id)
+		if err != nil {
+			return err
 		}
+		defer dev.Close()
+		return dev.Check(ctx)
 	}
-	switch {
-	case failed:
-		return ExitFailed
-	case timeout || out.TimedOut:
-		return ExitTimeout
-	case errored:
-		return ExitInfra
-	}
-	return ExitOK
 }
 
 func parseShard(s string) (int, int, bool) {
@@ -491,6 +479,14 @@ func (p *progress) EntryFinished(e *campaign.PlannedEntry, attempt int, device s
 	} else if status != store.StatusPassed {
 		p.line("%s", msg)
 	}
+}
+
+func (p *progress) DeviceDown(device, reason string) {
+	p.line("device %s is down: %s; it leaves this campaign's pool, its entries go to other devices", device, firstLine(reason))
+}
+
+func (p *progress) Waiting(reason string) {
+	p.line("waiting: %s", reason)
 }
 
 func (p *progress) Stopping(reason string) {

@@ -40,6 +40,8 @@ type Config struct {
 	HostName          string                 `mapstructure:"host_name" yaml:"host_name"`
 	ProjectRoot       string                 `mapstructure:"project_root" yaml:"project_root"`
 	KeymapsDir        string                 `mapstructure:"keymaps_dir" yaml:"keymaps_dir"`
+	// LockDir holds the device locks of this machine ("" for the default).
+	LockDir string `mapstructure:"lock_dir" yaml:"lock_dir"`
 
 	// File is the vpt.yaml in use ("" when none).
 	File string `mapstructure:"-" yaml:"-"`
@@ -126,6 +128,7 @@ var defaults = map[string]any{
 	"host_name":                "",
 	"project_root":             "",
 	"keymaps_dir":              "",
+	"lock_dir":                 "",
 	"devices":                  nil,
 }
 

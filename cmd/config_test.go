@@ -1,7 +1,9 @@
 package cmd
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/vpt-dev/vpt/campaign"
 	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/executor"
 	"github.com/vpt-dev/vpt/store"
@@ -87,14 +90,16 @@ func TestConfigErrors(t *testing.T) {
 
 func TestExitCodes(t *testing.T) {
 	for err, want := range map[error]int{
-		nil:                                  ExitOK,
-		&exitError{code: 4}:                  ExitTimeout,
-		executor.ErrScriptNotFound:           ExitUsage,
-		&capture.UnknownDeviceError{ID: "x"}: ExitUsage,
-		capture.ErrUnreachable:               ExitInfra,
-		store.ErrUnavailable:                 ExitInfra,
-		errors.New("something unforeseen"):   ExitInfra,
-		&usageError{msg: "bad"}:              ExitUsage,
+		nil:                                     ExitOK,
+		runVerdict{store.StatusTimeout}:         ExitTimeout,
+		campaignVerdict{campaign.VerdictFailed}: ExitFailed,
+		fmt.Errorf("%w: %w", store.ErrUnavailable, context.Canceled): ExitInterrupted,
+		executor.ErrScriptNotFound:                                   ExitUsage,
+		&capture.UnknownDeviceError{ID: "x"}:                         ExitUsage,
+		capture.ErrUnreachable:                                       ExitInfra,
+		store.ErrUnavailable:                                         ExitInfra,
+		errors.New("something unforeseen"):                           ExitInfra,
+		&usageError{msg: "bad"}:                                      ExitUsage,
 	} {
 		if got := ExitCode(err); got != want {
 			t.Errorf("%v: %d, want %d", err, got, want)
@@ -102,7 +107,7 @@ func TestExitCodes(t *testing.T) {
 	}
 	for s, want := range map[store.Status]int{store.StatusPassed: 0, store.StatusFailed: 1, store.StatusTimeout: 4,
 		store.StatusInterrupted: 130, store.StatusError: 3, store.StatusAbandoned: 3} {
-		if got := StatusCode(s); got != want {
+		if got := statusCode(s); got != want {
 			t.Errorf("%s: %d", s, got)
 		}
 	}

@@ -67,7 +67,7 @@ Exits 3 when something required is missing.`,
 				}
 			}
 			if failed > 0 {
-				return &exitError{code: ExitInfra, msg: fmt.Sprintf("%d required check(s) failed", failed)}
+				return fmt.Errorf("%w: %d of them", errChecksFailed, failed)
 			}
 			return nil
 		},

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/vpt-dev/vpt/campaign"
 	"github.com/vpt-dev/vpt/capture"
@@ -34,19 +35,33 @@ var (
 	}
 	infraErrors = []error{
 		store.ErrUnavailable, capture.ErrUnreachable, capture.ErrToolMissing, capture.ErrDeviceBusy,
-		executor.ErrInterpreterMissing, executor.ErrResultsDir, executor.ErrCapture, executor.ErrStore,
-		report.ErrUpload,
+		executor.ErrInterpreterMissing, executor.ErrResultsDir, executor.ErrDevice, executor.ErrCapture, executor.ErrStore,
+		report.ErrUpload, campaign.ErrNoDevice, errUploadPending, errChecksFailed,
 	}
 )
 
-// exitError carries an exit code decided by a command (a run's verdict)
-// with an optional message; silent ones print nothing more.
-type exitError struct {
-	code int
-	msg  string
-}
+// errChecksFailed: vpt doctor found a required check failing.
+var errChecksFailed = errors.New("required checks failed")
 
-func (e *exitError) Error() string { return e.msg }
+// apiCallError: a `vpt api` call failed; for the shell script making it,
+// that is a failure like a false verdict (exit 1).
+type apiCallError struct{ msg string }
+
+func (e *apiCallError) Error() string { return e.msg }
+
+// errUploadPending: everything passed, but an upload failed and waits for
+// `vpt report upload --pending` (an infrastructure error).
+var errUploadPending = errors.New("upload pending")
+
+// runVerdict carries a run's status to ExitCode; campaignVerdict a
+// campaign's. Both print nothing more: the summary said it.
+type runVerdict struct{ status store.Status }
+
+func (v runVerdict) Error() string { return "" }
+
+type campaignVerdict struct{ v campaign.Verdict }
+
+func (v campaignVerdict) Error() string { return "" }
 
 // usageError is a mistake in how vpt was called.
 type usageError struct {
@@ -58,22 +73,29 @@ func (e *usageError) Error() string    { return e.msg }
 func (e *usageError) HintText() string { return e.hint }
 
 // ExitCode maps an error to the documented exit code. This is the only
-// place that does.
+// place that does: commands return the domain's errors and verdicts.
 func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
 	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
+	var rv runVerdict
+	var cv campaignVerdict
+	var ae *apiCallError
+	switch {
+	case errors.As(err, &rv):
+		return statusCode(rv.status)
+	case errors.As(err, &cv):
+		return verdictCode(cv.v)
+	case errors.As(err, &ae):
+		return ExitFailed
 	}
 	var ue *usageError
 	var ce *configError
 	var ps yamlfile.Problems
-	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &ps) {
+	if errors.As(err, &ue) || errors.As(err, &ce) || errors.As(err, &ps) || isCobraUsage(err) {
 		return ExitUsage
 	}
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, executor.ErrInterrupted) {
 		return ExitInterrupted
 	}
 	for _, e := range usageErrors {
@@ -91,8 +113,16 @@ func ExitCode(err error) int {
 	return ExitInfra
 }
 
-// StatusCode maps a result status to the exit code of a run.
-func StatusCode(s store.Status) int {
+// isCobraUsage tells the usage errors cobra makes itself (flags it does
+// not know), which carry no type.
+func isCobraUsage(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") ||
+		strings.HasPrefix(msg, "unknown shorthand")
+}
+
+// statusCode is a run's exit code.
+func statusCode(s store.Status) int {
 	switch s {
 	case store.StatusPassed, store.StatusFlaky:
 		return ExitOK
@@ -101,6 +131,21 @@ func StatusCode(s store.Status) int {
 	case store.StatusTimeout:
 		return ExitTimeout
 	case store.StatusInterrupted:
+		return ExitInterrupted
+	}
+	return ExitInfra
+}
+
+// verdictCode is a campaign's exit code.
+func verdictCode(v campaign.Verdict) int {
+	switch v {
+	case campaign.VerdictPassed:
+		return ExitOK
+	case campaign.VerdictFailed:
+		return ExitFailed
+	case campaign.VerdictTimeout:
+		return ExitTimeout
+	case campaign.VerdictInterrupted:
 		return ExitInterrupted
 	}
 	return ExitInfra

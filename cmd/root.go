@@ -11,10 +11,11 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/vpt-dev/vpt/executor"
 )
 
 // memoryLimit keeps vpt small beside the scripts and recorders it runs:
@@ -29,21 +30,12 @@ const memoryLimit = 32 << 20
 func Main(version string, args []string) int {
 	debug.SetMemoryLimit(memoryLimit)
 	io := System()
-	stop, kill, release := interrupts(io)
+	ctx, kill, release := interrupts(context.Background(), io)
 	defer release()
-	app := &App{IO: io, Version: version, Environ: environ(), Stop: stop, Kill: kill}
+	app := &App{IO: io, Version: version, Environ: environ(), Kill: kill}
 	defer app.Close()
 	root := NewRoot(app)
 	root.SetArgs(args)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	err := root.ExecuteContext(ctx)
 	code := ExitCode(err)
 	if err != nil {
@@ -71,9 +63,6 @@ EXIT STATUS
   130  interrupted (Ctrl-C or SIGTERM)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return cmd.Help()
-		},
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&app.configPath, "config", "", "configuration `file` (default ./vpt.yaml, then $XDG_CONFIG_HOME/vpt/vpt.yaml)")
@@ -96,46 +85,43 @@ EXIT STATUS
 		newAPICmd(app),
 		newVersionCmd(app),
 	)
-	// Unknown commands and wrong argument counts are usage errors.
-	for _, c := range root.Commands() {
-		wrapArgs(c)
-	}
-	wrapArgs(root)
+	// Unknown commands and wrong argument counts are usage errors, at
+	// every depth of the tree.
+	usageArgs(root)
 	return root
 }
 
-func wrapArgs(c *cobra.Command) {
-	if c.Args == nil {
-		c.Args = func(cmd *cobra.Command, args []string) error {
+// usageArgs makes argument errors usage errors (exit 2) for c and every
+// command below it; a command that only groups others prints its help
+// when called alone and refuses an unknown subcommand.
+func usageArgs(c *cobra.Command) {
+	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+	}
+	inner := c.Args
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if inner == nil {
 			if len(args) > 0 && cmd.HasSubCommands() {
 				return &usageError{msg: fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath()),
 					hint: "see: " + cmd.CommandPath() + " --help"}
 			}
 			return nil
 		}
-		return
-	}
-	inner := c.Args
-	c.Args = func(cmd *cobra.Command, args []string) error {
 		if err := inner(cmd, args); err != nil {
 			return &usageError{msg: err.Error(), hint: "see: " + cmd.CommandPath() + " --help"}
 		}
 		return nil
 	}
 	for _, sub := range c.Commands() {
-		wrapArgs(sub)
+		usageArgs(sub)
 	}
 }
 
 // printError prints the error once, with its hint, on stderr.
 func printError(app *App, err error, code int) {
-	var ee *exitError
-	if errors.As(err, &ee) && ee.msg == "" {
-		return
-	}
 	msg := err.Error()
-	if strings.HasPrefix(msg, "unknown command") || strings.HasPrefix(msg, "unknown flag") || strings.HasPrefix(msg, "unknown shorthand") {
-		code = ExitUsage
+	if msg == "" {
+		return // a verdict: the summary said it
 	}
 	var h interface{ HintText() string }
 	hint := ""
@@ -154,12 +140,18 @@ func printError(app *App, err error, code int) {
 }
 
 // interrupts turns signals into the two stages of stopping: the first
-// SIGINT or SIGTERM asks runs to stop gracefully (stop), the second kills
-// their process groups (kill), a third exits at once.
-func interrupts(io *IOStreams) (stop, kill <-chan struct{}, release func()) {
-	stopC, killC := make(chan struct{}), make(chan struct{})
+// SIGINT or SIGTERM cancels the returned context with the cause
+// executor.ErrInterrupted (runs stop gracefully and are still recorded),
+// the second closes kill (scripts are killed at once, finalisation is cut
+// short), a third exits at once. SIGPIPE on vpt's own output (`vpt run |
+// head`) is caught rather than fatal: writes to the closed pipe fail, and
+// the run goes on and is recorded whole.
+func interrupts(parent context.Context, io *IOStreams) (ctx context.Context, kill <-chan struct{}, release func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	killC := make(chan struct{})
 	ch := make(chan os.Signal, 3)
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	done := make(chan struct{})
 	go func() {
 		n := 0
@@ -172,7 +164,7 @@ func interrupts(io *IOStreams) (stop, kill <-chan struct{}, release func()) {
 				switch n {
 				case 1:
 					fmt.Fprintln(io.Err, "\nvpt: stopping (press Ctrl-C again to kill the scripts at once)")
-					close(stopC)
+					cancel(executor.ErrInterrupted)
 				case 2:
 					fmt.Fprintln(io.Err, "\nvpt: killing the scripts")
 					close(killC)
@@ -182,8 +174,9 @@ func interrupts(io *IOStreams) (stop, kill <-chan struct{}, release func()) {
 			}
 		}
 	}()
-	return stopC, killC, func() {
+	return ctx, killC, func() {
 		signal.Stop(ch)
 		close(done)
+		cancel(nil)
 	}
 }

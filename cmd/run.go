@@ -105,7 +105,9 @@ func runRun(ctx context.Context, app *App, cmd *cobra.Command, opts runOptions) 
 	if err != nil {
 		return err
 	}
-	runner.Settings.Raw, runner.Settings.NoWait = opts.Raw, opts.NoWait
+	if err := app.Recover(ctx, cmd, true); err != nil {
+		return err
+	}
 	if cfg.Upload.Enabled {
 		up, err := app.Uploader(ctx, cmd)
 		if err != nil {
@@ -113,7 +115,8 @@ func runRun(ctx context.Context, app *App, cmd *cobra.Command, opts runOptions) 
 		}
 		runner.Uploader = up
 	}
-	res, runErr := runner.Run(ctx, executor.Request{Script: script, Args: args, DeviceID: opts.Device, UserInterface: opts.UserInterface})
+	res, runErr := runner.Run(ctx, executor.Request{Script: script, Args: args, DeviceID: opts.Device, UserInterface: opts.UserInterface,
+		Raw: opts.Raw, NoWait: opts.NoWait, Quiet: app.quiet})
 	if runErr != nil && res == nil {
 		if errors.Is(runErr, executor.ErrInterpreterMissing) && cfg.PythonSet {
 			return &configError{runErr}
@@ -135,11 +138,10 @@ func runRun(ctx context.Context, app *App, cmd *cobra.Command, opts runOptions) 
 	if runErr != nil {
 		return runErr
 	}
-	code := StatusCode(res.Status)
-	if code == ExitOK && res.UploadStatus == store.UploadPending {
-		return &exitError{code: ExitInfra, msg: "the run passed but its upload failed; retry with: vpt report upload --pending"}
+	if res.Status == store.StatusPassed && res.UploadStatus == store.UploadPending {
+		return fmt.Errorf("%w: the run passed but its upload failed; retry with: vpt report upload --pending", errUploadPending)
 	}
-	return &exitError{code: code}
+	return runVerdict{res.Status}
 }
 
 // scriptArgs turns -p key=value into --key value, before the args after --.

@@ -183,7 +183,7 @@ Exits 2 when a file is invalid.`,
 				fmt.Fprintln(app.IO.Out, msg)
 			}
 			if bad > 0 {
-				return &exitError{code: ExitUsage, msg: fmt.Sprintf("%d userinterface(s) invalid", bad)}
+				return fmt.Errorf("%w: %d userinterface(s)", ui.ErrInvalid, bad)
 			}
 			return nil
 		},
@@ -222,7 +222,7 @@ reference image of the node's image verification, beside the userinterface:
 					return &usageError{msg: "which userinterface? device " + device + " has none", hint: "pass --userinterface NAME"}
 				}
 			}
-			img, err := runner.Reference(cmd.Context(), device, name, args[0], rect)
+			img, err := runner.Reference(cmd.Context(), device, name, args[0], rect, false)
 			if err != nil {
 				return err
 			}

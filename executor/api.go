@@ -2,6 +2,7 @@ package executor
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -211,7 +212,7 @@ func (run *runState) handle(line []byte) apiReply {
 	if len(req.Params) == 0 || string(req.Params) == "null" {
 		req.Params = json.RawMessage("{}")
 	}
-	result, err := h(run, req.Params)
+	result, err := h(run.apiCtx, run, req.Params)
 	if err != nil {
 		var ae *apiError
 		if !errors.As(err, &ae) {
@@ -245,37 +246,51 @@ func toAPIError(err error) *apiError {
 	return &apiError{code, err.Error()}
 }
 
-type apiMethod func(run *runState, params json.RawMessage) (any, error)
+// apiMethod answers one method of the protocol. Device work runs on ctx,
+// the run's API context: it ends when the script times out, is
+// interrupted or exits, so no device call outlives its script.
+type apiMethod func(ctx context.Context, run *runState, params json.RawMessage) (any, error)
+
+// method registers a handler of typed params: unknown fields are refused.
+func method[P any](f func(ctx context.Context, run *runState, p P) (any, error)) apiMethod {
+	return func(ctx context.Context, run *runState, raw json.RawMessage) (any, error) {
+		p, err := decode[P](raw)
+		if err != nil {
+			return nil, err
+		}
+		return f(ctx, run, p)
+	}
+}
 
 var apiMethods map[string]apiMethod
 
 func init() {
 	apiMethods = map[string]apiMethod{
-		"hello":      apiHello,
-		"ping":       func(*runState, json.RawMessage) (any, error) { return nil, nil },
-		"screenshot": apiScreenshot,
-		"press":      apiPress,
-		"tap":        apiTap,
-		"text":       apiText,
-		"swipe":      apiSwipe,
-		"goto":       apiGoto,
-		"edge":       apiEdge,
-		"verify":     apiVerify,
-		"where":      apiWhere,
-		"tree":       apiTree,
-		"step":       apiStep,
-		"step_start": apiStepStart,
-		"step_end":   apiStepEnd,
+		"hello":      method(apiHello),
+		"ping":       method(func(context.Context, *runState, struct{}) (any, error) { return nil, nil }),
+		"screenshot": method(apiScreenshot),
+		"press":      method(apiPress),
+		"tap":        method(apiTap),
+		"text":       method(apiText),
+		"swipe":      method(apiSwipe),
+		"goto":       method(apiGoto),
+		"edge":       method(apiEdge),
+		"verify":     method(apiVerify),
+		"where":      method(apiWhere),
+		"tree":       method(apiTree),
+		"step":       method(apiStep),
+		"step_start": method(apiStepStart),
+		"step_end":   method(apiStepEnd),
 		"metadata":   apiMetadata,
-		"summary":    apiSummary,
-		"fail":       apiFail,
-		"verdict":    apiVerdict,
+		"summary":    method(apiSummary),
+		"fail":       method(apiFail),
+		"verdict":    method(apiVerdict),
 	}
 }
 
 func decode[T any](params json.RawMessage) (T, error) {
 	var v T
-	dec := json.NewDecoder(strings.NewReader(string(params)))
+	dec := json.NewDecoder(bytes.NewReader(params))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
 		return v, &apiError{CodeBadParams, "bad params: " + err.Error()}
@@ -283,9 +298,12 @@ func decode[T any](params json.RawMessage) (T, error) {
 	return v, nil
 }
 
-func (run *runState) ctx() context.Context { return context.Background() }
+// deviceCall bounds one device call within the API context.
+func deviceCall(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, deviceCallTimeout)
+}
 
-func apiHello(run *runState, _ json.RawMessage) (any, error) {
+func apiHello(_ context.Context, run *runState, _ struct{}) (any, error) {
 	info := run.dev.Info()
 	return map[string]any{
 		"protocol": ProtocolVersion, "run_id": run.res.ID, "script": run.res.ScriptName,
@@ -294,39 +312,38 @@ func apiHello(run *runState, _ json.RawMessage) (any, error) {
 	}, nil
 }
 
-func apiScreenshot(run *runState, params json.RawMessage) (any, error) {
-	p, err := decode[struct {
-		Label string `json:"label"`
-	}](params)
-	if err != nil {
-		return nil, err
-	}
+type screenshotParams struct {
+	Label string `json:"label"`
+}
+
+func apiScreenshot(ctx context.Context, run *runState, p screenshotParams) (any, error) {
 	if p.Label == "" {
 		p.Label = "screenshot"
 	}
 	if !run.dev.Info().Has(capture.CapScreenshot) {
 		return nil, fmt.Errorf("screenshot: %w", capture.ErrNotSupported)
 	}
-	sc, err := run.screenshot(run.ctx(), p.Label)
+	sc, err := run.screenshot(ctx, p.Label)
 	if err != nil {
 		return nil, err
 	}
 	return map[string]any{"path": filepath.Join(run.dir, sc.Path), "thumbnail": filepath.Join(run.dir, sc.Thumbnail), "label": sc.Label}, nil
 }
 
-func apiPress(run *runState, params json.RawMessage) (any, error) {
-	p, err := decode[struct {
-		Key   string `json:"key"`
-		Times int    `json:"times"`
-	}](params)
-	if err != nil {
-		return nil, err
-	}
+type pressParams struct {
+	Key   string `json:"key"`
+	Times int    `json:"times"`
+}
+
+func apiPress(ctx context.Context, run *runState, p pressParams) (any, error) {
 	if p.Key == "" {
 		return nil, &apiError{CodeBadParams, `press needs a "key"`}
 	}
 	for i := 0; i < max(1, p.Times); i++ {
-		if err := run.dev.Press(run.ctx(), p.Key); err != nil {
+		cctx, cancel := deviceCall(ctx)
+		err := run.dev.Press(cctx, p.Key)
+		cancel()
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -334,43 +351,41 @@ func apiPress(run *runState, params json.RawMessage) (any, error) {
 	return nil, nil
 }
 
-func apiTap(run *runState, params json.RawMessage) (any, error) {
-	p, err := decode[struct{ X, Y int }](params)
-	if err != nil {
-		return nil, err
-	}
+func apiTap(ctx context.Context, run *runState, p struct{ X, Y int }) (any, error) {
 	run.nav.forget()
-	return nil, run.dev.Tap(run.ctx(), p.X, p.Y)
+	cctx, cancel := deviceCall(ctx)
+	defer cancel()
+	return nil, run.dev.Tap(cctx, p.X, p.Y)
 }
 
-func apiText(run *runState, params json.RawMessage) (any, error) {
-	p, err := decode[struct {
-		Text string `json:"text"`
-	}](params)
-	if err != nil {
-		return nil, err
-	}
+type textParams struct {
+	Text string `json:"text"`
+}
+
+func apiText(ctx context.Context, run *runState, p textParams) (any, error) {
 	t, ok := run.dev.(capture.Typer)
 	if !ok {
 		return nil, fmt.Errorf("text: %w", capture.ErrNotSupported)
 	}
-	return nil, t.Text(run.ctx(), p.Text)
+	cctx, cancel := deviceCall(ctx)
+	defer cancel()
+	return nil, t.Text(cctx, p.Text)
 }
 
-func apiSwipe(run *runState, params json.RawMessage) (any, error) {
-	p, err := decode[struct {
-		X1, Y1, X2, Y2 int
-		Ms             int `json:"ms"`
-	}](params)
-	if err != nil {
-		return nil, err
-	}
+type swipeParams struct {
+	X1, Y1, X2, Y2 int
+	Ms             int `json:"ms"`
+}
+
+func apiSwipe(ctx context.Context, run *runState, p swipeParams) (any, error) {
 	t, ok := run.dev.(capture.Typer)
 	if !ok {
 		return nil, fmt.Errorf("swipe: %w", capture.ErrNotSupported)
 	}
 	run.nav.forget()
-	return nil, t.Swipe(run.ctx(), p.X1, p.Y1, p.X2, p.Y2, time.Duration(p.Ms)*time.Millisecond)
+	cctx, cancel := deviceCall(ctx)
+	defer cancel()
+	return nil, t.Swipe(cctx, p.X1, p.Y1, p.X2, p.Y2, time.Duration(p.Ms)*time.Millisecond)
 }
 
 // nodeParams names a node of a userinterface; an empty userinterface means
@@ -380,51 +395,39 @@ type nodeParams struct {
 	UserInterface string `json:"userinterface"`
 }
 
-func apiGoto(run *runState, params json.RawMessage) (any, error) {
-	p, err := decode[nodeParams](params)
-	if err != nil {
-		return nil, err
-	}
+func apiGoto(ctx context.Context, run *runState, p nodeParams) (any, error) {
 	if p.Node == "" {
 		return nil, &apiError{CodeBadParams, `goto needs a "node"`}
 	}
-	return run.gotoNode(run.ctx(), p.UserInterface, p.Node)
+	return run.gotoNode(ctx, p.UserInterface, p.Node)
 }
 
-func apiEdge(run *runState, params json.RawMessage) (any, error) {
-	p, err := decode[struct {
-		From          string `json:"from"`
-		To            string `json:"to"`
-		UserInterface string `json:"userinterface"`
-	}](params)
-	if err != nil {
-		return nil, err
-	}
+type edgeParams struct {
+	From          string `json:"from"`
+	To            string `json:"to"`
+	UserInterface string `json:"userinterface"`
+}
+
+func apiEdge(ctx context.Context, run *runState, p edgeParams) (any, error) {
 	if p.From == "" || p.To == "" {
 		return nil, &apiError{CodeBadParams, `edge needs "from" and "to"`}
 	}
-	return run.traverseEdge(run.ctx(), p.UserInterface, p.From, p.To)
+	return run.traverseEdge(ctx, p.UserInterface, p.From, p.To)
 }
 
-func apiVerify(run *runState, params json.RawMessage) (any, error) {
-	p, err := decode[nodeParams](params)
-	if err != nil {
-		return nil, err
-	}
-	return run.verifyNode(run.ctx(), p.UserInterface, p.Node)
+func apiVerify(ctx context.Context, run *runState, p nodeParams) (any, error) {
+	return run.verifyNode(ctx, p.UserInterface, p.Node)
 }
 
-func apiWhere(run *runState, _ json.RawMessage) (any, error) {
+func apiWhere(_ context.Context, run *runState, _ struct{}) (any, error) {
 	return map[string]any{"node": run.nav.where()}, nil
 }
 
-func apiTree(run *runState, params json.RawMessage) (any, error) {
-	p, err := decode[struct {
-		UserInterface string `json:"userinterface"`
-	}](params)
-	if err != nil {
-		return nil, err
-	}
+type treeParams struct {
+	UserInterface string `json:"userinterface"`
+}
+
+func apiTree(_ context.Context, run *runState, p treeParams) (any, error) {
 	u, err := run.userInterface(p.UserInterface)
 	if err != nil {
 		return nil, err
@@ -432,16 +435,14 @@ func apiTree(run *runState, params json.RawMessage) (any, error) {
 	return u, nil
 }
 
-func apiStep(run *runState, params json.RawMessage) (any, error) {
-	p, err := decode[struct {
-		Name    string `json:"name"`
-		Passed  *bool  `json:"passed"`
-		Message string `json:"message"`
-		Error   string `json:"error"`
-	}](params)
-	if err != nil {
-		return nil, err
-	}
+type stepParams struct {
+	Name    string `json:"name"`
+	Passed  *bool  `json:"passed"`
+	Message string `json:"message"`
+	Error   string `json:"error"`
+}
+
+func apiStep(ctx context.Context, run *runState, p stepParams) (any, error) {
 	if p.Name == "" {
 		return nil, &apiError{CodeBadParams, `step needs a "name"`}
 	}
@@ -449,7 +450,7 @@ func apiStep(run *runState, params json.RawMessage) (any, error) {
 	now := time.Now()
 	st := store.Step{Name: p.Name, Kind: "step", Status: passFail(passed), Message: p.Message, Error: p.Error,
 		StartedAt: now.UTC(), OffsetMs: now.Sub(run.start).Milliseconds()}
-	if sc, err := run.screenshotIfAble(p.Name); err == nil && sc >= 0 {
+	if sc, err := run.screenshotIfAble(ctx, p.Name); err == nil && sc >= 0 {
 		st.Screenshots = []int{sc}
 	}
 	n := run.addStep(st)
@@ -462,19 +463,17 @@ type openStep struct {
 	start  time.Time
 }
 
-func apiStepStart(run *runState, params json.RawMessage) (any, error) {
-	p, err := decode[struct {
-		Name string `json:"name"`
-	}](params)
-	if err != nil {
-		return nil, err
-	}
+type stepStartParams struct {
+	Name string `json:"name"`
+}
+
+func apiStepStart(ctx context.Context, run *runState, p stepStartParams) (any, error) {
 	if p.Name == "" {
 		return nil, &apiError{CodeBadParams, `step_start needs a "name"`}
 	}
 	now := time.Now()
 	st := store.Step{Name: p.Name, Kind: "step", Status: store.StatusRunning, StartedAt: now.UTC(), OffsetMs: now.Sub(run.start).Milliseconds()}
-	if sc, err := run.screenshotIfAble(p.Name + " start"); err == nil && sc >= 0 {
+	if sc, err := run.screenshotIfAble(ctx, p.Name+" start"); err == nil && sc >= 0 {
 		st.Screenshots = append(st.Screenshots, sc)
 	}
 	// The step takes its number now, so it comes before the steps it holds.
@@ -490,17 +489,15 @@ func apiStepStart(run *runState, params json.RawMessage) (any, error) {
 	return map[string]any{"step_id": id, "number": number}, nil
 }
 
-func apiStepEnd(run *runState, params json.RawMessage) (any, error) {
-	p, err := decode[struct {
-		StepID    int    `json:"step_id"`
-		Passed    bool   `json:"passed"`
-		Message   string `json:"message"`
-		Error     string `json:"error"`
-		Traceback string `json:"traceback"`
-	}](params)
-	if err != nil {
-		return nil, err
-	}
+type stepEndParams struct {
+	StepID    int    `json:"step_id"`
+	Passed    bool   `json:"passed"`
+	Message   string `json:"message"`
+	Error     string `json:"error"`
+	Traceback string `json:"traceback"`
+}
+
+func apiStepEnd(ctx context.Context, run *runState, p stepEndParams) (any, error) {
 	run.mu.Lock()
 	o := run.open[p.StepID]
 	delete(run.open, p.StepID)
@@ -509,7 +506,7 @@ func apiStepEnd(run *runState, params json.RawMessage) (any, error) {
 		return nil, &apiError{CodeBadParams, fmt.Sprintf("no open step %d", p.StepID)}
 	}
 	name := run.stepName(o.number)
-	sc, _ := run.screenshotIfAble(name + " end")
+	sc, _ := run.screenshotIfAble(ctx, name+" end")
 	run.mu.Lock()
 	st := &run.steps[o.number-1]
 	if sc >= 0 {
@@ -528,7 +525,8 @@ func (run *runState) stepName(number int) string {
 	return run.steps[number-1].Name
 }
 
-func apiMetadata(run *runState, params json.RawMessage) (any, error) {
+// apiMetadata takes any keys, so it decodes its params itself.
+func apiMetadata(_ context.Context, run *runState, params json.RawMessage) (any, error) {
 	var kv map[string]any
 	if err := json.Unmarshal(params, &kv); err != nil {
 		return nil, &apiError{CodeBadParams, "metadata takes an object of keys and values"}
@@ -544,14 +542,12 @@ func apiMetadata(run *runState, params json.RawMessage) (any, error) {
 	return nil, nil
 }
 
-func apiSummary(run *runState, params json.RawMessage) (any, error) {
-	p, err := decode[struct {
-		Text   string `json:"text"`
-		Append bool   `json:"append"`
-	}](params)
-	if err != nil {
-		return nil, err
-	}
+type summaryParams struct {
+	Text   string `json:"text"`
+	Append bool   `json:"append"`
+}
+
+func apiSummary(_ context.Context, run *runState, p summaryParams) (any, error) {
 	run.mu.Lock()
 	if p.Append && run.summary != "" {
 		run.summary += "\n" + p.Text
@@ -562,13 +558,11 @@ func apiSummary(run *runState, params json.RawMessage) (any, error) {
 	return nil, nil
 }
 
-func apiFail(run *runState, params json.RawMessage) (any, error) {
-	p, err := decode[struct {
-		Reason string `json:"reason"`
-	}](params)
-	if err != nil {
-		return nil, err
-	}
+type failParams struct {
+	Reason string `json:"reason"`
+}
+
+func apiFail(_ context.Context, run *runState, p failParams) (any, error) {
 	f := false
 	run.mu.Lock()
 	run.verdict = &f
@@ -579,14 +573,12 @@ func apiFail(run *runState, params json.RawMessage) (any, error) {
 	return nil, nil
 }
 
-func apiVerdict(run *runState, params json.RawMessage) (any, error) {
-	p, err := decode[struct {
-		Passed *bool  `json:"passed"`
-		Reason string `json:"reason"`
-	}](params)
-	if err != nil {
-		return nil, err
-	}
+type verdictParams struct {
+	Passed *bool  `json:"passed"`
+	Reason string `json:"reason"`
+}
+
+func apiVerdict(_ context.Context, run *runState, p verdictParams) (any, error) {
 	if p.Passed == nil {
 		return nil, &apiError{CodeBadParams, `verdict needs "passed": true or false`}
 	}
@@ -606,11 +598,11 @@ func apiVerdict(run *runState, params json.RawMessage) (any, error) {
 
 // screenshotIfAble takes a screenshot when the device can and returns its
 // index in the run's screenshots (-1 when it cannot).
-func (run *runState) screenshotIfAble(label string) (int, error) {
+func (run *runState) screenshotIfAble(ctx context.Context, label string) (int, error) {
 	if run.dev == nil || !run.dev.Info().Has(capture.CapScreenshot) {
 		return -1, nil
 	}
-	if _, err := run.screenshot(run.ctx(), label); err != nil {
+	if _, err := run.screenshot(ctx, label); err != nil {
 		run.note("screenshot %q failed: %v", label, err)
 		return -1, err
 	}

@@ -102,7 +102,7 @@ func (run *runState) gotoNode(ctx context.Context, uiName, target string) (*NavR
 		// the entry node? If not, assume the entry node, as upstream does.
 		// One screenshot serves both checks and starts the first step.
 		entry, _ := u.Node(u.Entry)
-		img, shot := run.lookIfNeeded(u, node, entry)
+		img, shot := run.lookIfNeeded(ctx, u, node, entry)
 		if ok, _ := run.verify(ctx, u, node, img, shot); ok {
 			n.current = node.ID
 			number := run.recordAlready(u, node, shot)
@@ -240,7 +240,7 @@ func (run *runState) traverse(ctx context.Context, u *ui.UI, e ui.Edge, recovery
 	st := store.Step{Kind: "navigation", Name: from.Label + " → " + to.Label, From: e.From, To: e.To,
 		Recovered: recovery, StartedAt: start.UTC(), OffsetMs: start.Sub(run.start).Milliseconds()}
 	if startShot < 0 {
-		startShot, _ = run.screenshotIfAble(fmt.Sprintf("%s to %s start", e.From, e.To))
+		startShot, _ = run.screenshotIfAble(ctx, fmt.Sprintf("%s to %s start", e.From, e.To))
 	}
 	if startShot >= 0 {
 		st.Screenshots = append(st.Screenshots, startShot)
@@ -248,7 +248,7 @@ func (run *runState) traverse(ctx context.Context, u *ui.UI, e ui.Edge, recovery
 	actionErr := run.doActions(ctx, e.Actions, false, &st)
 	var passed bool
 	if actionErr == nil {
-		img, shot := run.verificationShot(u, to, fmt.Sprintf("%s to %s", e.From, e.To))
+		img, shot := run.verificationShot(ctx, u, to, fmt.Sprintf("%s to %s", e.From, e.To))
 		endShot = shot
 		var vs []store.Verification
 		passed, vs = run.verify(ctx, u, to, img, shot)
@@ -256,7 +256,7 @@ func (run *runState) traverse(ctx context.Context, u *ui.UI, e ui.Edge, recovery
 		if !passed && len(e.RetryActions) > 0 {
 			actionErr = run.doActions(ctx, e.RetryActions, true, &st)
 			if actionErr == nil {
-				img, shot = run.verificationShot(u, to, fmt.Sprintf("%s to %s retry", e.From, e.To))
+				img, shot = run.verificationShot(ctx, u, to, fmt.Sprintf("%s to %s retry", e.From, e.To))
 				endShot = shot
 				passed, vs = run.verify(ctx, u, to, img, shot)
 				st.Verifications = append(st.Verifications, vs...)
@@ -264,7 +264,7 @@ func (run *runState) traverse(ctx context.Context, u *ui.UI, e ui.Edge, recovery
 		}
 	}
 	if endShot < 0 || actionErr != nil {
-		endShot, _ = run.screenshotIfAble(fmt.Sprintf("%s to %s end", e.From, e.To))
+		endShot, _ = run.screenshotIfAble(ctx, fmt.Sprintf("%s to %s end", e.From, e.To))
 	}
 	if endShot >= 0 && (len(st.Screenshots) == 0 || st.Screenshots[len(st.Screenshots)-1] != endShot) {
 		st.Screenshots = append(st.Screenshots, endShot)
@@ -336,7 +336,26 @@ func actionParams(a ui.Action) map[string]string {
 
 func (run *runState) doAction(ctx context.Context, a ui.Action) error {
 	for i := 0; i < max(1, a.Repeat); i++ {
-		var err error
+		if err := run.deviceAction(ctx, a); err != nil {
+			return err
+		}
+	}
+	if a.Wait > 0 {
+		select {
+		case <-time.After(a.Wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// deviceAction does one action on the device, bounded by deviceCallTimeout.
+func (run *runState) deviceAction(ctx context.Context, a ui.Action) error {
+	ctx, cancel := deviceCall(ctx)
+	defer cancel()
+	var err error
+	{
 		switch a.Action {
 		case "press_key":
 			err = run.dev.Press(ctx, a.Key)
@@ -354,27 +373,19 @@ func (run *runState) doAction(ctx context.Context, a ui.Action) error {
 			}
 		case "wait":
 		}
-		if err != nil {
-			return err
-		}
 	}
-	if a.Wait > 0 {
-		select {
-		case <-time.After(a.Wait):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
+	return err
 }
 
 // verificationShot takes the screenshot a node's verification looks at
 // (and the step's end screenshot); it returns the image and its index.
-func (run *runState) verificationShot(u *ui.UI, node *ui.Node, label string) (image.Image, int) {
+func (run *runState) verificationShot(ctx context.Context, u *ui.UI, node *ui.Node, label string) (image.Image, int) {
 	if run.dev == nil || !run.dev.Info().Has(capture.CapScreenshot) {
 		return nil, -1
 	}
-	img, err := run.dev.Screenshot(run.ctx())
+	ctx, cancel := deviceCall(ctx)
+	img, err := run.dev.Screenshot(ctx)
+	cancel()
 	if err != nil {
 		run.note("screenshot for %s failed: %v", node.ID, err)
 		return nil, -1
@@ -503,7 +514,7 @@ func (run *runState) recover(ctx context.Context, u *ui.UI) ([]int, error) {
 			StartedAt: time.Now().UTC(), OffsetMs: time.Since(run.start).Milliseconds()}
 		start := time.Now()
 		err := run.doActions(ctx, u.Recovery, false, &st)
-		img, shot := run.verificationShot(u, entry, "recovery")
+		img, shot := run.verificationShot(ctx, u, entry, "recovery")
 		ok, vs := run.verify(ctx, u, entry, img, shot)
 		st.Verifications = vs
 		if shot >= 0 {
@@ -546,7 +557,7 @@ func (run *runState) locateIn(ctx context.Context, u *ui.UI, img image.Image, sh
 	for i := range u.Nodes {
 		node := &u.Nodes[i]
 		if img == nil && needsPicture(node) {
-			img, shot = run.verificationShot(u, node, "locate")
+			img, shot = run.verificationShot(ctx, u, node, "locate")
 		}
 		if len(node.Verifications) == 0 && !run.dev.Info().Has(capture.CapScreen) {
 			continue
@@ -560,10 +571,10 @@ func (run *runState) locateIn(ctx context.Context, u *ui.UI, img image.Image, sh
 
 // lookIfNeeded takes one screenshot when one of the nodes is checked by
 // image; the virtual device's own screen check needs none.
-func (run *runState) lookIfNeeded(u *ui.UI, nodes ...*ui.Node) (image.Image, int) {
+func (run *runState) lookIfNeeded(ctx context.Context, u *ui.UI, nodes ...*ui.Node) (image.Image, int) {
 	for _, n := range nodes {
 		if needsPicture(n) {
-			return run.verificationShot(u, nodes[0], "where")
+			return run.verificationShot(ctx, u, nodes[0], "where")
 		}
 	}
 	return nil, -1
@@ -588,7 +599,7 @@ func (run *runState) verifyNode(ctx context.Context, uiName, id string) (any, er
 	if err != nil {
 		return nil, err
 	}
-	img, shot := run.verificationShot(u, node, "verify "+node.ID)
+	img, shot := run.verificationShot(ctx, u, node, "verify "+node.ID)
 	ok, vs := run.verify(ctx, u, node, img, shot)
 	now := time.Now()
 	st := store.Step{Kind: "verification", Name: "Verify " + node.Label, To: node.ID, Status: passFail(ok),

@@ -12,47 +12,123 @@ import (
 	"github.com/vpt-dev/vpt/store"
 )
 
-// Recover marks the running rows of dead vpt processes as abandoned and
-// finalises the video their runs left as segments. It returns the rows it
-// changed. Their run folders keep everything the run wrote.
-func Recover(ctx context.Context, st store.Store, host, ffmpeg, quality string) ([]store.Result, error) {
-	rows, err := st.RecoverAbandoned(ctx, store.LocalLiveness(host))
+// RecoverOptions say how far recovery goes.
+type RecoverOptions struct {
+	FFmpeg, Quality string
+	// Video finalises the video a dead run left as segments (ffmpeg: it may
+	// take seconds); without it the segments stay for a later recovery.
+	Video bool
+}
+
+// Recovered is a run recovery finished.
+type Recovered struct {
+	store.Result
+	// FromFiles: the run had finished (its result.json was complete) and
+	// only its row was behind; otherwise it is abandoned.
+	FromFiles bool
+}
+
+// Recover finishes the running rows whose vpt process is gone. Recovery
+// only ever adds: a run whose folder holds a complete result.json (vpt died,
+// or the store failed, after writing it) gets that result as its row, not
+// "abandoned"; only a run without a verdict is marked abandoned, with what
+// its folder holds (screenshots, the video from its segments). A run whose
+// owner cannot be checked (another machine or PID namespace) is judged by
+// its heartbeat, and its folder is left as it is: it may still be in use.
+func Recover(ctx context.Context, st store.Store, o RecoverOptions) ([]Recovered, error) {
+	rows, err := st.RunningResults(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Recovered
 	for i := range rows {
 		res := &rows[i]
-		if res.RunDir == "" {
+		life := store.OwnerLife(res.Owner, res.HeartbeatAt)
+		if life == store.Alive {
 			continue
 		}
-		if _, err := os.Stat(res.RunDir); err != nil {
-			continue
+		rec, ok, err := recoverRun(ctx, st, res, life == store.Dead, o)
+		if err != nil {
+			return out, err
 		}
+		if ok {
+			out = append(out, rec)
+		}
+	}
+	return out, nil
+}
+
+func recoverRun(ctx context.Context, st store.Store, res *store.Result, certain bool, o RecoverOptions) (Recovered, bool, error) {
+	if done, err := report.ReadResultJSON(res.RunDir); err == nil && done.ID == res.ID && done.Status.Final() {
+		changed, err := st.FinishResult(ctx, done)
+		if err != nil || !changed {
+			return Recovered{}, false, err
+		}
+		if _, err := os.Stat(filepath.Join(res.RunDir, report.ReportHTML)); err != nil {
+			_ = report.WriteRunReport(done, nil)
+		}
+		return Recovered{Result: *done, FromFiles: true}, true, nil
+	}
+	abandon(res)
+	if _, err := os.Stat(res.RunDir); err == nil && res.RunDir != "" {
 		if len(res.Details.Screenshots) == 0 {
 			res.Details.Screenshots = screenshotsOnDisk(res.RunDir, res.StartedAt)
 		}
-		videoDir := filepath.Join(res.RunDir, "video")
-		if segs, _ := capture.Segments(videoDir); len(segs) > 0 {
-			v := &store.Video{State: "recorded"}
-			out := filepath.Join(res.RunDir, report.VideoMP4)
-			fctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-			if ferr := capture.Finalise(fctx, ffmpeg, videoDir, out, quality); ferr != nil {
-				v.State, v.Error = "failed", ferr.Error()
-			} else {
-				v.Path, v.State = report.VideoMP4, "finalised"
-				if d, perr := capture.ProbeDuration(fctx, out); perr == nil {
-					v.DurationMs = d.Milliseconds()
-				}
-				if fi, serr := os.Stat(out); serr == nil {
-					v.SizeBytes = fi.Size()
-				}
-				os.RemoveAll(videoDir)
-			}
-			cancel()
-			res.Details.Video = v
+		if certain && o.Video {
+			finaliseLeftVideo(ctx, res, o)
+		} else if segs, _ := capture.Segments(filepath.Join(res.RunDir, "video")); len(segs) > 0 {
+			res.Details.Video = &store.Video{State: "recorded", Error: "not finalised yet: segments kept in video/"}
 		}
-		_ = st.UpdateResult(ctx, res)
-		_ = report.WriteResultJSON(res)
-		_ = report.WriteRunReport(res, nil)
 	}
-	return rows, err
+	changed, err := st.FinishResult(ctx, res)
+	if err != nil || !changed {
+		return Recovered{}, false, err
+	}
+	// Written only where nothing is: a run judged by its heartbeat may
+	// still finish and write its own, complete files.
+	if res.RunDir != "" {
+		_ = report.WriteResultJSONIfAbsent(res)
+		_ = report.WriteRunReportIfAbsent(res)
+	}
+	return Recovered{Result: *res}, true, nil
+}
+
+// abandon marks a result as abandoned at its last heartbeat.
+func abandon(res *store.Result) {
+	end := res.HeartbeatAt
+	if end.Before(res.StartedAt) {
+		end = res.StartedAt
+	}
+	res.Status, res.Success = store.StatusAbandoned, false
+	res.CompletedAt = &end
+	res.ExecutionTimeMs = end.Sub(res.StartedAt).Milliseconds()
+	res.ErrorMsg = "the vpt process running this script stopped without finishing it"
+	res.Details.FailReason = res.ErrorMsg
+}
+
+// finaliseLeftVideo turns the segments of a dead run into video.mp4.
+func finaliseLeftVideo(ctx context.Context, res *store.Result, o RecoverOptions) {
+	videoDir := filepath.Join(res.RunDir, "video")
+	if segs, _ := capture.Segments(videoDir); len(segs) == 0 {
+		return
+	}
+	v := &store.Video{State: "recorded"}
+	out := filepath.Join(res.RunDir, report.VideoMP4)
+	fctx, cancel := context.WithTimeout(ctx, DefaultFinaliseBudget)
+	defer cancel()
+	if err := capture.Finalise(fctx, o.FFmpeg, videoDir, out, o.Quality); err != nil {
+		v.State, v.Error = "failed", err.Error()
+	} else {
+		v.Path, v.State = report.VideoMP4, "finalised"
+		if d, err := capture.ProbeDuration(fctx, out); err == nil {
+			v.DurationMs = d.Milliseconds()
+		}
+		if fi, err := os.Stat(out); err == nil {
+			v.SizeBytes = fi.Size()
+		}
+		os.RemoveAll(videoDir)
+	}
+	res.Details.Video = v
 }
 
 // screenshotsOnDisk lists the screenshots a run folder holds, for a run

@@ -15,7 +15,7 @@ import (
 // Reference takes the picture of a node for an image verification: it
 // navigates a device to the node (with the same navigation as scripts)
 // and returns its screenshot, cropped to region when it is not empty.
-func (r *Runner) Reference(ctx context.Context, deviceID, uiName, nodeID string, region image.Rectangle) (image.Image, error) {
+func (r *Runner) Reference(ctx context.Context, deviceID, uiName, nodeID string, region image.Rectangle, noWait bool) (image.Image, error) {
 	devCfg, err := r.Devices.Config(deviceID)
 	if err != nil {
 		return nil, err
@@ -28,7 +28,7 @@ func (r *Runner) Reference(ctx context.Context, deviceID, uiName, nodeID string,
 	if err != nil {
 		return nil, err
 	}
-	lock, err := capture.AcquireLock(ctx, devCfg, !r.Settings.NoWait, "ui reference "+node.ID, func(holder string) {
+	lock, err := r.Devices.Lock(ctx, devCfg, !noWait, "ui reference "+node.ID, func(holder string) {
 		r.notice("device %s is busy (%s); waiting for it", devCfg.ID, holder)
 	})
 	if err != nil {

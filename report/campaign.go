@@ -195,9 +195,15 @@ func CampaignDir(resultsDir, executionID string) string {
 	return filepath.Join(resultsDir, "campaigns", executionID)
 }
 
+// CampaignSource is what LoadCampaign reads from the results store.
+type CampaignSource interface {
+	GetCampaign(ctx context.Context, id string) (*store.Campaign, []store.CampaignEntry, error)
+	GetResult(ctx context.Context, id string) (*store.Result, error)
+}
+
 // LoadCampaign reads a campaign, its attempts and their results from the
 // store and summarises them for the folder dir.
-func LoadCampaign(ctx context.Context, st store.Store, id, dir string) (CampaignSummary, map[string]*store.Result, error) {
+func LoadCampaign(ctx context.Context, st CampaignSource, id, dir string) (CampaignSummary, map[string]*store.Result, error) {
 	c, entries, err := st.GetCampaign(ctx, id)
 	if err != nil {
 		return CampaignSummary{}, nil, err

@@ -58,11 +58,7 @@ func NewRunFile(res *store.Result) RunFile {
 
 // WriteResultJSON writes result.json into the result's run folder.
 func WriteResultJSON(res *store.Result) error {
-	b, err := json.MarshalIndent(NewRunFile(res), "", "  ")
-	if err != nil {
-		return err
-	}
-	return WriteFileAtomic(filepath.Join(res.RunDir, ResultJSON), append(b, '\n'))
+	return writeRunFile(res, NewRunFile(res), WriteFileAtomic)
 }
 
 // ReadResultJSON reads the result.json of a run folder.
@@ -102,4 +98,62 @@ func WriteFileAtomic(path string, data []byte) error {
 		os.Remove(tmp.Name())
 	}
 	return err
+}
+
+// WriteRunFiles writes a finished run's result.json, then its report.html.
+// result.json comes first: it is the record recovery trusts, and a crash
+// between the two leaves it complete, the report made again from it. It
+// lists the report it precedes; if the report cannot be written, it is
+// written again without it. It returns the first error.
+func WriteRunFiles(res *store.Result, tail []byte) error {
+	f := NewRunFile(res)
+	f.Files.Report = ReportHTML
+	if err := writeRunFile(res, f, WriteFileAtomic); err != nil {
+		return fmt.Errorf("result.json: %w", err)
+	}
+	if err := WriteRunReport(res, tail); err != nil {
+		f.Files.Report = ""
+		_ = writeRunFile(res, f, WriteFileAtomic)
+		return fmt.Errorf("report.html: %w", err)
+	}
+	return nil
+}
+
+// WriteResultJSONIfAbsent writes result.json only where none exists: a
+// recovery never replaces a complete one.
+func WriteResultJSONIfAbsent(res *store.Result) error {
+	return writeRunFile(res, NewRunFile(res), WriteFileNew)
+}
+
+func writeRunFile(res *store.Result, f RunFile, write func(string, []byte) error) error {
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return write(filepath.Join(res.RunDir, ResultJSON), append(b, '\n'))
+}
+
+// WriteFileNew writes data to path only if path does not exist, atomically
+// (a complete temporary file linked into place: the link fails if anything
+// is there already, which stays as it was).
+func WriteFileNew(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.part")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err != nil {
+		return err
+	}
+	return os.Link(tmp.Name(), path)
 }

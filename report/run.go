@@ -191,6 +191,24 @@ func RenderRun(w io.Writer, res *store.Result, tail []byte, truncated bool) erro
 // WriteRunReport renders report.html into the run folder, atomically. The
 // tail is the end of the output (read from output.log when nil).
 func WriteRunReport(res *store.Result, tail []byte) error {
+	b, err := renderRunFile(res, tail)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(res.RunDir, ReportHTML), b)
+}
+
+// WriteRunReportIfAbsent writes report.html only where none exists (a
+// recovery never replaces a report with less).
+func WriteRunReportIfAbsent(res *store.Result) error {
+	b, err := renderRunFile(res, nil)
+	if err != nil {
+		return err
+	}
+	return WriteFileNew(filepath.Join(res.RunDir, ReportHTML), b)
+}
+
+func renderRunFile(res *store.Result, tail []byte) ([]byte, error) {
 	truncated := false
 	if tail == nil {
 		tail, truncated = ReadTail(filepath.Join(res.RunDir, OutputLog), TailBytes)
@@ -199,9 +217,9 @@ func WriteRunReport(res *store.Result, tail []byte) error {
 	}
 	var buf bytes.Buffer
 	if err := RenderRun(&buf, res, tail, truncated); err != nil {
-		return err
+		return nil, err
 	}
-	return WriteFileAtomic(filepath.Join(res.RunDir, ReportHTML), buf.Bytes())
+	return buf.Bytes(), nil
 }
 
 // TailBytes is how much of the output a report shows inline; the whole

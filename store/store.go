@@ -49,9 +49,12 @@ type Store interface {
 	// DeleteResult removes a row and its campaign links. Deleting a missing
 	// row is not an error.
 	DeleteResult(ctx context.Context, id string) error
-	// RecoverAbandoned marks as StatusAbandoned every running row whose vpt
-	// process is gone, as judged by alive, and returns the rows it changed.
-	RecoverAbandoned(ctx context.Context, alive Liveness) ([]Result, error)
+	// RunningResults returns every row still running, with its details.
+	RunningResults(ctx context.Context) ([]Result, error)
+	// FinishResult writes r over its row only if that row is still
+	// running, and reports whether it did: another process may have
+	// finished or recovered it meanwhile.
+	FinishResult(ctx context.Context, r *Result) (bool, error)
 
 	// CreateCampaign inserts a campaign execution, or, when a row with the
 	// same ExecutionID exists (another shard of the same execution), loads
@@ -67,6 +70,14 @@ type Store interface {
 	GetCampaign(ctx context.Context, id string) (*Campaign, []CampaignEntry, error)
 	// ListCampaigns returns campaigns newest first.
 	ListCampaigns(ctx context.Context, f CampaignFilter) ([]Campaign, error)
+	// HeartbeatCampaign records that the vpt process owner still runs a
+	// shard of the campaign.
+	HeartbeatCampaign(ctx context.Context, id, owner string, at time.Time) error
+	// RunningCampaigns returns every campaign still running.
+	RunningCampaigns(ctx context.Context) ([]Campaign, error)
+	// FinishCampaign writes c over its row only if that row is still
+	// running, and reports whether it did.
+	FinishCampaign(ctx context.Context, c *Campaign) (bool, error)
 	// FinishShard records that one shard of a campaign execution ended and
 	// returns every shard that has, sorted.
 	FinishShard(ctx context.Context, campaignID string, shard int, status, host string) ([]int, error)
@@ -75,11 +86,6 @@ type Store interface {
 
 	Close() error
 }
-
-// Liveness tells whether the vpt process that owns a running row is still
-// alive: on this host by its pid (and the pid's start time, against pid
-// reuse), on another host by the age of its last heartbeat.
-type Liveness func(host string, pid int, pidStart int64, heartbeat time.Time) (alive bool)
 
 // Status of a script result or campaign entry.
 type Status string
@@ -144,9 +150,11 @@ type Result struct {
 	Metadata       map[string]any `json:"metadata"`
 	Details        Details        `json:"details"`
 
-	// The vpt process that owns the row while it runs.
+	// The vpt process that owns the row while it runs: Owner identifies it
+	// uniquely (see Process); PID and PIDStart are kept for people.
 	PID         int       `json:"pid"`
 	PIDStart    int64     `json:"pid_start,omitempty"`
+	Owner       string    `json:"owner,omitempty"`
 	HeartbeatAt time.Time `json:"heartbeat_at"`
 }
 
@@ -278,7 +286,7 @@ type Campaign struct {
 	UserInterface        string         `json:"userinterface_name,omitempty"`
 	HostName             string         `json:"host_name"`
 	DeviceName           string         `json:"device_name"`
-	Status               string         `json:"status"` // running, completed, failed, timeout, cancelled
+	Status               string         `json:"status"` // running, completed, failed, timeout, cancelled, abandoned
 	StartedAt            time.Time      `json:"started_at"`
 	CompletedAt          *time.Time     `json:"completed_at"`
 	ExecutionTimeMs      int64          `json:"execution_time_ms"`
@@ -293,6 +301,10 @@ type Campaign struct {
 	HTMLReportR2URL      string         `json:"html_report_r2_url,omitempty"`
 	ReportDir            string         `json:"report_dir"`
 	Extra                map[string]any `json:"extra,omitempty"`
+	// The vpt process that last reported running a shard of it (see
+	// Process), and when.
+	Owner       string    `json:"owner,omitempty"`
+	HeartbeatAt time.Time `json:"heartbeat_at"`
 }
 
 // CampaignStats counts entries by final status.
@@ -324,6 +336,9 @@ type CampaignEntry struct {
 	DurationMs     int64     `json:"duration_ms"`
 	RunDir         string    `json:"run_dir,omitempty"`
 	Error          string    `json:"error,omitempty"`
+	// Requeued: the attempt's device failed and the entry went to another
+	// device; such an attempt uses no retry and makes no entry flaky.
+	Requeued bool `json:"requeued,omitempty"`
 }
 
 // CampaignFilter selects campaigns.
@@ -352,7 +367,7 @@ func FinalStatus(attempts []CampaignEntry) Status {
 	failedBefore := false
 	last := StatusNotRun
 	for _, a := range attempts {
-		if a.Status == StatusNotRun || a.Status == "" {
+		if a.Status == StatusNotRun || a.Status == "" || a.Requeued {
 			continue
 		}
 		if ran && last != StatusPassed {

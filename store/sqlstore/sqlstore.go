@@ -60,7 +60,7 @@ var resultCols = []string{
 	"status", "success", "exit_code", "error_msg", "started_at", "completed_at",
 	"execution_time_ms", "run_dir", "html_report_r2_path", "html_report_r2_url",
 	"logs_r2_path", "logs_r2_url", "upload_status", "discard", "checked",
-	"check_type", "discard_comment", "metadata", "pid", "pid_start", "heartbeat_at",
+	"check_type", "discard_comment", "metadata", "pid", "pid_start", "heartbeat_at", "owner",
 	"created_at", "updated_at", "details",
 }
 
@@ -91,7 +91,7 @@ func (s *DB) resultArgs(r *store.Result, now time.Time) ([]any, error) {
 		string(r.Status), r.Success, exit, r.ErrorMsg, s.tv(r.StartedAt), s.tvp(r.CompletedAt),
 		r.ExecutionTimeMs, r.RunDir, r.HTMLReportR2Path, r.HTMLReportR2URL,
 		r.LogsR2Path, r.LogsR2URL, r.UploadStatus, r.Discard, r.Checked,
-		r.CheckType, r.DiscardComment, string(meta), r.PID, r.PIDStart, s.tv(hb),
+		r.CheckType, r.DiscardComment, string(meta), r.PID, r.PIDStart, s.tv(hb), r.Owner,
 		s.tv(now), s.tv(now), string(details),
 	}, nil
 }
@@ -113,11 +113,26 @@ func (s *DB) CreateResult(ctx context.Context, r *store.Result) error {
 
 // UpdateResult implements store.Store.
 func (s *DB) UpdateResult(ctx context.Context, r *store.Result) error {
+	n, err := s.updateResult(ctx, r, "")
+	if err == nil && n == 0 {
+		return fmt.Errorf("update result %s: %w", r.ID, store.ErrNotFound)
+	}
+	return err
+}
+
+// FinishResult implements store.Store.
+func (s *DB) FinishResult(ctx context.Context, r *store.Result) (bool, error) {
+	n, err := s.updateResult(ctx, r, " AND status = 'running'")
+	return n == 1, err
+}
+
+// updateResult writes every column but id and created_at where the id
+// matches and cond holds; it returns the rows changed.
+func (s *DB) updateResult(ctx context.Context, r *store.Result, cond string) (int64, error) {
 	args, err := s.resultArgs(r, time.Now())
 	if err != nil {
-		return err
+		return 0, err
 	}
-	// Everything but id, created_at.
 	var sets []string
 	var vals []any
 	for i, c := range resultCols {
@@ -128,14 +143,12 @@ func (s *DB) UpdateResult(ctx context.Context, r *store.Result) error {
 		vals = append(vals, args[i])
 	}
 	vals = append(vals, r.ID)
-	res, err := s.db.ExecContext(ctx, s.q("UPDATE script_results SET "+strings.Join(sets, ", ")+" WHERE id = ?"), vals...)
+	res, err := s.db.ExecContext(ctx, s.q("UPDATE script_results SET "+strings.Join(sets, ", ")+" WHERE id = ?"+cond), vals...)
 	if err != nil {
-		return wrap("update result", err)
+		return 0, wrap("update result", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("update result %s: %w", r.ID, store.ErrNotFound)
-	}
-	return nil
+	n, _ := res.RowsAffected()
+	return n, nil
 }
 
 // Heartbeat implements store.Store.
@@ -165,7 +178,7 @@ func scanResult(sc scanner, withDetails bool) (*store.Result, error) {
 		&status, &r.Success, &exit, &r.ErrorMsg, &started, &completed,
 		&r.ExecutionTimeMs, &r.RunDir, &r.HTMLReportR2Path, &r.HTMLReportR2URL,
 		&r.LogsR2Path, &r.LogsR2URL, &r.UploadStatus, &r.Discard, &r.Checked,
-		&r.CheckType, &r.DiscardComment, &meta, &r.PID, &r.PIDStart, &hb,
+		&r.CheckType, &r.DiscardComment, &meta, &r.PID, &r.PIDStart, &hb, &r.Owner,
 		&created, &updated,
 	}
 	if withDetails {
@@ -352,54 +365,23 @@ func (s *DB) DeleteResult(ctx context.Context, id string) error {
 	})
 }
 
-// RecoverAbandoned implements store.Store.
-func (s *DB) RecoverAbandoned(ctx context.Context, alive store.Liveness) ([]store.Result, error) {
+// RunningResults implements store.Store.
+func (s *DB) RunningResults(ctx context.Context) ([]store.Result, error) {
 	rows, err := s.db.QueryContext(ctx, s.q("SELECT "+strings.Join(resultCols, ", ")+
 		" FROM script_results WHERE status = 'running'"))
 	if err != nil {
 		return nil, wrap("find running results", err)
 	}
-	var dead []*store.Result
+	defer rows.Close()
+	var out []store.Result
 	for rows.Next() {
 		r, err := scanResult(rows, true)
 		if err != nil {
-			rows.Close()
 			return nil, err
 		}
-		if !alive(r.HostName, r.PID, r.PIDStart, r.HeartbeatAt) {
-			dead = append(dead, r)
-		}
+		out = append(out, *r)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, wrap("find running results", err)
-	}
-	var out []store.Result
-	now := time.Now().UTC()
-	for _, r := range dead {
-		end := r.HeartbeatAt
-		if end.Before(r.StartedAt) {
-			end = r.StartedAt
-		}
-		// Only a row still running is changed: another process may have
-		// recovered (or finished) it meanwhile.
-		res, err := s.db.ExecContext(ctx, s.q(`UPDATE script_results SET status = 'abandoned', success = ?,
-			completed_at = ?, execution_time_ms = ?, error_msg = ?, updated_at = ?
-			WHERE id = ? AND status = 'running'`),
-			false, s.tv(end), end.Sub(r.StartedAt).Milliseconds(),
-			"the vpt process running this script stopped without finishing it", s.tv(now), r.ID)
-		if err != nil {
-			return out, wrap("mark abandoned", err)
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			r.Status = store.StatusAbandoned
-			r.CompletedAt = &end
-			r.ExecutionTimeMs = end.Sub(r.StartedAt).Milliseconds()
-			r.ErrorMsg = "the vpt process running this script stopped without finishing it"
-			out = append(out, *r)
-		}
-	}
-	return out, nil
+	return out, wrap("find running results", rows.Err())
 }
 
 var campaignCols = []string{
@@ -407,7 +389,7 @@ var campaignCols = []string{
 	"userinterface_name", "host_name", "device_name", "status", "started_at", "completed_at",
 	"execution_time_ms", "success", "error_message", "script_configurations", "execution_config",
 	"stats", "shard_total", "html_report_r2_path", "html_report_r2_url", "report_dir",
-	"extra", "created_at", "updated_at",
+	"extra", "owner", "heartbeat_at", "created_at", "updated_at",
 }
 
 func (s *DB) campaignArgs(c *store.Campaign, now time.Time) ([]any, error) {
@@ -431,28 +413,32 @@ func (s *DB) campaignArgs(c *store.Campaign, now time.Time) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	hb := c.HeartbeatAt
+	if hb.IsZero() {
+		hb = now
+	}
 	return []any{
 		c.ID, c.ExecutionID, c.TeamID, c.Name, c.Description, c.CampaignID,
 		c.UserInterface, c.HostName, c.DeviceName, c.Status, s.tv(c.StartedAt), s.tvp(c.CompletedAt),
 		c.ExecutionTimeMs, c.Success, c.ErrorMessage, sc, ec,
 		stats, c.ShardTotal, c.HTMLReportR2Path, c.HTMLReportR2URL, c.ReportDir,
-		extra, s.tv(now), s.tv(now),
+		extra, c.Owner, s.tv(hb), s.tv(now), s.tv(now),
 	}, nil
 }
 
 func scanCampaign(sc scanner) (*store.Campaign, error) {
 	var c store.Campaign
-	var started, completed, created, updated dbTime
+	var started, completed, hb, created, updated dbTime
 	var scfg, ecfg, stats, extra string
 	err := sc.Scan(&c.ID, &c.ExecutionID, &c.TeamID, &c.Name, &c.Description, &c.CampaignID,
 		&c.UserInterface, &c.HostName, &c.DeviceName, &c.Status, &started, &completed,
 		&c.ExecutionTimeMs, &c.Success, &c.ErrorMessage, &scfg, &ecfg,
 		&stats, &c.ShardTotal, &c.HTMLReportR2Path, &c.HTMLReportR2URL, &c.ReportDir,
-		&extra, &created, &updated)
+		&extra, &c.Owner, &hb, &created, &updated)
 	if err != nil {
 		return nil, err
 	}
-	c.StartedAt = started.t
+	c.StartedAt, c.HeartbeatAt = started.t, hb.t
 	if completed.valid {
 		t := completed.t
 		c.CompletedAt = &t
@@ -498,9 +484,23 @@ func (s *DB) CreateCampaign(ctx context.Context, c *store.Campaign) (bool, error
 
 // UpdateCampaign implements store.Store.
 func (s *DB) UpdateCampaign(ctx context.Context, c *store.Campaign) error {
+	n, err := s.updateCampaign(ctx, c, "")
+	if err == nil && n == 0 {
+		return fmt.Errorf("update campaign %s: %w", c.ID, store.ErrNotFound)
+	}
+	return err
+}
+
+// FinishCampaign implements store.Store.
+func (s *DB) FinishCampaign(ctx context.Context, c *store.Campaign) (bool, error) {
+	n, err := s.updateCampaign(ctx, c, " AND status = 'running'")
+	return n == 1, err
+}
+
+func (s *DB) updateCampaign(ctx context.Context, c *store.Campaign, cond string) (int64, error) {
 	args, err := s.campaignArgs(c, time.Now())
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var sets []string
 	var vals []any
@@ -512,14 +512,24 @@ func (s *DB) UpdateCampaign(ctx context.Context, c *store.Campaign) error {
 		vals = append(vals, args[i])
 	}
 	vals = append(vals, c.ID)
-	res, err := s.db.ExecContext(ctx, s.q("UPDATE campaign_executions SET "+strings.Join(sets, ", ")+" WHERE id = ?"), vals...)
+	res, err := s.db.ExecContext(ctx, s.q("UPDATE campaign_executions SET "+strings.Join(sets, ", ")+" WHERE id = ?"+cond), vals...)
 	if err != nil {
-		return wrap("update campaign", err)
+		return 0, wrap("update campaign", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("update campaign %s: %w", c.ID, store.ErrNotFound)
-	}
-	return nil
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// HeartbeatCampaign implements store.Store.
+func (s *DB) HeartbeatCampaign(ctx context.Context, id, owner string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.q("UPDATE campaign_executions SET heartbeat_at = ?, owner = ? WHERE id = ? AND status = 'running'"),
+		s.tv(at), owner, id)
+	return wrap("campaign heartbeat", err)
+}
+
+// RunningCampaigns implements store.Store.
+func (s *DB) RunningCampaigns(ctx context.Context) ([]store.Campaign, error) {
+	return s.ListCampaigns(ctx, store.CampaignFilter{Status: "running"})
 }
 
 // PutCampaignEntry implements store.Store.
@@ -529,14 +539,15 @@ func (s *DB) PutCampaignEntry(ctx context.Context, e store.CampaignEntry) error 
 		rid = e.ScriptResultID
 	}
 	q := `INSERT INTO campaign_script_results (campaign_id, entry_index, attempt, shard, script_name, device_id,
-		status, script_result_id, started_at, duration_ms, run_dir, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		status, script_result_id, started_at, duration_ms, run_dir, error, requeued)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (campaign_id, entry_index, attempt) DO UPDATE SET shard = excluded.shard,
 		script_name = excluded.script_name, device_id = excluded.device_id, status = excluded.status,
 		script_result_id = excluded.script_result_id, started_at = excluded.started_at,
-		duration_ms = excluded.duration_ms, run_dir = excluded.run_dir, error = excluded.error`
+		duration_ms = excluded.duration_ms, run_dir = excluded.run_dir, error = excluded.error,
+		requeued = excluded.requeued`
 	_, err := s.db.ExecContext(ctx, s.q(q), e.CampaignID, e.Index, e.Attempt, e.Shard, e.ScriptName, e.DeviceID,
-		string(e.Status), rid, s.tv(e.StartedAt), e.DurationMs, e.RunDir, e.Error)
+		string(e.Status), rid, s.tv(e.StartedAt), e.DurationMs, e.RunDir, e.Error, e.Requeued)
 	return wrap("put campaign entry", err)
 }
 
@@ -573,7 +584,7 @@ func (s *DB) GetCampaign(ctx context.Context, id string) (*store.Campaign, []sto
 		return nil, nil, err
 	}
 	erows, err := s.db.QueryContext(ctx, s.q(`SELECT campaign_id, entry_index, attempt, shard, script_name, device_id,
-		status, COALESCE(script_result_id, ''), started_at, duration_ms, run_dir, error
+		status, COALESCE(script_result_id, ''), started_at, duration_ms, run_dir, error, requeued
 		FROM campaign_script_results WHERE campaign_id = ? ORDER BY entry_index, attempt`), c.ID)
 	if err != nil {
 		return nil, nil, wrap("get campaign entries", err)
@@ -585,7 +596,7 @@ func (s *DB) GetCampaign(ctx context.Context, id string) (*store.Campaign, []sto
 		var status string
 		var started dbTime
 		if err := erows.Scan(&e.CampaignID, &e.Index, &e.Attempt, &e.Shard, &e.ScriptName, &e.DeviceID,
-			&status, &e.ScriptResultID, &started, &e.DurationMs, &e.RunDir, &e.Error); err != nil {
+			&status, &e.ScriptResultID, &started, &e.DurationMs, &e.RunDir, &e.Error, &e.Requeued); err != nil {
 			return nil, nil, err
 		}
 		e.Status = store.Status(status)
@@ -761,6 +772,10 @@ func (d *dbTime) Scan(v any) error {
 }
 
 func (d *dbTime) parse(s string) error {
+	if s == "" {
+		d.valid = false // a column added later, to rows that predate it
+		return nil
+	}
 	t, err := time.Parse(TimeLayout, s)
 	if err != nil {
 		if t, err = time.Parse(time.RFC3339Nano, s); err != nil {

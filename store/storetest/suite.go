@@ -26,6 +26,7 @@ func Run(t *testing.T, newDB Opener) {
 	t.Run("Stats", func(t *testing.T) { testStats(t, newDB(t)()) })
 	t.Run("Abandoned", func(t *testing.T) { testAbandoned(t, newDB(t)()) })
 	t.Run("Campaign", func(t *testing.T) { testCampaign(t, newDB(t)()) })
+	t.Run("RunningCampaigns", func(t *testing.T) { testRunningCampaigns(t, newDB(t)()) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, newDB(t)) })
 }
 
@@ -246,7 +247,7 @@ func testAbandoned(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	alive := newResult("alive", base)
 	dead := newResult("dead", base)
-	dead.PID = 43
+	dead.Owner = "boot/1/43/99"
 	done := newResult("done", base)
 	finish(done, store.StatusPassed, time.Second)
 	for _, r := range []*store.Result{alive, dead, done} {
@@ -254,33 +255,40 @@ func testAbandoned(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}
-	var asked []int
-	got, err := s.RecoverAbandoned(ctx, func(host string, pid int, start int64, hb time.Time) bool {
-		asked = append(asked, pid)
-		return pid == 42
-	})
+	running, err := s.RunningResults(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].ID != dead.ID || got[0].Status != store.StatusAbandoned {
-		t.Fatalf("recovered: %+v", got)
+	if len(running) != 2 {
+		t.Fatalf("%d running rows, want 2", len(running))
 	}
-	if len(asked) != 2 {
-		t.Fatalf("liveness asked for %v, want only the two running rows", asked)
+	for _, r := range running {
+		if r.ID == dead.ID && r.Owner != dead.Owner {
+			t.Fatalf("owner %q, want %q", r.Owner, dead.Owner)
+		}
+	}
+	dead.Status, dead.ErrorMsg = store.StatusAbandoned, "gone"
+	changed, err := s.FinishResult(ctx, dead)
+	if err != nil || !changed {
+		t.Fatalf("finish: %v %v", changed, err)
 	}
 	r, err := s.GetResult(ctx, dead.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != store.StatusAbandoned || r.CompletedAt == nil || r.ErrorMsg == "" {
+	if r.Status != store.StatusAbandoned || r.ErrorMsg != "gone" {
 		t.Fatalf("abandoned row: %+v", r)
+	}
+	// Only a running row is finished: another process got there first.
+	dead.Status = store.StatusPassed
+	if changed, err := s.FinishResult(ctx, dead); err != nil || changed {
+		t.Fatalf("finish twice: %v %v", changed, err)
+	}
+	if changed, err := s.FinishResult(ctx, done); err != nil || changed {
+		t.Fatalf("finish of a finished row: %v %v", changed, err)
 	}
 	if r, _ := s.GetResult(ctx, alive.ID); r.Status != store.StatusRunning {
 		t.Fatalf("live row changed to %s", r.Status)
-	}
-	again, err := s.RecoverAbandoned(ctx, func(string, int, int64, time.Time) bool { return true })
-	if err != nil || len(again) != 0 {
-		t.Fatalf("second recovery: %v %v", again, err)
 	}
 }
 
@@ -365,6 +373,37 @@ func testCampaign(t *testing.T, s store.Store) {
 	}
 	if _, _, err := s.GetCampaign(ctx, c.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted campaign: %v", err)
+	}
+}
+
+func testRunningCampaigns(t *testing.T, s store.Store) {
+	defer s.Close()
+	ctx := context.Background()
+	c := &store.Campaign{ID: NewID(), ExecutionID: "campaign_exec_1_running", TeamID: "t", Name: "N", HostName: "h",
+		DeviceName: "auto", Status: "running", StartedAt: base, ShardTotal: 1, Owner: "boot/1/2/3"}
+	if _, err := s.CreateCampaign(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	beat := base.Add(time.Hour)
+	if err := s.HeartbeatCampaign(ctx, c.ID, "boot/1/7/8", beat); err != nil {
+		t.Fatal(err)
+	}
+	running, err := s.RunningCampaigns(ctx)
+	if err != nil || len(running) != 1 {
+		t.Fatalf("running: %v %v", running, err)
+	}
+	if got := running[0]; got.Owner != "boot/1/7/8" || !got.HeartbeatAt.Equal(beat) {
+		t.Fatalf("heartbeat not recorded: %q %s", got.Owner, got.HeartbeatAt)
+	}
+	c.Status = "abandoned"
+	if changed, err := s.FinishCampaign(ctx, c); err != nil || !changed {
+		t.Fatalf("finish: %v %v", changed, err)
+	}
+	if changed, err := s.FinishCampaign(ctx, c); err != nil || changed {
+		t.Fatalf("finish twice: %v %v", changed, err)
+	}
+	if running, _ := s.RunningCampaigns(ctx); len(running) != 0 {
+		t.Fatalf("still running: %+v", running)
 	}
 }
 

@@ -1,0 +1,102 @@
+package campaign
+
+import (
+	"context"
+	"time"
+
+	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/store"
+)
+
+// RecoveryStore is what campaign recovery needs of the results store.
+type RecoveryStore interface {
+	report.CampaignSource
+	RunningCampaigns(ctx context.Context) ([]store.Campaign, error)
+	FinishCampaign(ctx context.Context, c *store.Campaign) (bool, error)
+	PutCampaignEntry(ctx context.Context, e store.CampaignEntry) error
+}
+
+// Recover finishes the campaigns whose vpt process died, as run recovery
+// finishes runs (recover the runs first, so that the campaign sees their
+// final status): their entries get the status of the runs they link, the
+// row gets its statistics and the status abandoned, and the campaign folder
+// its reports. A sharded campaign is recovered only once no shard has
+// reported for two heartbeats, since any shard keeps it alive.
+func Recover(ctx context.Context, st RecoveryStore, resultsDir string) ([]store.Campaign, error) {
+	running, err := st.RunningCampaigns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Campaign
+	for i := range running {
+		c := &running[i]
+		if !campaignDead(c) {
+			continue
+		}
+		ok, err := recoverCampaign(ctx, st, c, resultsDir)
+		if err != nil {
+			return out, err
+		}
+		if ok {
+			out = append(out, *c)
+		}
+	}
+	return out, nil
+}
+
+func campaignDead(c *store.Campaign) bool {
+	switch store.OwnerLife(c.Owner, c.HeartbeatAt) {
+	case store.Stale:
+		return true
+	case store.Dead:
+		return c.ShardTotal <= 1 || time.Since(c.HeartbeatAt) > 2*store.HeartbeatEvery
+	}
+	return false
+}
+
+func recoverCampaign(ctx context.Context, st RecoveryStore, c *store.Campaign, resultsDir string) (bool, error) {
+	_, entries, err := st.GetCampaign(ctx, c.ID)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range entries {
+		if e.Status != store.StatusRunning {
+			continue
+		}
+		if e.ScriptResultID == "" {
+			e.Status, e.Error = store.StatusAbandoned, "the campaign's vpt process died"
+		} else if r, err := st.GetResult(ctx, e.ScriptResultID); err == nil {
+			if !r.Status.Final() {
+				return false, nil // its run is alive elsewhere, or not recovered yet
+			}
+			e.Status, e.Error, e.DurationMs = r.Status, r.ErrorMsg, r.ExecutionTimeMs
+		}
+		if err := st.PutCampaignEntry(ctx, e); err != nil {
+			return false, err
+		}
+	}
+	dir := c.ReportDir
+	if dir == "" {
+		dir = report.CampaignDir(resultsDir, c.ExecutionID)
+	}
+	sum, _, err := report.LoadCampaign(ctx, st, c.ID, dir)
+	if err != nil {
+		return false, err
+	}
+	total := c.Stats.Total
+	end := c.HeartbeatAt
+	if end.Before(c.StartedAt) {
+		end = c.StartedAt
+	}
+	c.Stats = Stats(sum, total, false)
+	c.Status, c.Success, c.CompletedAt, c.ReportDir = StatusAbandoned, false, &end, dir
+	c.ExecutionTimeMs = end.Sub(c.StartedAt).Milliseconds()
+	c.ErrorMessage = "the vpt process running this campaign stopped without finishing it"
+	changed, err := st.FinishCampaign(ctx, c)
+	if err != nil || !changed {
+		return false, err
+	}
+	sum.Campaign = c
+	_ = report.WriteCampaign(dir, sum)
+	return true, nil
+}

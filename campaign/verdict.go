@@ -1,0 +1,180 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/store"
+)
+
+// Verdict is a campaign execution's outcome, as an exit code reads it.
+type Verdict string
+
+// Verdicts, in the order that decides them.
+const (
+	VerdictInterrupted Verdict = "interrupted" // Ctrl-C, or an entry was interrupted
+	VerdictFailed      Verdict = "failed"      // a script failed (or was flaky, with --fail-on-flaky)
+	VerdictTimeout     Verdict = "timeout"     // a script or the campaign ran past its limit
+	VerdictError       Verdict = "error"       // an infrastructure error
+	VerdictPassed      Verdict = "passed"
+)
+
+// Verdict judges the outcome: interrupted, else failed, else timeout, else
+// error, else passed. It is the one place the campaign's result is decided;
+// the campaign row's status follows it.
+func (o *Outcome) Verdict() Verdict {
+	if o.Interrupted {
+		return VerdictInterrupted
+	}
+	var failed, timeout, errored bool
+	for _, e := range o.Entries {
+		switch e.Status {
+		case store.StatusFailed:
+			failed = true
+		case store.StatusFlaky:
+			failed = failed || o.FailOnFlaky
+		case store.StatusTimeout:
+			timeout = true
+		case store.StatusError, store.StatusAbandoned:
+			errored = true
+		case store.StatusInterrupted:
+			return VerdictInterrupted
+		}
+	}
+	switch {
+	case failed:
+		return VerdictFailed
+	case timeout || o.TimedOut:
+		return VerdictTimeout
+	case errored:
+		return VerdictError
+	}
+	return VerdictPassed
+}
+
+// rowStatus is the campaign row's status for a verdict of this shard.
+func rowStatus(v Verdict) string {
+	switch v {
+	case VerdictInterrupted:
+		return StatusCancelled
+	case VerdictTimeout:
+		return StatusTimeout
+	case VerdictFailed, VerdictError:
+		return StatusFailed
+	}
+	return StatusCompleted
+}
+
+// finalise writes the campaign's stats and status, its reports, and, for
+// the last shard to finish, the status of the whole execution. Its store
+// writes are retried for a while: the store may be restarting.
+func (r *Runner) finalise(ctx context.Context, plan *Plan, out *Outcome, shard int) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	c := out.Campaign
+	status := rowStatus(out.Verdict())
+	var done []int
+	if err := retry(ctx, func() (err error) {
+		done, err = r.Store.FinishShard(ctx, c.ID, shard, status, r.HostName)
+		return err
+	}); err != nil {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	// Every shard's entries, for the stats and the reports.
+	var sum report.CampaignSummary
+	var results map[string]*store.Result
+	if err := retry(ctx, func() (err error) {
+		sum, results, err = report.LoadCampaign(ctx, r.Store, c.ID, out.Dir)
+		return err
+	}); err != nil {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	for id, res := range results {
+		out.Results[id] = res
+	}
+	c.Stats = Stats(sum, plan.Total, plan.Options.FailOnFlaky)
+	c.ShardsDone = done
+	end := time.Now().UTC()
+	c.ExecutionTimeMs = end.Sub(c.StartedAt).Milliseconds()
+	if len(done) >= c.ShardTotal {
+		// The whole execution is over: its status is the worst of its parts.
+		c.Status = status
+		if c.Status == StatusCompleted && (c.Stats.Failed+c.Stats.Error+c.Stats.Timeout > 0 || plan.Options.FailOnFlaky && c.Stats.Flaky > 0) {
+			c.Status = StatusFailed
+		}
+		c.CompletedAt = &end
+		c.Success = c.Status == StatusCompleted
+	}
+	switch {
+	case out.Interrupted:
+		c.ErrorMessage = "cancelled (interrupted)"
+	case out.TimedOut:
+		c.ErrorMessage = fmt.Sprintf("timed out after %s", plan.Settings.Timeout)
+	}
+	if len(out.DevicesDown) > 0 {
+		if c.Extra == nil {
+			c.Extra = map[string]any{}
+		}
+		c.Extra["devices_down"] = out.DevicesDown
+	}
+	sum.Campaign = c
+	if err := retry(ctx, func() error { return r.Store.UpdateCampaign(ctx, c) }); err != nil {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	out.Summary = sum
+	if err := report.WriteCampaign(out.Dir, sum); err != nil {
+		return fmt.Errorf("campaign report: %w", err)
+	}
+	return nil
+}
+
+// retry calls f until it succeeds, with backoff, until ctx ends.
+func retry(ctx context.Context, f func() error) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// Stats counts entries by final status. total is the number of entries
+// in the file; entries no shard has recorded yet are not run (so far).
+func Stats(sum report.CampaignSummary, total int, failOnFlaky bool) store.CampaignStats {
+	s := store.CampaignStats{Total: total}
+	for _, e := range sum.Entries {
+		switch e.Status {
+		case store.StatusPassed:
+			s.Passed++
+		case store.StatusFlaky:
+			s.Flaky++
+		case store.StatusFailed:
+			s.Failed++
+		case store.StatusTimeout:
+			s.Timeout++
+		case store.StatusError, store.StatusAbandoned:
+			s.Error++
+		case store.StatusInterrupted:
+			s.Interrupted++
+		case store.StatusNotRun:
+			s.NotRun++
+		}
+		if e.Status != store.StatusNotRun {
+			s.Completed++
+		}
+		s.DurationMs += e.DurationMs
+	}
+	if missing := total - len(sum.Entries); missing > 0 {
+		s.NotRun += missing
+	}
+	return s
+}

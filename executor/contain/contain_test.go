@@ -1,0 +1,218 @@
+package contain
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestMain(m *testing.M) {
+	RunIfSupervisor()
+	if os.Getenv("CONTAIN_TEST_PARENT") != "" {
+		parent()
+	}
+	os.Exit(m.Run())
+}
+
+// daemons is a script that leaves three processes behind, each detached a
+// different way, writes their pids to $PIDS, and then does what $THEN says.
+const daemons = `
+setsid sh -c 'echo $$ >> "$PIDS"; exec sleep 1000' &
+( sh -c 'echo $$ >> "$PIDS"; trap "" TERM; exec sleep 1000' & ) &
+sh -c 'echo $$ >> "$PIDS"; exec sleep 1000' &
+while [ "$(wc -l < "$PIDS")" -lt 3 ]; do sleep 0.01; done
+echo started
+eval "$THEN"
+`
+
+func start(t *testing.T, then string) (*Supervisor, string, *os.File) {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := os.Create(filepath.Join(dir, "output.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	exe, _ := os.Executable()
+	s, err := Spawn(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	pids := filepath.Join(dir, "pids")
+	os.WriteFile(pids, nil, 0o644)
+	sh, _ := exec.LookPath("sh")
+	pid, err := s.Start(Spec{Argv: []string{sh, "-c", daemons}, Env: []string{"PATH=" + os.Getenv("PATH"), "PIDS=" + pids, "THEN=" + then},
+		Dir: dir, Output: out, Grace: 500 * time.Millisecond})
+	if err != nil || pid <= 0 {
+		t.Fatalf("start: %d %v", pid, err)
+	}
+	return s, pids, out
+}
+
+func waitStarted(t *testing.T, out *os.File) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(out.Name())
+		if strings.Contains(string(b), "started") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the script did not start: %q", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// alive tells whether pid is a running process (a zombie is not).
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	p, ok := readStat(pid)
+	return ok && p.state != 'Z' && p.state != 'X'
+}
+
+func pidsOf(t *testing.T, file string) []int {
+	t.Helper()
+	b, _ := os.ReadFile(file)
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		n, _ := strconv.Atoi(f)
+		out = append(out, n)
+	}
+	if len(out) != 3 {
+		t.Fatalf("pids %q", b)
+	}
+	return out
+}
+
+func noneAlive(t *testing.T, pids []int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for _, pid := range pids {
+		for alive(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("process %d survived", pid)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+func TestNormalEndStopsLeftovers(t *testing.T) {
+	s, pids, _ := start(t, "exit 3")
+	ex, err := s.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ex.Status.Exited() || ex.Status.ExitStatus() != 3 {
+		t.Fatalf("status %v", ex.Status)
+	}
+	if ex.Leftovers != 3 || !ex.Killed {
+		t.Fatalf("leftovers %d killed %v (one ignores SIGTERM)", ex.Leftovers, ex.Killed)
+	}
+	noneAlive(t, pidsOf(t, pids), 0)
+}
+
+func TestSignalReachesTheScriptThenLeftoversStop(t *testing.T) {
+	s, pids, out := start(t, "sleep 1000")
+	waitStarted(t, out)
+	select {
+	case <-s.Exited():
+		t.Fatal("exited early")
+	default:
+	}
+	if err := s.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	ex, err := s.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ex.Status.Signaled() || ex.Status.Signal() != syscall.SIGTERM {
+		t.Fatalf("status %v", ex.Status)
+	}
+	noneAlive(t, pidsOf(t, pids), 0)
+}
+
+func TestKillStopsEverythingAtOnce(t *testing.T) {
+	s, pids, out := start(t, "trap '' TERM INT; while :; do sleep 0.05; done")
+	waitStarted(t, out)
+	s.Signal(syscall.SIGTERM) // ignored
+	if err := s.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	ex, err := s.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ex.Status.Signaled() || ex.Status.Signal() != syscall.SIGKILL {
+		t.Fatalf("status %v", ex.Status)
+	}
+	noneAlive(t, pidsOf(t, pids), 0)
+}
+
+func TestStartFailureIsReported(t *testing.T) {
+	exe, _ := os.Executable()
+	s, err := Spawn(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out, _ := os.Create(filepath.Join(t.TempDir(), "o"))
+	defer out.Close()
+	if _, err := s.Start(Spec{Argv: []string{"/nonexistent/prog"}, Output: out}); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("err %v", err)
+	}
+}
+
+// parent plays vpt: it starts a contained script, says so, and waits to be
+// killed with SIGKILL.
+func parent() {
+	out, err := os.Create(os.Getenv("CONTAIN_TEST_PARENT"))
+	if err != nil {
+		os.Exit(2)
+	}
+	exe, _ := os.Executable()
+	s, err := Spawn(exe)
+	if err != nil {
+		os.Exit(2)
+	}
+	sh, _ := exec.LookPath("sh")
+	if _, err := s.Start(Spec{Argv: []string{sh, "-c", daemons}, Env: []string{"PATH=" + os.Getenv("PATH"),
+		"PIDS=" + os.Getenv("PIDS"), "THEN=sleep 1000"}, Output: out, Grace: time.Second}); err != nil {
+		os.Exit(2)
+	}
+	select {}
+}
+
+func TestKilledParentLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	pids := filepath.Join(dir, "pids")
+	os.WriteFile(pids, nil, 0o644)
+	outPath := filepath.Join(dir, "output.log")
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), "CONTAIN_TEST_PARENT="+outPath, "PIDS="+pids)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := os.Open(outPath)
+	for out == nil {
+		time.Sleep(10 * time.Millisecond)
+		out, _ = os.Open(outPath)
+	}
+	defer out.Close()
+	waitStarted(t, out)
+	all := pidsOf(t, pids)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	noneAlive(t, all, 5*time.Second)
+}

@@ -1,0 +1,248 @@
+package contain
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// RunIfSupervisor turns this process into a supervisor when it was started
+// as one by Spawn, and never returns then. Call it first thing in main (and
+// in TestMain of tests that contain scripts).
+func RunIfSupervisor() {
+	if os.Getenv(envSupervise) != "1" {
+		return
+	}
+	os.Exit(supervise())
+}
+
+// sup is the supervisor's state.
+type sup struct {
+	conn *net.UnixConn
+	wmu  sync.Mutex
+	enc  *json.Encoder
+
+	mu     sync.Mutex
+	leader int  // the script's pid (and process group), 0 before start
+	exited bool // the script has been reaped
+	kill   bool // SIGKILL everything from now on (asked, or vpt is gone)
+	wake   chan struct{}
+}
+
+func supervise() int {
+	// Signals meant for vpt's terminal are vpt's to handle. They are caught,
+	// not ignored, so the script does not inherit an ignored disposition.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGPIPE)
+	go func() {
+		for range sigs {
+		}
+	}()
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return 1
+	}
+	f := os.NewFile(3, "vpt")
+	fc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return 1
+	}
+	s := &sup{conn: fc.(*net.UnixConn), wake: make(chan struct{}, 1)}
+	s.enc = json.NewEncoder(s.conn)
+	spec, out, err := s.readStart()
+	if err != nil {
+		return 0 // vpt closed before starting anything, or sent nonsense
+	}
+	pid, err := startScript(spec, out)
+	out.Close()
+	if err != nil {
+		s.reply(message{Error: err.Error()})
+		return 0
+	}
+	s.mu.Lock()
+	s.leader = pid
+	s.mu.Unlock()
+	s.reply(message{PID: pid})
+	go s.commands()
+	status := s.reapUntil(pid)
+	st := int(status)
+	s.reply(message{Exited: &st})
+	left, killed := s.stopTree(time.Duration(spec.GraceMs) * time.Millisecond)
+	s.reply(message{Done: true, Leftovers: left, Killed: killed})
+	return 0
+}
+
+func (s *sup) reply(m message) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	_ = s.enc.Encode(m) // vpt may be gone; the tree is stopped all the same
+}
+
+// readStart reads the start message and the output descriptor sent with it.
+func (s *sup) readStart() (startSpec, *os.File, error) {
+	buf := make([]byte, 1<<20)
+	oob := make([]byte, syscall.CmsgSpace(4))
+	n, oobn, _, _, err := s.conn.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return startSpec{}, nil, err
+	}
+	var m message
+	if err := json.Unmarshal(buf[:n], &m); err != nil || m.Start == nil {
+		return startSpec{}, nil, fmt.Errorf("bad start message")
+	}
+	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return startSpec{}, nil, fmt.Errorf("no output descriptor")
+	}
+	fds, err := syscall.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return startSpec{}, nil, fmt.Errorf("no output descriptor")
+	}
+	return *m.Start, os.NewFile(uintptr(fds[0]), "output"), nil
+}
+
+func startScript(spec startSpec, out *os.File) (int, error) {
+	if len(spec.Argv) == 0 {
+		return 0, errors.New("no command")
+	}
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return 0, err
+	}
+	defer null.Close()
+	path := spec.Path
+	if path == "" {
+		path = spec.Argv[0]
+	}
+	p, err := os.StartProcess(path, spec.Argv, &os.ProcAttr{
+		Dir: spec.Dir, Env: spec.Env, Files: []*os.File{null, out, out},
+		// Its own group, for the polite signals; SIGKILL if the supervisor
+		// itself dies.
+		Sys: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
+	})
+	if err != nil {
+		return 0, err
+	}
+	return p.Pid, nil
+}
+
+// commands follows vpt's requests; EOF means vpt is gone.
+func (s *sup) commands() {
+	sc := bufio.NewScanner(s.conn)
+	for sc.Scan() {
+		var m message
+		if json.Unmarshal(sc.Bytes(), &m) != nil {
+			continue
+		}
+		switch {
+		case m.Kill:
+			s.killAll()
+		case m.Signal != 0:
+			s.signal(syscall.Signal(m.Signal))
+		}
+	}
+	s.killAll()
+}
+
+func (s *sup) killAll() {
+	s.mu.Lock()
+	s.kill = true
+	leader, exited := s.leader, s.exited
+	s.mu.Unlock()
+	if !exited {
+		_ = syscall.Kill(-leader, syscall.SIGKILL)
+	}
+	signalTree(os.Getpid(), syscall.SIGKILL)
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *sup) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	leader, exited := s.leader, s.exited
+	s.mu.Unlock()
+	if !exited {
+		// The leader is not reaped yet, so its pid (the group's id) cannot
+		// have been reused.
+		_ = syscall.Kill(-leader, sig)
+		return
+	}
+	signalTree(os.Getpid(), sig)
+}
+
+// reapUntil reaps children (the script, and orphans handed to this
+// subreaper) until the script itself has exited.
+func (s *sup) reapUntil(leader int) syscall.WaitStatus {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return ws // ECHILD cannot happen before the leader is reaped
+		}
+		if pid == leader {
+			s.mu.Lock()
+			s.exited = true
+			s.mu.Unlock()
+			return ws
+		}
+	}
+}
+
+// stopTree stops every process left in the tree: SIGTERM, then SIGKILL
+// after grace (at once when vpt asked or is gone). It returns how many
+// processes were left and whether SIGKILL was needed.
+func (s *sup) stopTree(grace time.Duration) (left int, killed bool) {
+	self := os.Getpid()
+	left = len(descendants(self))
+	if left == 0 && reapAll() {
+		return 0, false
+	}
+	signalTree(self, syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for !reapAll() {
+		s.mu.Lock()
+		kill := s.kill
+		s.mu.Unlock()
+		if kill || time.Now().After(deadline) {
+			killed = true
+			signalTree(self, syscall.SIGKILL)
+		}
+		select {
+		case <-s.wake:
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return left, killed
+}
+
+// reapAll reaps every child that has exited; it reports whether no child
+// is left at all (so no descendant either: each one's ancestry runs through
+// a child of this subreaper).
+func reapAll() bool {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.ECHILD:
+			return true
+		case err != nil || pid == 0:
+			return false
+		}
+	}
+}

@@ -1,0 +1,182 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/store"
+)
+
+// finaliseVideo turns the segments into video.mp4; with retain-on-failure a
+// passed run keeps no video. When the budget runs out (or a second Ctrl-C
+// cuts it short) the segments stay, and the next vpt finalises them.
+func (run *runState) finaliseVideo(ctx context.Context) {
+	if run.rec == nil {
+		return
+	}
+	s := run.r.Settings
+	videoDir := filepath.Join(run.dir, "video")
+	v := &store.Video{State: "recorded", OffsetMs: run.videoStart.Sub(run.start).Milliseconds()}
+	run.res.Details.Video = v
+	if s.Video == VideoRetainOnFailure && run.res.Status == store.StatusPassed {
+		v.State = "discarded"
+		os.RemoveAll(videoDir)
+		return
+	}
+	out := filepath.Join(run.dir, report.VideoMP4)
+	if err := capture.Finalise(ctx, s.FFmpeg, videoDir, out, s.VideoQuality); err != nil {
+		v.State, v.Error = "failed", err.Error()
+		if ctx.Err() != nil {
+			v.State, v.Error = "recorded", "not finalised: "+err.Error()
+		}
+		run.note("video: %v (segments kept in %s)", err, videoDir)
+		if isDiskError(err) {
+			run.fail(fmt.Errorf("%w: video: %w", ErrResultsDir, err))
+		}
+		return
+	}
+	v.Path, v.State = report.VideoMP4, "finalised"
+	if st, err := os.Stat(out); err == nil {
+		v.SizeBytes = st.Size()
+	}
+	v.DurationMs = time.Since(run.videoStart).Milliseconds()
+	if d, err := capture.ProbeDuration(ctx, out); err == nil {
+		v.DurationMs = d.Milliseconds()
+	}
+	os.RemoveAll(videoDir)
+}
+
+// persist writes the run's files, then its row: a crash between the two
+// leaves a complete result.json that recovery takes as the truth. A folder
+// that cannot be written makes the run an infrastructure error, recorded in
+// the row. The row is written with retries (the store may be restarting),
+// within persistBudget, whatever the caller's context says.
+func (run *runState) persist(ctx context.Context) {
+	res := run.res
+	now := time.Now()
+	completed := now.UTC()
+	res.CompletedAt = &completed
+	res.ExecutionTimeMs = now.Sub(run.start).Milliseconds()
+	res.HeartbeatAt = completed
+	res.Details.OutputBytes = run.out.tail.Total()
+	res.Details.OutputLines = run.markers.Lines
+	if err := run.out.close(); err != nil {
+		run.evidenceError("output.log", err)
+	}
+	run.stopBeat()
+	if run.r.Uploader != nil && run.err() == nil {
+		// Pending before the first byte: a vpt killed mid-upload leaves a row
+		// that `vpt report upload --pending` finds.
+		res.UploadStatus = store.UploadPending
+	}
+	run.applyInfra()
+	if err := report.WriteRunFiles(res, run.out.tail.Bytes()); err != nil {
+		run.fail(fmt.Errorf("%w: %w", ErrResultsDir, err))
+		run.applyInfra()
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), persistBudget)
+	defer cancel()
+	if err := retry(pctx, func() error { return run.r.Store.UpdateResult(pctx, res) }); err != nil {
+		run.fail(fmt.Errorf("%w: could not record the result: %w", ErrStore, err))
+	}
+	updateLatest(run.r.Settings.ResultsDir, res.ID)
+}
+
+// applyInfra makes an infrastructure error found after the verdict the
+// run's status: it is an error, not the script's pass or failure.
+func (run *runState) applyInfra() {
+	err := run.err()
+	res := run.res
+	if err == nil || res.Status == store.StatusTimeout || res.Status == store.StatusInterrupted {
+		return
+	}
+	res.Status, res.Success, res.ExitCode = store.StatusError, false, nil
+	res.ErrorMsg, res.Details.FailReason, res.Details.VerdictSource = err.Error(), err.Error(), SourceInfra
+}
+
+// publish uploads the run folder when an uploader is set. The device is
+// released by then. The upload honours ctx (a Ctrl-C stops it) and its own
+// time limit; a failed one leaves the row pending and every local file as
+// it was.
+func (run *runState) publish(ctx context.Context) {
+	res := run.res
+	if run.r.Uploader == nil || res.UploadStatus != store.UploadPending || ctx.Err() != nil {
+		if res.UploadStatus == store.UploadPending && ctx.Err() != nil {
+			run.r.notice("run %s not uploaded (interrupted); retry with: vpt report upload --pending", res.ID[:8])
+		}
+		return
+	}
+	if err := run.r.Uploader.UploadRun(ctx, res); err != nil {
+		res.UploadStatus = store.UploadPending
+		run.r.notice("upload of run %s failed: %v (the run folder is intact; retry with: vpt report upload --pending)", res.ID[:8], err)
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), persistBudget)
+	defer cancel()
+	if err := retry(pctx, func() error { return run.r.Store.UpdateResult(pctx, res) }); err != nil {
+		run.fail(fmt.Errorf("%w: could not record the upload: %w", ErrStore, err))
+	}
+}
+
+// retry calls f until it succeeds, with backoff from 50 ms to 2 s, until
+// ctx ends. An ErrNotFound (the row was deleted) is not retried.
+func retry(ctx context.Context, f func() error) error {
+	wait := 50 * time.Millisecond
+	for {
+		err := f()
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// screenshot takes, saves and records a screenshot.
+func (run *runState) screenshot(ctx context.Context, label string) (store.Screenshot, error) {
+	return run.takeScreenshot(ctx, label, false)
+}
+
+// screenshotLater takes a screenshot now and writes it in the background.
+func (run *runState) screenshotLater(ctx context.Context, label string) (store.Screenshot, error) {
+	return run.takeScreenshot(ctx, label, true)
+}
+
+func (run *runState) takeScreenshot(ctx context.Context, label string, later bool) (store.Screenshot, error) {
+	if run.dev == nil || run.shots == nil {
+		return store.Screenshot{}, fmt.Errorf("no device")
+	}
+	var shot capture.Shot
+	if f, ok := run.dev.(capture.Freezer); ok && later {
+		// The screen is taken now and drawn while the script starts.
+		draw, size := f.Freeze()
+		shot = run.shots.SaveLaterFrom(draw, size, label)
+	} else {
+		ctx, cancel := context.WithTimeout(ctx, deviceCallTimeout)
+		img, err := run.dev.Screenshot(ctx)
+		cancel()
+		if err != nil {
+			return store.Screenshot{}, err
+		}
+		if later {
+			shot = run.shots.SaveLater(img, label)
+		} else if shot, err = run.shots.Save(img, label); err != nil {
+			return store.Screenshot{}, err
+		}
+	}
+	sc := store.Screenshot{Label: label, Path: shot.Path, Thumbnail: shot.Thumbnail, TakenAt: shot.TakenAt.UTC(),
+		OffsetMs: shot.TakenAt.Sub(run.start).Milliseconds(), Width: shot.Width, Height: shot.Height}
+	run.mu.Lock()
+	run.shotList = append(run.shotList, sc)
+	run.mu.Unlock()
+	return sc, nil
+}

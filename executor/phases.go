@@ -1,0 +1,513 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/executor/contain"
+	"github.com/vpt-dev/vpt/internal/ui"
+	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/store"
+)
+
+// prepared is what a run is made of before anything is recorded.
+type prepared struct {
+	dev  capture.DeviceConfig
+	argv []string
+	ui   *ui.UI
+}
+
+// prepare checks the request: device, interpreter, userinterface. Its
+// errors are the caller's (usage); nothing is recorded.
+func (r *Runner) prepare(req Request) (prepared, error) {
+	devCfg, err := r.Devices.Config(req.DeviceID)
+	if err != nil {
+		return prepared{}, err
+	}
+	argv, err := r.command(req)
+	if err != nil {
+		return prepared{}, err
+	}
+	uiName := req.UserInterface
+	if uiName == "" {
+		uiName = devCfg.UserInterface
+	}
+	p := prepared{dev: devCfg, argv: argv}
+	if uiName != "" {
+		if p.ui, err = r.UIs.Find(uiName); err != nil {
+			return prepared{}, err
+		}
+	}
+	return p, nil
+}
+
+// command is the script's argv, with the project's venv when it has one.
+func (r *Runner) command(req Request) ([]string, error) {
+	s := r.Settings
+	python := s.Python
+	if venv := filepath.Join(s.ProjectRoot, "venv", "bin", "python"); s.ProjectRoot != "" && isExecFile(venv) {
+		python = venv
+	}
+	return Command(python, req.Script, req.Args)
+}
+
+func (r *Runner) spawnSupervisor() (*contain.Supervisor, error) {
+	exe := r.Settings.Supervisor
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("finding vpt's own binary to supervise the script: %w", err)
+		}
+	}
+	return contain.Spawn(exe)
+}
+
+// lockDevice takes the device exclusively, waiting (unless NoWait) at most
+// until the request's deadline.
+func (r *Runner) lockDevice(ctx context.Context, p prepared, req Request) (*capture.Lock, error) {
+	if !req.Deadline.IsZero() {
+		if !time.Now().Before(req.Deadline) {
+			return nil, ErrDeadline
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadlineCause(ctx, req.Deadline, ErrDeadline)
+		defer cancel()
+	}
+	lock, err := r.Devices.Lock(ctx, p.dev, !req.NoWait, "script "+req.Script.Name, func(holder string) {
+		r.notice("device %s is busy (%s); waiting for it (use --no-wait to fail instead)", p.dev.ID, holder)
+	})
+	switch {
+	case err == nil:
+		return lock, nil
+	case errors.Is(context.Cause(ctx), ErrDeadline):
+		return nil, fmt.Errorf("%w: device %s was busy until then", ErrDeadline, p.dev.ID)
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("interrupted while waiting for device %s: %w", p.dev.ID, context.Cause(ctx))
+	}
+	return nil, err
+}
+
+// runState is one run in progress; the phases and the script API work on it.
+type runState struct {
+	r     *Runner
+	req   Request
+	p     prepared
+	res   *store.Result
+	dir   string
+	start time.Time
+	log   *slog.Logger
+	ui    *ui.UI
+
+	logFile *os.File
+	dev     capture.Device
+	rec     capture.Recorder
+	shots   *capture.Shots
+	out     *sink
+	api     *apiServer
+	// apiCtx is the context of the script API's device work: it ends when
+	// the script times out, is interrupted, or exits.
+	apiCtx context.Context
+	// videoStart is when the recorder had its first picture.
+	videoStart time.Time
+	end        Ending
+	markers    Markers
+	stopBeat   context.CancelFunc
+
+	mu sync.Mutex
+	// infra is the first infrastructure error of the run.
+	infra    error
+	verdict  *bool // from the script API
+	reason   string
+	summary  string
+	steps    []store.Step
+	shotList []store.Screenshot
+	meta     map[string]any
+	ended    bool
+	nav      navState
+	open     map[int]*openStep
+	openN    int
+}
+
+// fail records an infrastructure error; the first one is the run's.
+func (run *runState) fail(err error) {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	if run.infra == nil {
+		run.infra = err
+	}
+}
+
+func (run *runState) err() error {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	return run.infra
+}
+
+// open creates the run folder, output.log and the store row.
+func (r *Runner) open(ctx context.Context, p prepared, req Request) (*runState, error) {
+	s := r.Settings
+	id := store.NewID()
+	dir, err := filepath.Abs(filepath.Join(s.ResultsDir, "runs", id))
+	if err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w (choose another with --results-dir)", ErrResultsDir, err)
+	}
+	logFile, err := os.OpenFile(filepath.Join(dir, report.OutputLog), os.O_CREATE|os.O_RDWR|os.O_TRUNC|os.O_APPEND, 0o644)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("%w: %w (choose another with --results-dir)", ErrResultsDir, err)
+	}
+	start := time.Now()
+	res := newResult(id, s, req, p, dir, start)
+	if err := r.Store.CreateResult(ctx, res); err != nil {
+		logFile.Close()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	run := &runState{r: r, req: req, p: p, res: res, dir: dir, start: start, ui: p.ui, logFile: logFile,
+		log: r.log().With("run", id[:8])}
+	if err := run.startOutput(); err != nil {
+		run.fail(fmt.Errorf("%w: %w", ErrResultsDir, err))
+	}
+	run.heartbeat(ctx)
+	if req.Started != nil {
+		req.Started(res)
+	}
+	return run, nil
+}
+
+func newResult(id string, s Settings, req Request, p prepared, dir string, start time.Time) *store.Result {
+	owner := store.ThisProcess()
+	res := &store.Result{
+		ID: id, TeamID: s.TeamID, ScriptName: req.Script.Name, ScriptType: req.Script.Name,
+		ScriptPath: req.Script.Path, Parameters: nonNilStrings(req.Args), HostName: s.HostName,
+		DeviceID: p.dev.ID, DeviceName: p.dev.Name, DeviceModel: p.dev.Model,
+		Status: store.StatusRunning, StartedAt: start.UTC(), RunDir: dir,
+		PID: owner.PID, PIDStart: owner.Start, Owner: owner.String(), HeartbeatAt: start.UTC(),
+		Metadata: map[string]any{"device_id": p.dev.ID, "device_model": p.dev.Model},
+	}
+	if p.ui != nil {
+		res.UserInterface = p.ui.Name
+	}
+	res.Details.CampaignID, res.Details.Attempt = req.CampaignID, req.Attempt
+	return res
+}
+
+// startOutput follows output.log for the terminal, the tail and the markers.
+func (run *runState) startOutput() error {
+	s, req := run.r.Settings, run.req
+	tailBytes := s.TailBytes
+	if tailBytes <= 0 {
+		tailBytes = DefaultTailBytes
+	}
+	prefix := req.Prefix
+	if prefix == "" && !req.Raw {
+		prefix = "[" + req.Script.Name + "] "
+	}
+	run.out = newSink(NewTail(tailBytes), &markerScanner{publicURL: s.PublicURL}, run.r.terminal(prefix, req), &run.r.terminalMu)
+	// vpt reads the file as the script writes it, through its own descriptor.
+	logReader, err := os.Open(run.logFile.Name())
+	if err != nil {
+		return err
+	}
+	run.out.follow(run.logFile, logReader)
+	return nil
+}
+
+// heartbeat keeps the row's heartbeat fresh while the run goes, so that
+// other processes can tell a live run from an abandoned one.
+func (run *runState) heartbeat(ctx context.Context) {
+	hb, stop := context.WithCancel(context.WithoutCancel(ctx))
+	run.stopBeat = stop
+	go func() {
+		t := time.NewTicker(store.HeartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-hb.Done():
+				return
+			case now := <-t.C:
+				if err := run.r.Store.Heartbeat(hb, []string{run.res.ID}, now); err != nil {
+					run.log.Warn("heartbeat", "err", err)
+				}
+			}
+		}
+	}()
+}
+
+// device opens the device, showing the run's userinterface, and checks it.
+func (run *runState) device(ctx context.Context) {
+	if run.err() != nil {
+		return
+	}
+	dev, err := run.r.Devices.OpenWithUI(run.p.dev, run.ui)
+	if err == nil {
+		run.dev = dev
+		cctx, cancel := context.WithTimeout(ctx, deviceCheckTimeout)
+		err = dev.Check(cctx)
+		cancel()
+	}
+	if err != nil {
+		run.fail(fmt.Errorf("%w: %s: %w", ErrDevice, run.p.dev.ID, err))
+	}
+}
+
+// capture starts the video and takes the initial screenshot.
+func (run *runState) capture(ctx context.Context) {
+	if run.err() != nil {
+		return
+	}
+	s, dev := run.r.Settings, run.dev
+	run.shots = capture.NewShots(run.dir, s.Shots)
+	if s.Video != VideoOff && dev.Info().Has(capture.CapVideo) {
+		videoDir := filepath.Join(run.dir, "video")
+		if err := os.MkdirAll(videoDir, 0o755); err != nil {
+			run.fail(fmt.Errorf("%w: %w", ErrResultsDir, err))
+			return
+		}
+		// The recording lasts until the evidence phase stops it.
+		rec, err := dev.StartVideo(context.WithoutCancel(ctx), videoDir, s.VideoOptions)
+		if err != nil {
+			run.fail(fmt.Errorf("%w: %w: video of %s: %w", ErrDevice, ErrCapture, run.p.dev.ID, err))
+			return
+		}
+		run.rec, run.videoStart = rec, time.Now()
+	}
+	if s.AutoShots && dev.Info().Has(capture.CapScreenshot) {
+		if _, err := run.screenshotLater(ctx, "initial"); err != nil {
+			run.fail(fmt.Errorf("%w: %w: initial screenshot of %s: %w", ErrDevice, ErrCapture, run.p.dev.ID, err))
+		}
+	}
+}
+
+// child serves the script API and runs the script under its supervisor
+// until it and everything it started have ended.
+func (run *runState) child(ctx context.Context, sup *contain.Supervisor) {
+	defer run.endOutput()
+	if run.err() != nil {
+		return
+	}
+	timeout := run.timeout()
+	scriptCtx, cancelScript := context.WithTimeoutCause(ctx, timeout, ErrTimedOut)
+	defer cancelScript()
+	apiCtx, endAPI := context.WithCancel(scriptCtx)
+	defer endAPI()
+	run.apiCtx = apiCtx
+	api, err := run.serveAPI()
+	if err != nil {
+		run.fail(fmt.Errorf("script API: %w", err))
+		return
+	}
+	run.api = api
+	c := &child{sup: sup, argv: run.p.argv, env: run.environment(api.Address()), out: run.logFile, grace: run.grace(),
+		kill: run.r.Kill, logf: run.note}
+	run.end, err = c.run(scriptCtx, timeout)
+	endAPI()
+	if err != nil {
+		run.fail(fmt.Errorf("could not start %s: %w", run.p.argv[0], err))
+	}
+	if run.end.Leftovers > 0 {
+		run.note("the script left %d process(es) running; vpt stopped them", run.end.Leftovers)
+	}
+}
+
+func (run *runState) timeout() time.Duration {
+	s, req := run.r.Settings, run.req
+	timeout := s.Timeout
+	if req.Timeout > 0 {
+		timeout = req.Timeout
+	}
+	if !req.Deadline.IsZero() {
+		if left := time.Until(req.Deadline); timeout <= 0 || left < timeout {
+			timeout = max(left, time.Millisecond)
+		}
+	}
+	if timeout <= 0 {
+		timeout = 100 * 365 * 24 * time.Hour
+	}
+	return timeout
+}
+
+func (run *runState) grace() time.Duration {
+	if g := run.r.Settings.Grace; g > 0 {
+		return g
+	}
+	return DefaultGrace
+}
+
+// endOutput reads the output to its end and closes the script API.
+func (run *runState) endOutput() {
+	if run.api != nil {
+		run.api.Close()
+	}
+	if run.out != nil {
+		run.out.stop()
+		run.out.endLine()
+	}
+	run.mu.Lock()
+	run.ended = true
+	run.mu.Unlock()
+}
+
+// finaliseContext is the bounded budget of the work after the script: it
+// does not end with the caller's context (the first Ctrl-C must still
+// leave a complete record) but with the budget or the second Ctrl-C.
+func (run *runState) finaliseContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	budget := run.r.Settings.FinaliseBudget
+	if budget <= 0 {
+		budget = DefaultFinaliseBudget
+	}
+	fin, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
+	if kill := run.r.Kill; kill != nil {
+		go func() {
+			select {
+			case <-kill:
+				cancel()
+			case <-fin.Done():
+			}
+		}()
+	}
+	return fin, cancel
+}
+
+// evidence takes the final screenshot, stops the video, waits for the
+// screenshots being written, and closes the device.
+func (run *runState) evidence(ctx context.Context) {
+	s := run.r.Settings
+	if run.dev != nil && run.shots != nil && s.AutoShots && run.dev.Info().Has(capture.CapScreenshot) && ctx.Err() == nil {
+		sctx, cancel := context.WithTimeout(ctx, deviceCallTimeout)
+		if _, err := run.screenshot(sctx, "final"); err != nil {
+			run.evidenceError("final screenshot", err)
+		}
+		cancel()
+	}
+	if run.rec != nil {
+		if err := run.rec.Stop(ctx); err != nil {
+			run.note("video recording: %v", err)
+		}
+	}
+	if run.shots != nil {
+		if err := run.shots.Wait(); err != nil {
+			run.evidenceError("writing a screenshot", err)
+		}
+	}
+	if run.dev != nil {
+		run.dev.Close()
+		run.dev = nil
+	}
+	run.markers = run.out.scanner.finish()
+}
+
+// evidenceError notes a failure to record evidence; one that comes from the
+// results folder (a full or read-only disk) is an infrastructure error.
+func (run *runState) evidenceError(what string, err error) {
+	run.log.Warn(what, "err", err)
+	run.note("%s failed: %v", what, err)
+	if isDiskError(err) {
+		run.fail(fmt.Errorf("%w: %s: %w", ErrResultsDir, what, err))
+	}
+}
+
+// isDiskError tells errors of the disk holding the results (full,
+// read-only, not permitted) from others.
+func isDiskError(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS) ||
+		errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EIO)
+}
+
+// decide sets the result's status from the evidence (see Decide).
+func (run *runState) decide() {
+	res := run.res
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	closeOpenSteps(run.steps)
+	if run.infra == nil && run.end.ExitCode != 0 && diskFull(run.dir) {
+		// The script's own writes failed for want of space: not its fault.
+		run.infra = fmt.Errorf("%w: the disk holding %s is full", ErrResultsDir, run.dir)
+	}
+	v := Decide(Evidence{End: run.end, APIVerdict: run.verdict, APIReason: run.reason, Steps: run.steps,
+		Markers: run.markers, Infra: run.infra})
+	if run.infra == nil {
+		code := run.end.ExitCode
+		res.ExitCode = &code
+	}
+	res.Status, res.ErrorMsg, res.Details.VerdictSource = v.Status, v.Reason, v.Source
+	res.Details.FailReason = v.Reason
+	res.Success = v.Status == store.StatusPassed
+	res.Details.ReportURL, res.Details.LogsURL = run.markers.ReportURL, run.markers.LogsURL
+	res.Details.Summary = run.summary
+	res.Details.Steps = run.steps
+	res.Details.Screenshots = run.shotList
+	for k, v := range run.meta {
+		res.Metadata[k] = v
+	}
+}
+
+// closeOpenSteps fails the `with vpt.step()` blocks the script never ended.
+func closeOpenSteps(steps []store.Step) {
+	for i := range steps {
+		if steps[i].Status == store.StatusRunning {
+			steps[i].Status = store.StatusFailed
+			steps[i].Error = firstNonEmpty(steps[i].Error, "the step did not finish: the script ended inside it")
+			steps[i].DurationMs = time.Since(steps[i].StartedAt).Milliseconds()
+		}
+	}
+}
+
+// diskFull tells whether the filesystem holding dir has (almost) no room
+// left: less than what a script needs to write a line and exit.
+func diskFull(dir string) bool {
+	var st syscall.Statfs_t
+	if syscall.Statfs(dir, &st) != nil {
+		return false
+	}
+	return st.Bavail*uint64(st.Bsize) < 64<<10
+}
+
+// close releases what the run holds, on every path.
+func (run *runState) close() {
+	if run.stopBeat != nil {
+		run.stopBeat()
+	}
+	if run.api != nil {
+		run.api.Close()
+	}
+	if run.dev != nil {
+		run.dev.Close()
+	}
+	if run.out != nil {
+		run.out.stop()
+	}
+	run.logFile.Close()
+}
+
+// note writes one of vpt's own lines into the output (terminal and
+// output.log), on a line of its own.
+func (run *runState) note(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	run.log.Info(msg)
+	run.out.note(notePrefix + msg)
+}
+
+// updateLatest points <results>/latest at the run, replacing the link
+// atomically (a new link under a temporary name, renamed over the old).
+func updateLatest(resultsDir, id string) {
+	link := filepath.Join(resultsDir, "latest")
+	tmp := link + ".tmp-" + id[:8]
+	if err := os.Symlink(filepath.Join("runs", id), tmp); err != nil {
+		return
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		os.Remove(tmp)
+	}
+}
