@@ -25,16 +25,28 @@ import (
 
 var vptBin string
 
+// TestMain builds vpt once, with the race detector when the tests run
+// with it (so the end-to-end tests check vpt's own concurrency too).
+// VPT_TEST_BIN runs the tests against another build instead (an older
+// vpt, to see a test fail on it).
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "vpt-e2e-")
 	if err != nil {
 		panic(err)
 	}
 	vptBin = filepath.Join(dir, "vpt")
-	build := exec.Command("go", "build", "-o", vptBin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		panic("building vpt: " + err.Error())
+	if bin := os.Getenv("VPT_TEST_BIN"); bin != "" {
+		vptBin = bin
+	} else {
+		args := []string{"build", "-o", vptBin}
+		if raceBuild {
+			args = append(args, "-race")
+		}
+		build := exec.Command("go", append(args, ".")...)
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			panic("building vpt: " + err.Error())
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -62,6 +74,8 @@ func newProject(t *testing.T) *project {
 		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "XDG_CONFIG_HOME=" + filepath.Join(dir, ".config"),
 		"XDG_CACHE_HOME=" + filepath.Join(dir, ".cache"), "VPT_LOCK_DIR=" + filepath.Join(dir, ".locks"),
 		"VPT_VIDEO_MODE=off", "LANG=C.UTF-8",
+		// A race-detector build sleeps a second before exiting, by default.
+		"GORACE=atexit_sleep_ms=0 halt_on_error=1",
 	}
 	return &project{t: t, dir: dir, env: env}
 }

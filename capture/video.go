@@ -185,7 +185,7 @@ func Finalise(ctx context.Context, ffmpeg, dir, out, quality string) error {
 		return fmt.Errorf("%w in %s", ErrNoVideo, dir)
 	}
 	tmp := out + ".part"
-	cmd := exec.CommandContext(ctx, ffmpeg, FinaliseArgs(tmp, quality)...)
+	cmd := ownGroup(exec.CommandContext(ctx, ffmpeg, FinaliseArgs(tmp, quality)...))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	cmd.Stdin = &segmentReader{paths: segs}
@@ -326,10 +326,21 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, " | ")
 }
 
+// ownGroup runs cmd in a process group of its own, so that a Ctrl-C sent
+// to vpt's group (a terminal, GNU timeout, a CI runner) does not kill the
+// ffmpeg finalising a video: vpt decides, through cmd's context, and the
+// whole group is killed when that ends.
+func ownGroup(cmd *exec.Cmd) *exec.Cmd {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
 // ProbeDuration asks ffprobe how long a video lasts.
 func ProbeDuration(ctx context.Context, path string) (time.Duration, error) {
-	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-show_entries", "format=duration",
-		"-of", "default=noprint_wrappers=1:nokey=1", path).Output()
+	out, err := ownGroup(exec.CommandContext(ctx, "ffprobe", "-v", "error", "-show_entries", "format=duration",
+		"-of", "default=noprint_wrappers=1:nokey=1", path)).Output()
 	if err != nil {
 		return 0, fmt.Errorf("ffprobe %s: %w", path, err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vpt-dev/vpt/campaign"
 	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/executor"
 	"github.com/vpt-dev/vpt/internal/ui"
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
@@ -449,8 +450,11 @@ func (p *progress) EntryFinished(e *campaign.PlannedEntry, attempt int, device s
 		dur = " in " + fmtMs(res.ExecutionTimeMs)
 	} else if err != nil {
 		why = err.Error()
-		if errors.Is(err, context.Canceled) {
+		switch {
+		case errors.Is(err, context.Canceled):
 			status = store.StatusInterrupted
+		case errors.Is(err, executor.ErrDeadline):
+			status = store.StatusNotRun
 		}
 	}
 	final := status == store.StatusPassed || attempt > e.Retries || status == store.StatusInterrupted

@@ -26,6 +26,11 @@ func newReportCmd(app *App) *cobra.Command {
 		Long: `Work with the results store and the run folders: list results, show one, open
 its HTML report, rebuild reports after an upgrade, upload them, prune old ones.
 IDs may be shortened to any unique prefix; "latest" is the newest run.`,
+		// Results read here are current: the rows of vpt processes that died
+		// are finished first (their video is left to the next run).
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return app.Recover(cmd.Context(), cmd, false)
+		},
 	}
 	cmd.AddCommand(newReportListCmd(app), newReportShowCmd(app), newReportOpenCmd(app),
 		newReportRegenerateCmd(app), newReportPruneCmd(app), newReportUploadCmd(app))

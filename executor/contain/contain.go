@@ -192,10 +192,11 @@ func (s *Supervisor) Wait() (Exit, error) {
 }
 
 // Close ends the supervisor. Before Done, closing the socket makes it kill
-// whatever the script left, as if vpt had died.
+// whatever the script left, as if vpt had died. The supervisor is reaped in
+// the background: it has nothing left to say.
 func (s *Supervisor) Close() {
 	s.conn.Close()
-	_ = s.cmd.Wait()
+	go func() { _ = s.cmd.Wait() }()
 }
 
 // read follows the supervisor's messages until its socket closes.

@@ -1,0 +1,501 @@
+package main
+
+// The run lifecycle at its edges: verdicts that cannot lie, nothing that
+// outlives its run, evidence that survives crashes, a pool that routes
+// around a dead device, one exit-code table at every depth of the CLI.
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/store"
+)
+
+func TestVerdictCannotLie(t *testing.T) {
+	for _, c := range []struct {
+		name, script, reason string
+	}{
+		{"failed step then pass", "import vpt\nvpt.step('bad', False, 'm')\nvpt.verdict(True)\n", "step 1 (bad) failed"},
+		{"fail then pass", "import vpt\nvpt.fail('first')\nvpt.verdict(True)\n", "first"},
+		{"pass then crash", "import vpt\nvpt.verdict(True)\nraise RuntimeError('after the pass')\n",
+			"the script reported a pass, then ended with exit code 1"},
+		{"marker pass then crash", "print('SCRIPT_SUCCESS:true')\nraise SystemExit(2)\n",
+			"the script reported a pass, then ended with exit code 2"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := examplesProject(t)
+			p.write("test_scripts/v.py", c.script)
+			p.vpt("run", "v").expect(t, 1, "FAILED", c.reason)
+			if res := p.only(); res.Status != store.StatusFailed || res.Success {
+				t.Fatalf("status %s", res.Status)
+			}
+		})
+	}
+}
+
+// slowProject has a virtual device whose every key press takes 2 s.
+func slowProject(t *testing.T) *project {
+	p := examplesProject(t)
+	p.write("vpt.yaml", `scripts_dir: test_scripts
+userinterfaces_dir: userinterfaces
+devices:
+  - {id: slow, name: Slow, model: virtual, userinterface: horizon_tv, key_latency: 2s}
+`)
+	return p
+}
+
+// A timeout stops the script's goto mid-way: the run ends within its
+// timeout and grace (plus finalisation), with what it did recorded, and the
+// device is free at once.
+func TestTimeoutStopsAGotoOnASlowDevice(t *testing.T) {
+	p := slowProject(t)
+	p.write("test_scripts/far.py", "import vpt\nvpt.goto('settings_about')\n")
+	start := time.Now()
+	p.vptEnv([]string{"VPT_GRACE=1s"}, "run", "far", "--device", "slow", "--timeout", "3s").expect(t, 4, "TIMEOUT")
+	took := time.Since(start)
+	// Before, the goto went on pressing keys after the script was killed
+	// and vpt ended after 10.6 s; the bound is timeout + grace + 5 s.
+	if took > 9*time.Second {
+		t.Fatalf("vpt took %s to end after a 3s timeout", took)
+	}
+	res := p.only()
+	if res.Status != store.StatusTimeout || len(res.Details.Steps) == 0 {
+		t.Fatalf("status %s, %d steps", res.Status, len(res.Details.Steps))
+	}
+	p.vpt("run", fixture(t, "noop.py"), "--device", "slow", "--no-wait").expect(t, 0)
+}
+
+// leaver starts two daemons that leave the script's process group
+// (setsid, and a double fork), writing their pids to pids.txt and a line a
+// second to the run's output; then does what its argument says.
+const leaver = `import os, subprocess, sys, time
+pids = open(os.path.join(os.environ["PROJECT_ROOT"], "pids.txt"), "w")
+d1 = subprocess.Popen(["setsid", "sh", "-c", "while :; do echo daemon1; sleep 0.2; done"])
+pids.write("%d\n" % d1.pid)
+pids.flush()
+r, w = os.pipe()
+if os.fork() == 0:
+    if os.fork() == 0:
+        os.write(w, str(os.getpid()).encode())
+        while True:
+            print("daemon2", flush=True)
+            time.sleep(0.2)
+    os._exit(0)
+os.close(w)
+pids.write(os.read(r, 32).decode() + "\n")
+pids.close()
+print("daemons started", flush=True)
+what = sys.argv[1] if len(sys.argv) > 1 else "end"
+if what == "sleep":
+    time.sleep(600)
+`
+
+func daemonPids(t *testing.T, p *project) []int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(p.dir, "pids.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		n, _ := strconv.Atoi(f)
+		out = append(out, n)
+	}
+	if len(out) != 2 {
+		t.Fatalf("pids %q", b)
+	}
+	return out
+}
+
+// running tells whether pid is a live process (a zombie is not).
+func running(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	state, _, ok := procStat(pid)
+	return ok && state != 'Z' && state != 'X'
+}
+
+func noneRunning(t *testing.T, pids []int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for _, pid := range pids {
+		for running(pid) {
+			if time.Now().After(deadline) {
+				syscall.Kill(pid, syscall.SIGKILL)
+				t.Fatalf("process %d outlived the run", pid)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// The output stops growing once the run has ended.
+func outputStill(t *testing.T, log string) {
+	t.Helper()
+	st1, err := os.Stat(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	st2, _ := os.Stat(log)
+	if st2.Size() != st1.Size() {
+		t.Fatalf("output.log grew from %d to %d bytes after the run", st1.Size(), st2.Size())
+	}
+}
+
+func TestNothingOutlivesTheRun(t *testing.T) {
+	for _, ending := range []string{"end", "timeout", "interrupt", "kill -9"} {
+		t.Run(ending, func(t *testing.T) {
+			p := examplesProject(t)
+			p.write("test_scripts/leaver.py", leaver)
+			args := []string{"run", "leaver", "--", "sleep"}
+			switch ending {
+			case "end":
+				args = []string{"run", "leaver"}
+			case "timeout":
+				args = []string{"run", "leaver", "--timeout", "2s", "--", "sleep"}
+			}
+			cmd, out := p.background(t, []string{"VPT_GRACE=1s"}, "daemons started", args...)
+			switch ending {
+			case "interrupt":
+				cmd.Process.Signal(syscall.SIGINT)
+			case "kill -9":
+				cmd.Process.Signal(syscall.SIGKILL)
+			}
+			cmd.Wait()
+			noneRunning(t, daemonPids(t, p), 5*time.Second)
+			if ending == "kill -9" {
+				return
+			}
+			res := p.only()
+			if strings.Count(out.String(), "daemon") == 0 || !strings.Contains(out.String(), "process(es) running; vpt stopped them") {
+				t.Fatalf("output:\n%s", out.String())
+			}
+			outputStill(t, filepath.Join(res.RunDir, "output.log"))
+		})
+	}
+}
+
+// vpt's stdout closed early (`vpt run lines.py | head -2`): the run goes on
+// and is recorded whole.
+func TestClosedOutputPipe(t *testing.T) {
+	p := newProject(t)
+	script := p.write("lines.py", "import time\nfor i in range(200):\n    print('line', i, flush=True)\n    time.sleep(0.005)\n")
+	cmd := exec.Command(vptBin, "run", script)
+	cmd.Dir, cmd.Env = p.dir, p.env
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(stdout)
+	for range 2 {
+		if _, err := r.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout.Close()
+	err := cmd.Wait()
+	if err != nil {
+		t.Fatalf("vpt ended with %v after its stdout closed", err)
+	}
+	res := p.only()
+	log, _ := os.ReadFile(filepath.Join(res.RunDir, "output.log"))
+	if res.Status != store.StatusPassed || strings.Count(string(log), "line ") != 200 {
+		t.Fatalf("status %s, %d lines in output.log", res.Status, strings.Count(string(log), "line "))
+	}
+}
+
+// killAtResultJSON starts a run and SIGKILLs vpt as soon as its result.json
+// appears, between the run's files and its row.
+func killAtResultJSON(t *testing.T, p *project, extra []string, args ...string) {
+	t.Helper()
+	cmd, _ := p.background(t, extra, "", args...)
+	runs := filepath.Join(p.dir, "vpt-results", "runs")
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		matches, _ := filepath.Glob(filepath.Join(runs, "*", report.ResultJSON))
+		if len(matches) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no result.json")
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+}
+
+// A vpt killed between writing result.json and updating the row: the next
+// vpt records the complete result, not "abandoned", and keeps the video.
+func TestRecoveryKeepsACompleteResult(t *testing.T) {
+	p := examplesProject(t)
+	killAtResultJSON(t, p, []string{"VPT_VIDEO_MODE=on"}, "run", "goto", "--", "--node", "live")
+	files, _ := filepath.Glob(filepath.Join(p.dir, "vpt-results", "runs", "*"))
+	before, err := report.ReadResultJSON(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.vpt("report", "list").expect(t, 0)
+	res := p.only()
+	after, _ := report.ReadResultJSON(res.RunDir)
+	if res.Status != store.StatusPassed || after.Status != store.StatusPassed || len(res.Details.Steps) != len(before.Details.Steps) {
+		t.Fatalf("recovered as %s (file %s), %d steps of %d", res.Status, after.Status, len(res.Details.Steps), len(before.Details.Steps))
+	}
+	if v := res.Details.Video; v == nil || v.Path != report.VideoMP4 {
+		t.Fatalf("video lost: %+v", v)
+	}
+	if _, err := os.Stat(filepath.Join(res.RunDir, report.ReportHTML)); err != nil {
+		t.Fatal("no report.html")
+	}
+}
+
+// A run in another PID namespace is alive for a vpt outside it, even with
+// the same host name and a pid that means nothing here.
+func TestLiveRunInAnotherPIDNamespace(t *testing.T) {
+	needTools(t, "unshare")
+	p := newProject(t)
+	args := []string{"--pid", "--fork", "--mount-proc", "--kill-child"}
+	if os.Getuid() != 0 {
+		args = append([]string{"--user", "--map-root-user", "--mount"}, args...)
+	}
+	args = append(args, vptBin, "run", fixture(t, "sleep_past_timeout.py"))
+	cmd := exec.Command("unshare", args...)
+	cmd.Dir, cmd.Env = p.dir, append(append([]string{}, p.env...), "VPT_VIDEO_MODE=on")
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	waitFor(t, func() bool { return strings.Contains(out.String(), "sleeping") })
+	p.vpt("report", "list").expect(t, 0)
+	rows := p.results()
+	if len(rows) != 1 || rows[0].Status != store.StatusRunning {
+		t.Fatalf("the live run was recovered: %+v", rows)
+	}
+	if _, err := os.Stat(filepath.Join(rows[0].RunDir, "video")); err != nil {
+		t.Fatalf("the live run's video folder is gone: %v", err)
+	}
+}
+
+// A campaign killed with SIGKILL: the next vpt finishes its row, links and
+// finishes its in-flight run, and writes its report.
+func TestKilledCampaignIsRecovered(t *testing.T) {
+	p := campaignProject(t)
+	p.write("test_scripts/slow.py", "import time\nprint('slow started', flush=True)\ntime.sleep(600)\n")
+	p.write("c.yaml", "campaign_id: k\nname: Killed\ndevice: device1\nscript_configurations:\n  - {script_name: ok}\n  - {script_name: slow}\n  - {script_name: ok}\n")
+	cmd, _ := p.background(t, nil, "start   slow", "campaign", "c.yaml")
+	waitFor(t, func() bool {
+		for _, r := range p.results() {
+			if r.ScriptName == "slow" {
+				return true
+			}
+		}
+		return false
+	})
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	p.vpt("report", "list").expect(t, 0, "campaign")
+	st, err := store.Open(t.Context(), "sqlite://"+filepath.Join(p.dir, "vpt-results", "vpt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	list, _ := st.ListCampaigns(t.Context(), store.CampaignFilter{CampaignID: "k"})
+	if len(list) != 1 || list[0].Status != "abandoned" {
+		t.Fatalf("campaign rows: %+v", list)
+	}
+	_, entries, _ := st.GetCampaign(t.Context(), list[0].ID)
+	if len(entries) != 2 || entries[1].ScriptResultID == "" || entries[1].Status != store.StatusAbandoned {
+		t.Fatalf("entries: %+v", entries)
+	}
+	dir := list[0].ReportDir
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(p.dir, dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, report.CampaignHTML)); err != nil {
+		t.Fatalf("no campaign report: %v", err)
+	}
+}
+
+// Ctrl-C sent to vpt's whole process group (a terminal, GNU timeout, a CI
+// runner) while the video is being finalised does not lose the video.
+func TestGroupInterruptDuringFinalisation(t *testing.T) {
+	p := newProject(t)
+	script := p.write("three.py", "import time\ntime.sleep(3)\nprint('done', flush=True)\n")
+	cmd := exec.Command(vptBin, "run", script)
+	cmd.Dir, cmd.Env = p.dir, append(append([]string{}, p.env...), "VPT_VIDEO_MODE=on", "VPT_VIDEO_QUALITY=high")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		m, _ := filepath.Glob(filepath.Join(p.dir, "vpt-results", "runs", "*", "video.mp4.part"))
+		return len(m) > 0
+	})
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	cmd.Wait()
+	res := p.only()
+	if v := res.Details.Video; v == nil || v.State != "finalised" || res.Status != store.StatusPassed {
+		t.Fatalf("status %s, video %+v\n%s", res.Status, res.Details.Video, out.String())
+	}
+	if _, err := os.Stat(filepath.Join(res.RunDir, report.VideoMP4)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fullDisk gives the project a results folder on a tiny file system that
+// is full: a tmpfs, mounted as root or in a user namespace.
+func fullDisk(t *testing.T, p *project) (results string) {
+	t.Helper()
+	results = filepath.Join(p.dir, "full")
+	os.MkdirAll(results, 0o755)
+	mount := exec.Command("mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", results)
+	if out, err := mount.CombinedOutput(); err != nil {
+		t.Fatalf("mount a tmpfs (needs root): %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", results).Run() })
+	os.MkdirAll(filepath.Join(results, "runs"), 0o755)
+	f, _ := os.Create(filepath.Join(results, "filler"))
+	io.Copy(f, io.LimitReader(zeros{}, 1<<20))
+	f.Close()
+	return results
+}
+
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) { clear(b); return len(b), nil }
+
+func TestFullResultsDisk(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("this test mounts a tmpfs: run it as root (CI does)")
+	}
+	for _, c := range []struct{ name, script string }{
+		{"the run's files", "print('hello')\n"},
+		{"the script's own output", "import sys\nfor i in range(100000):\n    print('x' * 200)\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := newProject(t)
+			results := fullDisk(t, p)
+			script := p.write("s.py", c.script)
+			db := filepath.Join(p.dir, "db", "vpt.db")
+			os.MkdirAll(filepath.Dir(db), 0o755)
+			r := p.vpt("run", script, "--results-dir", results, "--store", "sqlite://"+db)
+			r.expect(t, 3, "ERROR")
+			if !strings.Contains(r.stdout+r.stderr, "no space left on device") && !strings.Contains(r.stdout+r.stderr, "is full") {
+				t.Fatalf("the reason does not say the disk is full:\n%s%s", r.stdout, r.stderr)
+			}
+			st, _ := store.Open(t.Context(), "sqlite://"+db)
+			defer st.Close()
+			rows, _ := st.ListResults(t.Context(), store.ResultFilter{})
+			if len(rows) != 1 || rows[0].Status != store.StatusError {
+				t.Fatalf("rows %+v", rows)
+			}
+		})
+	}
+}
+
+// Two environments of one machine (a cron job, a login shell: other
+// XDG_RUNTIME_DIR, nothing else shared) lock the same device.
+func TestDeviceLockAcrossEnvironments(t *testing.T) {
+	p := newProject(t)
+	id := fmt.Sprintf("lockprobe%d", os.Getpid())
+	p.write("vpt.yaml", "devices:\n  - {id: "+id+", name: Probe, model: virtual}\n")
+	var env []string
+	for _, kv := range p.env {
+		if !strings.HasPrefix(kv, "VPT_LOCK_DIR=") {
+			env = append(env, kv)
+		}
+	}
+	p.env = env
+	cmd, _ := p.background(t, []string{"XDG_RUNTIME_DIR=" + t.TempDir()}, "sleeping", "run", fixture(t, "sleep_past_timeout.py"), "--device", id)
+	defer func() { cmd.Process.Signal(syscall.SIGINT); cmd.Wait() }()
+	p.vptEnv([]string{"XDG_RUNTIME_DIR=" + t.TempDir()}, "run", fixture(t, "noop.py"), "--device", id, "--no-wait").
+		expect(t, 3, "device busy")
+}
+
+// A campaign's limit bounds the wait for a busy device: no script starts
+// after it.
+func TestCampaignDeadlineBoundsTheWaitForADevice(t *testing.T) {
+	p := campaignProject(t)
+	hold, _ := p.background(t, nil, "sleeping", "run", fixture(t, "sleep_past_timeout.py"))
+	defer func() { hold.Process.Signal(syscall.SIGINT); hold.Wait() }()
+	p.write("c.yaml", "campaign_id: d\nname: Deadline\ndevice: device1\nexecution_config: {timeout_minutes: 0.05}\nscript_configurations:\n  - {script_name: ok}\n  - {script_name: ok}\n")
+	start := time.Now()
+	p.vpt("campaign", "c.yaml").expect(t, 4, "not run")
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("the campaign took %s with a 3 s limit", took)
+	}
+	for _, r := range p.results() {
+		if r.ScriptName == "ok" {
+			t.Fatalf("a script ran after the campaign's limit: %+v", r)
+		}
+	}
+}
+
+// A device that does not answer leaves the pool of a parallel campaign;
+// its entries go to the healthy device without using up a retry.
+func TestDeadDeviceLeavesThePool(t *testing.T) {
+	needTools(t, "adb")
+	p := campaignProject(t)
+	p.write("vpt.yaml", `scripts_dir: test_scripts
+userinterfaces_dir: userinterfaces
+devices:
+  - {id: device1, name: Virtual STB, model: virtual, userinterface: horizon_tv}
+  - {id: dead, name: Gone, model: android_tv, adb: "127.0.0.1:5599"}
+`)
+	var entries strings.Builder
+	for range 6 {
+		entries.WriteString("  - {script_name: ok}\n")
+	}
+	p.write("c.yaml", "campaign_id: pool\nname: Pool\nexecution_config: {parallel: true}\nscript_configurations:\n"+entries.String())
+	r := p.vpt("campaign", "c.yaml", "--device", "device1,dead")
+	r.expect(t, 0, "device dead is down", "6 passed")
+	sum := p.campaignSummary(t)
+	for _, e := range sum.Entries {
+		if e.Status != store.StatusPassed {
+			t.Fatalf("entry %d: %s", e.Index, e.Status)
+		}
+	}
+	if n := strings.Count(r.stderr, "device dead is down"); n != 1 {
+		t.Fatalf("the dead device was reported %d times", n)
+	}
+}
+
+// Every command of the tree follows one table, and --json says the code the
+// process exits with.
+func TestExitCodesAtEveryDepth(t *testing.T) {
+	p := newProject(t)
+	for _, args := range [][]string{
+		{"bogus"}, {"report", "bogus"}, {"ui", "bogus"}, {"report", "list", "extra"}, {"ui", "show"},
+		{"run"}, {"report", "show"},
+	} {
+		r := p.vpt(args...)
+		if r.code != 2 {
+			t.Errorf("vpt %s: exit %d, want 2\n%s", strings.Join(args, " "), r.code, r.stderr)
+		}
+		j := p.vpt(append(args, "--json")...)
+		var e struct {
+			ExitCode int `json:"exit_code"`
+		}
+		if err := json.Unmarshal([]byte(strings.TrimSpace(j.stderr)), &e); err != nil || e.ExitCode != j.code || j.code != 2 {
+			t.Errorf("vpt %s --json: exit %d, JSON %q", strings.Join(args, " "), j.code, j.stderr)
+		}
+	}
+	p.vpt("report").expect(t, 0, "Usage")
+}
