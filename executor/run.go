@@ -226,9 +226,10 @@ func (r *Runner) log() *slog.Logger {
 }
 
 func (r *Runner) notice(format string, args ...any) {
+	msg := r.masker().String(fmt.Sprintf(format, args...))
 	if r.Notice != nil {
-		r.Notice(format, args...)
+		r.Notice("%s", msg)
 		return
 	}
-	r.log().Info(fmt.Sprintf(format, args...))
+	r.log().Info(msg)
 }

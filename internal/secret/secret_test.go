@@ -193,3 +193,21 @@ func TestFilterEnv(t *testing.T) {
 		t.Fatal("FilterEnv without names changed the environment")
 	}
 }
+
+// URLs that url.Parse refuses still lose their secrets in messages.
+func TestRedactURLUnparsed(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"postgres://u:pa/ss@h/db?password=x", "postgres://u:xxxxx@h/db?password=xxxxx"},
+		{"postgres://u:p ss@h/db", "postgres://u:xxxxx@h/db"},
+		{"postgres://u:p#ss@h/db", "postgres://u:xxxxx@h/db"},
+		{"postgres://h:notaport/db?token=t&a=%zz", "postgres://h:notaport/db?token=xxxxx&a=%zz"},
+	}
+	for _, tt := range tests {
+		if got := RedactURL(tt.in); got != tt.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if got := URLSecrets("postgres://u:pa/ss@h/db"); !slices.Equal(got, []string{"pa/ss"}) {
+		t.Errorf("URLSecrets = %q", got)
+	}
+}

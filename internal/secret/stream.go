@@ -18,7 +18,7 @@ package secret
 // still reports the whole match.
 //
 // A Stream is not safe for concurrent use. The slices it returns are valid
-// until its next call.
+// until its next call (Write may return a part of p itself).
 type Stream struct {
 	m     *Masker
 	found func(off int64, n int)
@@ -43,9 +43,34 @@ func (m *Masker) Stream(found func(off int64, n int)) *Stream {
 // masked.
 func (s *Stream) Write(p []byte) []byte {
 	s.trim()
+	if len(s.buf) == 0 {
+		if b, ok := s.clear(p); ok {
+			return b
+		}
+	}
 	s.buf = append(s.buf, p...)
 	s.out = append(s.out, p...)
 	return s.emit(s.decide(false))
+}
+
+// clear is Write's common case: nothing held, and no secret in p. It
+// returns the part of p that can be shown, without copying it.
+func (s *Stream) clear(p []byte) ([]byte, bool) {
+	start, n, wait := s.m.finder(p, s.prev, false).next(0)
+	if n > 0 || start >= 0 {
+		return nil, false
+	}
+	hold := len(p)
+	if wait >= 0 {
+		hold = wait
+	}
+	if hold > 0 {
+		s.prev = int(p[hold-1])
+	}
+	s.base += int64(hold)
+	s.buf = append(s.buf, p[hold:]...)
+	s.out = append(s.out, p[hold:]...)
+	return p[:hold], true
 }
 
 // Flush returns the held bytes without waiting for what follows them.

@@ -17,8 +17,7 @@ const Redacted = "xxxxx"
 var SecretParams = []string{
 	"password", "passwd", "pwd", "pass", "sslpassword",
 	"secret", "client_secret", "token", "access_token", "auth_token", "api_key", "apikey",
-	"key", "access_key", "access_key_id", "secret_key", "secret_access_key",
-	"x-amz-security-token",
+	"key", "access_key", "access_key_id", "secret_key", "secret_access_key", "x-amz-security-token",
 }
 
 func isSecretParam(name string) bool {
@@ -31,11 +30,17 @@ func isSecretParam(name string) bool {
 }
 
 // RedactURL returns s with the password of its user information and the
-// values of its SecretParams replaced by Redacted. A string that is not a
-// URL with a scheme, or has nothing to hide, is returned as it is.
+// values of its SecretParams replaced by Redacted: url.URL.Redacted, plus
+// the query. A string that is not a URL with a scheme, or has nothing to
+// hide, is returned as it is. One that url.Parse refuses (a password with
+// a bare '/' or '#', a space) is redacted by its parts, so that its
+// secrets do not show in the error that reports it.
 func RedactURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.Scheme == "" {
+	if err != nil {
+		return redactParts(s)
+	}
+	if u.Scheme == "" {
 		return s
 	}
 	query, changed := redactQuery(u.RawQuery)
@@ -47,34 +52,101 @@ func RedactURL(s string) string {
 	return u.Redacted()
 }
 
+// parts cuts a URL by hand: what precedes the user information, the user
+// information, the rest up to the query, the query, the fragment (with
+// its '#').
+type parts struct {
+	head, userinfo, rest, query, fragment string
+	hasUser, hasQuery                     bool
+}
+
+// cut cuts s as url.Parse does, the user information ending at the last
+// '@' of the authority. For a URL that url.Parse refuses, it takes the
+// user information up to the last '@' of all: a password with a bare '/',
+// '?' or '#' is found too.
+func cut(s string) (parts, bool) {
+	scheme, main, ok := strings.Cut(s, "://")
+	if !ok || !validScheme(scheme) {
+		return parts{}, false
+	}
+	p := parts{head: scheme + "://"}
+	_, err := url.Parse(s)
+	refused := err != nil
+	if at := strings.LastIndex(main, "@"); refused && at >= 0 {
+		p.userinfo, p.hasUser, main = main[:at], true, main[at:]
+	}
+	if i := strings.IndexByte(main, '#'); i >= 0 {
+		main, p.fragment = main[:i], main[i:]
+	}
+	if i := strings.IndexByte(main, '?'); i >= 0 {
+		main, p.query, p.hasQuery = main[:i], main[i+1:], true
+	}
+	if !refused {
+		authority := main
+		if i := strings.IndexByte(main, '/'); i >= 0 {
+			authority = main[:i]
+		}
+		if at := strings.LastIndex(authority, "@"); at >= 0 {
+			p.userinfo, p.hasUser, main = main[:at], true, main[at:]
+		}
+	}
+	p.rest = main
+	return p, true
+}
+
+func redactParts(s string) string {
+	p, ok := cut(s)
+	if !ok {
+		return s
+	}
+	out := p.head
+	if p.hasUser {
+		user, _, hasPassword := strings.Cut(p.userinfo, ":")
+		if hasPassword {
+			out += user + ":" + Redacted
+		} else {
+			out += p.userinfo
+		}
+	}
+	out += p.rest
+	if p.hasQuery {
+		q, _ := redactQuery(p.query)
+		out += "?" + q
+	}
+	return out + p.fragment
+}
+
 // redactQuery hides the secret parameters of a raw query, keeping the rest
 // byte for byte.
 func redactQuery(raw string) (string, bool) {
 	if raw == "" {
 		return raw, false
 	}
-	parts := strings.Split(raw, "&")
+	params := strings.Split(raw, "&")
 	changed := false
-	for i, part := range parts {
-		k, _, _ := strings.Cut(part, "=")
-		name, err := url.QueryUnescape(k)
-		if err != nil {
-			name = k
-		}
-		if isSecretParam(name) {
-			parts[i] = k + "=" + Redacted
+	for i, param := range params {
+		k, _, _ := strings.Cut(param, "=")
+		if isSecretParam(unescape(k)) {
+			params[i] = k + "=" + Redacted
 			changed = true
 		}
 	}
-	return strings.Join(parts, "&"), changed
+	return strings.Join(params, "&"), changed
+}
+
+func unescape(s string) string {
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
+	}
+	return s
 }
 
 // URLSecrets returns the secrets of a URL: its password and the values of
 // its SecretParams, each decoded and, where it differs, as written in the
 // URL (a script may print either). Nil for a string that is not a URL.
 func URLSecrets(s string) []string {
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme == "" {
+	p, ok := cut(s)
+	if !ok {
 		return nil
 	}
 	var out []string
@@ -86,34 +158,34 @@ func URLSecrets(s string) []string {
 			out = append(out, written)
 		}
 	}
-	if pw, ok := u.User.Password(); ok {
-		add(pw, writtenPassword(s, u.Scheme))
+	if _, pw, ok := strings.Cut(p.userinfo, ":"); ok {
+		decoded := pw
+		if d, err := url.PathUnescape(pw); err == nil {
+			decoded = d
+		}
+		add(decoded, pw)
 	}
-	for _, part := range strings.Split(u.RawQuery, "&") {
-		k, v, _ := strings.Cut(part, "=")
-		name, err := url.QueryUnescape(k)
-		if err != nil || !isSecretParam(name) {
-			continue
+	if p.hasQuery {
+		for _, param := range strings.Split(p.query, "&") {
+			k, v, _ := strings.Cut(param, "=")
+			if isSecretParam(unescape(k)) {
+				add(unescape(v), v)
+			}
 		}
-		decoded, err := url.QueryUnescape(v)
-		if err != nil {
-			decoded = v
-		}
-		add(decoded, v)
 	}
 	return out
 }
 
-// writtenPassword is the password as it stands in the URL, escapes and all.
-func writtenPassword(s, scheme string) string {
-	rest := strings.TrimPrefix(s[len(scheme):], "://")
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		rest = rest[:i]
+// validScheme: a letter, then letters, digits, '+', '-', '.' (RFC 3986).
+func validScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
 	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return ""
-	}
-	_, pw, _ := strings.Cut(rest[:at], ":")
-	return pw
+	return s != ""
 }
