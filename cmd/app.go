@@ -178,6 +178,7 @@ func (a *App) Runner(ctx context.Context, cmd *cobra.Command, terminal io.Writer
 	if err != nil {
 		return nil, err
 	}
+	secrets := cfg.secrets(a.Environ)
 	return &executor.Runner{
 		Store: st, Devices: reg, UIs: ui.Library{Dir: cfg.UserInterfacesDir},
 		Settings: executor.Settings{
@@ -188,6 +189,7 @@ func (a *App) Runner(ctx context.Context, cmd *cobra.Command, terminal io.Writer
 			Shots:        capture.ShotOptions{Format: cfg.Screenshots.Format, Quality: cfg.Screenshots.Quality},
 			AutoShots:    cfg.Screenshots.Auto,
 			FFmpeg:       cfg.Tools.FFmpeg, PublicURL: cfg.Upload.PublicURL, BaseEnv: a.Environ,
+			SecretEnv: secrets.Vars, EnvPassthrough: cfg.EnvPassthrough, Secrets: secrets.Values,
 		},
 		Terminal: terminal,
 		Notice:   a.Notice,

@@ -42,6 +42,9 @@ type Config struct {
 	KeymapsDir        string                 `mapstructure:"keymaps_dir" yaml:"keymaps_dir"`
 	// LockDir holds the device locks of this machine ("" for the default).
 	LockDir string `mapstructure:"lock_dir" yaml:"lock_dir"`
+	// EnvPassthrough names variables holding vpt's own secrets that
+	// scripts get anyway (they stay masked in what a run records).
+	EnvPassthrough []string `mapstructure:"env_passthrough" yaml:"env_passthrough"`
 
 	// File is the vpt.yaml in use ("" when none).
 	File string `mapstructure:"-" yaml:"-"`
@@ -129,6 +132,7 @@ var defaults = map[string]any{
 	"project_root":             "",
 	"keymaps_dir":              "",
 	"lock_dir":                 "",
+	"env_passthrough":          []string{},
 	"devices":                  nil,
 }
 
@@ -321,6 +325,7 @@ func (c *Config) validate() error {
 	if c.TeamID == "" {
 		problems = append(problems, "team_id cannot be empty")
 	}
+	problems = append(problems, checkPassthrough(c.EnvPassthrough)...)
 	if len(problems) > 0 {
 		where := "configuration"
 		if c.File != "" {

@@ -212,6 +212,7 @@ func (run *runState) handle(line []byte) apiReply {
 	if len(req.Params) == 0 || string(req.Params) == "null" {
 		req.Params = json.RawMessage("{}")
 	}
+	req.Params = run.maskParams(req.Method, req.Params)
 	result, err := h(run.apiCtx, run, req.Params)
 	if err != nil {
 		var ae *apiError

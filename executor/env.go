@@ -3,12 +3,15 @@ package executor
 import (
 	"os"
 	"strings"
+
+	"github.com/vpt-dev/vpt/internal/secret"
 )
 
-// environment is the script's: the caller's, plus vpt's variables.
+// environment is the script's: the caller's without vpt's own secrets,
+// plus vpt's variables.
 func (run *runState) environment(control string) []string {
 	s, req, dev := run.r.Settings, run.req, run.p.dev
-	env := append([]string(nil), s.BaseEnv...)
+	env := secret.FilterEnv(s.BaseEnv, s.SecretEnv, s.EnvPassthrough)
 	set := func(k, v string) { env = setEnv(env, k, v) }
 	set("TEAM_ID", s.TeamID)
 	if s.ProjectRoot != "" {

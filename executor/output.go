@@ -3,12 +3,15 @@ package executor
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vpt-dev/vpt/internal/secret"
 )
 
 // DefaultTailBytes is how much of the end of a script's output is kept in
@@ -363,6 +366,13 @@ func (s *markerScanner) finish() Markers {
 // the terminal. The script writes output.log itself; while it runs, a
 // follower reads the file as it grows and feeds what it reads. vpt's own
 // notes are appended to the same file, so they stand where they happened.
+//
+// With secrets to mask, what the follower reads goes through a masking
+// stream first, and each secret it finds is overwritten in output.log
+// itself, at its offset, by as many '*' through a descriptor of its own:
+// the script's writes append (O_APPEND) and are not disturbed. Bytes that
+// may begin a secret are held back until the next read shows, or until
+// the output has paused for followIdle (a prompt without a newline).
 type sink struct {
 	mu      sync.Mutex
 	log     *os.File // output.log, appending; nil: notes go nowhere on disk
@@ -383,6 +393,11 @@ type sink struct {
 	quitOnce   sync.Once
 	done       chan struct{}
 	followErr  error
+
+	mask     *secret.Masker // nil: nothing to mask
+	stream   *secret.Stream // what the follower reads, masked
+	patch    *os.File       // output.log, to mask in place
+	patchErr error
 }
 
 // Follower polling: promptly while output flows, backing off to
@@ -401,6 +416,10 @@ func newSink(tail *Tail, sc *markerScanner, term *prefixWriter, termMu *sync.Mut
 func (s *sink) follow(log, r *os.File) {
 	s.log = log
 	s.following = true
+	if s.mask.Len() > 0 {
+		s.patch, s.patchErr = os.OpenFile(r.Name(), os.O_WRONLY, 0)
+		s.stream = s.mask.Stream(s.maskInPlace)
+	}
 	s.poke, s.quit, s.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	go s.followLoop(r)
 }
@@ -413,6 +432,7 @@ func (s *sink) followLoop(r *os.File) {
 		s.following = false
 		s.mu.Unlock()
 	}()
+	defer s.drain()
 	buf := make([]byte, 256*1024)
 	wait := time.NewTimer(followBusy)
 	defer wait.Stop()
@@ -452,12 +472,50 @@ func (s *sink) followLoop(r *os.File) {
 		case <-s.poke:
 		case <-wait.C:
 			idle = min(2*idle, followIdle)
+			if idle == followIdle && s.stream != nil && s.stream.Held() > 0 {
+				s.pass(s.stream.Flush())
+			}
 		}
 	}
 }
 
-// feed passes a piece of output (never empty) on.
+// feed passes a piece of output on, masked.
 func (s *sink) feed(p []byte) {
+	if s.stream != nil {
+		p = s.stream.Write(p)
+	}
+	s.pass(p)
+}
+
+// drain passes on what the masking stream holds at the end of the output.
+func (s *sink) drain() {
+	if s.stream == nil {
+		return
+	}
+	s.pass(s.stream.Close())
+	s.stream = nil
+	if s.patch != nil {
+		if err := s.patch.Close(); err != nil && s.patchErr == nil {
+			s.patchErr = err
+		}
+	}
+}
+
+// maskInPlace overwrites a secret in output.log.
+func (s *sink) maskInPlace(off int64, n int) {
+	if s.patch == nil {
+		return
+	}
+	if _, err := s.patch.WriteAt(bytes.Repeat([]byte{secret.Mask}, n), off); err != nil && s.patchErr == nil {
+		s.patchErr = err
+	}
+}
+
+// pass passes a piece of masked output on.
+func (s *sink) pass(p []byte) {
+	if len(p) == 0 {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tail.Write(p)
@@ -493,7 +551,7 @@ func (s *sink) note(line string) {
 	if s.log != nil {
 		atLineStart = endsLine(s.log)
 	}
-	b := []byte(line + "\n")
+	b := []byte(s.mask.String(line) + "\n")
 	if !atLineStart {
 		b = append([]byte{'\n'}, b...)
 	}
@@ -550,6 +608,9 @@ func (s *sink) close() error {
 	defer s.mu.Unlock()
 	if s.logErr != nil {
 		return s.logErr
+	}
+	if s.patchErr != nil {
+		return fmt.Errorf("masking secrets in output.log: %w", s.patchErr)
 	}
 	return s.followErr
 }

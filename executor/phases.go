@@ -169,6 +169,7 @@ func (r *Runner) open(ctx context.Context, p prepared, req Request) (*runState, 
 	}
 	start := time.Now()
 	res := newResult(id, s, req, p, dir, start)
+	res.Parameters = nonNilStrings(r.masker().Strings(req.Args))
 	if err := r.Store.CreateResult(ctx, res); err != nil {
 		logFile.Close()
 		os.RemoveAll(dir)
@@ -215,6 +216,7 @@ func (run *runState) startOutput() error {
 		prefix = "[" + req.Script.Name + "] "
 	}
 	run.out = newSink(NewTail(tailBytes), &markerScanner{publicURL: s.PublicURL}, run.r.terminal(prefix, req), &run.r.terminalMu)
+	run.out.mask = run.r.masker()
 	// vpt reads the file as the script writes it, through its own descriptor.
 	logReader, err := os.Open(run.logFile.Name())
 	if err != nil {
@@ -494,7 +496,7 @@ func (run *runState) close() {
 // note writes one of vpt's own lines into the output (terminal and
 // output.log), on a line of its own.
 func (run *runState) note(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
+	msg := run.r.masker().String(fmt.Sprintf(format, args...))
 	run.log.Info(msg)
 	run.out.note(notePrefix + msg)
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/internal/secret"
 	"github.com/vpt-dev/vpt/internal/ui"
 	"github.com/vpt-dev/vpt/store"
 )
@@ -98,6 +99,12 @@ type Settings struct {
 	// Supervisor is the executable started as each script's supervisor
 	// (package contain); "" means this executable.
 	Supervisor string
+	// SecretEnv names the variables of BaseEnv that hold vpt's own
+	// secrets: scripts do not get them, except those in EnvPassthrough.
+	SecretEnv, EnvPassthrough []string
+	// Secrets are values masked wherever a run shows or records them
+	// (internal/secret: 8 bytes or more, never inside a word).
+	Secrets []string
 }
 
 // RunStore is what a run needs of the results store.
@@ -134,6 +141,8 @@ type Runner struct {
 	Kill <-chan struct{}
 
 	terminalMu sync.Mutex
+	maskOnce   sync.Once
+	mask       *secret.Masker
 }
 
 // Request is one run to make.
@@ -217,9 +226,10 @@ func (r *Runner) log() *slog.Logger {
 }
 
 func (r *Runner) notice(format string, args ...any) {
+	msg := r.masker().String(fmt.Sprintf(format, args...))
 	if r.Notice != nil {
-		r.Notice(format, args...)
+		r.Notice("%s", msg)
 		return
 	}
-	r.log().Info(fmt.Sprintf(format, args...))
+	r.log().Info(msg)
 }

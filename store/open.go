@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/vpt-dev/vpt/internal/secret"
 )
 
 // Opener opens a store from its URL.
@@ -45,19 +47,6 @@ func Open(ctx context.Context, url string) (Store, error) {
 	return open(ctx, url)
 }
 
-// Redact hides the password of a database URL, for messages.
-func Redact(url string) string {
-	scheme, rest, ok := strings.Cut(url, "://")
-	if !ok {
-		return url
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return url
-	}
-	userinfo := rest[:at]
-	if user, _, has := strings.Cut(userinfo, ":"); has {
-		return scheme + "://" + user + ":xxxxx" + rest[at:]
-	}
-	return url
-}
+// Redact hides the password of a database URL and its secret query
+// parameters (?password=, ?sslpassword=…), for messages.
+func Redact(url string) string { return secret.RedactURL(url) }

@@ -13,6 +13,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 
+	"github.com/vpt-dev/vpt/internal/secret"
 	"github.com/vpt-dev/vpt/store"
 	"github.com/vpt-dev/vpt/store/sqlstore"
 )
@@ -58,7 +59,7 @@ func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
 	}
 	if err := sqlstore.Migrate(ctx, db, Dialect, migrations, "migrations", lock); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("%w: %s: %v", store.ErrUnavailable, store.Redact(url), err)
+		return nil, fmt.Errorf("%w: %s: %v", store.ErrUnavailable, store.Redact(url), redactErr(err, url))
 	}
 	return sqlstore.New(db, Dialect), nil
 }
@@ -83,16 +84,12 @@ func rebind(q string) string {
 	return b.String()
 }
 
-// redactErr keeps a password of the URL out of driver errors.
+// redactErr keeps the secrets of the URL (password, ?password=…) out of
+// driver errors, whatever their length.
 func redactErr(err error, url string) string {
 	msg := err.Error()
-	if scheme, rest, ok := strings.Cut(url, "://"); ok {
-		_ = scheme
-		if userinfo, _, ok := strings.Cut(rest, "@"); ok {
-			if _, pw, ok := strings.Cut(userinfo, ":"); ok && pw != "" {
-				msg = strings.ReplaceAll(msg, pw, "xxxxx")
-			}
-		}
+	for _, s := range secret.URLSecrets(url) {
+		msg = strings.ReplaceAll(msg, s, secret.Redacted)
 	}
 	return msg
 }
