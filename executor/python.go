@@ -260,8 +260,11 @@ func probe(ctx context.Context, path string, shim shimInfo) (Interpreter, error)
 			return Interpreter{}, ctx.Err()
 		}
 		msg := strings.TrimSpace(stderr.String())
-		if msg == "" && err != nil {
+		switch {
+		case msg == "" && err != nil:
 			msg = err.Error()
+		case msg == "":
+			msg = "it did not answer as a Python interpreter does"
 		}
 		return Interpreter{}, &ResolveError{Err: ErrInterpreterMissing,
 			Msg:  fmt.Sprintf("Python interpreter %s does not run: %s", path, msg),

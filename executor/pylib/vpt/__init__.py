@@ -232,8 +232,9 @@ def step(name, passed=None, message=""):
     vpt.step("Check banner", True, "banner shown") records a finished step;
     `with vpt.step("Zap to channel 2"):` records the block: screenshots at its
     start and end, its duration, and the error and traceback if it raises.
-    A failed step fails the run, whatever verdict follows. passed is True,
-    False, or None (the default) for a block; anything else is a TypeError.
+    A failed step fails the run unless the script gives its own verdict.
+    passed is True, False, or None (the default) for a block; anything else
+    is a TypeError.
     """
     s = _Step(name, message)
     if passed is not None:
