@@ -200,3 +200,41 @@ func TestLibraryImportsFromByteCode(t *testing.T) {
 		t.Fatalf("vpt compiled at import:\n%s", out)
 	}
 }
+
+// vpt processes starting at once on a fresh cache folder each unpack and
+// compile the library; every run passes and only whole files remain.
+func TestLibraryUnpackedConcurrently(t *testing.T) {
+	p := newProject(t)
+	p.write("test_scripts/imp.py", "import os, vpt\nprint('PYC', os.path.exists(vpt.__cached__))\n")
+	const n = 4
+	python := realPython(t)
+	type ended struct {
+		err error
+		out []byte
+	}
+	done := make(chan ended, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			cmd := exec.Command(vptBin, "run", "imp")
+			cmd.Dir, cmd.Env = p.dir, append(append([]string(nil), p.env...), "PYTHONDONTWRITEBYTECODE=1", "VPT_PYTHON="+python)
+			out, err := cmd.CombinedOutput()
+			done <- ended{err, out}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if e := <-done; e.err != nil {
+			t.Fatalf("%v\n%s", e.err, e.out)
+		}
+	}
+	var files []string
+	filepath.Walk(filepath.Join(p.dir, ".cache", "vpt", "python"), func(path string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			files = append(files, strings.TrimPrefix(path, p.dir+"/.cache/vpt/python/"))
+		}
+		return nil
+	})
+	if len(files) != 2 || !strings.HasSuffix(files[0], "vpt/__init__.py") || !strings.Contains(files[1], "vpt/__pycache__/__init__.") {
+		t.Fatalf("library files: %v", files)
+	}
+	p.vptEnv([]string{"PYTHONDONTWRITEBYTECODE=1", "VPT_PYTHON=" + python}, "run", "imp").expect(t, 0, "PYC True")
+}
