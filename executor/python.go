@@ -68,12 +68,12 @@ type Interpreter struct {
 // interpreter, so `import vpt` costs no compilation even with
 // PYTHONDONTWRITEBYTECODE; a compilation that fails only costs speed.
 func ResolveInterpreter(ctx context.Context, configured, projectRoot string) (Interpreter, error) {
-	name, setting := configured, "python: in vpt.yaml, VPT_PYTHON or --python"
+	name, fix := configured, "choose a Python %d.%d or later with python: in vpt.yaml, VPT_PYTHON or --python"
 	if name == "" {
 		name = "python3"
 	}
 	if venv := filepath.Join(projectRoot, "venv", "bin", "python"); projectRoot != "" && isExecFile(venv) {
-		name, setting = venv, "the project's venv ("+venv+"), which vpt uses before python:"
+		name, fix = venv, "recreate the project's venv ("+venv+", which vpt uses before python:) with Python %d.%d or later"
 	}
 	path, err := exec.LookPath(name)
 	if err != nil {
@@ -95,7 +95,7 @@ func ResolveInterpreter(ctx context.Context, configured, projectRoot string) (In
 		}
 		storeInterpreter(key, py)
 	}
-	if err := checkVersion(py, setting); err != nil {
+	if err := checkVersion(py, fmt.Sprintf(fix, MinPython[0], MinPython[1])); err != nil {
 		return Interpreter{}, err
 	}
 	compileLib(ctx, py, lib)
@@ -103,18 +103,18 @@ func ResolveInterpreter(ctx context.Context, configured, projectRoot string) (In
 }
 
 func libError(err error) error {
-	base, _ := os.UserCacheDir()
+	base := cacheBase()
 	return &ResolveError{Err: ErrPythonLib,
 		Msg:  fmt.Sprintf("cannot unpack the vpt Python library (import vpt) into the user cache folder: %v", err),
 		Hint: fmt.Sprintf("set XDG_CACHE_HOME to a writable folder (now %s)", base)}
 }
 
-func checkVersion(py Interpreter, setting string) error {
+func checkVersion(py Interpreter, hint string) error {
 	major, minor, ok := parseVersion(py.Version)
 	if ok && (major > MinPython[0] || major == MinPython[0] && minor >= MinPython[1]) {
 		return nil
 	}
-	via, hint := py.Path, fmt.Sprintf("choose a Python %d.%d or later with %s", MinPython[0], MinPython[1], setting)
+	via := py.Path
 	if py.Shim != "" {
 		via = fmt.Sprintf("%s, through the pyenv shim %s", py.Path, py.Shim)
 		hint += ", or select another version in pyenv (PYENV_VERSION, .python-version)"
