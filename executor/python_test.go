@@ -358,6 +358,13 @@ func TestResolveInterpreterRefusesOldPython(t *testing.T) {
 			t.Fatalf("message %q, hint %q", re.Msg, re.Hint)
 		}
 	}
+	project := t.TempDir()
+	os.MkdirAll(filepath.Join(project, "venv", "bin"), 0o755)
+	os.Symlink(old, filepath.Join(project, "venv", "bin", "python"))
+	var re *ResolveError
+	if _, err := ResolveInterpreter(context.Background(), "python3", project); !errors.As(err, &re) || !strings.Contains(re.Hint, "recreate the project's venv") {
+		t.Fatalf("old venv: %v", err)
+	}
 	if _, err := ResolveInterpreter(context.Background(), filepath.Join(t.TempDir(), "none"), ""); !errors.Is(err, ErrInterpreterMissing) {
 		t.Fatalf("missing interpreter: %v", err)
 	}
