@@ -378,8 +378,8 @@ func TestResolveInterpreterRefusesOldPython(t *testing.T) {
 // The server takes JSON booleans only for "passed".
 func TestPassedMustBeABoolean(t *testing.T) {
 	run := &runState{start: time.Now(), open: map[int]*openStep{}}
-	call := func(f func(*runState, json.RawMessage) (any, error), params string) string {
-		_, err := f(run, json.RawMessage(params))
+	call := func(method, params string) string {
+		_, err := apiMethods[method](context.Background(), run, json.RawMessage(params))
 		var ae *apiError
 		if errors.As(err, &ae) {
 			return ae.Code
@@ -389,22 +389,18 @@ func TestPassedMustBeABoolean(t *testing.T) {
 		}
 		return "ok"
 	}
-	for _, c := range []struct {
-		f      func(*runState, json.RawMessage) (any, error)
-		params string
-		want   string
-	}{
-		{apiStep, `{"name": "s", "passed": "false"}`, CodeBadParams},
-		{apiStep, `{"name": "s", "passed": null}`, CodeBadParams},
-		{apiStep, `{"name": "s", "passed": 0}`, CodeBadParams},
-		{apiStep, `{"name": "s"}`, "ok"},
-		{apiStep, `{"name": "s", "passed": false}`, "ok"},
-		{apiVerdict, `{"passed": "false"}`, CodeBadParams},
-		{apiVerdict, `{"passed": null}`, CodeBadParams},
-		{apiVerdict, `{"passed": 1}`, CodeBadParams},
-		{apiVerdict, `{}`, CodeBadParams},
-		{apiVerdict, `{"passed": true}`, "ok"},
-		{apiStepEnd, `{"step_id": 1, "passed": "true"}`, CodeBadParams},
+	for _, c := range []struct{ f, params, want string }{
+		{"step", `{"name": "s", "passed": "false"}`, CodeBadParams},
+		{"step", `{"name": "s", "passed": null}`, CodeBadParams},
+		{"step", `{"name": "s", "passed": 0}`, CodeBadParams},
+		{"step", `{"name": "s"}`, "ok"},
+		{"step", `{"name": "s", "passed": false}`, "ok"},
+		{"verdict", `{"passed": "false"}`, CodeBadParams},
+		{"verdict", `{"passed": null}`, CodeBadParams},
+		{"verdict", `{"passed": 1}`, CodeBadParams},
+		{"verdict", `{}`, CodeBadParams},
+		{"verdict", `{"passed": true}`, "ok"},
+		{"step_end", `{"step_id": 1, "passed": "true"}`, CodeBadParams},
 	} {
 		if got := call(c.f, c.params); got != c.want {
 			t.Errorf("%s: %s, want %s", c.params, got, c.want)
