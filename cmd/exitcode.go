@@ -35,7 +35,8 @@ var (
 	}
 	infraErrors = []error{
 		store.ErrUnavailable, capture.ErrUnreachable, capture.ErrToolMissing, capture.ErrDeviceBusy,
-		executor.ErrInterpreterMissing, executor.ErrResultsDir, executor.ErrDevice, executor.ErrCapture, executor.ErrStore,
+		executor.ErrInterpreterMissing, executor.ErrPythonTooOld, executor.ErrPythonLib,
+		executor.ErrResultsDir, executor.ErrDevice, executor.ErrCapture, executor.ErrStore,
 		report.ErrUpload, campaign.ErrNoDevice, errUploadPending, errChecksFailed,
 	}
 )

@@ -437,17 +437,20 @@ func apiTree(_ context.Context, run *runState, p treeParams) (any, error) {
 }
 
 type stepParams struct {
-	Name    string `json:"name"`
-	Passed  *bool  `json:"passed"`
-	Message string `json:"message"`
-	Error   string `json:"error"`
+	Name    string          `json:"name"`
+	Passed  json.RawMessage `json:"passed"`
+	Message string          `json:"message"`
+	Error   string          `json:"error"`
 }
 
 func apiStep(ctx context.Context, run *runState, p stepParams) (any, error) {
 	if p.Name == "" {
 		return nil, &apiError{CodeBadParams, `step needs a "name"`}
 	}
-	passed := p.Passed == nil || *p.Passed
+	passed, err := passFailParam("step", p.Passed, true)
+	if err != nil {
+		return nil, err
+	}
 	now := time.Now()
 	st := store.Step{Name: p.Name, Kind: "step", Status: passFail(passed), Message: p.Message, Error: p.Error,
 		StartedAt: now.UTC(), OffsetMs: now.Sub(run.start).Milliseconds()}
@@ -491,14 +494,18 @@ func apiStepStart(ctx context.Context, run *runState, p stepStartParams) (any, e
 }
 
 type stepEndParams struct {
-	StepID    int    `json:"step_id"`
-	Passed    bool   `json:"passed"`
-	Message   string `json:"message"`
-	Error     string `json:"error"`
-	Traceback string `json:"traceback"`
+	StepID    int             `json:"step_id"`
+	Passed    json.RawMessage `json:"passed"`
+	Message   string          `json:"message"`
+	Error     string          `json:"error"`
+	Traceback string          `json:"traceback"`
 }
 
 func apiStepEnd(ctx context.Context, run *runState, p stepEndParams) (any, error) {
+	passed, err := passFailParam("step_end", p.Passed, false)
+	if err != nil {
+		return nil, err
+	}
 	run.mu.Lock()
 	o := run.open[p.StepID]
 	delete(run.open, p.StepID)
@@ -513,7 +520,7 @@ func apiStepEnd(ctx context.Context, run *runState, p stepEndParams) (any, error
 	if sc >= 0 {
 		st.Screenshots = append(st.Screenshots, sc)
 	}
-	st.Status = passFail(p.Passed)
+	st.Status = passFail(passed)
 	st.Message, st.Error, st.Traceback = p.Message, p.Error, p.Traceback
 	st.DurationMs = time.Since(o.start).Milliseconds()
 	run.mu.Unlock()
@@ -575,26 +582,44 @@ func apiFail(_ context.Context, run *runState, p failParams) (any, error) {
 }
 
 type verdictParams struct {
-	Passed *bool  `json:"passed"`
-	Reason string `json:"reason"`
+	Passed json.RawMessage `json:"passed"`
+	Reason string          `json:"reason"`
 }
 
 func apiVerdict(_ context.Context, run *runState, p verdictParams) (any, error) {
-	if p.Passed == nil {
+	if len(p.Passed) == 0 {
 		return nil, &apiError{CodeBadParams, `verdict needs "passed": true or false`}
+	}
+	passed, err := passFailParam("verdict", p.Passed, false)
+	if err != nil {
+		return nil, err
 	}
 	run.mu.Lock()
 	// A failure stays a failure: vpt.fail() earlier is not undone by a
 	// later pass.
 	if run.verdict == nil || *run.verdict {
-		v := *p.Passed
-		run.verdict = &v
+		run.verdict = &passed
 	}
-	if !*p.Passed && run.reason == "" {
+	if !passed && run.reason == "" {
 		run.reason = p.Reason
 	}
 	run.mu.Unlock()
 	return nil, nil
+}
+
+// passFailParam reads a "passed" parameter: JSON true or false only, dflt
+// when it is left out. A string, number or null is refused: truthiness is
+// how a "false" or a 0 would turn into a pass.
+func passFailParam(method string, raw json.RawMessage, dflt bool) (bool, error) {
+	switch strings.TrimSpace(string(raw)) {
+	case "":
+		return dflt, nil
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, &apiError{CodeBadParams, fmt.Sprintf(`%s: "passed" must be true or false, got %s`, method, raw)}
 }
 
 // screenshotIfAble takes a screenshot when the device can and returns its

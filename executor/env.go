@@ -42,6 +42,7 @@ func (run *runState) environment(control string) []string {
 	} else {
 		run.log.Warn("python library", "err", err)
 	}
+	env = run.p.python.Environ(env) // what a pyenv shim would have set
 	for _, kv := range req.Env {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			set(k, v)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -20,19 +21,20 @@ import (
 
 // prepared is what a run is made of before anything is recorded.
 type prepared struct {
-	dev  capture.DeviceConfig
-	argv []string
-	ui   *ui.UI
+	dev    capture.DeviceConfig
+	argv   []string
+	python Interpreter // of a .py script
+	ui     *ui.UI
 }
 
 // prepare checks the request: device, interpreter, userinterface. Its
 // errors are the caller's (usage); nothing is recorded.
-func (r *Runner) prepare(req Request) (prepared, error) {
+func (r *Runner) prepare(ctx context.Context, req Request) (prepared, error) {
 	devCfg, err := r.Devices.Config(req.DeviceID)
 	if err != nil {
 		return prepared{}, err
 	}
-	argv, err := r.command(req)
+	argv, python, err := r.command(ctx, req)
 	if err != nil {
 		return prepared{}, err
 	}
@@ -40,7 +42,7 @@ func (r *Runner) prepare(req Request) (prepared, error) {
 	if uiName == "" {
 		uiName = devCfg.UserInterface
 	}
-	p := prepared{dev: devCfg, argv: argv}
+	p := prepared{dev: devCfg, argv: argv, python: python}
 	if uiName != "" {
 		if p.ui, err = r.UIs.Find(uiName); err != nil {
 			return prepared{}, err
@@ -49,14 +51,19 @@ func (r *Runner) prepare(req Request) (prepared, error) {
 	return p, nil
 }
 
-// command is the script's argv, with the project's venv when it has one.
-func (r *Runner) command(req Request) ([]string, error) {
+// command is the script's argv: a .py script runs on the interpreter
+// ResolveInterpreter finds (the project's venv first).
+func (r *Runner) command(ctx context.Context, req Request) ([]string, Interpreter, error) {
 	s := r.Settings
-	python := s.Python
-	if venv := filepath.Join(s.ProjectRoot, "venv", "bin", "python"); s.ProjectRoot != "" && isExecFile(venv) {
-		python = venv
+	python := Interpreter{Path: s.Python}
+	if strings.HasSuffix(req.Script.Path, ".py") {
+		var err error
+		if python, err = ResolveInterpreter(ctx, s.Python, s.ProjectRoot); err != nil {
+			return nil, Interpreter{}, err
+		}
 	}
-	return Command(python, req.Script, req.Args)
+	argv, err := Command(python.Path, req.Script, req.Args)
+	return argv, python, err
 }
 
 func (r *Runner) spawnSupervisor() (*contain.Supervisor, error) {
@@ -197,6 +204,7 @@ func newResult(id string, s Settings, req Request, p prepared, dir string, start
 		PID: owner.PID, PIDStart: owner.Start, Owner: owner.String(), HeartbeatAt: start.UTC(),
 		Metadata: map[string]any{"device_id": p.dev.ID, "device_model": p.dev.Model},
 	}
+	p.python.Record(res.Metadata)
 	if p.ui != nil {
 		res.UserInterface = p.ui.Name
 	}

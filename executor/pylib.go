@@ -19,7 +19,8 @@ var pylib embed.FS
 var pylibDir = sync.OnceValues(writePythonLib)
 
 // PythonLibDir writes the Python library out (once per version of it) and
-// returns the folder to put on PYTHONPATH.
+// returns the folder to put on PYTHONPATH. ResolveInterpreter byte-compiles
+// it for each interpreter.
 func PythonLibDir() (string, error) { return pylibDir() }
 
 // PythonLib returns the library's source files by name.
@@ -44,11 +45,7 @@ func writePythonLib() (string, error) {
 		h.Write(files[name])
 	}
 	version := hex.EncodeToString(h.Sum(nil))[:12]
-	base, err := os.UserCacheDir()
-	if err != nil || base == "" {
-		base = os.TempDir()
-	}
-	dir := filepath.Join(base, "vpt", "python", version)
+	dir := filepath.Join(cacheBase(), "vpt", "python", version)
 	if _, err := os.Stat(filepath.Join(dir, "vpt", "__init__.py")); err == nil {
 		return dir, nil
 	}
@@ -81,6 +78,16 @@ func writePythonLib() (string, error) {
 		return "", err
 	}
 	return dir, nil
+}
+
+// cacheBase is the user cache folder ($XDG_CACHE_HOME, ~/.cache), or the
+// temporary folder when there is none.
+func cacheBase() string {
+	base, err := os.UserCacheDir()
+	if err != nil || base == "" {
+		return os.TempDir()
+	}
+	return base
 }
 
 func sortedNames(m map[string][]byte) []string {

@@ -182,7 +182,7 @@ type Request struct {
 // an infrastructure failure (status error) or nil. The script's own verdict
 // is the result's status: passed, failed, timeout, interrupted.
 func (r *Runner) Run(ctx context.Context, req Request) (*store.Result, error) {
-	p, err := r.prepare(req)
+	p, err := r.prepare(ctx, req)
 	if err != nil {
 		return nil, err
 	}

@@ -19,15 +19,13 @@ create_argument_parser, setup_execution_context, cleanup_and_exit,
 handle_keyboard_interrupt, handle_unexpected_error.
 """
 
-import argparse
-import itertools
-import json
+# Only modules the interpreter has loaded already, or built-in ones, at import
+# time: `import vpt` stays within a few milliseconds. json and socket load at
+# the first call to vpt, argparse and traceback where they are used.
+import _thread
 import os
-import socket
 import sys
-import threading
 import time
-import traceback as _traceback
 
 __all__ = [
     "VptError", "NavigationError", "screenshot", "press", "tap", "text", "swipe", "goto", "verify",
@@ -55,14 +53,24 @@ class NavigationError(VptError):
 _ERRORS = {"navigation_failed": NavigationError}
 
 
+def _require_bool(call, name, value):
+    """A pass/fail must be True or False: bool("false") is True, so a string,
+    a number or None given as a verdict would pass a failed run."""
+    if value is True or value is False:
+        return value
+    raise TypeError("%s: %s must be True or False, got %r (%s)" % (call, name, value, type(value).__name__))
+
+
 class _Client:
     def __init__(self):
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self._sock = None
         self._file = None
-        self._ids = itertools.count(1)
+        self._last_id = 0
 
     def _connect(self):
+        import socket
+
         path = os.environ.get("VPT_CONTROL")
         if not path:
             raise VptError("no_vpt", "not running under vpt (VPT_CONTROL is not set); run the script with: vpt run SCRIPT")
@@ -76,10 +84,13 @@ class _Client:
         self._file = s.makefile("rb")
 
     def call(self, method, **params):
+        import json
+
         with self._lock:
             if self._sock is None:
                 self._connect()
-            req_id = next(self._ids)
+            self._last_id += 1
+            req_id = self._last_id
             line = json.dumps({"v": PROTOCOL_VERSION, "id": req_id, "method": method, "params": params})
             try:
                 self._sock.sendall(line.encode("utf-8") + b"\n")
@@ -201,7 +212,9 @@ class _Step:
         params = {"step_id": self._id, "passed": passed, "message": self.message}
         if exc_type is not None and not issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
             params["error"] = "%s: %s" % (exc_type.__name__, exc)
-            params["traceback"] = "".join(_traceback.format_exception(exc_type, exc, tb))
+            import traceback
+
+            params["traceback"] = "".join(traceback.format_exception(exc_type, exc, tb))
         elif exc_type is not None:
             params["error"] = exc_type.__name__
         try:
@@ -220,11 +233,14 @@ def step(name, passed=None, message=""):
     `with vpt.step("Zap to channel 2"):` records the block: screenshots at its
     start and end, its duration, and the error and traceback if it raises.
     A failed step fails the run unless the script gives its own verdict.
+    passed is True, False, or None (the default) for a block; anything else
+    is a TypeError.
     """
     s = _Step(name, message)
     if passed is not None:
-        call("step", name=s.name, passed=bool(passed), message=str(message))
-        s.passed = bool(passed)
+        _require_bool("vpt.step(%r)" % s.name, "passed", passed)
+        call("step", name=s.name, passed=passed, message=str(message))
+        s.passed = passed
     return s
 
 
@@ -244,8 +260,10 @@ def fail(reason=""):
 
 
 def verdict(passed, reason=""):
-    """Give the run's verdict. A failure recorded earlier stays a failure."""
-    call("verdict", passed=bool(passed), reason=str(reason))
+    """Give the run's verdict: passed is True or False (anything else is a
+    TypeError). A failure recorded earlier stays a failure."""
+    _require_bool("vpt.verdict()", "passed", passed)
+    call("verdict", passed=passed, reason=str(reason))
 
 
 # ---------------------------------------------------------------------------
@@ -261,6 +279,8 @@ def _str_to_bool(v):
         return True
     if s in ("no", "false", "f", "n", "0"):
         return False
+    import argparse
+
     raise argparse.ArgumentTypeError("expected a boolean, got %r" % v)
 
 
@@ -351,6 +371,8 @@ class ScriptExecutor:
 
     def create_argument_parser(self):
         """Arguments: the userinterface name, --host, --device, and _script_args."""
+        import argparse
+
         env_ui = os.environ.get("VPT_USERINTERFACE") or None
         p = argparse.ArgumentParser(description=self.description or self.script_name)
         p.add_argument("userinterface_name", nargs="?", default=env_ui, help="userinterface to navigate")
@@ -438,7 +460,7 @@ class ScriptExecutor:
 
     def cleanup_and_exit(self, context, userinterface_name=None):
         """Give vpt the verdict, print SCRIPT_SUCCESS as upstream, and exit."""
-        ok = bool(context.overall_success) and not context.error_message
+        ok = _require_bool("cleanup_and_exit()", "context.overall_success", context.overall_success) and not context.error_message
         try:
             self.generate_final_report(context, userinterface_name)
             verdict(ok, context.error_message or ("" if ok else "Script execution failed"))
@@ -458,7 +480,9 @@ def handle_keyboard_interrupt(script_name):
 def handle_unexpected_error(script_name, error):
     """Upstream's crash handler: print the traceback, record the failure, exit 1."""
     print("[%s] unexpected error: %s" % (script_name, error), file=sys.stderr)
-    _traceback.print_exc()
+    import traceback
+
+    traceback.print_exc()
     try:
         fail("%s: %s" % (type(error).__name__, error))
     except VptError:
