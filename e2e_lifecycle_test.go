@@ -9,11 +9,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -221,12 +224,25 @@ func TestClosedOutputPipe(t *testing.T) {
 // appears, between the run's files and its row.
 func killAtResultJSON(t *testing.T, p *project, extra []string, args ...string) {
 	t.Helper()
-	cmd, _ := p.background(t, extra, "", args...)
+	killAtNewResultJSON(t, p, map[string]bool{}, args...)
+}
+
+// killAtNewResultJSON is killAtResultJSON for a project with earlier runs,
+// those in seen (by id).
+func killAtNewResultJSON(t *testing.T, p *project, seen map[string]bool, args ...string) {
+	t.Helper()
+	cmd, _ := p.background(t, nil, "", args...)
 	runs := filepath.Join(p.dir, "vpt-results", "runs")
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		matches, _ := filepath.Glob(filepath.Join(runs, "*", report.ResultJSON))
-		if len(matches) > 0 {
+		fresh := 0
+		for _, m := range matches {
+			if !seen[filepath.Base(filepath.Dir(m))] {
+				fresh++
+			}
+		}
+		if fresh > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -242,7 +258,8 @@ func killAtResultJSON(t *testing.T, p *project, extra []string, args ...string) 
 // vpt records the complete result, not "abandoned", and keeps the video.
 func TestRecoveryKeepsACompleteResult(t *testing.T) {
 	p := examplesProject(t)
-	killAtResultJSON(t, p, []string{"VPT_VIDEO_MODE=on"}, "run", "goto", "--", "--node", "live")
+	p.env = append(p.env, "VPT_VIDEO_MODE=on")
+	killAtResultJSON(t, p, nil, "run", "goto", "--", "--node", "live")
 	files, _ := filepath.Glob(filepath.Join(p.dir, "vpt-results", "runs", "*"))
 	before, err := report.ReadResultJSON(files[0])
 	if err != nil {
@@ -498,4 +515,206 @@ func TestExitCodesAtEveryDepth(t *testing.T) {
 		}
 	}
 	p.vpt("report").expect(t, 0, "Usage")
+}
+
+// proxy forwards TCP connections to a server; cut drops every connection
+// and refuses new ones until mend: a network partition or a restarting
+// database, as a store client sees it.
+type proxy struct {
+	ln       net.Listener
+	upstream string
+	mu       sync.Mutex
+	down     bool
+	conns    map[net.Conn]bool
+}
+
+func newProxy(t *testing.T, upstream string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{ln: ln, upstream: upstream, conns: map[net.Conn]bool{}}
+	t.Cleanup(func() { ln.Close(); p.cut() })
+	go p.serve()
+	return p
+}
+
+func (p *proxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.down {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		up, err := net.Dial("tcp", p.upstream)
+		if err != nil {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns[c], p.conns[up] = true, true
+		p.mu.Unlock()
+		go func() { io.Copy(up, c); up.Close() }()
+		go func() { io.Copy(c, up); c.Close() }()
+	}
+}
+
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		c.Close()
+	}
+	p.conns = map[net.Conn]bool{}
+}
+
+func (p *proxy) mend() {
+	p.mu.Lock()
+	p.down = false
+	p.mu.Unlock()
+}
+
+// A six-second outage of the shared PostgreSQL in the middle of a campaign:
+// the campaign waits for it and runs every entry, and its row is finished.
+func TestStoreOutageMidCampaign(t *testing.T) {
+	url := freshPostgres(t)
+	u, _ := neturl.Parse(url)
+	px := newProxy(t, u.Host)
+	u.Host = px.ln.Addr().String()
+	p := campaignProject(t)
+	var entries strings.Builder
+	for range 9 {
+		entries.WriteString("  - {script_name: nap, parameters: {s: 0.4}}\n")
+	}
+	p.write("c.yaml", "campaign_id: outage\nname: Outage\ndevice: device1\nscript_configurations:\n"+entries.String())
+	cmd, out := p.background(t, []string{"VPT_STORE=" + u.String()}, "", "campaign", "c.yaml")
+	waitFor(t, func() bool { return strings.Count(out.String(), "passed  nap") >= 2 })
+	px.cut()
+	time.Sleep(6 * time.Second)
+	px.mend()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("campaign: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "9 passed") || !strings.Contains(out.String(), "waiting") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	st, err := store.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	list, _ := st.ListCampaigns(t.Context(), store.CampaignFilter{CampaignID: "outage"})
+	if len(list) != 1 || list[0].Status != "completed" || list[0].Stats.Passed != 9 {
+		t.Fatalf("campaign %+v", list)
+	}
+}
+
+// rounds is how many times the kill tests repeat (VPT_KILL_ROUNDS; the
+// figures of the lifecycle are measured with 20).
+func rounds() int {
+	if n, err := strconv.Atoi(os.Getenv("VPT_KILL_ROUNDS")); err == nil && n > 0 {
+		return n
+	}
+	return 6
+}
+
+// vpt killed with SIGKILL at random moments (starting, in the script, while
+// finalising and reporting): no process survives, and the next vpt leaves
+// no row running, records a finished run from its files, and abandons only
+// what had no verdict.
+func TestKillAtRandomMoments(t *testing.T) {
+	p := examplesProject(t)
+	p.write("test_scripts/leaver.py", leaver)
+	p.write("test_scripts/work.py", `import os, subprocess, vpt
+subprocess.Popen(["setsid", "sh", "-c", "echo $$ >> "+os.path.join(os.environ["PROJECT_ROOT"], "all.txt")+"; exec sleep 600"])
+for node in ["live", "guide", "settings", "live"]:
+    vpt.goto(node)
+with vpt.step("zap"):
+    vpt.press("CH_UP")
+vpt.screenshot("end")
+`)
+	counts := map[string]int{}
+	n := rounds()
+	for i := range n {
+		cmd := exec.Command(vptBin, "run", "work")
+		cmd.Dir, cmd.Env = p.dir, append(append([]string{}, p.env...), "VPT_VIDEO_MODE=on")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(i) * 2500 * time.Millisecond / time.Duration(n))
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		before := p.results()
+		r := p.vpt("report", "list")
+		r.expect(t, 0)
+		if strings.Contains(r.stderr, "from its result.json") {
+			counts["finished, row recovered from result.json"]++
+		}
+		after := p.results()
+		if len(after) != len(before) {
+			t.Fatalf("rows %d -> %d", len(before), len(after))
+		}
+		outcome := "killed before its row"
+		for _, r := range after {
+			if r.Status == store.StatusRunning {
+				t.Fatalf("round %d: a row is still running after recovery: %+v", i, r)
+			}
+			file, err := report.ReadResultJSON(r.RunDir)
+			if err == nil && file.Status.Final() && file.Status != r.Status {
+				t.Fatalf("round %d: row %s, result.json %s", i, r.Status, file.Status)
+			}
+		}
+		if len(after) > counts["rows"] {
+			r := after[0]
+			for _, x := range after {
+				if x.StartedAt.After(r.StartedAt) {
+					r = x
+				}
+			}
+			outcome = string(r.Status)
+			counts["rows"] = len(after)
+		}
+		counts[outcome]++
+	}
+	b, _ := os.ReadFile(filepath.Join(p.dir, "all.txt"))
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		pid, _ := strconv.Atoi(f)
+		pids = append(pids, pid)
+	}
+	noneRunning(t, pids, 5*time.Second)
+	delete(counts, "rows")
+	t.Logf("%d kills: outcomes %v; %d daemons started, none left", n, counts, len(pids))
+}
+
+// The crash between result.json and the row, repeated: every one keeps its
+// evidence.
+func TestCrashBetweenFilesAndRowRepeated(t *testing.T) {
+	p := examplesProject(t)
+	kept, n := 0, rounds()
+	seen := map[string]bool{}
+	for range n {
+		killAtNewResultJSON(t, p, seen, "run", "goto", "--", "--node", "live")
+		p.vpt("report", "list").expect(t, 0)
+		for _, r := range p.results() {
+			file, err := report.ReadResultJSON(r.RunDir)
+			if err != nil || r.Status != file.Status {
+				t.Fatalf("row %s, result.json %v (%v)", r.Status, file, err)
+			}
+			if !seen[r.ID] && r.Status == store.StatusPassed {
+				kept++
+			}
+			seen[r.ID] = true
+		}
+	}
+	if kept != n {
+		t.Fatalf("%d of %d crashes kept their evidence", kept, n)
+	}
+	t.Logf("%d of %d crashes between result.json and the row kept their evidence", kept, n)
 }
