@@ -60,6 +60,7 @@ when a run hit an infrastructure error, else 0.`,
   vpt campaign nightly.yaml --last-failed -x`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			executor.WarmSupervisor()
 			report.Prepare() // while the config and store are opened
 			o.file = args[0]
 			if o.exitFirst {

@@ -47,6 +47,7 @@ gw/smartping) or a path to a script file. Arguments after -- go to the script;
   vpt run validation -p max-iteration=5 --timeout 10m --json`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			executor.WarmSupervisor()
 			report.Prepare() // while the config and store are opened
 			dash := cmd.ArgsLenAtDash()
 			before := args

@@ -66,15 +66,37 @@ func (r *Runner) command(ctx context.Context, req Request) ([]string, Interprete
 	return argv, python, err
 }
 
-func (r *Runner) spawnSupervisor() (*contain.Supervisor, error) {
-	exe := r.Settings.Supervisor
-	if exe == "" {
-		var err error
-		if exe, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("finding vpt's own binary to supervise the script: %w", err)
-		}
+func (r *Runner) spawnSupervisor(more bool) (*contain.Supervisor, error) {
+	exe, err := r.supervisorExe()
+	if err != nil {
+		return nil, err
 	}
-	return contain.Spawn(exe)
+	s, err := contain.Spawn(exe)
+	if more {
+		contain.Warm(exe)
+	}
+	return s, err
+}
+
+func (r *Runner) supervisorExe() (string, error) {
+	if exe := r.Settings.Supervisor; exe != "" {
+		return exe, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding vpt's own binary to supervise the script: %w", err)
+	}
+	return exe, nil
+}
+
+// WarmSupervisor starts the supervisor of the next run of this binary
+// ahead of it (see contain.Warm): a command calls it as soon as it knows it
+// will run a script, so the supervisor boots while the configuration, the
+// store and the device are opened.
+func WarmSupervisor() {
+	if exe, err := os.Executable(); err == nil {
+		contain.Warm(exe)
+	}
 }
 
 // lockDevice takes the device exclusively, waiting (unless NoWait) at most

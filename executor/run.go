@@ -173,6 +173,9 @@ type Request struct {
 	// Started, when set, hears of the run's row as soon as it exists
 	// (a campaign links the run to itself then).
 	Started func(res *store.Result)
+	// More: other runs follow (a campaign); the next one's supervisor is
+	// started ahead.
+	More bool
 }
 
 // Run makes one run. Usage errors (unknown device, bad script) return an
@@ -187,7 +190,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*store.Result, error) {
 		return nil, err
 	}
 	// The supervisor boots while the device is locked and the run opened.
-	sup, supErr := r.spawnSupervisor()
+	sup, supErr := r.spawnSupervisor(req.More)
 	if sup != nil {
 		defer sup.Close()
 	}

@@ -94,6 +94,7 @@ type startSpec struct {
 
 // Supervisor is a supervisor process, before and while it runs a script.
 type Supervisor struct {
+	exe  string
 	cmd  *exec.Cmd
 	conn *net.UnixConn
 	enc  *json.Encoder
@@ -114,9 +115,42 @@ type startReply struct {
 	err error
 }
 
-// Spawn starts a supervisor from the executable exe (vpt's own binary; in
-// tests, the test binary, whose TestMain calls RunIfSupervisor).
+// spares holds a supervisor started ahead of need (Warm).
+var spares = make(chan *Supervisor, 1)
+
+// Warm starts a supervisor of exe in the background for the next Spawn, so
+// that its start (a few milliseconds: it is vpt's binary) overlaps other
+// work instead of delaying a script. An unused one ends with this process.
+func Warm(exe string) {
+	go func() {
+		s, err := spawn(exe)
+		if err != nil {
+			return
+		}
+		select {
+		case spares <- s:
+		default:
+			s.Close()
+		}
+	}()
+}
+
+// Spawn returns a supervisor of exe (vpt's own binary; in tests, the test
+// binary, whose TestMain calls RunIfSupervisor): one Warm started, or a new
+// one.
 func Spawn(exe string) (*Supervisor, error) {
+	select {
+	case s := <-spares:
+		if s.exe == exe && s.cmd.ProcessState == nil {
+			return s, nil
+		}
+		s.Close()
+	default:
+	}
+	return spawn(exe)
+}
+
+func spawn(exe string) (*Supervisor, error) {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("supervisor socket: %w", err)
@@ -139,7 +173,7 @@ func Spawn(exe string) (*Supervisor, error) {
 		conn.Close()
 		return nil, fmt.Errorf("starting the supervisor %s: %w", exe, err)
 	}
-	s := &Supervisor{cmd: cmd, conn: conn, enc: json.NewEncoder(conn), pid: make(chan startReply, 1),
+	s := &Supervisor{exe: exe, cmd: cmd, conn: conn, enc: json.NewEncoder(conn), pid: make(chan startReply, 1),
 		exited: make(chan struct{}), done: make(chan struct{})}
 	go s.read()
 	return s, nil

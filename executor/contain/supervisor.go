@@ -206,11 +206,13 @@ func (s *sup) reapUntil(leader int) syscall.WaitStatus {
 // after grace (at once when vpt asked or is gone). It returns how many
 // processes were left and whether SIGKILL was needed.
 func (s *sup) stopTree(grace time.Duration) (left int, killed bool) {
-	self := os.Getpid()
-	left = len(descendants(self))
-	if left == 0 && reapAll() {
+	// No child left means no descendant either: the common case needs no
+	// look at /proc.
+	if reapAll() {
 		return 0, false
 	}
+	self := os.Getpid()
+	left = len(descendants(self))
 	signalTree(self, syscall.SIGTERM)
 	deadline := time.Now().Add(grace)
 	for !reapAll() {
