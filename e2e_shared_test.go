@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/report/artifact"
 	"github.com/vpt-dev/vpt/store"
 	"github.com/vpt-dev/vpt/store/postgres"
 )
@@ -202,16 +202,16 @@ func TestUploadObjectsAfterPrune(t *testing.T) {
 	env := uploadEnv(t, fmt.Sprintf("prune-%d", time.Now().UnixNano()))
 	p.vptEnv(env, "run", "ok", "--upload").expect(t, 0)
 	res := p.only()
-	up, err := report.NewUploader(report.UploadConfig{Endpoint: os.Getenv("VPT_TEST_S3_ENDPOINT"), Bucket: os.Getenv("VPT_TEST_S3_BUCKET"),
+	up, err := artifact.NewS3(artifact.S3Config{Endpoint: os.Getenv("VPT_TEST_S3_ENDPOINT"), Bucket: os.Getenv("VPT_TEST_S3_BUCKET"),
 		AccessKeyID: os.Getenv("VPT_TEST_S3_ACCESS_KEY"), SecretAccessKey: os.Getenv("VPT_TEST_S3_SECRET_KEY"), PathStyle: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := up.Object(context.Background(), res.HTMLReportR2Path); err != nil {
+	if _, _, err := up.Get(context.Background(), res.HTMLReportR2Path); err != nil {
 		t.Fatalf("uploaded report: %v", err)
 	}
 	p.vptEnv(env, "report", "prune", "--older-than", "0s", "--remote").expect(t, 0, "deleted 1")
-	if _, _, err := up.Object(context.Background(), res.HTMLReportR2Path); err == nil {
+	if _, _, err := up.Get(context.Background(), res.HTMLReportR2Path); err == nil {
 		t.Fatal("the remote report survived prune --remote")
 	}
 }

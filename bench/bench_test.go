@@ -36,6 +36,8 @@ import (
 	"github.com/vpt-dev/vpt/capture/hdmi"
 	"github.com/vpt-dev/vpt/capture/virtual"
 	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/report/artifact"
+	"github.com/vpt-dev/vpt/report/upload"
 )
 
 var (
@@ -488,7 +490,7 @@ func BenchmarkUpload(b *testing.B) {
 	if ep == "" {
 		b.Skip("VPT_TEST_S3_ENDPOINT is not set: bench/run starts versitygw")
 	}
-	cfg := report.UploadConfig{Endpoint: ep, Bucket: os.Getenv("VPT_TEST_S3_BUCKET"), Region: "auto",
+	cfg := artifact.S3Config{Endpoint: ep, Bucket: os.Getenv("VPT_TEST_S3_BUCKET"), Region: "auto",
 		AccessKeyID: os.Getenv("VPT_TEST_S3_ACCESS_KEY"), SecretAccessKey: os.Getenv("VPT_TEST_S3_SECRET_KEY"),
 		PathStyle: true, Concurrency: 8, Presign: time.Hour}
 	dir := filepath.Join(b.TempDir(), "runs", "0b5e4f6a-0000-4000-8000-000000000000")
@@ -515,10 +517,11 @@ func BenchmarkUpload(b *testing.B) {
 		base := uploadOneByOne(b, endpoint, cfg, dir, files)
 		c := cfg
 		c.Endpoint = endpoint
-		up, err := report.NewUploader(c)
+		st, err := artifact.NewS3(c)
 		if err != nil {
 			b.Fatal(err)
 		}
+		up := upload.New(st, upload.Options{Concurrency: c.Concurrency})
 		res := benchResult(dir)
 		start := time.Now()
 		if err := up.UploadRun(context.Background(), res); err != nil {
@@ -537,7 +540,7 @@ func BenchmarkUpload(b *testing.B) {
 
 // uploadOneByOne is the baseline: the same SDK, one file after another,
 // each in a single PUT.
-func uploadOneByOne(b *testing.B, endpoint string, cfg report.UploadConfig, dir string, files []string) time.Duration {
+func uploadOneByOne(b *testing.B, endpoint string, cfg artifact.S3Config, dir string, files []string) time.Duration {
 	client := s3.New(s3.Options{Region: "auto", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
 		Credentials:                credentials.NewStaticCredentialsProvider(cfg.AccessKeyID, cfg.SecretAccessKey, ""),
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired})

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -13,7 +14,8 @@ import (
 	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/executor"
 	"github.com/vpt-dev/vpt/internal/ui"
-	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/report/artifact"
+	"github.com/vpt-dev/vpt/report/upload"
 	"github.com/vpt-dev/vpt/store"
 
 	// Device drivers and stores, registered by scheme.
@@ -212,23 +214,31 @@ func (a *App) Close() {
 
 func environ() []string { return os.Environ() }
 
-// Uploader builds the uploader from the upload settings.
-func (a *App) Uploader(ctx context.Context, cmd *cobra.Command) (*report.Uploader, error) {
+// Uploader builds the uploader from the upload settings: an S3 bucket, or
+// a folder when upload.endpoint is a file:// URL.
+func (a *App) Uploader(ctx context.Context, cmd *cobra.Command) (*upload.Uploader, error) {
 	cfg, err := a.Config(cmd)
 	if err != nil {
 		return nil, err
 	}
 	u := cfg.Upload
-	up, err := report.NewUploader(report.UploadConfig{
-		Endpoint: u.Endpoint, Bucket: u.Bucket, Region: u.Region, AccessKeyID: u.AccessKeyID,
-		SecretAccessKey: u.SecretAccessKey, PublicURL: u.PublicURL, Presign: u.Presign,
-		Concurrency: u.Concurrency, PathStyle: u.PathStyle, Prefix: u.Prefix,
-	})
+	var st artifact.Store
+	if dir, ok := strings.CutPrefix(u.Endpoint, "file://"); ok {
+		st, err = artifact.NewFolder(dir, u.PublicURL)
+	} else {
+		st, err = artifact.NewS3(artifact.S3Config{
+			Endpoint: u.Endpoint, Bucket: u.Bucket, Region: u.Region, AccessKeyID: u.AccessKeyID,
+			SecretAccessKey: u.SecretAccessKey, PublicURL: u.PublicURL, Presign: u.Presign,
+			Concurrency: u.Concurrency, PathStyle: u.PathStyle,
+		})
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %s (set upload: in vpt.yaml or the CLOUDFLARE_R2_* variables)", upload.ErrFailed, artifact.Reason(err))
 	}
+	opt := upload.Options{Prefix: u.Prefix, Concurrency: u.Concurrency, Timeout: u.Timeout,
+		Secrets: []string{u.SecretAccessKey, u.AccessKeyID}}
 	if a.IO.Interactive() && !a.quiet && !a.jsonOut {
-		up.Progress = uploadProgress(a.IO.Err)
+		opt.Progress = uploadProgress(a.IO.Err)
 	}
-	return up, nil
+	return upload.New(st, opt), nil
 }

@@ -190,7 +190,7 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 		}
 	}
 	if cfg.Upload.Enabled && runErr == nil {
-		if err := app.uploadCampaign(ctx, cmd, out); err != nil {
+		if err := app.publishCampaign(ctx, cmd, out); err != nil {
 			app.Notice("campaign report upload failed: %v", err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/internal/yamlfile"
+	"github.com/vpt-dev/vpt/report/upload"
 )
 
 // DefaultTeamID is upstream's default team.
@@ -81,6 +82,8 @@ type UploadConfig struct {
 	Concurrency     int           `mapstructure:"concurrency" yaml:"concurrency"`
 	PathStyle       bool          `mapstructure:"path_style" yaml:"path_style"`
 	Prefix          string        `mapstructure:"prefix" yaml:"prefix"`
+	// Timeout bounds one run's upload (and one campaign report's).
+	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout"`
 }
 
 // ToolsConfig names the external programs.
@@ -122,6 +125,7 @@ var defaults = map[string]any{
 	"upload.concurrency":       8,
 	"upload.path_style":        false,
 	"upload.prefix":            "",
+	"upload.timeout":           upload.DefaultTimeout,
 	"tools.ffmpeg":             "ffmpeg",
 	"tools.ffprobe":            "ffprobe",
 	"tools.adb":                "adb",
@@ -321,6 +325,9 @@ func (c *Config) validate() error {
 	}
 	if c.Upload.Concurrency <= 0 {
 		problems = append(problems, "upload.concurrency must be at least 1")
+	}
+	if c.Upload.Timeout <= 0 {
+		problems = append(problems, fmt.Sprintf("upload.timeout %s: give the longest one upload may take, e.g. 10m", c.Upload.Timeout))
 	}
 	if c.TeamID == "" {
 		problems = append(problems, "team_id cannot be empty")

@@ -239,7 +239,10 @@ func uploadCheck(ctx context.Context, app *App, cmd *cobra.Command, cfg *Config)
 		mode = "public URLs under " + u.PublicURL
 	}
 	c.Detail = fmt.Sprintf("bucket %s at %s, %s", u.Bucket, u.Endpoint, mode)
-	if err := up.Probe(ctx); err != nil {
+	if dir, ok := strings.CutPrefix(u.Endpoint, "file://"); ok {
+		c.Detail = "folder " + dir
+	}
+	if err := up.Check(ctx); err != nil {
 		c.Detail += ": " + err.Error()
 		c.Fix = "check the endpoint, the bucket name and the keys"
 		return c

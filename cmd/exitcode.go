@@ -10,7 +10,7 @@ import (
 	"github.com/vpt-dev/vpt/executor"
 	"github.com/vpt-dev/vpt/internal/ui"
 	"github.com/vpt-dev/vpt/internal/yamlfile"
-	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/report/upload"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -37,7 +37,7 @@ var (
 		store.ErrUnavailable, capture.ErrUnreachable, capture.ErrToolMissing, capture.ErrDeviceBusy,
 		executor.ErrInterpreterMissing, executor.ErrPythonTooOld, executor.ErrPythonLib,
 		executor.ErrResultsDir, executor.ErrDevice, executor.ErrCapture, executor.ErrStore,
-		report.ErrUpload, campaign.ErrNoDevice, errUploadPending, errChecksFailed,
+		upload.ErrFailed, campaign.ErrNoDevice, errUploadPending, errChecksFailed,
 	}
 )
 

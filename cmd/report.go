@@ -309,6 +309,7 @@ func printResult(app *App, w io.Writer, r *store.Result, history []store.Result)
 	line("report url", r.HTMLReportR2URL)
 	line("logs url", r.LogsR2URL)
 	line("upload", r.UploadStatus)
+	line("upload error", r.Details.UploadError)
 	for k, v := range r.Metadata {
 		line("meta "+k, fmt.Sprint(v))
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vpt-dev/vpt/campaign"
-	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/report/upload"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -49,104 +49,95 @@ func newReportUploadCmd(app *App) *cobra.Command {
 		Short: "Upload a run folder to R2/S3, or retry every pending upload",
 		Long: `Upload a run's folder (report, video, screenshots, output) to the bucket of the
 upload settings and record its URLs; --pending retries every run whose upload
-failed. Local files are never deleted.`,
+failed (and aborts what an interrupted upload left on the server). Local files
+are never deleted, and change only once the upload succeeded.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
 			if pending == (len(args) == 1) {
 				return &usageError{msg: "give a run ID or --pending", hint: "vpt report upload ID, or vpt report upload --pending"}
 			}
-			st, err := app.Store(ctx, cmd)
-			if err != nil {
-				return err
-			}
-			up, err := app.Uploader(ctx, cmd)
-			if err != nil {
-				return err
-			}
-			var targets []*store.Result
-			if pending {
-				if targets, err = fullResults(ctx, st, store.ResultFilter{Upload: store.UploadPending}); err != nil {
-					return err
-				}
-			} else {
-				r, err := findResult(ctx, st, args[0])
-				if err != nil {
-					return err
-				}
-				targets = append(targets, r)
-			}
-			failed := 0
-			var firstErr error
-			for _, r := range targets {
-				if err := uploadOne(ctx, st, up, r); err != nil {
-					failed++
-					if firstErr == nil {
-						firstErr = err
-					}
-					app.Notice("run %s: %v", r.ID[:8], err)
-					continue
-				}
-				fmt.Fprintf(app.IO.Out, "uploaded %s  %s\n", r.ID[:8], r.HTMLReportR2URL)
-			}
-			if err := uploadCampaignsOf(ctx, app, cmd, st, up, targets); err != nil {
-				app.Notice("campaign reports: %v", err)
-			}
-			if pending && len(targets) == 0 {
-				fmt.Fprintln(app.IO.Out, "no pending uploads")
-			}
-			if failed > 0 {
-				return fmt.Errorf("%d of %d upload(s) failed; they stay pending: %w", failed, len(targets), firstErr)
-			}
-			return nil
+			return runReportUpload(cmd.Context(), app, cmd, args, pending)
 		},
 	}
 	cmd.Flags().BoolVar(&pending, "pending", false, "retry every upload that failed")
 	return cmd
 }
 
-// uploadOne uploads a run and records the outcome in the store.
-func uploadOne(ctx context.Context, st store.Store, up *report.Uploader, r *store.Result) error {
-	err := up.UploadRun(ctx, r)
-	if err != nil {
-		r.UploadStatus = store.UploadPending
-	}
-	if serr := st.UpdateResult(ctx, r); serr != nil && err == nil {
-		err = serr
-	}
-	return err
-}
-
-// uploadCampaignsOf refreshes the uploaded reports of the campaigns the runs belong to.
-func uploadCampaignsOf(ctx context.Context, app *App, cmd *cobra.Command, st store.Store, up *report.Uploader, runs []*store.Result) error {
+func runReportUpload(ctx context.Context, app *App, cmd *cobra.Command, args []string, pending bool) error {
 	cfg, err := app.Config(cmd)
 	if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	for _, r := range runs {
-		id := r.Details.CampaignID
-		if id == "" || seen[id] {
-			continue
+	st, err := app.Store(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	up, err := app.Uploader(ctx, cmd)
+	if err != nil {
+		return err
+	}
+	var targets []*store.Result
+	if pending {
+		inUse := func(r *store.Result) bool { return store.OwnerLife(r.Owner, r.HeartbeatAt) == store.Alive }
+		var skipped []upload.Skipped
+		if targets, skipped, err = upload.Pending(ctx, st, inUse); err != nil {
+			return err
 		}
-		seen[id] = true
-		dir := report.CampaignDir(cfg.ResultsDir, id)
-		sum, results, err := report.LoadCampaign(ctx, st, id, dir)
+		for _, s := range skipped {
+			app.Notice("run %s left alone: %s", shortID(s.Result.ID), s.Why)
+		}
+		if len(targets) == 0 {
+			if len(skipped) == 0 {
+				fmt.Fprintln(app.IO.Out, "no pending uploads")
+			}
+			return nil
+		}
+	} else {
+		r, err := findResult(ctx, st, args[0])
 		if err != nil {
 			return err
 		}
-		if err := up.UploadCampaign(ctx, dir, sum, results); err != nil {
-			return err
-		}
-		if err := st.UpdateCampaign(ctx, sum.Campaign); err != nil {
-			return err
-		}
+		targets = append(targets, r)
 	}
-	return nil
+	outcomes, campaignErr := up.Republish(ctx, st, targets, cfg.ResultsDir, func(o upload.Outcome) {
+		if o.Err != nil {
+			app.Notice("run %s: %v", shortID(o.Result.ID), o.Err)
+			return
+		}
+		fmt.Fprintf(app.IO.Out, "uploaded %s  %s\n", shortID(o.Result.ID), o.Result.HTMLReportR2URL)
+	})
+	if campaignErr != nil {
+		app.Notice("campaign reports: %v", campaignErr)
+	}
+	return uploadOutcome(ctx, outcomes, len(targets))
 }
 
-// uploadCampaign uploads a finished campaign's report.
-func (a *App) uploadCampaign(ctx context.Context, cmd *cobra.Command, out *campaign.Outcome) error {
+// uploadOutcome is the command's error: the first failure, counted with
+// the runs an interrupt left untried.
+func uploadOutcome(ctx context.Context, outcomes []upload.Outcome, asked int) error {
+	failed := asked - len(outcomes)
+	var first error
+	for _, o := range outcomes {
+		if o.Err != nil {
+			failed++
+			if first == nil {
+				first = o.Err
+			}
+		}
+	}
+	if first == nil {
+		first = ctx.Err()
+	}
+	if failed == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d of %d upload(s) failed; they stay pending: %w", failed, asked, first)
+}
+
+func shortID(id string) string { return id[:min(len(id), 8)] }
+
+// publishCampaign uploads a finished campaign's report.
+func (a *App) publishCampaign(ctx context.Context, cmd *cobra.Command, out *campaign.Outcome) error {
 	up, err := a.Uploader(ctx, cmd)
 	if err != nil {
 		return err
@@ -155,10 +146,7 @@ func (a *App) uploadCampaign(ctx context.Context, cmd *cobra.Command, out *campa
 	if err != nil {
 		return err
 	}
-	if err := up.UploadCampaign(ctx, out.Dir, out.Summary, out.Results); err != nil {
-		return err
-	}
-	return st.UpdateCampaign(ctx, out.Summary.Campaign)
+	return up.PublishCampaign(ctx, st, out.Dir, out.Summary, out.Results)
 }
 
 // remoteRemover deletes a run's uploaded copy.

@@ -1,6 +1,6 @@
 // Package report writes what people and CI read after a run: report.html
 // and result.json in every run folder, the campaign report, JUnit XML and
-// summary.json, and uploads run folders to R2 or any S3 store.
+// summary.json. report/upload publishes them to an artifact store.
 package report
 
 import (

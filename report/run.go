@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -101,6 +102,9 @@ type runPage struct {
 	Metadata   []kv
 	Markers    []marker
 	VideoPath  string
+	VideoName  string
+	LogHref    string // the link to output.log
+	ResultHref string // the link to result.json
 	DurationMs int64
 	Generated  string
 	URLs       []kv
@@ -135,9 +139,26 @@ type marker struct {
 // media beside it by relative links. Every piece of text from the script
 // is escaped by html/template.
 func RenderRun(w io.Writer, res *store.Result, tail []byte, truncated bool) error {
+	return RenderRunLinked(w, res, tail, truncated, nil)
+}
+
+// RenderRunLinked renders the report as RenderRun does, with every link to
+// a file of the run folder (screenshots, video, references, output.log,
+// result.json) turned into link(path relative to the folder): for a copy
+// of the report that lives apart from its media, as in a private bucket
+// where each object needs its own signed URL. A nil link keeps them
+// relative.
+func RenderRunLinked(w io.Writer, res *store.Result, tail []byte, truncated bool, link func(rel string) string) error {
+	if link == nil {
+		link = func(rel string) string { return rel }
+	}
 	p := runPage{R: res, Status: string(res.Status), LogBytes: res.Details.OutputBytes, LogCut: truncated,
-		DurationMs: res.ExecutionTimeMs, Campaign: res.Details.CampaignID}
-	p.Shots = res.Details.Screenshots
+		DurationMs: res.ExecutionTimeMs, Campaign: res.Details.CampaignID, LogHref: link(OutputLog), ResultHref: link(ResultJSON)}
+	p.Shots = slices.Clone(res.Details.Screenshots)
+	for i, s := range p.Shots {
+		s.Path, s.Thumbnail = link(s.Path), link(s.Thumbnail)
+		p.Shots[i] = s
+	}
 	for i := range p.Shots {
 		switch p.Shots[i].Label {
 		case "initial":
@@ -156,6 +177,16 @@ func RenderRun(w io.Writer, res *store.Result, tail []byte, truncated bool) erro
 	}
 	for _, st := range res.Details.Steps {
 		v := stepView{Step: st, VideoAtMs: max(0, st.OffsetMs-videoStart)}
+		v.Verifications = slices.Clone(st.Verifications)
+		for i, vf := range v.Verifications {
+			if vf.Reference != "" {
+				vf.Reference = link(vf.Reference)
+			}
+			if vf.Source != "" {
+				vf.Source = link(vf.Source)
+			}
+			v.Verifications[i] = vf
+		}
 		for _, i := range st.Screenshots {
 			if i >= 0 && i < len(p.Shots) {
 				v.Shots = append(v.Shots, shotRef{Index: i, Shot: p.Shots[i]})
@@ -165,7 +196,7 @@ func RenderRun(w io.Writer, res *store.Result, tail []byte, truncated bool) erro
 		p.Markers = append(p.Markers, marker{Number: st.Number, Name: st.Name, At: float64(v.VideoAtMs) / 1000, Status: string(st.Status)})
 	}
 	if v := res.Details.Video; v != nil && v.Path != "" {
-		p.VideoPath = v.Path
+		p.VideoPath, p.VideoName = link(v.Path), v.Path
 		if v.DurationMs > 0 {
 			p.DurationMs = v.DurationMs
 		}

@@ -176,6 +176,9 @@ type Details struct {
 	LogsURL    string `json:"logs_url,omitempty"`
 	CampaignID string `json:"campaign_execution_id,omitempty"`
 	Attempt    int    `json:"attempt,omitempty"`
+	// UploadError is why the last upload failed (secrets masked), while
+	// the upload is pending.
+	UploadError string `json:"upload_error,omitempty"`
 }
 
 // Step is one recorded step (a navigation transition, a `with vpt.step()`

@@ -367,3 +367,12 @@ func TestS3FailedMultipartIsAborted(t *testing.T) {
 		}
 	})
 }
+
+func TestContentTypes(t *testing.T) {
+	for name, want := range map[string]string{"a/report.html": "text/html; charset=utf-8", "x.ts": "video/mp2t",
+		"index.m3u8": "application/vnd.apple.mpegurl", "output.log": "text/plain; charset=utf-8", "a.bin": "application/octet-stream"} {
+		if got := artifact.ContentType(name); got != want {
+			t.Errorf("%s: %s", name, got)
+		}
+	}
+}

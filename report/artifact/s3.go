@@ -78,7 +78,7 @@ func NewS3(cfg S3Config) (*S3, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, &Error{Op: "check", Reason: "the settings lack " + strings.Join(missing, ", ")}
+		return nil, &Error{Op: "check", Reason: "the S3 settings lack " + strings.Join(missing, ", ")}
 	}
 	cfg.Region = cmp.Or(cfg.Region, "auto")
 	if cfg.Concurrency <= 0 {
