@@ -409,3 +409,48 @@ func TestUploadToFolder(t *testing.T) {
 	}
 	p.vptEnv(env, "doctor").expect(t, 0, "folder "+dir)
 }
+
+// kill -9 of `vpt run --upload` while a part is on its way: the row is
+// pending (marked before the first byte), and the next `report upload
+// --pending` uploads the run and leaves no unfinished multipart upload.
+func TestRunUploadKilled(t *testing.T) {
+	p := campaignProject(t)
+	p.write("test_scripts/big.py", `import os
+with open(os.path.join(os.environ["VPT_RESULTS_DIR"], "capture.bin"), "wb") as f:
+    f.write(os.urandom(24 << 20))
+`)
+	prefix := fmt.Sprintf("runkilled-%d", time.Now().UnixNano())
+	env := uploadEnv(t, prefix)
+	kp := newKillProxy(t, os.Getenv("VPT_TEST_S3_ENDPOINT"))
+	secondPart := func(r *http.Request) bool { return r.URL.Query().Get("partNumber") == "2" }
+	kp.when.Store(&secondPart)
+	cmd := exec.Command(vptBin, "run", "big", "--upload")
+	cmd.Dir, cmd.Env = p.dir, append(append(append([]string{}, p.env...), env...), "CLOUDFLARE_R2_ENDPOINT="+kp.srv.URL)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-kp.hit:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("the upload never reached its second part:\n%s", out.String())
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	rows := p.results()
+	if len(rows) != 1 || rows[0].UploadStatus != store.UploadPending || rows[0].Status != store.StatusPassed {
+		t.Fatalf("rows after kill -9: %+v", rows)
+	}
+	if left := multipartUploads(t, prefix); len(left) != 1 {
+		t.Fatalf("the killed upload should have left its multipart upload: %v", left)
+	}
+	p.vptEnv(env, "report", "upload", "--pending").expect(t, 0, "uploaded "+rows[0].ID[:8])
+	if row := p.row(t, rows[0].ID); row.UploadStatus != store.UploadDone {
+		t.Fatalf("row after the retry: %q", row.UploadStatus)
+	}
+	if left := multipartUploads(t, prefix); len(left) != 0 {
+		t.Fatalf("unfinished multipart uploads left on the server: %v", left)
+	}
+}
