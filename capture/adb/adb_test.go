@@ -124,7 +124,7 @@ func TestVideoAcrossScreenrecordRestarts(t *testing.T) {
 	start := time.Now()
 	// Three pieces of 2 s: a loaded machine starts each later, so the test
 	// waits for the third rather than for a fixed time.
-	for !rec.(*recorder).restartedTwice() {
+	for !rec.(*recorder).restartedTwice() || strings.Count(readFile(log), "screenrecord --output-format=h264 --time-limit 2 -") < 3 {
 		if time.Since(start) > time.Minute {
 			t.Fatalf("screenrecord was not restarted twice within a minute (2s limit)")
 		}
@@ -159,4 +159,9 @@ func (r *recorder) restartedTwice() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.pieces >= 3
+}
+
+func readFile(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
 }
