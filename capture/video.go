@@ -63,11 +63,20 @@ func hlsOutput(dir string, fps, seg int, encode bool) []string {
 
 var ffmpegHead = []string{"-hide_banner", "-loglevel", "error", "-y"}
 
-// RawVideoArgs records raw RGBA frames read from stdin (the virtual device).
-func RawVideoArgs(dir string, w, h int, o VideoOptions) []string {
+// RawVideoArgs records raw RGBA frames read from stdin (the virtual device)
+// and, with audioRate > 0, mono 16-bit PCM at that rate read from the
+// second pipe (fd 3, StartFFmpegInputs). ffmpeg reads each input in its own
+// thread, so the two pipes are drained independently; the writers pace
+// them by the wall clock, frame n and sample k at n/fps and k/rate.
+func RawVideoArgs(dir string, w, h int, o VideoOptions, audioRate int) []string {
 	a := append([]string{}, ffmpegHead...)
 	a = append(a, "-f", "rawvideo", "-pix_fmt", "rgba", "-s", fmt.Sprintf("%dx%d", w, h),
 		"-r", strconv.Itoa(o.FPS), "-i", "-")
+	if audioRate <= 0 {
+		return append(a, hlsOutput(dir, o.FPS, o.SegmentSeconds, true)...)
+	}
+	a = append(a, "-f", "s16le", "-ar", strconv.Itoa(audioRate), "-ac", "1", "-i", "pipe:3",
+		"-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "64k")
 	return append(a, hlsOutput(dir, o.FPS, o.SegmentSeconds, true)...)
 }
 
@@ -201,8 +210,9 @@ func Finalise(ctx context.Context, ffmpeg, dir, out, quality string) error {
 
 // FFmpeg is a running ffmpeg with a graceful stop.
 type FFmpeg struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
+	cmd *exec.Cmd
+	// inputs are the pipes the caller writes into: stdin, then fd 3, 4…
+	inputs []io.WriteCloser
 	stderr *bytes.Buffer
 	// done is closed when ffmpeg has exited, with waitErr its status.
 	done    chan struct{}
@@ -214,6 +224,17 @@ type FFmpeg struct {
 // StartFFmpeg starts ffmpeg with args. With pipeIn, its stdin is a pipe the
 // caller writes frames into (Stdin), and closing it ends the recording.
 func StartFFmpeg(ffmpeg string, args []string, pipeIn bool) (*FFmpeg, error) {
+	n := 0
+	if pipeIn {
+		n = 1
+	}
+	return StartFFmpegInputs(ffmpeg, args, n)
+}
+
+// StartFFmpegInputs starts ffmpeg with n input pipes: its stdin (ffmpeg's
+// "-" or pipe:0) and then file descriptors 3, 4… (pipe:3, pipe:4).
+// Closing them all ends the recording.
+func StartFFmpegInputs(ffmpeg string, args []string, n int) (*FFmpeg, error) {
 	if _, err := exec.LookPath(ffmpeg); err != nil {
 		return nil, fmt.Errorf("%w: ffmpeg (%s) records video: install it (apt-get install ffmpeg) or run with --video off", ErrToolMissing, ffmpeg)
 	}
@@ -223,22 +244,55 @@ func StartFFmpeg(ffmpeg string, args []string, pipeIn bool) (*FFmpeg, error) {
 	// Its own process group: a Ctrl-C at the terminal reaches vpt, which
 	// then stops the recording cleanly, instead of killing ffmpeg mid-segment.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if pipeIn {
-		w, err := cmd.StdinPipe()
+	var readEnds []*os.File
+	closeAll := func() {
+		for _, f := range readEnds {
+			f.Close()
+		}
+		for _, w := range p.inputs {
+			w.Close()
+		}
+	}
+	for i := 0; i < n; i++ {
+		if i == 0 {
+			w, err := cmd.StdinPipe()
+			if err != nil {
+				return nil, err
+			}
+			p.inputs = append(p.inputs, w)
+			continue
+		}
+		r, w, err := os.Pipe()
 		if err != nil {
+			closeAll()
 			return nil, err
 		}
-		p.stdin = w
+		readEnds = append(readEnds, r)
+		p.inputs = append(p.inputs, w)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, r)
 	}
 	if err := cmd.Start(); err != nil {
+		closeAll()
 		return nil, err
+	}
+	// The child has its copies of the read ends.
+	for _, f := range readEnds {
+		f.Close()
 	}
 	go func() { p.waitErr = cmd.Wait(); close(p.done) }()
 	return p, nil
 }
 
 // Stdin is the frame pipe (pipeIn only).
-func (p *FFmpeg) Stdin() io.Writer { return p.stdin }
+func (p *FFmpeg) Stdin() io.Writer { return p.Input(0) }
+
+// Input is input pipe i: 0 is stdin, 1 is fd 3, and so on.
+func (p *FFmpeg) Input(i int) io.Writer {
+	if i >= len(p.inputs) {
+		return nil
+	}
+	return p.inputs[i]
+}
 
 // Exited is closed once ffmpeg has ended; ExitErr is then its status.
 func (p *FFmpeg) Exited() <-chan struct{} { return p.done }
@@ -253,8 +307,10 @@ func (p *FFmpeg) ExitErr() error {
 // writes its last segment and playlist), SIGKILL after a grace period.
 func (p *FFmpeg) Stop(grace time.Duration) error {
 	p.once.Do(func() {
-		if p.stdin != nil {
-			p.stdin.Close()
+		if len(p.inputs) > 0 {
+			for _, w := range p.inputs {
+				w.Close()
+			}
 		} else {
 			_ = p.cmd.Process.Signal(syscall.SIGINT)
 		}
@@ -269,7 +325,7 @@ func (p *FFmpeg) Stop(grace time.Duration) error {
 		if p.err != nil {
 			var ee *exec.ExitError
 			// ffmpeg exits 255 after SIGINT even when it stopped cleanly.
-			if errors.As(p.err, &ee) && ee.ExitCode() == 255 && p.stdin == nil {
+			if errors.As(p.err, &ee) && ee.ExitCode() == 255 && len(p.inputs) == 0 {
 				p.err = nil
 			} else {
 				p.err = fmt.Errorf("%v: %s", p.err, lastLines(p.stderr.String(), 3))
