@@ -11,8 +11,9 @@ import (
 // Frame is one picture of a device's capture as 8-bit luma, the form the
 // picture analysis works on: one byte a pixel, no decoding on the way.
 type Frame struct {
-	// Image is the picture; its Rect starts at (0, 0). It belongs to the
-	// caller: a reader never writes into a frame it has handed out.
+	// Image is the picture; its Rect starts at (0, 0). It is never written
+	// again once handed out, and readers of one source may share it: treat
+	// it as read-only.
 	Image *image.Gray
 	// Time is when the device showed the picture: exactly, for the
 	// virtual device, which renders the picture of that instant; when
@@ -102,7 +103,7 @@ func AudioOf(d Device) (AudioSource, error) {
 		return as, nil
 	}
 	i := d.Info()
-	return nil, fmt.Errorf("device %s (%s) gives no sound: %w (sound analysis needs a device with audio, such as the virtual device)", i.ID, i.Driver, ErrNotSupported)
+	return nil, fmt.Errorf("device %s (%s) gives no live sound: %w (live sound analysis needs the virtual device; an HDMI card with audio: records its sound into the run's video, which the recording check analyses)", i.ID, i.Driver, ErrNotSupported)
 }
 
 // ErrRegion: a region is empty or not inside the frame.

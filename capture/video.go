@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"os"
 	"os/exec"
@@ -101,11 +102,18 @@ type CaptureSource struct {
 	Format string // v4l2 input format, default mjpeg
 }
 
+// PipelineFrameSize is the size of a capture pipeline's live grey frames:
+// analysis needs no more, and a fixed size lets them be read off the pipe
+// without asking ffmpeg.
+var PipelineFrameSize = image.Pt(1280, 720)
+
 // CaptureArgs keeps a capture source's latest frame in LatestFrame for
 // screenshots and, with record, records it into HLS segments, from one
 // ffmpeg process. The frame is written atomically (-atomic_writing), so a
-// reader never sees half a picture.
-func CaptureArgs(dir string, src CaptureSource, o VideoOptions, shotFPS int, record bool) []string {
+// reader never sees half a picture. With framesFPS > 0 it also writes raw
+// grey frames of PipelineFrameSize at that rate to stdout, for live
+// analysis, from the same decoded pictures.
+func CaptureArgs(dir string, src CaptureSource, o VideoOptions, shotFPS int, record bool, framesFPS int) []string {
 	a := append([]string{}, ffmpegHead...)
 	a = append(a, "-nostdin")
 	switch src.Kind {
@@ -129,11 +137,22 @@ func CaptureArgs(dir string, src CaptureSource, o VideoOptions, shotFPS int, rec
 		shotFPS = 5
 	}
 	latest := []string{"-c:v", "ppm", "-f", "image2", "-update", "1", "-atomic_writing", "1", filepath.Join(dir, LatestFrame)}
-	if !record {
-		a = append(a, "-an", "-vf", fmt.Sprintf("fps=%d", shotFPS))
-		return append(a, latest...)
+	// frames splits the source for the grey frames, when asked for.
+	frames, in, grey := "", "[0:v]", []string(nil)
+	if framesFPS > 0 {
+		frames = fmt.Sprintf("[0:v]split=2[pics][f];[f]fps=%d,scale=%d:%d,format=gray[grey];", framesFPS, PipelineFrameSize.X, PipelineFrameSize.Y)
+		in = "[pics]"
+		grey = []string{"-map", "[grey]", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"}
 	}
-	a = append(a, "-filter_complex", fmt.Sprintf("[0:v]fps=%d,split=2[rec][shot];[shot]fps=%d[latest]", o.FPS, shotFPS))
+	if !record {
+		if framesFPS <= 0 {
+			a = append(a, "-an", "-vf", fmt.Sprintf("fps=%d", shotFPS))
+			return append(a, latest...)
+		}
+		a = append(a, "-filter_complex", fmt.Sprintf("%s%sfps=%d[latest]", frames, in, shotFPS), "-map", "[latest]")
+		return append(append(a, latest...), grey...)
+	}
+	a = append(a, "-filter_complex", fmt.Sprintf("%s%sfps=%d,split=2[rec][shot];[shot]fps=%d[latest]", frames, in, o.FPS, shotFPS))
 	a = append(a, "-map", "[rec]")
 	if src.Kind == "v4l2" && src.Audio != "" {
 		a = append(a, "-map", "1:a", "-c:a", "aac", "-b:a", "64k", "-ar", "48000", "-ac", "2")
@@ -142,7 +161,7 @@ func CaptureArgs(dir string, src CaptureSource, o VideoOptions, shotFPS int, rec
 	}
 	a = append(a, hlsOutput(dir, o.FPS, o.SegmentSeconds, true)...)
 	a = append(a, "-map", "[latest]")
-	return append(a, latest...)
+	return append(append(a, latest...), grey...)
 }
 
 // FinaliseArgs turns MPEG-TS segments, read one after the other on stdin,
@@ -213,6 +232,7 @@ type FFmpeg struct {
 	cmd *exec.Cmd
 	// inputs are the pipes the caller writes into: stdin, then fd 3, 4…
 	inputs []io.WriteCloser
+	stdout io.Reader // when asked for: what ffmpeg writes to pipe:1
 	stderr *bytes.Buffer
 	// done is closed when ffmpeg has exited, with waitErr its status.
 	done    chan struct{}
@@ -235,6 +255,10 @@ func StartFFmpeg(ffmpeg string, args []string, pipeIn bool) (*FFmpeg, error) {
 // "-" or pipe:0) and then file descriptors 3, 4… (pipe:3, pipe:4).
 // Closing them all ends the recording.
 func StartFFmpegInputs(ffmpeg string, args []string, n int) (*FFmpeg, error) {
+	return startFFmpeg(ffmpeg, args, n, false)
+}
+
+func startFFmpeg(ffmpeg string, args []string, n int, stdout bool) (*FFmpeg, error) {
 	if _, err := exec.LookPath(ffmpeg); err != nil {
 		return nil, fmt.Errorf("%w: ffmpeg (%s) records video: install it (apt-get install ffmpeg) or run with --video off", ErrToolMissing, ffmpeg)
 	}
@@ -270,6 +294,14 @@ func StartFFmpegInputs(ffmpeg string, args []string, n int) (*FFmpeg, error) {
 		readEnds = append(readEnds, r)
 		p.inputs = append(p.inputs, w)
 		cmd.ExtraFiles = append(cmd.ExtraFiles, r)
+	}
+	if stdout {
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		p.stdout = out
 	}
 	if err := cmd.Start(); err != nil {
 		closeAll()

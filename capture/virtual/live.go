@@ -25,8 +25,10 @@ const (
 )
 
 // maxLag is how far behind the present a live reader may fall before it
-// skips ahead (the history of screens covers far more).
-const maxLag = time.Second
+// skips ahead. Until then it renders every instant, late but exactly as it
+// was (the history of screens covers that), so a slow consumer sees the
+// same frames as a fast one.
+const maxLag = 5 * time.Second
 
 // errClosed: the reader was closed.
 var errClosed = errors.New("reader closed")
@@ -88,8 +90,8 @@ func (s *synth) timeOf(n int64) time.Time {
 
 // Frames implements capture.FrameSource: frame n is the picture of the
 // instant start + n/fps, rendered once that instant has come, so its time
-// is exact whatever the scheduling. A reader more than a second behind
-// skips ahead (Seq shows the gap).
+// is exact whatever the scheduling. A reader more than five seconds
+// behind skips ahead (Seq shows the gap).
 func (d *Device) Frames(ctx context.Context, o capture.FrameOptions) (capture.FrameReader, error) {
 	fps := o.FPS
 	if fps <= 0 {
@@ -98,8 +100,7 @@ func (d *Device) Frames(ctx context.Context, o capture.FrameOptions) (capture.Fr
 	if fps > 120 {
 		return nil, errors.New("frames: at most 120 frames a second")
 	}
-	return &frameReader{d: d, ctx: ctx, fps: fps, start: time.Now(), rgba: image.NewRGBA(image.Rect(0, 0, Width, Height)),
-		closed: make(chan struct{})}, nil
+	return &frameReader{d: d, ctx: ctx, fps: fps, start: time.Now(), closed: make(chan struct{})}, nil
 }
 
 func (d *Device) fps() int {
@@ -115,7 +116,6 @@ type frameReader struct {
 	fps    int
 	start  time.Time
 	n      uint64
-	rgba   *image.RGBA
 	closed chan struct{}
 	once   sync.Once
 }
@@ -131,8 +131,9 @@ func (r *frameReader) Next(ctx context.Context) (capture.Frame, error) {
 	if err := sleepUntil(ctx, r.ctx, r.closed, t); err != nil {
 		return capture.Frame{}, err
 	}
-	r.d.frame(r.rgba, t)
-	f := capture.Frame{Image: grey(r.rgba), Time: t, Seq: r.n}
+	img := image.NewGray(image.Rect(0, 0, Width, Height))
+	r.d.frame(img, t)
+	f := capture.Frame{Image: img, Time: t, Seq: r.n}
 	r.n++
 	return f, nil
 }
@@ -172,24 +173,12 @@ func sleepUntil(ctx, readerCtx context.Context, closed <-chan struct{}, t time.T
 	}
 }
 
-// grey converts a frame to 8-bit luma with the weights of color.GrayModel
-// (ITU-R BT.601).
-func grey(src *image.RGBA) *image.Gray {
-	g := image.NewGray(src.Rect)
-	pix, out := src.Pix, g.Pix
-	for i, j := 0, 0; j < len(out); i, j = i+4, j+1 {
-		y := (19595*uint32(pix[i]) + 38470*uint32(pix[i+1]) + 7471*uint32(pix[i+2]) + 1<<15) >> 16
-		out[j] = uint8(y)
-	}
-	return g
-}
-
 // audioChunk is the length of a live sound stretch.
 const audioChunk = 20 * time.Millisecond
 
 // Audio implements capture.AudioSource: stretches of 20 ms, each made once
-// its time has come. A reader more than a second behind skips ahead (the
-// next stretch's Time shows the gap).
+// its time has come. A reader more than five seconds behind skips ahead
+// (the next stretch's Time shows the gap).
 func (d *Device) Audio(ctx context.Context) (capture.AudioReader, error) {
 	return &audioReader{ctx: ctx, s: &synth{d: d, start: time.Now()}, closed: make(chan struct{})}, nil
 }

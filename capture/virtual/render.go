@@ -163,32 +163,89 @@ func renderStatic(s screen) *image.RGBA {
 }
 
 // drawMoving draws a copy of static with the time, the frame counter, the
-// footer's step bar and the animation's bar at now.
-func drawMoving(dst, static *image.RGBA, now time.Time, frame uint64) {
-	copy(dst.Pix, static.Pix)
+// footer's step bar and the animation's bar at now. dst is an RGBA frame
+// (screenshots, video) or a grey one (live frames), drawn from the static
+// picture of the same kind: grey frames cost no colour conversion.
+func drawMoving(dst draw.Image, static *staticPicture, now time.Time, frame uint64) {
+	switch d := dst.(type) {
+	case *image.RGBA:
+		copy(d.Pix, static.rgba.Pix)
+	case *image.Gray:
+		copy(d.Pix, static.grey().Pix)
+	}
 	f := loadFaces()
 	label := fmt.Sprintf("%s  #%06d", now.Format("15:04:05.0"), frame)
 	text(dst, f.small, clockBox.Min.X+40, Height-22, label, color.White)
 	// A bar that moves across the footer, one step per frame.
 	x := int(frame%64) * (Width / 64)
-	draw.Draw(dst, image.Rect(x, Height-64, x+Width/64, Height-60), &image.Uniform{color.RGBA{255, 200, 0, 255}}, image.Point{}, draw.Src)
+	fill(dst, image.Rect(x, Height-64, x+Width/64, Height-60), color.RGBA{255, 200, 0, 255})
 	// The animation's bar, placed by the time (not the frame), so it moves
 	// alike at any frame rate.
 	const barW = 40
 	phase := float64(now.UnixNano()%int64(sweep)) / float64(sweep)
 	bx := AnimationBox.Min.X + int(phase*float64(AnimationBox.Dx()-barW))
-	draw.Draw(dst, image.Rect(bx, AnimationBox.Min.Y, bx+barW, AnimationBox.Max.Y), &image.Uniform{color.RGBA{240, 240, 255, 255}}, image.Point{}, draw.Src)
+	fill(dst, image.Rect(bx, AnimationBox.Min.Y, bx+barW, AnimationBox.Max.Y), color.RGBA{240, 240, 255, 255})
+}
+
+// fill paints a rectangle in one colour.
+func fill(dst draw.Image, r image.Rectangle, c color.RGBA) {
+	g, ok := dst.(*image.Gray)
+	if !ok {
+		draw.Draw(dst, r, &image.Uniform{c}, image.Point{}, draw.Src)
+		return
+	}
+	r = r.Intersect(g.Rect)
+	y := luma(c.R, c.G, c.B)
+	for row := r.Min.Y; row < r.Max.Y; row++ {
+		line := g.Pix[g.PixOffset(r.Min.X, row):g.PixOffset(r.Max.X, row)]
+		for i := range line {
+			line[i] = y
+		}
+	}
+}
+
+// luma is ITU-R BT.601 luma, as color.GrayModel computes it.
+func luma(r, g, b uint8) uint8 {
+	return uint8((19595*uint32(r) + 38470*uint32(g) + 7471*uint32(b) + 1<<15) >> 16)
+}
+
+// toGrey converts a frame to 8-bit luma.
+func toGrey(src *image.RGBA) *image.Gray {
+	g := image.NewGray(src.Rect)
+	pix, out := src.Pix, g.Pix
+	for i, j := 0, 0; j < len(out); i, j = i+4, j+1 {
+		out[j] = luma(pix[i], pix[i+1], pix[i+2])
+	}
+	return g
 }
 
 // drawBlack makes dst an opaque black picture.
-func drawBlack(dst *image.RGBA) {
-	pix := dst.Pix
-	for i := range pix {
-		pix[i] = 0
+func drawBlack(dst draw.Image) {
+	switch d := dst.(type) {
+	case *image.RGBA:
+		pix := d.Pix
+		for i := range pix {
+			pix[i] = 0
+		}
+		for i := 3; i < len(pix); i += 4 {
+			pix[i] = 0xff
+		}
+	case *image.Gray:
+		clear(d.Pix)
 	}
-	for i := 3; i < len(pix); i += 4 {
-		pix[i] = 0xff
-	}
+}
+
+// staticPicture is a screen without its moving parts, in colour and,
+// once a grey frame needs it, in grey.
+type staticPicture struct {
+	rgba  *image.RGBA
+	once  sync.Once
+	greyP *image.Gray
+}
+
+func (p *staticPicture) grey() *image.Gray {
+	p.once.Do(func() { p.greyP = toGrey(p.rgba) })
+	return p.greyP
 }
 
 // staticCache keeps the last few static pictures: the recorder, a frame
@@ -198,24 +255,24 @@ type staticCache struct {
 	mu      sync.Mutex
 	entries [4]struct {
 		key string
-		img *image.RGBA
+		pic *staticPicture
 	}
 	next int
 }
 
-func (c *staticCache) get(s screen) *image.RGBA {
+func (c *staticCache) get(s screen) *staticPicture {
 	k := s.key()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, e := range c.entries {
-		if e.img != nil && e.key == k {
-			return e.img
+		if e.pic != nil && e.key == k {
+			return e.pic
 		}
 	}
-	img := renderStatic(s)
-	c.entries[c.next].key, c.entries[c.next].img = k, img
+	pic := &staticPicture{rgba: renderStatic(s)}
+	c.entries[c.next].key, c.entries[c.next].pic = k, pic
 	c.next = (c.next + 1) % len(c.entries)
-	return img
+	return pic
 }
 
 // fontMu serialises drawing: font faces keep glyph buffers that are not

@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"image/draw"
 	"math"
 	"math/rand"
 	"strings"
@@ -239,8 +240,8 @@ func (d *Device) Freeze() (func() image.Image, image.Point) {
 	}, image.Pt(Width, Height)
 }
 
-// frame renders the picture shown at now into dst.
-func (d *Device) frame(dst *image.RGBA, now time.Time) { d.draw(dst, d.viewAt(now)) }
+// frame renders the picture shown at now into dst (RGBA or grey).
+func (d *Device) frame(dst draw.Image, now time.Time) { d.draw(dst, d.viewAt(now)) }
 
 // view is everything a frame of some instant shows.
 type view struct {
@@ -274,7 +275,7 @@ func (d *Device) viewAt(t time.Time) view {
 }
 
 // draw renders a view.
-func (d *Device) draw(dst *image.RGBA, v view) {
+func (d *Device) draw(dst draw.Image, v view) {
 	if v.black {
 		drawBlack(dst)
 		return
