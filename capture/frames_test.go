@@ -54,6 +54,7 @@ func TestDecodeArgs(t *testing.T) {
 	golden.Check(t, "decode-window", golden.Argv(capture.DecodeArgs(capture.DecodeOptions{
 		Input: []string{"-ss", "12.5", "-t", "10", "-i", "video.mp4"}, Width: 320, Height: 180, FPS: 25})))
 	golden.Check(t, "probe", golden.Argv(capture.ProbeArgs("video.mp4")))
+	golden.Check(t, "raw-video-audio", golden.Argv(capture.RawVideoArgs("/run/x/video", 1280, 720, capture.DefaultVideoOptions, 48000)))
 	if _, err := capture.DecodeFrames(context.Background(), "ffmpeg", capture.DecodeOptions{Input: []string{"-i", "x"}}); err == nil ||
 		!strings.Contains(err.Error(), "give a positive size and rate") {
 		t.Fatalf("no size: %v", err)

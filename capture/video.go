@@ -71,11 +71,16 @@ var ffmpegHead = []string{"-hide_banner", "-loglevel", "error", "-y"}
 // them by the wall clock, frame n and sample k at n/fps and k/rate.
 func RawVideoArgs(dir string, w, h int, o VideoOptions, audioRate int) []string {
 	a := append([]string{}, ffmpegHead...)
+	// The raw inputs say everything about themselves: no probing, which
+	// would read seconds of one pipe while the other waits.
+	noProbe := []string{"-probesize", "32", "-analyzeduration", "0"}
+	a = append(a, noProbe...)
 	a = append(a, "-f", "rawvideo", "-pix_fmt", "rgba", "-s", fmt.Sprintf("%dx%d", w, h),
 		"-r", strconv.Itoa(o.FPS), "-i", "-")
 	if audioRate <= 0 {
 		return append(a, hlsOutput(dir, o.FPS, o.SegmentSeconds, true)...)
 	}
+	a = append(a, noProbe...)
 	a = append(a, "-f", "s16le", "-ar", strconv.Itoa(audioRate), "-ac", "1", "-i", "pipe:3",
 		"-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "64k")
 	return append(a, hlsOutput(dir, o.FPS, o.SegmentSeconds, true)...)

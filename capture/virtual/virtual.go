@@ -343,18 +343,19 @@ func (d *Device) StartVideo(ctx context.Context, dir string, o capture.VideoOpti
 func (d *Device) Close() error { return nil }
 
 type recorder struct {
-	p    *capture.FFmpeg
-	stop chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
-	mu   sync.Mutex
-	err  error
+	p        *capture.FFmpeg
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	once     sync.Once
+	mu       sync.Mutex
+	err      error
+	stopping bool // the pipes are being closed: failed writes are expected
 }
 
 func (r *recorder) fail(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.err == nil {
+	if r.err == nil && !r.stopping {
 		r.err = err
 	}
 }
@@ -439,12 +440,31 @@ func (r *recorder) pace(tick <-chan time.Time, catchUp func() bool) {
 	}
 }
 
+// writerGrace is how long Stop lets the writers hand ffmpeg their last
+// frame and sound.
+const writerGrace = 3 * time.Second
+
 // Stop implements capture.Recorder.
 func (r *recorder) Stop(ctx context.Context) error {
 	r.once.Do(func() {
 		close(r.stop)
-		r.wg.Wait()
-		r.fail(r.p.Stop(10 * time.Second))
+		// A writer still held up by ffmpeg after the grace is let go by
+		// closing its pipe: the recording ends with what ffmpeg has.
+		done := make(chan struct{})
+		go func() { r.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(writerGrace):
+		}
+		r.mu.Lock()
+		r.stopping = true
+		r.mu.Unlock()
+		err := r.p.Stop(10 * time.Second)
+		<-done
+		r.mu.Lock()
+		r.stopping = false
+		r.mu.Unlock()
+		r.fail(err)
 	})
 	r.mu.Lock()
 	defer r.mu.Unlock()
