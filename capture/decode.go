@@ -176,9 +176,9 @@ func (r *decodeReader) read(cmd *exec.Cmd, out io.Reader, stderr *limitedBuffer)
 			case errors.Is(err, io.EOF) && werr == nil:
 				r.err = io.EOF
 			case werr != nil:
-				r.err = fmt.Errorf("ffmpeg stopped decoding frames: %v: %s", werr, lastLines(stderr.b.String(), 3))
+				r.err = fmt.Errorf("ffmpeg stopped decoding frames: %v: %s", werr, lastLines(stderr.String(), 3))
 			default:
-				r.err = fmt.Errorf("ffmpeg ended mid-frame: %s", lastLines(stderr.b.String(), 3))
+				r.err = fmt.Errorf("ffmpeg ended mid-frame: %s", lastLines(stderr.String(), 3))
 			}
 			return
 		}

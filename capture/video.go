@@ -238,7 +238,7 @@ type FFmpeg struct {
 	// inputs are the pipes the caller writes into: stdin, then fd 3, 4…
 	inputs []io.WriteCloser
 	stdout io.Reader // when asked for: what ffmpeg writes to pipe:1
-	stderr *bytes.Buffer
+	stderr *limitedBuffer
 	// done is closed when ffmpeg has exited, with waitErr its status.
 	done    chan struct{}
 	waitErr error
@@ -268,8 +268,8 @@ func startFFmpeg(ffmpeg string, args []string, n int, stdout bool) (*FFmpeg, err
 		return nil, fmt.Errorf("%w: ffmpeg (%s) records video: install it (apt-get install ffmpeg) or run with --video off", ErrToolMissing, ffmpeg)
 	}
 	cmd := exec.Command(ffmpeg, args...)
-	p := &FFmpeg{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan struct{})}
-	cmd.Stderr = &limitedBuffer{b: p.stderr, max: 16 * 1024}
+	p := &FFmpeg{cmd: cmd, stderr: &limitedBuffer{b: &bytes.Buffer{}, max: 16 * 1024}, done: make(chan struct{})}
+	cmd.Stderr = p.stderr
 	// Its own process group: a Ctrl-C at the terminal reaches vpt, which
 	// then stops the recording cleanly, instead of killing ffmpeg mid-segment.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -388,12 +388,20 @@ func (r *ProcessRecorder) Stop(ctx context.Context) error {
 }
 
 // Stderr returns the end of ffmpeg's error output.
+// It may be called while ffmpeg runs.
 func (p *FFmpeg) Stderr() string { return lastLines(p.stderr.String(), 5) }
 
 type limitedBuffer struct {
 	mu  sync.Mutex
 	b   *bytes.Buffer
 	max int
+}
+
+// String is what was written, safe while writes go on.
+func (l *limitedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func (l *limitedBuffer) Write(p []byte) (int, error) {
