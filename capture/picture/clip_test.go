@@ -3,6 +3,7 @@ package picture
 import (
 	"context"
 	"errors"
+	"image"
 	"io"
 	"os/exec"
 	"testing"
@@ -20,12 +21,12 @@ func needFFmpeg(t *testing.T) {
 
 var epoch = time.Unix(0, 0)
 
-// watchInput decodes an ffmpeg input to 720p grey frames at the clip rate
-// and watches them all.
-func watchInput(t *testing.T, o WatchOptions, input ...string) Summary {
+// watchInput decodes an ffmpeg input to grey frames of size at the clip
+// rate and watches them all.
+func watchInput(t *testing.T, size image.Point, o WatchOptions, input ...string) Summary {
 	t.Helper()
 	ctx := context.Background()
-	r, err := capture.DecodeFrames(ctx, "ffmpeg", capture.DecodeOptions{Input: input, Width: 1280, Height: 720, FPS: capturetest.ClipFPS, Base: epoch})
+	r, err := capture.DecodeFrames(ctx, "ffmpeg", capture.DecodeOptions{Input: input, Width: size.X, Height: size.Y, FPS: capturetest.ClipFPS, Base: epoch})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestClipBoundaries(t *testing.T) {
 		capturetest.Segment{Video: "black", Seconds: 1.2},
 		capturetest.Segment{Video: "moving", Seconds: 1.4},
 	)
-	s := watchInput(t, WatchOptions{Freeze: 900 * time.Millisecond}, "-i", clip)
+	s := watchInput(t, image.Pt(1280, 720), WatchOptions{Freeze: 900 * time.Millisecond}, "-i", clip)
 	if len(s.Black) != 2 || len(s.Frozen) != 1 {
 		t.Fatalf("black %v, frozen %v", s.Black, s.Frozen)
 	}
@@ -93,15 +94,17 @@ func TestClipBoundaries(t *testing.T) {
 }
 
 // A minute of moving test picture is never black or frozen, and moves in
-// every frame; a dark picture with a lit tenth is not black either.
+// every frame; a dark picture with a lit tenth is not black either. (The
+// minute is watched at 640x360: the decisions are ratios of the picture,
+// and a quarter of the pixels keeps the race detector's run short.)
 func TestNoFalsePositives(t *testing.T) {
 	needFFmpeg(t)
-	s := watchInput(t, WatchOptions{Freeze: 500 * time.Millisecond}, "-f", "lavfi", "-i", "testsrc2=s=1280x720:r=25:d=60")
+	s := watchInput(t, image.Pt(640, 360), WatchOptions{Freeze: 500 * time.Millisecond}, "-f", "lavfi", "-i", "testsrc2=s=1280x720:r=25:d=60")
 	if s.Frames != 1500 || len(s.Black) != 0 || len(s.Frozen) != 0 || s.MotionRatio != 1 {
 		t.Fatalf("60 s of testsrc2: %d frames, black %v, frozen %v, motion %.4f", s.Frames, s.Black, s.Frozen, s.MotionRatio)
 	}
 	clip := capturetest.Clip(t, t.TempDir(), "dark.mp4", capturetest.Segment{Video: "dark", Seconds: 2})
-	s = watchInput(t, WatchOptions{}, "-i", clip)
+	s = watchInput(t, image.Pt(1280, 720), WatchOptions{}, "-i", clip)
 	if s.Frames != 50 || len(s.Black) != 0 {
 		t.Fatalf("90%%-dark clip: %d frames, black %v", s.Frames, s.Black)
 	}
