@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -29,7 +30,11 @@ type Pipeline struct {
 	FFmpeg string
 	// ShotFPS is how often the latest frame is refreshed (default 5).
 	ShotFPS int
+	// FramesFPS is the rate of the live grey frames (Frames): 0 means the
+	// source's rate, a negative value none.
+	FramesFPS int
 
+	hub      frameHub
 	mu       sync.Mutex
 	proc     *FFmpeg
 	dir      string
@@ -64,13 +69,136 @@ func (p *Pipeline) ensure() error {
 }
 
 func (p *Pipeline) startLocked(dir string, record bool, o VideoOptions) error {
-	proc, err := StartFFmpeg(p.FFmpeg, CaptureArgs(dir, p.Source, o, p.ShotFPS, record), false)
+	fps := p.framesFPS()
+	proc, err := startFFmpeg(p.FFmpeg, CaptureArgs(dir, p.Source, o, p.ShotFPS, record, fps), 0, fps > 0)
 	if err != nil {
 		return err
 	}
 	p.proc, p.dir, p.recorder = proc, dir, record
+	if fps > 0 {
+		go p.hub.feed(proc.stdout)
+	}
 	return nil
 }
+
+func (p *Pipeline) framesFPS() int {
+	switch {
+	case p.FramesFPS < 0:
+		return 0
+	case p.FramesFPS > 0:
+		return p.FramesFPS
+	case p.Source.FPS > 0:
+		return p.Source.FPS
+	}
+	return DefaultVideoOptions.FPS
+}
+
+// Frames implements FrameSource: the grey frames the pipeline's ffmpeg
+// writes beside its screenshots and recording, PipelineFrameSize, timed
+// when they arrive. A reader that falls more than two seconds behind
+// loses frames (Seq shows the gap); ffmpeg is never held up. A restart of
+// the pipeline (when a recording starts) leaves a short gap.
+func (p *Pipeline) Frames(ctx context.Context, o FrameOptions) (FrameReader, error) {
+	fps := p.framesFPS()
+	if fps <= 0 {
+		return nil, fmt.Errorf("%w: this capture pipeline gives no live frames", ErrNotSupported)
+	}
+	if o.FPS > 0 && o.FPS != fps {
+		return nil, fmt.Errorf("frames: this capture pipeline gives %d frames a second, not %d (set fps: on the device)", fps, o.FPS)
+	}
+	if err := p.ensure(); err != nil {
+		return nil, err
+	}
+	return &hubReader{p: p, ctx: ctx, start: p.hub.nextSeq(), fps: fps}, nil
+}
+
+// frameHub keeps the last frames of a pipeline for its readers.
+type frameHub struct {
+	mu   sync.Mutex
+	ring [64]Frame
+	next uint64        // the seq of the next frame
+	wake chan struct{} // closed at every new frame
+}
+
+func (h *frameHub) nextSeq() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.next
+}
+
+// feed reads frames from ffmpeg until it ends.
+func (h *frameHub) feed(r io.Reader) {
+	size := PipelineFrameSize.X * PipelineFrameSize.Y
+	for {
+		img := image.NewGray(image.Rectangle{Max: PipelineFrameSize})
+		if _, err := io.ReadFull(r, img.Pix[:size]); err != nil {
+			return
+		}
+		h.mu.Lock()
+		h.ring[h.next%uint64(len(h.ring))] = Frame{Image: img, Time: time.Now(), Seq: h.next}
+		h.next++
+		if h.wake != nil {
+			close(h.wake)
+			h.wake = nil
+		}
+		h.mu.Unlock()
+	}
+}
+
+// get returns the frame seq, or the oldest kept when seq is gone, or a
+// channel closed when the next frame comes.
+func (h *frameHub) get(seq uint64) (Frame, bool, <-chan struct{}) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if seq < h.next {
+		oldest := uint64(0)
+		if h.next > uint64(len(h.ring)) {
+			oldest = h.next - uint64(len(h.ring))
+		}
+		return h.ring[max(seq, oldest)%uint64(len(h.ring))], true, nil
+	}
+	if h.wake == nil {
+		h.wake = make(chan struct{})
+	}
+	return Frame{}, false, h.wake
+}
+
+type hubReader struct {
+	p     *Pipeline
+	ctx   context.Context
+	start uint64
+	want  uint64 // relative to start
+	fps   int
+}
+
+// Next implements FrameReader.
+func (r *hubReader) Next(ctx context.Context) (Frame, error) {
+	deadline := time.NewTimer(frameWait)
+	defer deadline.Stop()
+	for {
+		f, ok, wake := r.p.hub.get(r.start + r.want)
+		if ok {
+			f.Seq -= r.start
+			r.want = f.Seq + 1
+			return f, nil
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return Frame{}, ctx.Err()
+		case <-r.ctx.Done():
+			return Frame{}, r.ctx.Err()
+		case <-deadline.C:
+			return Frame{}, fmt.Errorf("%w after %s (is the source connected? %s)", ErrStalled, frameWait, r.p.Source.Input)
+		}
+	}
+}
+
+// FPS implements FrameReader.
+func (r *hubReader) FPS() int { return r.fps }
+
+// Close implements FrameReader.
+func (r *hubReader) Close() error { return nil }
 
 // Record (re)starts the pipeline recording into dir. It returns once the
 // first frame has come through, so that what the caller does next is in

@@ -22,7 +22,7 @@ type Tool struct {
 var versionArgs = map[string][]string{
 	"ffmpeg": {"-hide_banner", "-version"}, "ffprobe": {"-hide_banner", "-version"}, "adb": {"version"},
 	"ir-ctl": {"--version"}, "irsend": {"--version"}, "xdotool": {"--version"}, "python3": {"--version"},
-	"python": {"--version"}, "Xvfb": {"-version"},
+	"python": {"--version"}, "Xvfb": {"-version"}, "tesseract": {"--version"},
 }
 
 // Install hints for Debian.
@@ -30,6 +30,7 @@ var installHints = map[string]string{
 	"ffmpeg": "apt-get install ffmpeg", "ffprobe": "apt-get install ffmpeg", "adb": "apt-get install adb",
 	"ir-ctl": "apt-get install v4l-utils", "irsend": "apt-get install lirc", "xdotool": "apt-get install xdotool",
 	"python3": "apt-get install python3", "python": "apt-get install python3",
+	"tesseract": "apt-get install tesseract-ocr tesseract-ocr-eng",
 }
 
 var versionRe = regexp.MustCompile(`\d+\.\d+(\.\d+)?`)

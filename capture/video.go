@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"os"
 	"os/exec"
@@ -63,11 +64,25 @@ func hlsOutput(dir string, fps, seg int, encode bool) []string {
 
 var ffmpegHead = []string{"-hide_banner", "-loglevel", "error", "-y"}
 
-// RawVideoArgs records raw RGBA frames read from stdin (the virtual device).
-func RawVideoArgs(dir string, w, h int, o VideoOptions) []string {
+// RawVideoArgs records raw RGBA frames read from stdin (the virtual device)
+// and, with audioRate > 0, mono 16-bit PCM at that rate read from the
+// second pipe (fd 3, StartFFmpegInputs). ffmpeg reads each input in its own
+// thread, so the two pipes are drained independently; the writers pace
+// them by the wall clock, frame n and sample k at n/fps and k/rate.
+func RawVideoArgs(dir string, w, h int, o VideoOptions, audioRate int) []string {
 	a := append([]string{}, ffmpegHead...)
+	// The raw inputs say everything about themselves: no probing, which
+	// would read seconds of one pipe while the other waits.
+	noProbe := []string{"-probesize", "32", "-analyzeduration", "0"}
+	a = append(a, noProbe...)
 	a = append(a, "-f", "rawvideo", "-pix_fmt", "rgba", "-s", fmt.Sprintf("%dx%d", w, h),
 		"-r", strconv.Itoa(o.FPS), "-i", "-")
+	if audioRate <= 0 {
+		return append(a, hlsOutput(dir, o.FPS, o.SegmentSeconds, true)...)
+	}
+	a = append(a, noProbe...)
+	a = append(a, "-f", "s16le", "-ar", strconv.Itoa(audioRate), "-ac", "1", "-i", "pipe:3",
+		"-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "64k")
 	return append(a, hlsOutput(dir, o.FPS, o.SegmentSeconds, true)...)
 }
 
@@ -92,11 +107,18 @@ type CaptureSource struct {
 	Format string // v4l2 input format, default mjpeg
 }
 
+// PipelineFrameSize is the size of a capture pipeline's live grey frames:
+// analysis needs no more, and a fixed size lets them be read off the pipe
+// without asking ffmpeg.
+var PipelineFrameSize = image.Pt(1280, 720)
+
 // CaptureArgs keeps a capture source's latest frame in LatestFrame for
 // screenshots and, with record, records it into HLS segments, from one
 // ffmpeg process. The frame is written atomically (-atomic_writing), so a
-// reader never sees half a picture.
-func CaptureArgs(dir string, src CaptureSource, o VideoOptions, shotFPS int, record bool) []string {
+// reader never sees half a picture. With framesFPS > 0 it also writes raw
+// grey frames of PipelineFrameSize at that rate to stdout, for live
+// analysis, from the same decoded pictures.
+func CaptureArgs(dir string, src CaptureSource, o VideoOptions, shotFPS int, record bool, framesFPS int) []string {
 	a := append([]string{}, ffmpegHead...)
 	a = append(a, "-nostdin")
 	switch src.Kind {
@@ -120,11 +142,22 @@ func CaptureArgs(dir string, src CaptureSource, o VideoOptions, shotFPS int, rec
 		shotFPS = 5
 	}
 	latest := []string{"-c:v", "ppm", "-f", "image2", "-update", "1", "-atomic_writing", "1", filepath.Join(dir, LatestFrame)}
-	if !record {
-		a = append(a, "-an", "-vf", fmt.Sprintf("fps=%d", shotFPS))
-		return append(a, latest...)
+	// frames splits the source for the grey frames, when asked for.
+	frames, in, grey := "", "[0:v]", []string(nil)
+	if framesFPS > 0 {
+		frames = fmt.Sprintf("[0:v]split=2[pics][f];[f]fps=%d,scale=%d:%d,format=gray[grey];", framesFPS, PipelineFrameSize.X, PipelineFrameSize.Y)
+		in = "[pics]"
+		grey = []string{"-map", "[grey]", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"}
 	}
-	a = append(a, "-filter_complex", fmt.Sprintf("[0:v]fps=%d,split=2[rec][shot];[shot]fps=%d[latest]", o.FPS, shotFPS))
+	if !record {
+		if framesFPS <= 0 {
+			a = append(a, "-an", "-vf", fmt.Sprintf("fps=%d", shotFPS))
+			return append(a, latest...)
+		}
+		a = append(a, "-filter_complex", fmt.Sprintf("%s%sfps=%d[latest]", frames, in, shotFPS), "-map", "[latest]")
+		return append(append(a, latest...), grey...)
+	}
+	a = append(a, "-filter_complex", fmt.Sprintf("%s%sfps=%d,split=2[rec][shot];[shot]fps=%d[latest]", frames, in, o.FPS, shotFPS))
 	a = append(a, "-map", "[rec]")
 	if src.Kind == "v4l2" && src.Audio != "" {
 		a = append(a, "-map", "1:a", "-c:a", "aac", "-b:a", "64k", "-ar", "48000", "-ac", "2")
@@ -133,7 +166,7 @@ func CaptureArgs(dir string, src CaptureSource, o VideoOptions, shotFPS int, rec
 	}
 	a = append(a, hlsOutput(dir, o.FPS, o.SegmentSeconds, true)...)
 	a = append(a, "-map", "[latest]")
-	return append(a, latest...)
+	return append(append(a, latest...), grey...)
 }
 
 // FinaliseArgs turns MPEG-TS segments, read one after the other on stdin,
@@ -201,9 +234,11 @@ func Finalise(ctx context.Context, ffmpeg, dir, out, quality string) error {
 
 // FFmpeg is a running ffmpeg with a graceful stop.
 type FFmpeg struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stderr *bytes.Buffer
+	cmd *exec.Cmd
+	// inputs are the pipes the caller writes into: stdin, then fd 3, 4…
+	inputs []io.WriteCloser
+	stdout io.Reader // when asked for: what ffmpeg writes to pipe:1
+	stderr *limitedBuffer
 	// done is closed when ffmpeg has exited, with waitErr its status.
 	done    chan struct{}
 	waitErr error
@@ -214,31 +249,87 @@ type FFmpeg struct {
 // StartFFmpeg starts ffmpeg with args. With pipeIn, its stdin is a pipe the
 // caller writes frames into (Stdin), and closing it ends the recording.
 func StartFFmpeg(ffmpeg string, args []string, pipeIn bool) (*FFmpeg, error) {
+	n := 0
+	if pipeIn {
+		n = 1
+	}
+	return StartFFmpegInputs(ffmpeg, args, n)
+}
+
+// StartFFmpegInputs starts ffmpeg with n input pipes: its stdin (ffmpeg's
+// "-" or pipe:0) and then file descriptors 3, 4… (pipe:3, pipe:4).
+// Closing them all ends the recording.
+func StartFFmpegInputs(ffmpeg string, args []string, n int) (*FFmpeg, error) {
+	return startFFmpeg(ffmpeg, args, n, false)
+}
+
+func startFFmpeg(ffmpeg string, args []string, n int, stdout bool) (*FFmpeg, error) {
 	if _, err := exec.LookPath(ffmpeg); err != nil {
 		return nil, fmt.Errorf("%w: ffmpeg (%s) records video: install it (apt-get install ffmpeg) or run with --video off", ErrToolMissing, ffmpeg)
 	}
 	cmd := exec.Command(ffmpeg, args...)
-	p := &FFmpeg{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan struct{})}
-	cmd.Stderr = &limitedBuffer{b: p.stderr, max: 16 * 1024}
+	p := &FFmpeg{cmd: cmd, stderr: &limitedBuffer{b: &bytes.Buffer{}, max: 16 * 1024}, done: make(chan struct{})}
+	cmd.Stderr = p.stderr
 	// Its own process group: a Ctrl-C at the terminal reaches vpt, which
 	// then stops the recording cleanly, instead of killing ffmpeg mid-segment.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if pipeIn {
-		w, err := cmd.StdinPipe()
+	var readEnds []*os.File
+	closeAll := func() {
+		for _, f := range readEnds {
+			f.Close()
+		}
+		for _, w := range p.inputs {
+			w.Close()
+		}
+	}
+	for i := 0; i < n; i++ {
+		if i == 0 {
+			w, err := cmd.StdinPipe()
+			if err != nil {
+				return nil, err
+			}
+			p.inputs = append(p.inputs, w)
+			continue
+		}
+		r, w, err := os.Pipe()
 		if err != nil {
+			closeAll()
 			return nil, err
 		}
-		p.stdin = w
+		readEnds = append(readEnds, r)
+		p.inputs = append(p.inputs, w)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, r)
+	}
+	if stdout {
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		p.stdout = out
 	}
 	if err := cmd.Start(); err != nil {
+		closeAll()
 		return nil, err
+	}
+	// The child has its copies of the read ends.
+	for _, f := range readEnds {
+		f.Close()
 	}
 	go func() { p.waitErr = cmd.Wait(); close(p.done) }()
 	return p, nil
 }
 
 // Stdin is the frame pipe (pipeIn only).
-func (p *FFmpeg) Stdin() io.Writer { return p.stdin }
+func (p *FFmpeg) Stdin() io.Writer { return p.Input(0) }
+
+// Input is input pipe i: 0 is stdin, 1 is fd 3, and so on.
+func (p *FFmpeg) Input(i int) io.Writer {
+	if i >= len(p.inputs) {
+		return nil
+	}
+	return p.inputs[i]
+}
 
 // Exited is closed once ffmpeg has ended; ExitErr is then its status.
 func (p *FFmpeg) Exited() <-chan struct{} { return p.done }
@@ -253,8 +344,10 @@ func (p *FFmpeg) ExitErr() error {
 // writes its last segment and playlist), SIGKILL after a grace period.
 func (p *FFmpeg) Stop(grace time.Duration) error {
 	p.once.Do(func() {
-		if p.stdin != nil {
-			p.stdin.Close()
+		if len(p.inputs) > 0 {
+			for _, w := range p.inputs {
+				w.Close()
+			}
 		} else {
 			_ = p.cmd.Process.Signal(syscall.SIGINT)
 		}
@@ -269,7 +362,7 @@ func (p *FFmpeg) Stop(grace time.Duration) error {
 		if p.err != nil {
 			var ee *exec.ExitError
 			// ffmpeg exits 255 after SIGINT even when it stopped cleanly.
-			if errors.As(p.err, &ee) && ee.ExitCode() == 255 && p.stdin == nil {
+			if errors.As(p.err, &ee) && ee.ExitCode() == 255 && len(p.inputs) == 0 {
 				p.err = nil
 			} else {
 				p.err = fmt.Errorf("%v: %s", p.err, lastLines(p.stderr.String(), 3))
@@ -295,12 +388,20 @@ func (r *ProcessRecorder) Stop(ctx context.Context) error {
 }
 
 // Stderr returns the end of ffmpeg's error output.
+// It may be called while ffmpeg runs.
 func (p *FFmpeg) Stderr() string { return lastLines(p.stderr.String(), 5) }
 
 type limitedBuffer struct {
 	mu  sync.Mutex
 	b   *bytes.Buffer
 	max int
+}
+
+// String is what was written, safe while writes go on.
+func (l *limitedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func (l *limitedBuffer) Write(p []byte) (int, error) {

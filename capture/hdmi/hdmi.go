@@ -170,5 +170,10 @@ func (d *Device) StartVideo(ctx context.Context, dir string, o capture.VideoOpti
 	return d.pipe.Record(dir, o)
 }
 
+// Frames implements capture.FrameSource: the capture pipeline's grey frames.
+func (d *Device) Frames(ctx context.Context, o capture.FrameOptions) (capture.FrameReader, error) {
+	return d.pipe.Frames(ctx, o)
+}
+
 // Close implements capture.Device.
 func (d *Device) Close() error { return d.pipe.Close() }

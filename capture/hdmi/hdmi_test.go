@@ -19,10 +19,12 @@ import (
 
 func TestCaptureArgv(t *testing.T) {
 	src := Source(capture.DeviceConfig{Video: "/dev/video0", Audio: "plughw:1,0", FPS: 10})
-	golden.Check(t, "v4l2-record", golden.Argv(capture.CaptureArgs("/run/x/video", src, capture.DefaultVideoOptions, 5, true)))
-	golden.Check(t, "v4l2-frames", golden.Argv(capture.CaptureArgs("/tmp/frames", src, capture.DefaultVideoOptions, 5, false)))
+	golden.Check(t, "v4l2-record", golden.Argv(capture.CaptureArgs("/run/x/video", src, capture.DefaultVideoOptions, 5, true, 0)))
+	golden.Check(t, "v4l2-frames", golden.Argv(capture.CaptureArgs("/tmp/frames", src, capture.DefaultVideoOptions, 5, false, 0)))
+	golden.Check(t, "v4l2-record-grey", golden.Argv(capture.CaptureArgs("/run/x/video", src, capture.DefaultVideoOptions, 5, true, 25)))
+	golden.Check(t, "v4l2-shots-grey", golden.Argv(capture.CaptureArgs("/tmp/frames", src, capture.DefaultVideoOptions, 5, false, 10)))
 	lavfi := Source(capture.DeviceConfig{Video: "lavfi:testsrc2=size=1280x720:rate=10"})
-	golden.Check(t, "lavfi-record", golden.Argv(capture.CaptureArgs("/run/x/video", lavfi, capture.DefaultVideoOptions, 5, true)))
+	golden.Check(t, "lavfi-record", golden.Argv(capture.CaptureArgs("/run/x/video", lavfi, capture.DefaultVideoOptions, 5, true, 0)))
 	golden.Check(t, "finalise", golden.Argv(capture.FinaliseArgs("/run/x/video.mp4.part", "copy")))
 	golden.Check(t, "finalise-medium", golden.Argv(capture.FinaliseArgs("/run/x/video.mp4.part", "medium")))
 }
@@ -150,5 +152,67 @@ func TestDeadSource(t *testing.T) {
 	case <-done:
 	case <-time.After(60 * time.Second):
 		t.Fatal("hangs on an ffmpeg that has ended")
+	}
+}
+
+// The pipeline's live grey frames: in order, at the source's rate, the
+// source's picture; they go on (after a short gap) when a recording
+// restarts ffmpeg.
+func TestPipelineFrames(t *testing.T) {
+	needFFmpeg(t)
+	ctx := context.Background()
+	d, err := New(capture.DeviceConfig{ID: "stb", Model: "stb", Video: "lavfi:testsrc2=size=1280x720:rate=10"}, capture.Environment{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	fs, err := capture.FramesOf(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := fs.Frames(ctx, capture.FrameOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	read := func(n int) []capture.Frame {
+		var out []capture.Frame
+		for i := 0; i < n; i++ {
+			f, err := r.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, f)
+		}
+		return out
+	}
+	frames := read(10)
+	if r.FPS() != 10 || frames[0].Image.Rect != image.Rect(0, 0, 1280, 720) {
+		t.Fatalf("%d fps, size %v", r.FPS(), frames[0].Image.Rect)
+	}
+	for i := 1; i < len(frames); i++ {
+		if frames[i].Seq <= frames[i-1].Seq || !frames[i].Time.After(frames[i-1].Time) {
+			t.Fatalf("frame %d: seq %d after %d", i, frames[i].Seq, frames[i-1].Seq)
+		}
+		if bytes := frames[i].Image.Pix; string(bytes) == string(frames[i-1].Image.Pix) {
+			t.Fatalf("frame %d is the one before: testsrc2 moves", i)
+		}
+	}
+	rec, err := d.StartVideo(ctx, t.TempDir(), capture.DefaultVideoOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := read(5)
+	if after[0].Seq <= frames[9].Seq {
+		t.Fatalf("frames after the restart: seq %d", after[0].Seq)
+	}
+	if err := rec.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := capture.AudioOf(d); !errors.Is(err, capture.ErrNotSupported) || !strings.Contains(err.Error(), "device stb (hdmi) gives no live sound") {
+		t.Fatalf("audio of a capture card: %v", err)
+	}
+	if _, err := fs.Frames(ctx, capture.FrameOptions{FPS: 25}); err == nil || !strings.Contains(err.Error(), "gives 10 frames a second, not 25") {
+		t.Fatalf("other rate: %v", err)
 	}
 }

@@ -39,7 +39,7 @@ func TestTitleReferencesTellScreensApart(t *testing.T) {
 	shots := map[string]image.Image{}
 	for _, n := range u.Nodes {
 		d := New(capture.DeviceConfig{ID: "d", Model: "virtual"}, nil, "ffmpeg")
-		d.current = n.ID
+		d.setScreen(n.ID)
 		shots[n.ID], _ = d.Screenshot(context.Background())
 	}
 	title := image.Rect(0, 0, 700, 120)

@@ -23,7 +23,7 @@ const (
 )
 
 type faces struct {
-	title, menu, small font.Face
+	title, banner, menu, small font.Face
 }
 
 var loadFaces = sync.OnceValue(func() faces {
@@ -42,7 +42,7 @@ var loadFaces = sync.OnceValue(func() faces {
 		}
 		return fc
 	}
-	return faces{title: cache(face(bold, 64)), menu: cache(face(reg, 36)), small: cache(face(reg, 24))}
+	return faces{title: cache(face(bold, 64)), banner: cache(face(bold, 48)), menu: cache(face(reg, 36)), small: cache(face(reg, 24))}
 })
 
 // glyphFace remembers the masks of the glyphs it drew: the opentype face
@@ -89,7 +89,7 @@ func (g *glyphFace) Glyph(dot fixed.Point26_6, r rune) (image.Rectangle, image.I
 	return c.dr.Add(whole), c.mask, image.Point{}, c.advance, c.ok
 }
 
-// screen is what a frame shows apart from the clock.
+// screen is what a frame shows apart from the clock and the animation.
 type screen struct {
 	title    string
 	bg       color.RGBA
@@ -97,20 +97,41 @@ type screen struct {
 	selected int
 	device   string
 	banner   string // a transient message (last key), empty for none
+	zap      string // a channel banner after a zap, empty for none
 }
 
 func (s screen) key() string {
-	return fmt.Sprintf("%s|%v|%s|%d|%s|%s", s.title, s.bg, strings.Join(s.menu, "\x00"), s.selected, s.device, s.banner)
+	return fmt.Sprintf("%s|%v|%s|%d|%s|%s|%s", s.title, s.bg, strings.Join(s.menu, "\x00"), s.selected, s.device, s.banner, s.zap)
 }
 
-// renderStatic draws everything but the clock and frame counter.
+// Where the parts of a frame are. The animation and the clock are the only
+// parts of a moving screen that change from frame to frame: a region that
+// leaves them out (the title bar, TitleBox) is still.
+var (
+	// TitleBox holds the screen's title.
+	TitleBox = image.Rect(0, 0, Width, 120)
+	// AnimationBox is a picture-in-picture whose bar sweeps across every
+	// two seconds: about 1% of the frame changes between frames at 10 fps,
+	// so ffmpeg's freezedetect sees motion too, not only vpt.
+	AnimationBox = image.Rect(800, 250, 1220, 486)
+	// BannerBox holds an edge's channel banner.
+	BannerBox = image.Rect(40, 560, 1240, 650)
+	// clockBox is where the clock and frame counter are drawn.
+	clockBox = image.Rect(Width-520, Height-60, Width, Height)
+)
+
+// sweep is how long the animation's bar takes to cross its box.
+const sweep = 2 * time.Second
+
+// renderStatic draws everything but the clock, the frame counter and the
+// animation.
 func renderStatic(s screen) *image.RGBA {
 	f := loadFaces()
 	img := image.NewRGBA(image.Rect(0, 0, Width, Height))
 	draw.Draw(img, img.Bounds(), &image.Uniform{s.bg}, image.Point{}, draw.Src)
 	// Title bar.
 	bar := darker(s.bg, 0.6)
-	draw.Draw(img, image.Rect(0, 0, Width, 120), &image.Uniform{bar}, image.Point{}, draw.Src)
+	draw.Draw(img, TitleBox, &image.Uniform{bar}, image.Point{}, draw.Src)
 	text(img, f.title, 60, 84, s.title, color.White)
 	// Menu.
 	y := 200
@@ -127,25 +148,131 @@ func renderStatic(s screen) *image.RGBA {
 		draw.Draw(img, image.Rect(Width-420, 150, Width-40, 210), &image.Uniform{color.RGBA{0, 0, 0, 160}}, image.Point{}, draw.Over)
 		text(img, f.small, Width-400, 190, s.banner, color.RGBA{255, 220, 120, 255})
 	}
+	// The animation's frame.
+	draw.Draw(img, AnimationBox.Inset(-4), &image.Uniform{color.RGBA{230, 230, 230, 255}}, image.Point{}, draw.Src)
+	draw.Draw(img, AnimationBox, &image.Uniform{color.RGBA{16, 16, 24, 255}}, image.Point{}, draw.Src)
+	if s.zap != "" {
+		draw.Draw(img, BannerBox, &image.Uniform{color.RGBA{10, 10, 10, 255}}, image.Point{}, draw.Src)
+		draw.Draw(img, image.Rect(BannerBox.Min.X, BannerBox.Min.Y, BannerBox.Min.X+12, BannerBox.Max.Y), &image.Uniform{color.RGBA{255, 200, 0, 255}}, image.Point{}, draw.Src)
+		text(img, f.banner, BannerBox.Min.X+40, BannerBox.Max.Y-26, s.zap, color.White)
+	}
 	// Footer.
 	draw.Draw(img, image.Rect(0, Height-60, Width, Height), &image.Uniform{bar}, image.Point{}, draw.Src)
 	text(img, f.small, 40, Height-22, "vpt virtual device · "+s.device, color.RGBA{200, 200, 200, 255})
 	return img
 }
 
-// clockBox is the area the clock and frame counter are drawn in, so a
-// frame only copies the static screen and redraws this box.
-var clockBox = image.Rect(Width-520, Height-60, Width, Height)
-
-// drawClock draws the time and the frame counter into a copy of static.
-func drawClock(dst, static *image.RGBA, now time.Time, frame uint64) {
-	copy(dst.Pix, static.Pix)
+// drawMoving draws a copy of static with the time, the frame counter, the
+// footer's step bar and the animation's bar at now. dst is an RGBA frame
+// (screenshots, video) or a grey one (live frames), drawn from the static
+// picture of the same kind: grey frames cost no colour conversion.
+func drawMoving(dst draw.Image, static *staticPicture, now time.Time, frame uint64) {
+	switch d := dst.(type) {
+	case *image.RGBA:
+		copy(d.Pix, static.rgba.Pix)
+	case *image.Gray:
+		copy(d.Pix, static.grey().Pix)
+	}
 	f := loadFaces()
 	label := fmt.Sprintf("%s  #%06d", now.Format("15:04:05.0"), frame)
 	text(dst, f.small, clockBox.Min.X+40, Height-22, label, color.White)
 	// A bar that moves across the footer, one step per frame.
 	x := int(frame%64) * (Width / 64)
-	draw.Draw(dst, image.Rect(x, Height-64, x+Width/64, Height-60), &image.Uniform{color.RGBA{255, 200, 0, 255}}, image.Point{}, draw.Src)
+	fill(dst, image.Rect(x, Height-64, x+Width/64, Height-60), color.RGBA{255, 200, 0, 255})
+	// The animation's bar, placed by the time (not the frame), so it moves
+	// alike at any frame rate.
+	const barW = 40
+	phase := float64(now.UnixNano()%int64(sweep)) / float64(sweep)
+	bx := AnimationBox.Min.X + int(phase*float64(AnimationBox.Dx()-barW))
+	fill(dst, image.Rect(bx, AnimationBox.Min.Y, bx+barW, AnimationBox.Max.Y), color.RGBA{240, 240, 255, 255})
+}
+
+// fill paints a rectangle in one colour.
+func fill(dst draw.Image, r image.Rectangle, c color.RGBA) {
+	g, ok := dst.(*image.Gray)
+	if !ok {
+		draw.Draw(dst, r, &image.Uniform{c}, image.Point{}, draw.Src)
+		return
+	}
+	r = r.Intersect(g.Rect)
+	y := luma(c.R, c.G, c.B)
+	for row := r.Min.Y; row < r.Max.Y; row++ {
+		line := g.Pix[g.PixOffset(r.Min.X, row):g.PixOffset(r.Max.X, row)]
+		for i := range line {
+			line[i] = y
+		}
+	}
+}
+
+// luma is ITU-R BT.601 luma, as color.GrayModel computes it.
+func luma(r, g, b uint8) uint8 {
+	return uint8((19595*uint32(r) + 38470*uint32(g) + 7471*uint32(b) + 1<<15) >> 16)
+}
+
+// toGrey converts a frame to 8-bit luma.
+func toGrey(src *image.RGBA) *image.Gray {
+	g := image.NewGray(src.Rect)
+	pix, out := src.Pix, g.Pix
+	for i, j := 0, 0; j < len(out); i, j = i+4, j+1 {
+		out[j] = luma(pix[i], pix[i+1], pix[i+2])
+	}
+	return g
+}
+
+// drawBlack makes dst an opaque black picture.
+func drawBlack(dst draw.Image) {
+	switch d := dst.(type) {
+	case *image.RGBA:
+		pix := d.Pix
+		for i := range pix {
+			pix[i] = 0
+		}
+		for i := 3; i < len(pix); i += 4 {
+			pix[i] = 0xff
+		}
+	case *image.Gray:
+		clear(d.Pix)
+	}
+}
+
+// staticPicture is a screen without its moving parts, in colour and,
+// once a grey frame needs it, in grey.
+type staticPicture struct {
+	rgba  *image.RGBA
+	once  sync.Once
+	greyP *image.Gray
+}
+
+func (p *staticPicture) grey() *image.Gray {
+	p.once.Do(func() { p.greyP = toGrey(p.rgba) })
+	return p.greyP
+}
+
+// staticCache keeps the last few static pictures: the recorder, a frame
+// reader and screenshots may render different instants (around a screen
+// change) at once, and each static picture costs a few milliseconds.
+type staticCache struct {
+	mu      sync.Mutex
+	entries [4]struct {
+		key string
+		pic *staticPicture
+	}
+	next int
+}
+
+func (c *staticCache) get(s screen) *staticPicture {
+	k := s.key()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.entries {
+		if e.pic != nil && e.key == k {
+			return e.pic
+		}
+	}
+	pic := &staticPicture{rgba: renderStatic(s)}
+	c.entries[c.next].key, c.entries[c.next].pic = k, pic
+	c.next = (c.next + 1) % len(c.entries)
+	return pic
 }
 
 // fontMu serialises drawing: font faces keep glyph buffers that are not

@@ -63,6 +63,71 @@ type Node struct {
 	Verifications []Verification `yaml:"verifications" json:"verifications,omitempty"`
 	// Color is the background of the virtual device's rendering (#rrggbb).
 	Color string `yaml:"color" json:"color,omitempty"`
+	// Picture is how the virtual device's picture behaves on this screen:
+	// moving (the default: a clock and an animation change every frame),
+	// frozen (the picture stops as it was when the screen appeared) or
+	// black.
+	Picture string `yaml:"picture" json:"picture,omitempty"`
+	// Sound is the virtual device's sound on this screen: tone (the
+	// default, a tone of the screen's own frequency at a normal level),
+	// silent, or loud (the tone close to full scale).
+	Sound string `yaml:"sound" json:"sound,omitempty"`
+	// Tone is the frequency of the screen's tone in Hz; by default each
+	// screen has its own (see ToneOf).
+	Tone float64 `yaml:"tone" json:"tone,omitempty"`
+}
+
+// How the virtual device's picture and sound behave on a screen.
+const (
+	PictureMoving = "moving"
+	PictureFrozen = "frozen"
+	PictureBlack  = "black"
+	SoundTone     = "tone"
+	SoundSilent   = "silent"
+	SoundLoud     = "loud"
+)
+
+var (
+	pictures = []string{PictureMoving, PictureFrozen, PictureBlack}
+	sounds   = []string{SoundTone, SoundSilent, SoundLoud}
+)
+
+// Tones of the screens that set none: the first node's is ToneBase, each
+// next one ToneStep higher, so every screen sounds different.
+const (
+	ToneBase = 400.0
+	ToneStep = 50.0
+	// MaxTone keeps tones below the Nyquist frequency of 48 kHz sound.
+	MaxTone = 20000.0
+)
+
+// PictureOf is the node's picture behaviour, moving when it sets none.
+func (n *Node) PictureOf() string {
+	if n.Picture == "" {
+		return PictureMoving
+	}
+	return n.Picture
+}
+
+// SoundOf is the node's sound behaviour, tone when it sets none.
+func (n *Node) SoundOf() string {
+	if n.Sound == "" {
+		return SoundTone
+	}
+	return n.Sound
+}
+
+// ToneOf is the frequency (Hz) of a node's tone: its tone, else ToneBase +
+// ToneStep × its position in the file. 0 for an unknown node.
+func (u *UI) ToneOf(id string) float64 {
+	i, ok := u.byID[id]
+	if !ok {
+		return 0
+	}
+	if t := u.Nodes[i].Tone; t > 0 {
+		return t
+	}
+	return ToneBase + ToneStep*float64(i)
 }
 
 // Verification is a check that the device shows a node.
@@ -89,6 +154,28 @@ type Edge struct {
 	To           string   `yaml:"to" json:"to"`
 	Actions      []Action `yaml:"actions" json:"actions"`
 	RetryActions []Action `yaml:"retry_actions" json:"retry_actions,omitempty"`
+	// Black is how long the virtual device shows a black, silent picture
+	// when it takes this edge, before the new screen appears: a zap's gap.
+	Black time.Duration `yaml:"black" json:"black,omitempty"`
+	// Banner is text the virtual device shows over the new screen once its
+	// picture is back (a channel banner), for BannerFor.
+	Banner string `yaml:"banner" json:"banner,omitempty"`
+	// BannerFor is how long the banner stays (default DefaultBannerFor).
+	BannerFor time.Duration `yaml:"banner_for" json:"banner_for,omitempty"`
+}
+
+// DefaultBannerFor is how long an edge's banner stays when it says nothing.
+const DefaultBannerFor = 3 * time.Second
+
+// BannerDuration is how long the edge's banner stays: 0 without a banner.
+func (e Edge) BannerDuration() time.Duration {
+	switch {
+	case e.Banner == "":
+		return 0
+	case e.BannerFor > 0:
+		return e.BannerFor
+	}
+	return DefaultBannerFor
 }
 
 // Action is one device action of an edge.
@@ -263,6 +350,16 @@ func (u *UI) validate(file string, root *yaml.Node) yamlfile.Problems {
 				at(vf+".type", fmt.Sprintf("unknown verification type %q", v.Type), "use image or screen", "nodes", i, "verifications", j, "type")
 			}
 		}
+		oneOf := func(key, kind, value string, allowed []string) {
+			if value != "" && !contains(allowed, value) {
+				at(field+"."+key, fmt.Sprintf("unknown %s %q", kind, value), choiceHint(value, allowed), "nodes", i, key)
+			}
+		}
+		oneOf("picture", "picture", n.Picture, pictures)
+		oneOf("sound", "sound", n.Sound, sounds)
+		if n.Tone < 0 || n.Tone > MaxTone || n.Tone > 0 && n.Tone < 20 {
+			at(field+".tone", fmt.Sprintf("tone %g Hz is not between 20 and %g", n.Tone, MaxTone), "", "nodes", i, "tone")
+		}
 	}
 	if entries > 1 {
 		at("nodes", "more than one node says entry: true", "", "nodes")
@@ -284,6 +381,14 @@ func (u *UI) validate(file string, root *yaml.Node) yamlfile.Problems {
 		}
 		if len(e.Actions) == 0 {
 			at(field+".actions", "an edge needs at least one action", "", "edges", i)
+		}
+		if e.Black < 0 {
+			at(field+".black", fmt.Sprintf("black %s is negative", e.Black), "use a duration such as 500ms", "edges", i, "black")
+		}
+		if e.BannerFor < 0 {
+			at(field+".banner_for", fmt.Sprintf("banner_for %s is negative", e.BannerFor), "use a duration such as 3s", "edges", i, "banner_for")
+		} else if e.BannerFor > 0 && e.Banner == "" {
+			at(field+".banner_for", "banner_for without a banner", "add banner: TEXT, or remove banner_for", "edges", i, "banner_for")
 		}
 		for _, list := range []struct {
 			key     string
@@ -324,6 +429,15 @@ func (u *UI) validate(file string, root *yaml.Node) yamlfile.Problems {
 		}
 	}
 	return ps
+}
+
+// choiceHint lists the allowed values, the closest one first.
+func choiceHint(got string, allowed []string) string {
+	hint := "use " + strings.Join(allowed, ", ")
+	if near := yamlfile.Closest(got, allowed, 1); len(near) > 0 {
+		hint = "did you mean " + near[0] + "? " + hint
+	}
+	return hint
 }
 
 func (u *UI) nodeHint(id string) string {

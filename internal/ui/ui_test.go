@@ -99,3 +99,63 @@ edges: [{from: a, to: b, actions: [{action: press_key, key: OK}]}, {from: c, to:
 		t.Fatalf("names %v", names)
 	}
 }
+
+func TestScreenBehaviour(t *testing.T) {
+	src := `nodes:
+  - {id: live, picture: frozen, sound: loud}
+  - {id: guide, tone: 1000}
+  - {id: home}
+edges:
+  - {from: live, to: live, actions: [{action: press_key, key: CH_UP}], black: 600ms, banner: "2 BBC Two"}
+  - {from: live, to: guide, actions: [{action: press_key, key: GUIDE}], banner: Guide, banner_for: 1s}
+`
+	u, err := Parse("ui/zap.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, _ := u.Node("live")
+	home, _ := u.Node("home")
+	if live.PictureOf() != PictureFrozen || live.SoundOf() != SoundLoud || home.PictureOf() != PictureMoving || home.SoundOf() != SoundTone {
+		t.Fatalf("behaviours: %+v %+v", live, home)
+	}
+	if got := []float64{u.ToneOf("live"), u.ToneOf("guide"), u.ToneOf("home"), u.ToneOf("nowhere")}; got[0] != ToneBase || got[1] != 1000 || got[2] != ToneBase+2*ToneStep || got[3] != 0 {
+		t.Fatalf("tones %v", got)
+	}
+	if e := u.Edges[0]; e.Black.Milliseconds() != 600 || e.BannerDuration() != DefaultBannerFor {
+		t.Fatalf("zap edge %+v", e)
+	}
+	if u.Edges[1].BannerDuration().Seconds() != 1 {
+		t.Fatalf("banner_for %v", u.Edges[1].BannerDuration())
+	}
+	// A self-loop (a zap on the same screen) is never a step of a path.
+	if p, err := u.Path("live", "guide"); err != nil || len(p) != 1 || p[0].To != "guide" {
+		t.Fatalf("path %v %v", p, err)
+	}
+
+	bad := `nodes:
+  - {id: a, picture: blak, sound: mute, tone: 30000}
+  - {id: b, tone: -5}
+edges:
+  - {from: a, to: b, actions: [{action: press_key, key: OK}], black: -1s, banner_for: 2s}
+  - {from: b, to: a, actions: [{action: press_key, key: OK}], banner: x, banner_for: -2s}
+`
+	_, err = Parse("ui/bad.yaml", []byte(bad))
+	for _, want := range []string{
+		`ui/bad.yaml:2:22: nodes[0].picture: unknown picture "blak" (did you mean black? use moving, frozen, black)`,
+		`ui/bad.yaml:2:35: nodes[0].sound: unknown sound "mute" (use tone, silent, loud)`,
+		`ui/bad.yaml:2:47: nodes[0].tone: tone 30000 Hz is not between 20 and 20000`,
+		`ui/bad.yaml:3:19: nodes[1].tone: tone -5 Hz is not between 20 and 20000`,
+		`ui/bad.yaml:5:70: edges[0].black: black -1s is negative (use a duration such as 500ms)`,
+		`ui/bad.yaml:5:87: edges[0].banner_for: banner_for without a banner (add banner: TEXT, or remove banner_for)`,
+		`ui/bad.yaml:6:86: edges[1].banner_for: banner_for -2s is negative`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	// A wrongly typed duration is a decoding problem with its line.
+	_, err = Parse("ui/bad.yaml", []byte("nodes: [{id: a}]\nedges:\n  - {from: a, to: a, actions: [{action: press_key, key: OK}], black: long}\n"))
+	if err == nil || !strings.Contains(err.Error(), `ui/bad.yaml:3:70: edges[0].black: expected a duration such as 30s or 5m, got "long"`) {
+		t.Fatalf("typed duration: %v", err)
+	}
+}
