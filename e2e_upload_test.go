@@ -454,3 +454,22 @@ with open(os.path.join(os.environ["VPT_RESULTS_DIR"], "capture.bin"), "wb") as f
 		t.Fatalf("unfinished multipart uploads left on the server: %v", left)
 	}
 }
+
+// A run's device is released before its upload: a hung S3 server does not
+// hold it.
+func TestUploadDoesNotHoldTheDevice(t *testing.T) {
+	p := campaignProject(t)
+	env := uploadEnv(t, fmt.Sprintf("free-%d", time.Now().UnixNano()))
+	hung, accepted := stalledS3(t)
+	cmd := exec.Command(vptBin, "run", "ok", "--upload")
+	cmd.Dir, cmd.Env = p.dir, append(append(append([]string{}, p.env...), env...), "CLOUDFLARE_R2_ENDPOINT="+hung, "VPT_UPLOAD_TIMEOUT=60s")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	waitFor(t, func() bool { return accepted.Load() > 0 })
+	p.vpt("run", "ok", "--no-wait").expect(t, 0, "PASSED")
+	if cmd.ProcessState != nil {
+		t.Fatal("the uploading run ended already; the test proves nothing")
+	}
+}
