@@ -6,10 +6,12 @@ package yamlfile
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -152,7 +154,7 @@ func Decode(file string, data []byte, v any) (*yaml.Node, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, syntaxProblem(file, err)
+		return nil, parseProblem(file, data, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, Problems{{File: file, Msg: "is empty", Hint: ErrEmpty.Error()}}
@@ -164,7 +166,7 @@ func Decode(file string, data []byte, v any) (*yaml.Node, error) {
 		return root, c.problems
 	}
 	if err := root.Decode(v); err != nil {
-		return root, decodeProblem(file, err)
+		return root, decodeProblem(file, root, err)
 	}
 	return root, nil
 }
@@ -186,17 +188,92 @@ func syntaxProblem(file string, err error) error {
 	return Problems{p}
 }
 
-func decodeProblem(file string, err error) error {
+// parseProblem is the problem of a file yaml.v3 cannot parse, always at a
+// line: yaml.v3 names none for a problem on the first line (its marks count
+// from 0 and it prints only non-zero ones) nor for an alias of an anchor
+// that does not exist.
+func parseProblem(file string, data []byte, err error) error {
+	ps := syntaxProblem(file, err).(Problems)
+	if ps[0].Line == 0 {
+		ps[0].Line, ps[0].Col = 1, 0
+		if m := unknownAnchorRe.FindStringSubmatch(ps[0].Msg); m != nil {
+			if i := bytes.Index(data, []byte("*"+m[1])); i >= 0 {
+				ps[0].Line, ps[0].Col = position(data, i)
+			}
+		}
+	}
+	return ps
+}
+
+var (
+	unknownAnchorRe = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+	selfAnchorRe    = regexp.MustCompile(`^anchor '(.*)' value contains itself$`)
+)
+
+// decodeProblem is a problem yaml.v3 finds decoding a document the checks
+// passed. Those it names no line for are placed at the node they are about
+// (an anchor holding an alias of itself, a merge of something that is not a
+// mapping, a !!binary value that is not base64) or else at the start of the
+// document.
+func decodeProblem(file string, root *yaml.Node, err error) error {
+	var ps Problems
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
-		var ps Problems
 		for _, e := range te.Errors {
-			p := syntaxProblem(file, errors.New(e)).(Problems)[0]
-			ps = append(ps, p)
+			ps = append(ps, syntaxProblem(file, errors.New(e)).(Problems)[0])
 		}
-		return ps
+	} else {
+		ps = syntaxProblem(file, err).(Problems)
 	}
-	return syntaxProblem(file, err)
+	for i, p := range ps {
+		if p.Line != 0 {
+			continue
+		}
+		at := root
+		if m := selfAnchorRe.FindStringSubmatch(p.Msg); m != nil {
+			at = findNode(root, func(n *yaml.Node) bool { return n.Anchor == m[1] }, at)
+		} else if strings.HasPrefix(p.Msg, "map merge requires") {
+			at = findNode(root, badMerge, at)
+		} else if strings.Contains(p.Msg, "!!binary") {
+			at = findNode(root, func(n *yaml.Node) bool {
+				_, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(n.Value), ""))
+				return n.Kind == yaml.ScalarNode && n.Tag == "!!binary" && err != nil
+			}, at)
+		}
+		ps[i].Line, ps[i].Col = at.Line, at.Column
+	}
+	return ps
+}
+
+// badMerge tells whether n merges (<<) something that is not a mapping.
+func badMerge(n *yaml.Node) bool {
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		v := n.Content[i+1]
+		for v.Kind == yaml.AliasNode && v.Alias != nil {
+			v = v.Alias
+		}
+		if n.Content[i].Value == "<<" && v.Kind != yaml.MappingNode && v.Kind != yaml.SequenceNode {
+			return true
+		}
+	}
+	return false
+}
+
+// findNode returns the first node under n (aliases not followed) that
+// matches, or otherwise.
+func findNode(n *yaml.Node, match func(*yaml.Node) bool, otherwise *yaml.Node) *yaml.Node {
+	if match(n) {
+		return n
+	}
+	for _, c := range n.Content {
+		if f := findNode(c, match, nil); f != nil {
+			return f
+		}
+	}
+	return otherwise
 }
 
 type checker struct {
