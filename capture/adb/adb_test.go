@@ -3,8 +3,8 @@ package adb
 import (
 	"context"
 	"errors"
+	"image"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,7 +12,9 @@ import (
 
 	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/capture/capturetest"
+	"github.com/vpt-dev/vpt/capture/devicetest"
 	"github.com/vpt-dev/vpt/internal/golden"
+	"github.com/vpt-dev/vpt/internal/testenv"
 )
 
 func TestArgv(t *testing.T) {
@@ -43,9 +45,7 @@ func TestKeycodes(t *testing.T) {
 // standIn puts the stand-in adb first on PATH and returns its log.
 func standIn(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Skip("ffmpeg not installed")
-	}
+	testenv.NeedTools(t, "ffmpeg", "ffprobe", "python3")
 	dir, _ := filepath.Abs("testdata")
 	tmp := t.TempDir()
 	log := filepath.Join(tmp, "adb.log")
@@ -55,6 +55,29 @@ func standIn(t *testing.T) string {
 	return log
 }
 
+// The device contract against the stand-in; a stand-in that does not
+// answer for an hour checks that every call honours its context.
+func TestConformance(t *testing.T) {
+	standIn(t)
+	open := func(t *testing.T) capture.Device {
+		return New(capture.DeviceConfig{ID: "device2", Model: "android_mobile", ADB: "emulator-5554"}, "adb", "ffmpeg")
+	}
+	devicetest.Run(t, open, devicetest.Caps{
+		Size: image.Pt(360, 640), Keys: true, Tap: true, Text: true, Swipe: true, Video: true, Key: "HOME",
+		// Any well-formed Android key name goes to the device, which alone
+		// knows its keycodes; a malformed one is refused.
+		UnknownKey: "bad key!",
+		Slow: func(t *testing.T) capture.Device {
+			t.Setenv("ADB_STANDIN_DELAY", "3600")
+			return open(t)
+		},
+		SlowCalls: []string{devicetest.CallCheck, devicetest.CallScreenshot, devicetest.CallPress, devicetest.CallTap,
+			devicetest.CallText, devicetest.CallSwipe},
+	})
+}
+
+// What adb is asked: network targets connected first, both screenshot
+// ways tried, the faster kept.
 func TestDeviceAgainstStandIn(t *testing.T) {
 	log := standIn(t)
 	ctx := context.Background()
