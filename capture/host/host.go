@@ -62,7 +62,7 @@ func displaySize(display string) string {
 func (d *Device) Info() capture.Info {
 	caps := []string{capture.CapScreenshot, capture.CapVideo}
 	if _, err := exec.LookPath(d.xdotool); err == nil {
-		caps = append(caps, capture.CapKeys, capture.CapTap, capture.CapText)
+		caps = append(caps, capture.CapKeys, capture.CapTap, capture.CapText, capture.CapSwipe)
 	}
 	return capture.Info{ID: d.cfg.ID, Name: d.cfg.Name, Model: d.cfg.Model, Driver: capture.DriverHost,
 		Target: d.cfg.Display, UserInterface: d.cfg.UserInterface, Capabilities: caps}
@@ -105,9 +105,10 @@ func KeyArgs(xdotool, key string) []string {
 	return []string{xdotool, "key", "--clearmodifiers", sym}
 }
 
-func (d *Device) xdo(ctx context.Context, argv []string) error {
+// xdo runs xdotool and returns its output.
+func (d *Device) xdo(ctx context.Context, argv []string) (string, error) {
 	if _, err := exec.LookPath(argv[0]); err != nil {
-		return fmt.Errorf("%w: xdotool sends keys to the display (apt-get install xdotool)", capture.ErrToolMissing)
+		return "", fmt.Errorf("%w: xdotool sends keys to the display (apt-get install xdotool)", capture.ErrToolMissing)
 	}
 	// An X server that resets when its last client leaves (Xvfb without
 	// -noreset) refuses connections for a moment afterwards; xdotool then
@@ -118,7 +119,7 @@ func (d *Device) xdo(ctx context.Context, argv []string) error {
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return "", ctx.Err()
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
@@ -126,34 +127,46 @@ func (d *Device) xdo(ctx context.Context, argv []string) error {
 		cmd.Env = append(cmd.Environ(), "DISPLAY="+d.cfg.Display)
 		out, err = cmd.CombinedOutput()
 		if err == nil {
-			return nil
+			return string(out), nil
 		}
 		if !strings.Contains(string(out), "Can't open display") {
 			break
 		}
 	}
-	return fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, strings.TrimSpace(string(out)))
+	return "", fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, strings.TrimSpace(string(out)))
 }
 
-// Press implements capture.Device.
+// Press implements capture.Device. xdotool skips a key name X does not
+// know, saying so but ending well: that is an unknown key.
 func (d *Device) Press(ctx context.Context, key string) error {
-	return d.xdo(ctx, KeyArgs(d.xdotool, key))
+	out, err := d.xdo(ctx, KeyArgs(d.xdotool, key))
+	if err == nil && strings.Contains(out, "No such key name") {
+		known := make([]string, 0, len(xKeys))
+		for k := range xKeys {
+			known = append(known, k)
+		}
+		return &capture.UnknownKeyError{Key: key, Device: "the host display (an X key name such as ctrl+l also does)", Known: known}
+	}
+	return err
 }
 
 // Tap implements capture.Device: a left click.
 func (d *Device) Tap(ctx context.Context, x, y int) error {
-	return d.xdo(ctx, []string{d.xdotool, "mousemove", strconv.Itoa(x), strconv.Itoa(y), "click", "1"})
+	_, err := d.xdo(ctx, []string{d.xdotool, "mousemove", strconv.Itoa(x), strconv.Itoa(y), "click", "1"})
+	return err
 }
 
 // Text types text.
 func (d *Device) Text(ctx context.Context, s string) error {
-	return d.xdo(ctx, []string{d.xdotool, "type", "--delay", "20", s})
+	_, err := d.xdo(ctx, []string{d.xdotool, "type", "--delay", "20", s})
+	return err
 }
 
 // Swipe drags the pointer with the left button down.
 func (d *Device) Swipe(ctx context.Context, x1, y1, x2, y2 int, dur time.Duration) error {
-	return d.xdo(ctx, []string{d.xdotool, "mousemove", strconv.Itoa(x1), strconv.Itoa(y1), "mousedown", "1",
+	_, err := d.xdo(ctx, []string{d.xdotool, "mousemove", strconv.Itoa(x1), strconv.Itoa(y1), "mousedown", "1",
 		"mousemove", strconv.Itoa(x2), strconv.Itoa(y2), "mouseup", "1"})
+	return err
 }
 
 // StartVideo implements capture.Device.

@@ -3,6 +3,7 @@ package host
 import (
 	"bufio"
 	"context"
+	"image"
 	"os"
 	"os/exec"
 	"strings"
@@ -11,7 +12,8 @@ import (
 	"time"
 
 	"github.com/vpt-dev/vpt/capture"
-	"github.com/vpt-dev/vpt/capture/capturetest"
+	"github.com/vpt-dev/vpt/capture/devicetest"
+	"github.com/vpt-dev/vpt/internal/testenv"
 )
 
 // xvfb starts a virtual X display for the test. Xvfb picks a free display
@@ -20,13 +22,10 @@ import (
 // -noreset keeps the server up between clients: by default Xvfb resets when
 // its last client leaves, and a client connecting during the reset (xdotool
 // right after another xdotool, before ffmpeg has connected) is refused.
-func xvfb(t *testing.T) string {
+// It returns the display and the server's process.
+func xvfb(t *testing.T) (string, *os.Process) {
 	t.Helper()
-	for _, p := range []string{"Xvfb", "ffmpeg", "xdotool"} {
-		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("%s not installed", p)
-		}
-	}
+	testenv.NeedTools(t, "Xvfb", "ffmpeg", "ffprobe", "xdotool", "xdpyinfo")
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -44,51 +43,38 @@ func xvfb(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("Xvfb did not start: %v", err)
 	}
-	return ":" + strings.TrimSpace(line)
+	return ":" + strings.TrimSpace(line), cmd.Process
 }
 
-func TestDisplayUnderXvfb(t *testing.T) {
-	display := xvfb(t)
-	d := New(capture.DeviceConfig{ID: "host", Model: "host", Display: display}, capture.Environment{})
-	defer d.Close()
-	ctx := context.Background()
-	if err := d.Check(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if !d.Info().Has(capture.CapKeys) {
-		t.Fatal("xdotool is installed but keys are not offered")
-	}
-	img, err := d.Screenshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if img.Bounds().Dx() != 1024 || img.Bounds().Dy() != 768 {
-		t.Fatalf("frame %v, want the display's 1024x768", img.Bounds())
-	}
-	dir := t.TempDir()
-	rec, err := d.StartVideo(ctx, dir, capture.DefaultVideoOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	if err := d.Press(ctx, "OK"); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Tap(ctx, 10, 10); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(3 * time.Second)
-	if err := rec.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	wall := time.Since(start)
-	capturetest.CheckVideoLength(t, dir, wall)
+// The device contract on a display under Xvfb; a display whose server is
+// stopped (SIGSTOP: it takes connections and answers nothing) checks that
+// every call honours its context, the capture pipeline's screenshots
+// included.
+func TestConformance(t *testing.T) {
+	display, _ := xvfb(t)
+	devicetest.Run(t, func(t *testing.T) capture.Device {
+		return New(capture.DeviceConfig{ID: "host", Model: "host", Display: display}, capture.Environment{})
+	}, devicetest.Caps{
+		Size: image.Pt(1024, 768), Keys: true, Tap: true, Text: true, Swipe: true, Video: true,
+		Slow: func(t *testing.T) capture.Device {
+			display, server := xvfb(t)
+			d := New(capture.DeviceConfig{ID: "host", Model: "host", Display: display}, capture.Environment{})
+			if err := server.Signal(syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				server.Signal(syscall.SIGCONT)
+				d.Close()
+			})
+			return d
+		},
+		SlowCalls: []string{devicetest.CallCheck, devicetest.CallScreenshot, devicetest.CallPress, devicetest.CallTap,
+			devicetest.CallText, devicetest.CallSwipe},
+	})
 }
 
 func TestDeadDisplay(t *testing.T) {
-	if _, err := exec.LookPath("xdpyinfo"); err != nil {
-		t.Skip("xdpyinfo not installed")
-	}
+	testenv.NeedTools(t, "xdpyinfo")
 	d := New(capture.DeviceConfig{ID: "host", Model: "host", Display: ":4321", Resolution: "640x480"}, capture.Environment{})
 	if err := d.Check(context.Background()); err == nil {
 		t.Fatal("a display that does not exist answered")
@@ -104,9 +90,7 @@ func TestKeyArgs(t *testing.T) {
 }
 
 func TestKeyToDeadDisplay(t *testing.T) {
-	if _, err := exec.LookPath("xdotool"); err != nil {
-		t.Skip("xdotool not installed")
-	}
+	testenv.NeedTools(t, "xdotool")
 	d := New(capture.DeviceConfig{ID: "host", Model: "host", Display: ":4321"}, capture.Environment{})
 	err := d.Press(context.Background(), "OK")
 	if err == nil || !strings.Contains(err.Error(), "Can't open display") {
