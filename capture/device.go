@@ -83,7 +83,9 @@ type Device interface {
 	// Tap touches or clicks a point of the screen.
 	Tap(ctx context.Context, x, y int) error
 	// StartVideo starts recording into dir as HLS segments (index.m3u8,
-	// seg_NNNNN.ts). The recording stops with Recorder.Stop or when ctx ends.
+	// seg_NNNNN.ts). The recording runs until Recorder.Stop: ctx bounds
+	// only the start (no driver ends a recording with it, and the run
+	// stops its recording itself, after its own context has ended).
 	StartVideo(ctx context.Context, dir string, opts VideoOptions) (Recorder, error)
 	// Close releases the device's resources (not its lock).
 	Close() error
