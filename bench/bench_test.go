@@ -35,6 +35,7 @@ import (
 	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/capture/hdmi"
 	"github.com/vpt-dev/vpt/capture/virtual"
+	"github.com/vpt-dev/vpt/internal/testenv"
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/report/artifact"
 	"github.com/vpt-dev/vpt/report/upload"
@@ -185,11 +186,8 @@ func median(d []time.Duration) time.Duration {
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func needTool(b *testing.B, tools ...string) {
-	for _, t := range tools {
-		if _, err := exec.LookPath(t); err != nil {
-			b.Skipf("%s not installed", t)
-		}
-	}
+	b.Helper()
+	testenv.NeedTools(b, tools...)
 }
 
 // Issue "vpt run": vpt adds at most 20 ms at the median to a no-op script.
@@ -486,10 +484,7 @@ func BenchmarkCampaignParallel(b *testing.B) {
 // Issue "upload": a run folder of 200 screenshots and a 50 MB video at
 // least 4x faster than one file at a time in a single part each.
 func BenchmarkUpload(b *testing.B) {
-	ep := os.Getenv("VPT_TEST_S3_ENDPOINT")
-	if ep == "" {
-		b.Skip("VPT_TEST_S3_ENDPOINT is not set: bench/run starts versitygw")
-	}
+	ep := testenv.Server(b, "VPT_TEST_S3_ENDPOINT", "versitygw, an S3 server (bench/run starts it)")
 	cfg := artifact.S3Config{Endpoint: ep, Bucket: os.Getenv("VPT_TEST_S3_BUCKET"), Region: "auto",
 		AccessKeyID: os.Getenv("VPT_TEST_S3_ACCESS_KEY"), SecretAccessKey: os.Getenv("VPT_TEST_S3_SECRET_KEY"),
 		PathStyle: true, Concurrency: 8, Presign: time.Hour}
