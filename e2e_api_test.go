@@ -11,18 +11,6 @@ import (
 	"github.com/vpt-dev/vpt/store"
 )
 
-// examplesProject copies examples/ into a fresh project, so runs never
-// write into the repository.
-func examplesProject(t *testing.T) *project {
-	t.Helper()
-	p := newProject(t)
-	if out, err := exec.Command("cp", "-r", "examples/.", p.dir).CombinedOutput(); err != nil {
-		t.Fatalf("copy examples: %v %s", err, out)
-	}
-	os.RemoveAll(filepath.Join(p.dir, "vpt-results"))
-	return p
-}
-
 func TestExamplesRunGreen(t *testing.T) {
 	p := examplesProject(t)
 	for _, script := range []string{"hello", "seed_example", "goto", "validation", "device_get_info", "zap", "api_shell.sh"} {
@@ -33,7 +21,7 @@ func TestExamplesRunGreen(t *testing.T) {
 	for _, r := range p.results() {
 		switch r.ScriptName {
 		case "seed_example", "goto", "validation":
-			full, err := readResult(r.RunDir)
+			full, err := report.ReadResultJSON(r.RunDir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -218,5 +206,3 @@ func TestUIReference(t *testing.T) {
 	p.vpt("ui", "check", "horizon_tv").expect(t, 2, "reference image userinterfaces/horizon_tv/home.png not found")
 	p.vpt("ui", "reference", "live", "--region", "1,2,3").expect(t, 2, "expected x,y,width,height")
 }
-
-func readResult(dir string) (*store.Result, error) { return report.ReadResultJSON(dir) }

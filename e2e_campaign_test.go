@@ -13,41 +13,6 @@ import (
 	"github.com/vpt-dev/vpt/store"
 )
 
-// campaignProject has the examples plus scripts that pass, fail, sleep and
-// pass on their second try.
-func campaignProject(t *testing.T) *project {
-	t.Helper()
-	p := examplesProject(t)
-	p.write("test_scripts/ok.py", "print('ok')\n")
-	p.write("test_scripts/bad.py", "print('bad')\nraise SystemExit(1)\n")
-	p.write("test_scripts/nap.py", "import sys, time\n_script_args = ['--s:float:0.5']\ns = float(sys.argv[sys.argv.index('--s') + 1]) if '--s' in sys.argv else 0.5\ntime.sleep(s)\n")
-	p.write("test_scripts/second_try.py", "import os, sys\nif not os.path.exists('tried'):\n    open('tried', 'w').close()\n    sys.exit(1)\n")
-	return p
-}
-
-func (p *project) campaignSummary(t *testing.T) report.CampaignSummary {
-	t.Helper()
-	matches, _ := filepath.Glob(filepath.Join(p.dir, "vpt-results", "campaigns", "*", "summary.json"))
-	if len(matches) == 0 {
-		t.Fatal("no summary.json")
-	}
-	// The newest campaign folder.
-	var newest string
-	var newestTime int64
-	for _, m := range matches {
-		st, _ := os.Stat(m)
-		if st.ModTime().UnixNano() > newestTime {
-			newest, newestTime = m, st.ModTime().UnixNano()
-		}
-	}
-	b, _ := os.ReadFile(newest)
-	var s report.CampaignSummary
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func statuses(s report.CampaignSummary) string {
 	var out []string
 	for _, e := range s.Entries {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
+	"github.com/vpt-dev/vpt/store/postgres/pgtest"
 )
 
 func TestVerdictCannotLie(t *testing.T) {
@@ -121,15 +122,6 @@ func daemonPids(t *testing.T, p *project) []int {
 	return out
 }
 
-// running tells whether pid is a live process (a zombie is not).
-func running(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	state, _, ok := procStat(pid)
-	return ok && state != 'Z' && state != 'X'
-}
-
 func noneRunning(t *testing.T, pids []int, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -196,8 +188,7 @@ func TestNothingOutlivesTheRun(t *testing.T) {
 func TestClosedOutputPipe(t *testing.T) {
 	p := newProject(t)
 	script := p.write("lines.py", "import time\nfor i in range(200):\n    print('line', i, flush=True)\n    time.sleep(0.005)\n")
-	cmd := exec.Command(vptBin, "run", script)
-	cmd.Dir, cmd.Env = p.dir, p.env
+	cmd := p.command(nil, "run", script)
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -290,7 +281,7 @@ func TestLiveRunInAnotherPIDNamespace(t *testing.T) {
 	}
 	args = append(args, vptBin, "run", fixture(t, "sleep_past_timeout.py"))
 	cmd := exec.Command("unshare", args...)
-	cmd.Dir, cmd.Env = p.dir, append(append([]string{}, p.env...), "VPT_VIDEO_MODE=on")
+	cmd.Dir, cmd.Env = p.dir, p.environ("VPT_VIDEO_MODE=on")
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -326,10 +317,7 @@ func TestKilledCampaignIsRecovered(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	p.vpt("report", "list").expect(t, 0, "campaign")
-	st, err := store.Open(t.Context(), "sqlite://"+filepath.Join(p.dir, "vpt-results", "vpt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := p.store()
 	defer st.Close()
 	list, _ := st.ListCampaigns(t.Context(), store.CampaignFilter{CampaignID: "k"})
 	if len(list) != 1 || list[0].Status != "abandoned" {
@@ -353,8 +341,7 @@ func TestKilledCampaignIsRecovered(t *testing.T) {
 func TestGroupInterruptDuringFinalisation(t *testing.T) {
 	p := newProject(t)
 	script := p.write("three.py", "import time\ntime.sleep(3)\nprint('done', flush=True)\n")
-	cmd := exec.Command(vptBin, "run", script)
-	cmd.Dir, cmd.Env = p.dir, append(append([]string{}, p.env...), "VPT_VIDEO_MODE=on", "VPT_VIDEO_QUALITY=high")
+	cmd := p.command([]string{"VPT_VIDEO_MODE=on", "VPT_VIDEO_QUALITY=high"}, "run", script)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -586,7 +573,7 @@ func (p *proxy) mend() {
 // A six-second outage of the shared PostgreSQL in the middle of a campaign:
 // the campaign waits for it and runs every entry, and its row is finished.
 func TestStoreOutageMidCampaign(t *testing.T) {
-	url := freshPostgres(t)
+	url := pgtest.FreshDB(t)
 	u, _ := neturl.Parse(url)
 	px := newProxy(t, u.Host)
 	u.Host = px.ln.Addr().String()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -164,7 +165,7 @@ print("PATH0", os.environ["PATH"].split(":")[0])
 	r.expect(t, 0, "PYENV_VERSION fake-global", "PATH0 "+root+"/versions/fake/bin")
 	runs(nil, 1, "second run")
 	rows := p.results()
-	res, err := readResult(rows[0].RunDir)
+	res, err := report.ReadResultJSON(rows[0].RunDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,8 +216,7 @@ func TestLibraryUnpackedConcurrently(t *testing.T) {
 	done := make(chan ended, n)
 	for i := 0; i < n; i++ {
 		go func() {
-			cmd := exec.Command(vptBin, "run", "imp")
-			cmd.Dir, cmd.Env = p.dir, append(append([]string(nil), p.env...), "PYTHONDONTWRITEBYTECODE=1", "VPT_PYTHON="+python)
+			cmd := p.command([]string{"PYTHONDONTWRITEBYTECODE=1", "VPT_PYTHON=" + python}, "run", "imp")
 			out, err := cmd.CombinedOutput()
 			done <- ended{err, out}
 		}()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpt-dev/vpt/internal/testenv"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -109,9 +110,7 @@ func TestJUnitConsumers(t *testing.T) {
 		t.Fatalf("junit:\n%s", b)
 	}
 	// A consumer that is not ours: junitparser, from Debian.
-	if err := exec.Command("/usr/bin/python3", "-c", "import junitparser").Run(); err != nil {
-		t.Skip("python3-junitparser not installed")
-	}
+	testenv.NeedPython3Module(t, "junitparser", "python3-junitparser")
 	out, err := exec.Command("/usr/bin/python3", "-c", `
 import sys
 from junitparser import JUnitXml, Failure

@@ -13,7 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
+	"github.com/vpt-dev/vpt/store/postgres/pgtest"
 )
 
 // secretScript prints its whole environment, writes it to ENV_DUMP, then
@@ -47,7 +49,7 @@ func shown(text, secret string) bool {
 }
 
 func TestSecretsStayOutOfRuns(t *testing.T) {
-	base := freshPostgres(t)
+	base := pgtest.FreshDB(t)
 	const (
 		uploadSecret = "UploadSecretKey0123456789"
 		r2Secret     = "R2SecretAccessKey9876543210" // handed over with env_passthrough
@@ -147,7 +149,7 @@ func TestSecretsStayOutOfRuns(t *testing.T) {
 	if !strings.Contains(log, "printed anyway: "+shortKey+"\n") || !strings.Contains(log, "CLOUDFLARE_R2_SECRET_ACCESS_KEY="+strings.Repeat("*", len(r2Secret))) {
 		t.Errorf("output.log:\n%s", log)
 	}
-	res, err := readResult(rows[0].RunDir)
+	res, err := report.ReadResultJSON(rows[0].RunDir)
 	if err != nil {
 		t.Fatal(err)
 	}

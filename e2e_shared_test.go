@@ -14,44 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpt-dev/vpt/internal/testenv"
 	"github.com/vpt-dev/vpt/report/artifact"
 	"github.com/vpt-dev/vpt/store"
-	"github.com/vpt-dev/vpt/store/postgres"
+	"github.com/vpt-dev/vpt/store/postgres/pgtest"
 )
 
-// freshPostgres creates an empty database on the test server.
-func freshPostgres(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("VPT_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("VPT_TEST_POSTGRES is not set: run scripts/test, which starts a PostgreSQL server")
-	}
-	admin, err := postgres.Open(context.Background(), base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	name := fmt.Sprintf("vpt_e2e_%d_%d", os.Getpid(), time.Now().UnixNano())
-	if _, err := admin.SQL().Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if a, err := postgres.Open(context.Background(), base); err == nil {
-			a.SQL().Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-			a.Close()
-		}
-	})
-	i := strings.LastIndex(base, "/")
-	rest := base[i+1:]
-	q := ""
-	if j := strings.Index(rest, "?"); j >= 0 {
-		q = rest[j:]
-	}
-	return base[:i+1] + name + q
-}
-
 func TestCampaignOnPostgres(t *testing.T) {
-	url := freshPostgres(t)
+	url := pgtest.FreshDB(t)
 	p := campaignProject(t)
 	p.write("c.yaml", `campaign_id: pg
 name: On PostgreSQL
@@ -83,7 +53,7 @@ script_configurations:
 // Several vpt processes (several hosts, as far as the store can tell)
 // write one PostgreSQL database at once.
 func TestConcurrentProcessesOnPostgres(t *testing.T) {
-	url := freshPostgres(t)
+	url := pgtest.FreshDB(t)
 	var wg sync.WaitGroup
 	errs := make(chan string, 4)
 	for i := 0; i < 4; i++ {
@@ -117,10 +87,7 @@ func TestConcurrentProcessesOnPostgres(t *testing.T) {
 
 // uploadEnv points vpt at the test S3 server through upstream's variables.
 func uploadEnv(t *testing.T, prefix string) []string {
-	ep := os.Getenv("VPT_TEST_S3_ENDPOINT")
-	if ep == "" {
-		t.Skip("VPT_TEST_S3_ENDPOINT is not set: run scripts/test, which starts versitygw")
-	}
+	ep := testenv.Server(t, "VPT_TEST_S3_ENDPOINT", "versitygw, an S3 server")
 	return []string{
 		"CLOUDFLARE_R2_ENDPOINT=" + ep, "CLOUDFLARE_R2_ACCESS_KEY_ID=" + os.Getenv("VPT_TEST_S3_ACCESS_KEY"),
 		"CLOUDFLARE_R2_SECRET_ACCESS_KEY=" + os.Getenv("VPT_TEST_S3_SECRET_KEY"),

@@ -1,189 +1,22 @@
 package main
 
-// End-to-end tests: they build the vpt binary once and drive it as users
-// and CI do, checking exit codes, output, run folders and store rows.
+// End-to-end tests of single runs: verdicts, timeouts, signals, output,
+// bad input. The shared helpers are in e2e_helpers_test.go.
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
-	_ "github.com/vpt-dev/vpt/store/sqlite"
 )
-
-var vptBin string
-
-// TestMain builds vpt once, with the race detector when the tests run
-// with it (so the end-to-end tests check vpt's own concurrency too).
-// VPT_TEST_BIN runs the tests against another build instead (an older
-// vpt, to see a test fail on it).
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "vpt-e2e-")
-	if err != nil {
-		panic(err)
-	}
-	vptBin = filepath.Join(dir, "vpt")
-	if bin := os.Getenv("VPT_TEST_BIN"); bin != "" {
-		vptBin = bin
-	} else {
-		args := []string{"build", "-o", vptBin}
-		if raceBuild {
-			args = append(args, "-race")
-		}
-		build := exec.Command("go", append(args, ".")...)
-		build.Stderr = os.Stderr
-		if err := build.Run(); err != nil {
-			panic("building vpt: " + err.Error())
-		}
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// fixtures is the folder of fixture scripts.
-func fixtures(t *testing.T) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "executor", "testdata")
-}
-
-// project is a throwaway working folder for vpt: its own results, its own
-// device locks, no user configuration.
-type project struct {
-	t   *testing.T
-	dir string
-	env []string
-}
-
-func newProject(t *testing.T) *project {
-	t.Helper()
-	dir := t.TempDir()
-	env := []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "XDG_CONFIG_HOME=" + filepath.Join(dir, ".config"),
-		"XDG_CACHE_HOME=" + filepath.Join(dir, ".cache"), "VPT_LOCK_DIR=" + filepath.Join(dir, ".locks"),
-		"VPT_VIDEO_MODE=off", "LANG=C.UTF-8",
-		// A race-detector build sleeps a second before exiting, by default.
-		"GORACE=atexit_sleep_ms=0 halt_on_error=1",
-	}
-	return &project{t: t, dir: dir, env: env}
-}
-
-func (p *project) write(name, content string) string {
-	p.t.Helper()
-	path := filepath.Join(p.dir, name)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		p.t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		p.t.Fatal(err)
-	}
-	return path
-}
-
-type result struct {
-	stdout, stderr string
-	code           int
-}
-
-func (p *project) vpt(args ...string) result {
-	p.t.Helper()
-	return p.vptEnv(nil, args...)
-}
-
-func (p *project) vptEnv(extra []string, args ...string) result {
-	p.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, vptBin, args...)
-	cmd.Dir = p.dir
-	cmd.Env = append(append([]string(nil), p.env...), extra...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		p.t.Fatalf("vpt %v: %v", args, err)
-	}
-	if ctx.Err() != nil {
-		p.t.Fatalf("vpt %v did not finish: stderr %s", args, errb.String())
-	}
-	return result{out.String(), errb.String(), code}
-}
-
-func (r result) expect(t *testing.T, code int, contains ...string) {
-	t.Helper()
-	if r.code != code {
-		t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, code, r.stdout, r.stderr)
-	}
-	all := r.stdout + r.stderr
-	for _, c := range contains {
-		if !strings.Contains(all, c) {
-			t.Fatalf("output lacks %q\nstdout:\n%s\nstderr:\n%s", c, r.stdout, r.stderr)
-		}
-	}
-}
-
-// results returns every row of the project's store.
-func (p *project) results() []store.Result {
-	p.t.Helper()
-	db := filepath.Join(p.dir, "vpt-results", "vpt.db")
-	if _, err := os.Stat(db); err != nil {
-		return nil
-	}
-	st, err := store.Open(context.Background(), "sqlite://"+db)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	defer st.Close()
-	rows, err := st.ListResults(context.Background(), store.ResultFilter{})
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return rows
-}
-
-// only returns the single result of the project, read from its run folder.
-func (p *project) only() *store.Result {
-	p.t.Helper()
-	rows := p.results()
-	if len(rows) != 1 {
-		p.t.Fatalf("%d results, want 1", len(rows))
-	}
-	if rows[0].Status == store.StatusRunning {
-		p.t.Fatalf("row left running")
-	}
-	res, err := report.ReadResultJSON(rows[0].RunDir)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return res
-}
-
-func (p *project) noRows() {
-	p.t.Helper()
-	if rows := p.results(); len(rows) != 0 {
-		p.t.Fatalf("%d rows written, want none: %+v", len(rows), rows[0])
-	}
-	if entries, _ := os.ReadDir(filepath.Join(p.dir, "vpt-results", "runs")); len(entries) != 0 {
-		p.t.Fatalf("%d run folders written, want none", len(entries))
-	}
-}
-
-func fixture(t *testing.T, name string) string { return filepath.Join(fixtures(t), name) }
 
 func TestRunHello(t *testing.T) {
 	p := newProject(t)
@@ -260,8 +93,8 @@ func TestTimeoutKillsTheGroup(t *testing.T) {
 	if res.Status != store.StatusTimeout || res.Success {
 		t.Fatalf("status %s", res.Status)
 	}
-	if out, _ := exec.Command("pgrep", "-f", "ignore_sigterm.py").Output(); len(out) > 0 {
-		t.Fatalf("script still running: %s", out)
+	if pids := p.processes(); len(pids) > 0 {
+		t.Fatalf("the script's processes %v still run", pids)
 	}
 }
 
@@ -285,15 +118,6 @@ func TestGrandchildHoldingStdout(t *testing.T) {
 	if state, _, ok := procStat(pid); ok && state != 'Z' {
 		t.Fatalf("grandchild %d still running (state %c)", pid, state)
 	}
-}
-
-func procStat(pid int) (byte, string, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, "", false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return b[i+2], string(b), true
 }
 
 func TestOutputPassesThroughIntact(t *testing.T) {
@@ -483,7 +307,8 @@ func TestAbandonedRunIsRecovered(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(res.RunDir, "video.mp4")); err != nil {
 		t.Fatal("no video.mp4 from the segments")
 	}
-	exec.Command("pkill", "-f", "sleep_past_timeout.py").Run()
+	// Whatever the killed vpt may have left running, and only that.
+	p.killProcesses()
 }
 
 func TestDeviceLock(t *testing.T) {
@@ -493,55 +318,4 @@ func TestDeviceLock(t *testing.T) {
 	r := p.vpt("run", fixture(t, "noop.py"))
 	r.expect(t, 0, "device device1 is busy", "waiting")
 	cmd.Wait()
-}
-
-// background starts vpt with args (and extra environment) in the project and
-// returns once its output contains ready. The process is killed at the end
-// of the test if the test has not waited for it.
-func (p *project) background(t *testing.T, extra []string, ready string, args ...string) (*exec.Cmd, *syncBuffer) {
-	t.Helper()
-	cmd := exec.Command(vptBin, args...)
-	cmd.Dir, cmd.Env = p.dir, append(append([]string{}, p.env...), extra...)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	waitFor(t, func() bool { return strings.Contains(out.String(), ready) })
-	return cmd, out
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out waiting")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

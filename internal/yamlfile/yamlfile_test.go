@@ -99,8 +99,8 @@ func TestHostileFiles(t *testing.T) {
 // Every problem names a line, those yaml.v3 gives none for included.
 func TestProblemsWithoutALineFromYAML(t *testing.T) {
 	for in, want := range map[string]string{
-		"a: b: c\n":                               "f.yaml:1: mapping values are not allowed",
-		"\tname: x\n":                             "f.yaml:1: found character that cannot start any token",
+		"a: b: c\n":   "f.yaml:1: mapping values are not allowed",
+		"\tname: x\n": "f.yaml:1: found character that cannot start any token",
 		"name: x\ncount: 2\nparams: {a: *nope}\n": "f.yaml:3:13: unknown anchor 'nope' referenced",
 		"name: x\nlabels:\n  k: !!binary '@@@'\n": "f.yaml:3:6: !!binary value contains invalid base64 data",
 		"name: x\nparams:\n  b: 1\n  <<: 3\n":     "f.yaml:3:3: map merge requires map or sequence of maps",
