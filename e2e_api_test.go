@@ -15,7 +15,7 @@ func TestExamplesRunGreen(t *testing.T) {
 	p := examplesProject(t)
 	for _, script := range []string{"hello", "seed_example", "goto", "validation", "device_get_info", "zap", "api_shell.sh"} {
 		t.Run(script, func(t *testing.T) {
-			p.vpt("run", script).expect(t, 0, "PASSED "+script)
+			p.vpt("run", script).expectOut(t, 0, "PASSED "+script)
 		})
 	}
 	for _, r := range p.results() {
@@ -94,15 +94,15 @@ for call in (lambda: vpt.goto("nowhere"), lambda: vpt.goto("c", "island"), lambd
 func TestUserInterfaceProblems(t *testing.T) {
 	p := examplesProject(t)
 	p.write("test_scripts/x.py", "")
-	p.vpt("run", "x", "--userinterface", "nope").expect(t, 2, "User interface 'nope' not found. Available: ['horizon_tv', 'virtual_tv']")
+	p.vpt("run", "x", "--userinterface", "nope").expectErr(t, 2, "User interface 'nope' not found. Available: ['horizon_tv', 'virtual_tv']")
 	p.write("userinterfaces/broken.yaml", "nodes:\n  - id: a\n    lable: A\nedges:\n  - {from: a, to: zz, actions: [{action: press_key, key: OK}]}\n")
 	p.vpt("ui", "check", "broken").expect(t, 2, "userinterfaces/broken.yaml:3:5: nodes[0].lable: unknown key (did you mean label?)")
 	p.write("userinterfaces/broken.yaml", "nodes:\n  - id: a\nedges:\n  - {from: a, to: zz, actions: [{action: press_key, key: OK}]}\n")
-	p.vpt("run", "x", "--userinterface", "broken").expect(t, 2, `broken.yaml:4:19: edges[0].to: node "zz" does not exist`)
+	p.vpt("run", "x", "--userinterface", "broken").expectErr(t, 2, `broken.yaml:4:19: edges[0].to: node "zz" does not exist`)
 	p.noRowsBut(t, 0)
 	r := p.vpt("ui", "list")
-	r.expect(t, 0, "horizon_tv", "9", "invalid")
-	p.vpt("ui", "show", "horizon_tv").expect(t, 0, "home", "press_key(OK)", "image horizon_tv/live.png")
+	r.expectOut(t, 0, "horizon_tv", "9", "invalid")
+	p.vpt("ui", "show", "horizon_tv").expectOut(t, 0, "home", "press_key(OK)", "image horizon_tv/live.png")
 }
 
 func (p *project) noRowsBut(t *testing.T, n int) {
@@ -204,5 +204,5 @@ func TestUIReference(t *testing.T) {
 	r := p.vpt("ui", "reference", "live", "--device", "device1", "--region", "0,0,700,120")
 	r.expect(t, 0, "saved userinterfaces/horizon_tv/live.png (700x120)")
 	p.vpt("ui", "check", "horizon_tv").expect(t, 2, "reference image userinterfaces/horizon_tv/home.png not found")
-	p.vpt("ui", "reference", "live", "--region", "1,2,3").expect(t, 2, "expected x,y,width,height")
+	p.vpt("ui", "reference", "live", "--region", "1,2,3").expectErr(t, 2, "expected x,y,width,height")
 }

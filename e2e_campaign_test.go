@@ -31,7 +31,7 @@ func TestCampaignBadInputCorpus(t *testing.T) {
 		path, _ := filepath.Abs(filepath.Join("campaign/testdata/bad", e.Name()))
 		t.Run(e.Name(), func(t *testing.T) {
 			r := p.vpt("campaign", path)
-			r.expect(t, 2, e.Name())
+			r.expectErr(t, 2, e.Name())
 		})
 	}
 	for _, dir := range []string{"vpt-results"} {
@@ -88,7 +88,7 @@ script_configurations:
   - {script_name: nap, parameters: {s: 30}}
   - {script_name: ok}
 `)
-	p.vpt("campaign", "c.yaml").expect(t, 4, "TIMEOUT Slow")
+	p.vpt("campaign", "c.yaml").expectOut(t, 4, "TIMEOUT Slow")
 	s := p.campaignSummary(t)
 	if got := statuses(s); got != "passed,timeout,timeout,not_run" {
 		t.Fatalf("statuses %s", got)
@@ -118,7 +118,7 @@ devices:
 	}
 	p.write("c.yaml", "campaign_id: par\nname: Parallel\ndevice: auto\nexecution_config: {parallel: true}\nscript_configurations:\n"+entries.String()+
 		"  - {script_name: second_try, retries: 1}\n")
-	p.vpt("campaign", "c.yaml").expect(t, 0, "COMPLETED Parallel", "10 passed, 1 flaky")
+	p.vpt("campaign", "c.yaml").expectOut(t, 0, "COMPLETED Parallel", "10 passed, 1 flaky")
 	s := p.campaignSummary(t)
 	ran := map[string]int{}
 	for _, e := range s.Entries {
@@ -154,19 +154,19 @@ script_configurations:
   - {script_name: bad}
   - {script_name: ok}
 `)
-	p.vpt("campaign", "c.yaml", "-x").expect(t, 1, "stopping")
+	p.vpt("campaign", "c.yaml", "-x").expectErr(t, 1, "stopping")
 	if got := statuses(p.campaignSummary(t)); got != "failed,not_run,not_run,not_run" {
 		t.Fatalf("-x: %s", got)
 	}
 	p.vpt("campaign", "c.yaml").expect(t, 1)
 	before := len(p.results())
 	r := p.vpt("campaign", "c.yaml", "--last-failed")
-	r.expect(t, 1, "rerunning 2 script(s)")
+	r.expectErr(t, 1, "rerunning 2 script(s)")
 	if after := len(p.results()); after != before+2 {
 		t.Fatalf("--last-failed ran %d scripts", after-before)
 	}
 	r = p.vpt("campaign", "c.yaml", "--dry-run", "--device", "device1,device2", "--parallel", "2")
-	r.expect(t, 0, "devices: device1, device2 (parallel on 2 device(s))", "bad")
+	r.expectOut(t, 0, "devices: device1, device2 (parallel on 2 device(s))", "bad")
 	if after := len(p.results()); after != before+2 {
 		t.Fatal("--dry-run ran something")
 	}
@@ -185,17 +185,17 @@ script_configurations:
   - {script_name: ok}
 `)
 	r := p.vpt("campaign", "c.yaml", "--shard", "1/2", "--execution-id", "ci-pipeline-42")
-	r.expect(t, 1, "shards done: [1] of 2")
+	r.expectOut(t, 1, "shards done: [1] of 2")
 	s := p.campaignSummary(t)
 	if s.Campaign.Status != "running" || len(s.Entries) != 3 {
 		t.Fatalf("after shard 1: %s, %d entries", s.Campaign.Status, len(s.Entries))
 	}
-	p.vpt("campaign", "c.yaml", "--shard", "2/2", "--execution-id", "ci-pipeline-42").expect(t, 0, "FAILED Sharded: 5 scripts, 4 passed, 1 failed")
+	p.vpt("campaign", "c.yaml", "--shard", "2/2", "--execution-id", "ci-pipeline-42").expectOut(t, 0, "FAILED Sharded: 5 scripts, 4 passed, 1 failed")
 	s = p.campaignSummary(t)
 	if s.Campaign.Status != "failed" || len(s.Entries) != 5 || s.Campaign.Stats.Failed != 1 || s.Campaign.Stats.Passed != 4 {
 		t.Fatalf("the whole execution: %s %+v", s.Campaign.Status, s.Campaign.Stats)
 	}
-	p.vpt("campaign", "c.yaml", "--shard", "3/2").expect(t, 2, "expected i/n")
+	p.vpt("campaign", "c.yaml", "--shard", "3/2").expectErr(t, 2, "expected i/n")
 }
 
 func TestCampaignInterrupt(t *testing.T) {
@@ -222,9 +222,9 @@ script_configurations:
 
 func TestCampaignExamplesAndReportInBrowser(t *testing.T) {
 	p := examplesProject(t)
-	p.vpt("campaign", "campaigns/nightly.yaml").expect(t, 0, "COMPLETED Nightly regression")
-	p.vpt("campaign", "campaigns/parallel.yaml").expect(t, 0, "COMPLETED Parallel smoke test")
-	p.vpt("campaign", "campaigns/upstream.json").expect(t, 0, "COMPLETED Example Campaign")
+	p.vpt("campaign", "campaigns/nightly.yaml").expectOut(t, 0, "COMPLETED Nightly regression")
+	p.vpt("campaign", "campaigns/parallel.yaml").expectOut(t, 0, "COMPLETED Parallel smoke test")
+	p.vpt("campaign", "campaigns/upstream.json").expectOut(t, 0, "COMPLETED Example Campaign")
 	s := p.campaignSummary(t)
 	index := filepath.Join(p.dir, "vpt-results", "campaigns", s.Campaign.ExecutionID, "index.html")
 	wd := startBrowser(t)

@@ -77,7 +77,7 @@ func TestVideoModes(t *testing.T) {
 			t.Errorf("a passed run kept its video (retain-on-failure or off)")
 		}
 	}
-	p.vpt("run", "pass", "--video", "sometimes").expect(t, 2, "video.mode")
+	p.vpt("run", "pass", "--video", "sometimes").expectErr(t, 2, "video.mode")
 }
 
 func TestJPEGScreenshots(t *testing.T) {
@@ -110,7 +110,7 @@ func TestRunOnAndroidStandIn(t *testing.T) {
 		"ADB_STANDIN_STATE="+filepath.Join(p.dir, "adb-state"))
 	p.write("vpt.yaml", "devices:\n  - {id: phone, name: Pixel 7, model: android_mobile, adb: 192.168.1.20:5555}\n")
 	p.write("test_scripts/tap.py", "import vpt, time\nvpt.press('HOME')\nvpt.tap(10, 20)\nvpt.text('hi there')\nvpt.screenshot('home')\ntime.sleep(2)\n")
-	p.vptEnv([]string{"VPT_VIDEO_MODE=on"}, "run", "tap", "--device", "phone").expect(t, 0, "PASSED tap on phone")
+	p.vptEnv([]string{"VPT_VIDEO_MODE=on"}, "run", "tap", "--device", "phone").expectOut(t, 0, "PASSED tap on phone")
 	res := p.only()
 	checkVideo(t, res)
 	if len(res.Details.Screenshots) != 3 {
@@ -163,16 +163,16 @@ func TestDevicesAndDoctor(t *testing.T) {
 	if list[0]["id"] != "device1" || list[0]["ok"] != true || list[1]["ok"] != false {
 		t.Fatalf("devices: %v", list)
 	}
-	p.vpt("devices").expect(t, 0, "device1", "not answering", "/dev/video97")
+	p.vpt("devices").expectOut(t, 0, "device1", "not answering", "/dev/video97")
 	r = p.vpt("doctor")
-	r.expect(t, 0, "python", "ffmpeg", "store", "upload", "device stb")
+	r.expectOut(t, 0, "python", "ffmpeg", "store", "upload", "device stb")
 	// A required tool that is missing fails the doctor with exit 3.
 	p.write("vpt.yaml", "tools: {ffmpeg: /no/such/ffmpeg}\n")
-	p.vptEnv([]string{"VPT_VIDEO_MODE=on"}, "doctor").expect(t, 3, "needed by device1", "apt-get install ffmpeg")
+	p.vptEnv([]string{"VPT_VIDEO_MODE=on"}, "doctor").expectOut(t, 3, "needed by device1", "apt-get install ffmpeg")
 	// Upstream's environment adds devices.
 	p.write("vpt.yaml", "")
 	standin, _ := filepath.Abs(filepath.Join("capture", "adb", "testdata"))
 	p.vptEnv([]string{"DEVICE2_NAME=Upstream STB", "DEVICE2_MODEL=android_mobile", "DEVICE2_IP=10.255.0.9",
 		"PATH=" + standin + string(os.PathListSeparator) + os.Getenv("PATH"), "ADB_STANDIN_STATE=" + filepath.Join(p.dir, "state")},
-		"devices", "--json").expect(t, 0, "10.255.0.9:5555", "Upstream STB", "failed to connect")
+		"devices", "--json").expectOut(t, 0, "10.255.0.9:5555", "Upstream STB", "failed to connect")
 }

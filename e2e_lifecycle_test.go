@@ -40,7 +40,7 @@ func TestVerdictCannotLie(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			p := examplesProject(t)
 			p.write("test_scripts/v.py", c.script)
-			p.vpt("run", "v").expect(t, 1, "FAILED", c.reason)
+			p.vpt("run", "v").expectOut(t, 1, "FAILED", c.reason)
 			if res := p.only(); res.Status != store.StatusFailed || res.Success {
 				t.Fatalf("status %s", res.Status)
 			}
@@ -66,7 +66,7 @@ func TestTimeoutStopsAGotoOnASlowDevice(t *testing.T) {
 	p := slowProject(t)
 	p.write("test_scripts/far.py", "import vpt\nvpt.goto('settings_about')\n")
 	start := time.Now()
-	p.vptEnv([]string{"VPT_GRACE=1s"}, "run", "far", "--device", "slow", "--timeout", "3s").expect(t, 4, "TIMEOUT")
+	p.vptEnv([]string{"VPT_GRACE=1s"}, "run", "far", "--device", "slow", "--timeout", "3s").expectOut(t, 4, "TIMEOUT")
 	took := time.Since(start)
 	// Before, the goto went on pressing keys after the script was killed
 	// and vpt ended after 10.6 s; the bound is timeout + grace + 5 s.
@@ -316,7 +316,7 @@ func TestKilledCampaignIsRecovered(t *testing.T) {
 	})
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	p.vpt("report", "list").expect(t, 0, "campaign")
+	p.vpt("report", "list").expectErr(t, 0, "campaign")
 	st := p.store()
 	defer st.Close()
 	list, _ := st.ListCampaigns(t.Context(), store.CampaignFilter{CampaignID: "k"})
@@ -403,7 +403,7 @@ func TestFullResultsDisk(t *testing.T) {
 			db := filepath.Join(p.dir, "db", "vpt.db")
 			os.MkdirAll(filepath.Dir(db), 0o755)
 			r := p.vpt("run", script, "--results-dir", results, "--store", "sqlite://"+db)
-			r.expect(t, 3, "ERROR")
+			r.expectOut(t, 3, "ERROR")
 			if !strings.Contains(r.stdout+r.stderr, "no space left on device") && !strings.Contains(r.stdout+r.stderr, "is full") {
 				t.Fatalf("the reason does not say the disk is full:\n%s%s", r.stdout, r.stderr)
 			}
@@ -433,7 +433,7 @@ func TestDeviceLockAcrossEnvironments(t *testing.T) {
 	cmd, _ := p.background(t, []string{"XDG_RUNTIME_DIR=" + t.TempDir()}, "sleeping", "run", fixture(t, "sleep_past_timeout.py"), "--device", id)
 	defer func() { cmd.Process.Signal(syscall.SIGINT); cmd.Wait() }()
 	p.vptEnv([]string{"XDG_RUNTIME_DIR=" + t.TempDir()}, "run", fixture(t, "noop.py"), "--device", id, "--no-wait").
-		expect(t, 3, "device busy")
+		expectErr(t, 3, "device busy")
 }
 
 // A campaign's limit bounds the wait for a busy device: no script starts
@@ -444,7 +444,7 @@ func TestCampaignDeadlineBoundsTheWaitForADevice(t *testing.T) {
 	defer func() { hold.Process.Signal(syscall.SIGINT); hold.Wait() }()
 	p.write("c.yaml", "campaign_id: d\nname: Deadline\ndevice: device1\nexecution_config: {timeout_minutes: 0.05}\nscript_configurations:\n  - {script_name: ok}\n  - {script_name: ok}\n")
 	start := time.Now()
-	p.vpt("campaign", "c.yaml").expect(t, 4, "not run")
+	p.vpt("campaign", "c.yaml").expectOut(t, 4, "not run")
 	if took := time.Since(start); took > 20*time.Second {
 		t.Fatalf("the campaign took %s with a 3 s limit", took)
 	}
@@ -472,7 +472,8 @@ devices:
 	}
 	p.write("c.yaml", "campaign_id: pool\nname: Pool\nexecution_config: {parallel: true}\nscript_configurations:\n"+entries.String())
 	r := p.vpt("campaign", "c.yaml", "--device", "device1,dead")
-	r.expect(t, 0, "device dead is down", "6 passed")
+	r.expectErr(t, 0, "device dead is down")
+	r.expectOut(t, 0, "6 passed")
 	sum := p.campaignSummary(t)
 	for _, e := range sum.Entries {
 		if e.Status != store.StatusPassed {
@@ -504,7 +505,7 @@ func TestExitCodesAtEveryDepth(t *testing.T) {
 			t.Errorf("vpt %s --json: exit %d, JSON %q", strings.Join(args, " "), j.code, j.stderr)
 		}
 	}
-	p.vpt("report").expect(t, 0, "Usage")
+	p.vpt("report").expectOut(t, 0, "Usage")
 }
 
 // proxy forwards TCP connections to a server; cut drops every connection

@@ -92,9 +92,9 @@ func TestOldPythonRefusedBeforeTheRun(t *testing.T) {
 	bin := filepath.Join(p.dir, "oldbin")
 	old := fakeOldPython(t, bin)
 	p.vptEnv([]string{"PATH=" + bin + ":" + os.Getenv("PATH")}, "run", "noop").
-		expect(t, 3, "Python 3.7.16 ("+old+") is too old: the vpt library needs Python 3.8 or later",
+		expectErr(t, 3, "Python 3.7.16 ("+old+") is too old: the vpt library needs Python 3.8 or later",
 			"hint: choose a Python 3.8 or later with python: in vpt.yaml, VPT_PYTHON or --python")
-	p.vpt("run", "noop", "--python", old).expect(t, 3, "is too old")
+	p.vpt("run", "noop", "--python", old).expectErr(t, 3, "is too old")
 	p.noRows()
 }
 
@@ -106,7 +106,7 @@ func TestUnwritableCacheFolderRefusedBeforeTheRun(t *testing.T) {
 	file := p.write("not-a-folder", "")
 	for _, cache := range []string{file, "/proc/vpt-cache"} {
 		p.vptEnv([]string{"XDG_CACHE_HOME=" + cache}, "run", "noop").
-			expect(t, 3, "cannot unpack the vpt Python library (import vpt) into the user cache folder",
+			expectErr(t, 3, "cannot unpack the vpt Python library (import vpt) into the user cache folder",
 				"hint: set XDG_CACHE_HOME to a writable folder (now "+cache+")")
 	}
 	if os.Geteuid() != 0 { // root writes into read-only folders

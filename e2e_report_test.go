@@ -29,17 +29,17 @@ func TestReportCommands(t *testing.T) {
 		p.vpt("run", "flip")
 	}
 	r := p.vpt("report", "list")
-	r.expect(t, 0, "ok", "bad", "flip", "flaky", "100% of 1")
+	r.expectOut(t, 0, "ok", "bad", "flip", "flaky", "100% of 1")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(lines) != 7 || !strings.Contains(lines[1], "flip") {
 		t.Fatalf("list, newest first:\n%s", r.stdout)
 	}
-	p.vpt("report", "list", "--status", "failed", "--script", "bad").expect(t, 0, "bad")
+	p.vpt("report", "list", "--status", "failed", "--script", "bad").expectOut(t, 0, "bad")
 	if out := p.vpt("report", "list", "--status", "failed", "--script", "ok").stdout; !strings.Contains(out, "no results") {
 		t.Fatalf("filter: %s", out)
 	}
-	p.vpt("report", "list", "--status", "weird").expect(t, 2, "unknown status")
-	p.vpt("report", "list", "--since", "yesterdayish").expect(t, 2, "neither an age nor a date")
+	p.vpt("report", "list", "--status", "weird").expectErr(t, 2, "unknown status")
+	p.vpt("report", "list", "--since", "yesterdayish").expectErr(t, 2, "neither an age nor a date")
 	var rows []map[string]any
 	if err := json.Unmarshal([]byte(p.vpt("report", "list", "--json", "--limit", "2").stdout), &rows); err != nil || len(rows) != 2 {
 		t.Fatalf("json list: %v %d", err, len(rows))
@@ -48,25 +48,25 @@ func TestReportCommands(t *testing.T) {
 		t.Fatalf("flip should be marked flaky: %v", rows[0])
 	}
 	id := rows[0]["id"].(string)
-	p.vpt("report", "show", id[:6]).expect(t, 0, id, "last results of flip", "report.html")
-	p.vpt("report", "show", "ffffffff").expect(t, 2, "no result")
+	p.vpt("report", "show", id[:6]).expectOut(t, 0, id, "last results of flip", "report.html")
+	p.vpt("report", "show", "ffffffff").expectErr(t, 2, "no result")
 	r = p.vpt("report", "open", id[:8])
-	r.expect(t, 0, filepath.Join(id, "report.html"))
+	r.expectOut(t, 0, filepath.Join(id, "report.html"))
 
 	// Regenerate after the report is lost.
 	runs := p.results()
 	os.Remove(filepath.Join(runs[0].RunDir, "report.html"))
-	p.vpt("report", "regenerate", "--all").expect(t, 0, "regenerated 6 report(s)")
+	p.vpt("report", "regenerate", "--all").expectOut(t, 0, "regenerated 6 report(s)")
 	if _, err := os.Stat(filepath.Join(runs[0].RunDir, "report.html")); err != nil {
 		t.Fatal("report not regenerated")
 	}
 
 	// Prune: dry run deletes nothing; --keep-failed keeps failures.
-	p.vpt("report", "prune", "--older-than", "0s", "--dry-run").expect(t, 0, "would delete 6")
+	p.vpt("report", "prune", "--older-than", "0s", "--dry-run").expectOut(t, 0, "would delete 6")
 	if len(p.results()) != 6 {
 		t.Fatal("dry run deleted")
 	}
-	p.vpt("report", "prune", "--older-than", "0s", "--keep-failed").expect(t, 0, "deleted 3", "kept 3")
+	p.vpt("report", "prune", "--older-than", "0s", "--keep-failed").expectOut(t, 0, "deleted 3", "kept 3")
 	left := p.results()
 	for _, r := range left {
 		if r.Status == store.StatusPassed {
@@ -83,13 +83,13 @@ func TestReportCommands(t *testing.T) {
 			t.Fatalf("run folder %s: kept=%v, exists=%v", r.ID[:8], kept, err == nil)
 		}
 	}
-	p.vpt("report", "prune").expect(t, 2, "needs --older-than")
+	p.vpt("report", "prune").expectErr(t, 2, "needs --older-than")
 }
 
 func TestPruneSparesRunningRuns(t *testing.T) {
 	p := newProject(t)
 	p.background(t, nil, "sleeping", "run", fixture(t, "sleep_past_timeout.py"), "--timeout", "20s")
-	p.vpt("report", "prune", "--older-than", "0s").expect(t, 0, "deleted 0", "kept 1")
+	p.vpt("report", "prune", "--older-than", "0s").expectOut(t, 0, "deleted 0", "kept 1")
 	rows := p.results()
 	if len(rows) != 1 || rows[0].Status != store.StatusRunning {
 		t.Fatalf("rows %+v", rows)
@@ -132,7 +132,7 @@ func TestReportListScales(t *testing.T) {
 	db := filepath.Join(p.dir, "vpt-results", "vpt.db")
 	fillStore(t, "sqlite://"+db, 20000)
 	r := p.vpt("report", "list", "--limit", "5")
-	r.expect(t, 0, "bulk_")
+	r.expectOut(t, 0, "bulk_")
 	if n := len(strings.Split(strings.TrimSpace(r.stdout), "\n")); n != 6 {
 		t.Fatalf("%d lines", n)
 	}

@@ -76,7 +76,7 @@ func TestSecretsStayOutOfRuns(t *testing.T) {
 		"VPT_UPLOAD_BUCKET=b", "SECRETS_FILE=" + secretsFile, "ENV_DUMP=" + dump,
 	}
 	r := p.vptEnv(env, "run", "env", "--junit", "out/junit.xml")
-	r.expect(t, 1, "FAILED env")
+	r.expectOut(t, 1, "FAILED env")
 
 	// The environment: vpt's secrets are gone but the one handed over.
 	var got map[string]string

@@ -33,12 +33,12 @@ script_configurations:
   - {script_name: bad}
   - {script_name: zap, parameters: {channels: 1, dwell: 0.1}}
 `)
-	p.vpt("campaign", "c.yaml", "--store", url, "--device", "device1,device3").expect(t, 1, "FAILED On PostgreSQL: 4 scripts, 3 passed, 1 failed")
+	p.vpt("campaign", "c.yaml", "--store", url, "--device", "device1,device3").expectOut(t, 1, "FAILED On PostgreSQL: 4 scripts, 3 passed, 1 failed")
 	if _, err := os.Stat(filepath.Join(p.dir, "vpt-results", "vpt.db")); err == nil {
 		t.Fatal("a SQLite file was written despite --store postgres://")
 	}
 	r := p.vpt("report", "list", "--store", url)
-	r.expect(t, 0, "goto", "zap", "bad")
+	r.expectOut(t, 0, "goto", "zap", "bad")
 	st, err := store.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
@@ -135,8 +135,8 @@ func TestUploadEndToEnd(t *testing.T) {
 	if len(pending) != 1 {
 		t.Fatalf("%d pending uploads", len(pending))
 	}
-	run(0, nil, "report", "upload", "--pending").expect(t, 0, "uploaded "+pending[0].ID[:8])
-	run(0, nil, "report", "upload", "--pending").expect(t, 0, "no pending uploads")
+	run(0, nil, "report", "upload", "--pending").expectOut(t, 0, "uploaded "+pending[0].ID[:8])
+	run(0, nil, "report", "upload", "--pending").expectOut(t, 0, "no pending uploads")
 
 	// A campaign uploads every run and its own report.
 	p.write("c.yaml", "campaign_id: up\nname: Uploaded\ndevice: device1\nscript_configurations: [{script_name: ok}, {script_name: hello}]\n")
@@ -177,7 +177,7 @@ func TestUploadObjectsAfterPrune(t *testing.T) {
 	if _, _, err := up.Get(context.Background(), res.HTMLReportR2Path); err != nil {
 		t.Fatalf("uploaded report: %v", err)
 	}
-	p.vptEnv(env, "report", "prune", "--older-than", "0s", "--remote").expect(t, 0, "deleted 1")
+	p.vptEnv(env, "report", "prune", "--older-than", "0s", "--remote").expectOut(t, 0, "deleted 1")
 	if _, _, err := up.Get(context.Background(), res.HTMLReportR2Path); err == nil {
 		t.Fatal("the remote report survived prune --remote")
 	}

@@ -26,7 +26,7 @@ vpt.screenshot("greeting")
 vpt.metadata(build="42")
 `)
 	r := p.vptEnv([]string{"VPT_VIDEO_MODE=on"}, "run", "hello")
-	r.expect(t, 0, "[hello] hello from the script", "PASSED hello on device1")
+	r.expectOut(t, 0, "[hello] hello from the script", "PASSED hello on device1")
 	res := p.only()
 	if res.Status != store.StatusPassed || *res.ExitCode != 0 || res.Metadata["build"] != "42" || res.DeviceModel != "virtual" {
 		t.Fatalf("result: %+v", res)
@@ -214,7 +214,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p.vptEnv(c.env, c.args...).expect(t, c.code, c.want...)
+			p.vptEnv(c.env, c.args...).expectErr(t, c.code, c.want...)
 			p.noRows()
 		})
 	}
@@ -225,10 +225,10 @@ func TestMalformedConfig(t *testing.T) {
 	p.write("test_scripts/goto.py", "print(1)\n")
 	p.write("vpt.yaml", "team_id: abc\nresults_dir: out\ndevices:\n  - id: device2\n    model: virtual\n    drop_rat: 0.5\n  - id: device3\n    model: virtual\n    key_latency: fast\n")
 	r := p.vpt("run", "goto")
-	r.expect(t, 2, "vpt.yaml:6:5: devices[0].drop_rat: unknown key (did you mean drop_rate?)",
+	r.expectErr(t, 2, "vpt.yaml:6:5: devices[0].drop_rat: unknown key (did you mean drop_rate?)",
 		`vpt.yaml:9:18: devices[1].key_latency: expected a duration such as 30s or 5m, got "fast"`)
 	p.write("vpt.yaml", "video:\n  mode: [on\n")
-	p.vpt("run", "goto").expect(t, 2, "vpt.yaml:")
+	p.vpt("run", "goto").expectErr(t, 2, "vpt.yaml:")
 	if _, err := os.Stat(filepath.Join(p.dir, "out")); err == nil {
 		t.Fatal("results folder created despite the bad configuration")
 	}
@@ -251,7 +251,7 @@ print("STDIN", sys.stdin.read() == "")
 
 func TestAITestCaseRedirect(t *testing.T) {
 	p := newProject(t)
-	p.vpt("run", "ai_testcase_login").expect(t, 2, "Script not found: "+filepath.Join(p.dir, "test_scripts", "ai_testcase_executor.py"), "AI test case")
+	p.vpt("run", "ai_testcase_login").expectErr(t, 2, "Script not found: "+filepath.Join(p.dir, "test_scripts", "ai_testcase_executor.py"), "AI test case")
 	p.write("test_scripts/ai_testcase_executor.py", "import os\nprint('AI', os.environ['AI_SCRIPT_NAME'])\n")
 	p.vpt("run", "ai_testcase_login").expect(t, 0, "AI ai_testcase_login")
 	if res := p.only(); res.ScriptName != "ai_testcase_login" {
@@ -275,7 +275,7 @@ func TestScriptsList(t *testing.T) {
 	p.write("test_scripts/gw/smartping.py", "p.add_argument('--count', type=int, default=4)\n")
 	p.write("test_scripts/ai_testcase_executor.py", "")
 	r := p.vpt("scripts")
-	r.expect(t, 0, "goto", "--node str=home", "gw/smartping", "--count int=4")
+	r.expectOut(t, 0, "goto", "--node str=home", "gw/smartping", "--count int=4")
 	if strings.Contains(r.stdout, "ai_testcase_executor") {
 		t.Fatal("the AI executor is listed")
 	}
@@ -296,7 +296,7 @@ func TestAbandonedRunIsRecovered(t *testing.T) {
 		t.Fatalf("before recovery: %+v", rows)
 	}
 	// Any command that opens the store recovers it.
-	p.vpt("run", fixture(t, "noop.py")).expect(t, 0, "abandoned")
+	p.vpt("run", fixture(t, "noop.py")).expectErr(t, 0, "abandoned")
 	res, err := report.ReadResultJSON(rows[0].RunDir)
 	if err != nil {
 		t.Fatal(err)
@@ -314,8 +314,8 @@ func TestAbandonedRunIsRecovered(t *testing.T) {
 func TestDeviceLock(t *testing.T) {
 	p := newProject(t)
 	cmd, _ := p.background(t, nil, "sleeping", "run", fixture(t, "sleep_past_timeout.py"), "--timeout", "3s")
-	p.vpt("run", fixture(t, "noop.py"), "--no-wait").expect(t, 3, "device busy", "device1")
+	p.vpt("run", fixture(t, "noop.py"), "--no-wait").expectErr(t, 3, "device busy", "device1")
 	r := p.vpt("run", fixture(t, "noop.py"))
-	r.expect(t, 0, "device device1 is busy", "waiting")
+	r.expectErr(t, 0, "device device1 is busy", "waiting")
 	cmd.Wait()
 }
