@@ -35,7 +35,7 @@ func Missing(t testing.TB, format string, args ...any) {
 var packages = map[string]string{
 	"ffmpeg": "ffmpeg", "ffprobe": "ffmpeg", "adb": "adb", "Xvfb": "xvfb", "xdotool": "xdotool",
 	"xdpyinfo": "x11-utils", "chromium": "chromium", "chromedriver": "chromium-driver", "xmllint": "libxml2-utils",
-	"tesseract": "tesseract-ocr", "ir-ctl": "v4l-utils", "python3": "python3", "sqlite3": "sqlite3",
+	"tesseract": "tesseract-ocr", "ir-ctl": "v4l-utils", "python3": "python3", "sqlite3": "sqlite3", "unshare": "util-linux",
 }
 
 // NeedTools ends t (Missing) unless every program is on PATH.
