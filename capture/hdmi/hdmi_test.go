@@ -188,7 +188,7 @@ func TestDeadSource(t *testing.T) {
 // source's picture; they go on (after a short gap) when a recording
 // restarts ffmpeg.
 func TestPipelineFrames(t *testing.T) {
-	needFFmpeg(t)
+	testenv.NeedTools(t, "ffmpeg")
 	ctx := context.Background()
 	d, err := New(capture.DeviceConfig{ID: "stb", Model: "stb", Video: "lavfi:testsrc2=size=1280x720:rate=10"}, capture.Environment{})
 	if err != nil {
