@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/vpt-dev/vpt/internal/testenv"
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/report/artifact"
 	"github.com/vpt-dev/vpt/store"
@@ -38,13 +39,7 @@ import (
 // skipped, except under VPT_REQUIRE_SERVICES=1 (CI), where they fail.
 func s3Server(t testing.TB) artifact.S3Config {
 	t.Helper()
-	ep := os.Getenv("VPT_TEST_S3_ENDPOINT")
-	if ep == "" {
-		if os.Getenv("VPT_REQUIRE_SERVICES") == "1" {
-			t.Fatal("VPT_TEST_S3_ENDPOINT is not set and VPT_REQUIRE_SERVICES=1: run scripts/test, which starts versitygw")
-		}
-		t.Skip("VPT_TEST_S3_ENDPOINT is not set: run scripts/test, which starts versitygw")
-	}
+	ep := testenv.Server(t, "VPT_TEST_S3_ENDPOINT", "versitygw, an S3 server")
 	return artifact.S3Config{Endpoint: ep, Bucket: os.Getenv("VPT_TEST_S3_BUCKET"), Region: "auto",
 		AccessKeyID: os.Getenv("VPT_TEST_S3_ACCESS_KEY"), SecretAccessKey: os.Getenv("VPT_TEST_S3_SECRET_KEY"),
 		PathStyle: true, Concurrency: 8, Presign: time.Hour}
