@@ -81,7 +81,7 @@ func TestCampaignTimeouts(t *testing.T) {
 	p.write("c.yaml", `campaign_id: slow
 name: Slow
 device: device1
-execution_config: {timeout_minutes: 0.03}
+execution_config: {timeout_minutes: 0.1}
 script_configurations:
   - {script_name: nap, parameters: {s: 0.1}}
   - {script_name: nap, parameters: {s: 0.5}, timeout: 200ms}
@@ -109,7 +109,7 @@ func TestCampaignParallelAndRetries(t *testing.T) {
 userinterfaces_dir: userinterfaces
 devices:
   - {id: device1, name: Fast, model: virtual, userinterface: horizon_tv}
-  - {id: device2, name: Slow, model: virtual, userinterface: horizon_tv, key_latency: 600ms}
+  - {id: device2, name: Slow, model: virtual, userinterface: horizon_tv, key_latency: 2s}
 `)
 	p.write("test_scripts/press.py", "import vpt\nvpt.press('OK')\n")
 	var entries strings.Builder
