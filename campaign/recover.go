@@ -12,8 +12,8 @@ import (
 type RecoveryStore interface {
 	report.CampaignSource
 	RunningCampaigns(ctx context.Context) ([]store.Campaign, error)
-	FinishCampaign(ctx context.Context, c *store.Campaign) (bool, error)
-	PutCampaignEntry(ctx context.Context, e store.CampaignEntry) error
+	FinishCampaign(ctx context.Context, c *store.Campaign, evs ...store.Event) (bool, error)
+	PutCampaignEntry(ctx context.Context, e store.CampaignEntry, evs ...store.Event) error
 }
 
 // Recover finishes the campaigns whose vpt process died, as run recovery

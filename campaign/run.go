@@ -38,11 +38,12 @@ type Executor interface {
 // Store is what a campaign needs of the results store.
 type Store interface {
 	report.CampaignSource
-	CreateCampaign(ctx context.Context, c *store.Campaign) (joined bool, err error)
-	UpdateCampaign(ctx context.Context, c *store.Campaign) error
-	PutCampaignEntry(ctx context.Context, e store.CampaignEntry) error
+	CreateCampaign(ctx context.Context, c *store.Campaign, evs ...store.Event) (joined bool, err error)
+	UpdateCampaign(ctx context.Context, c *store.Campaign, evs ...store.Event) error
+	PutCampaignEntry(ctx context.Context, e store.CampaignEntry, evs ...store.Event) error
 	FinishShard(ctx context.Context, campaignID string, shard int, status, host string) ([]int, error)
 	HeartbeatCampaign(ctx context.Context, id, owner string, at time.Time) error
+	AppendEvents(ctx context.Context, evs ...store.Event) error
 }
 
 // Observer hears what a campaign does, for progress displays.

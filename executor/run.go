@@ -107,11 +107,13 @@ type Settings struct {
 	Secrets []string
 }
 
-// RunStore is what a run needs of the results store.
+// RunStore is what a run needs of the results store: its row, written
+// with the events that describe each change, and the events between.
 type RunStore interface {
-	CreateResult(ctx context.Context, r *store.Result) error
-	UpdateResult(ctx context.Context, r *store.Result) error
+	CreateResult(ctx context.Context, r *store.Result, evs ...store.Event) error
+	UpdateResult(ctx context.Context, r *store.Result, evs ...store.Event) error
 	Heartbeat(ctx context.Context, ids []string, at time.Time) error
+	AppendEvents(ctx context.Context, evs ...store.Event) error
 }
 
 // Uploader copies a finished run folder to remote storage and fills the

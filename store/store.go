@@ -30,13 +30,19 @@ var (
 // Store is the results database. Every method is safe for concurrent use and
 // several processes (and, for PostgreSQL, several hosts) may use one database
 // at once.
+//
+// The methods that write a row take the events that describe the change
+// (evs): they are appended in the same transaction as the row, so a reader
+// of the event log never hears of a row that was not written, nor misses
+// one that was. The Finish methods append them only when they changed the
+// row.
 type Store interface {
 	// CreateResult inserts a new row. r.ID must be set; r.Status is usually
 	// StatusRunning.
-	CreateResult(ctx context.Context, r *Result) error
+	CreateResult(ctx context.Context, r *Result, evs ...Event) error
 	// UpdateResult writes every mutable field of r (status, times, verdict,
 	// details, upload state, metadata). It returns ErrNotFound if the row is gone.
-	UpdateResult(ctx context.Context, r *Result) error
+	UpdateResult(ctx context.Context, r *Result, evs ...Event) error
 	// Heartbeat records that the vpt process owning these running rows is alive.
 	Heartbeat(ctx context.Context, ids []string, at time.Time) error
 	// GetResult returns one row by full id or by a unique id prefix
@@ -54,17 +60,17 @@ type Store interface {
 	// FinishResult writes r over its row only if that row is still
 	// running, and reports whether it did: another process may have
 	// finished or recovered it meanwhile.
-	FinishResult(ctx context.Context, r *Result) (bool, error)
+	FinishResult(ctx context.Context, r *Result, evs ...Event) (bool, error)
 
 	// CreateCampaign inserts a campaign execution, or, when a row with the
 	// same ExecutionID exists (another shard of the same execution), loads
 	// that row into c and returns joined=true.
-	CreateCampaign(ctx context.Context, c *Campaign) (joined bool, err error)
+	CreateCampaign(ctx context.Context, c *Campaign, evs ...Event) (joined bool, err error)
 	// UpdateCampaign writes the mutable fields of c (status, stats, times,
 	// report paths).
-	UpdateCampaign(ctx context.Context, c *Campaign) error
+	UpdateCampaign(ctx context.Context, c *Campaign, evs ...Event) error
 	// PutCampaignEntry inserts or replaces one attempt of one entry.
-	PutCampaignEntry(ctx context.Context, e CampaignEntry) error
+	PutCampaignEntry(ctx context.Context, e CampaignEntry, evs ...Event) error
 	// GetCampaign returns a campaign by id, execution id, or unique prefix of
 	// either, with its entries in (index, attempt) order.
 	GetCampaign(ctx context.Context, id string) (*Campaign, []CampaignEntry, error)
@@ -77,14 +83,34 @@ type Store interface {
 	RunningCampaigns(ctx context.Context) ([]Campaign, error)
 	// FinishCampaign writes c over its row only if that row is still
 	// running, and reports whether it did.
-	FinishCampaign(ctx context.Context, c *Campaign) (bool, error)
+	FinishCampaign(ctx context.Context, c *Campaign, evs ...Event) (bool, error)
 	// FinishShard records that one shard of a campaign execution ended and
 	// returns every shard that has, sorted.
 	FinishShard(ctx context.Context, campaignID string, shard int, status, host string) ([]int, error)
 	// DeleteCampaign removes a campaign and its links (not its script results).
 	DeleteCampaign(ctx context.Context, id string) error
 
+	EventLog
+
 	Close() error
+}
+
+// EventLog is the store's log of events (see Event): appended by runs,
+// campaigns and agents, read by vpt events and vpt report serve.
+type EventLog interface {
+	// AppendEvents appends events that belong to no row write (steps,
+	// screenshots, agents), in one transaction.
+	AppendEvents(ctx context.Context, evs ...Event) error
+	// Events returns the events f selects in sequence order.
+	Events(ctx context.Context, f EventFilter) ([]Event, error)
+	// LastEventSeq is the sequence number of the newest event (0: none).
+	LastEventSeq(ctx context.Context) (int64, error)
+	// WaitEvents returns once an event newer than after exists, or with
+	// ctx's error. PostgreSQL wakes waiters with NOTIFY; SQLite is polled.
+	WaitEvents(ctx context.Context, after int64) error
+	// PruneEvents deletes the events that happened before a time and
+	// returns how many. Sequence numbers are never reused.
+	PruneEvents(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Status of a script result or campaign entry.

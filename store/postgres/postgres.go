@@ -25,11 +25,19 @@ var migrations embed.FS
 // hosts opening the same database at once.
 const migrationLock = 0x767074 // "vpt"
 
-// Dialect is PostgreSQL's: $n placeholders and native timestamps.
+// eventLock is the advisory lock key that orders event appends.
+const eventLock = 0x76707465 // "vpte"
+
+// Dialect is PostgreSQL's: $n placeholders and native timestamps; event
+// appends hold an advisory lock to their commit (sequence numbers in
+// commit order) and NOTIFY listeners (see listener).
 var Dialect = sqlstore.Dialect{
-	Name:   "postgres",
-	Rebind: rebind,
-	Time:   func(t time.Time) any { return t.UTC() },
+	Name:        "postgres",
+	Rebind:      rebind,
+	Time:        func(t time.Time) any { return t.UTC() },
+	EventLock:   fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", eventLock),
+	EventNotify: "SELECT pg_notify('" + eventChannel + "', '')",
+	EventPoll:   2 * time.Second,
 }
 
 func init() {
@@ -61,7 +69,9 @@ func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("%w: %s: %v", store.ErrUnavailable, store.Redact(url), redactErr(err, url))
 	}
-	return sqlstore.New(db, Dialect), nil
+	st := sqlstore.New(db, Dialect)
+	st.SetWaker(newListener(url))
+	return st, nil
 }
 
 // rebind turns ? placeholders into $1, $2… (vpt's SQL has no ? inside

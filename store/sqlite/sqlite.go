@@ -34,11 +34,18 @@ var migrations embed.FS
 const dsnOptions = "_journal_mode=WAL&_busy_timeout=30000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate"
 
 // Dialect is SQLite's: '?' placeholders and fixed-width UTC text times.
+// SQLite has one writer at a time, so sequence numbers are in commit order
+// without a lock; listeners poll (a read of the newest sequence number is
+// an index lookup), often enough for a live view.
 var Dialect = sqlstore.Dialect{
-	Name:   "sqlite",
-	Rebind: func(q string) string { return q },
-	Time:   func(t time.Time) any { return t.UTC().Format(sqlstore.TimeLayout) },
+	Name:      "sqlite",
+	Rebind:    func(q string) string { return q },
+	Time:      func(t time.Time) any { return t.UTC().Format(sqlstore.TimeLayout) },
+	EventPoll: EventPoll,
 }
+
+// EventPoll is how often a SQLite listener looks for new events.
+const EventPoll = 50 * time.Millisecond
 
 func init() {
 	store.Register("sqlite", func(ctx context.Context, url string) (store.Store, error) {

@@ -22,12 +22,30 @@ type Dialect struct {
 	Rebind func(query string) string
 	// Time encodes a timestamp for a parameter.
 	Time func(t time.Time) any
+	// EventLock runs in a transaction before its events are inserted and
+	// holds until it commits, so that sequence numbers are taken in commit
+	// order ("" when the database has one writer at a time anyway).
+	EventLock string
+	// EventNotify runs after the events are inserted, to wake listeners
+	// when the transaction commits ("" when listeners poll).
+	EventNotify string
+	// EventPoll is how often WaitEvents looks for new events; with a
+	// Waker it is only the safety net for a lost notification.
+	EventPoll time.Duration
+}
+
+// Waker tells WaitEvents that events may have been appended: the channel
+// Changed returns is closed then (a new one is returned after that).
+type Waker interface {
+	Changed() <-chan struct{}
+	Close() error
 }
 
 // DB is a store.Store over a *sql.DB.
 type DB struct {
-	db *sql.DB
-	d  Dialect
+	db    *sql.DB
+	d     Dialect
+	waker Waker
 }
 
 var _ store.Store = (*DB)(nil)
@@ -38,8 +56,16 @@ func New(db *sql.DB, d Dialect) *DB { return &DB{db: db, d: d} }
 // SQL returns the underlying handle (tests and benchmarks).
 func (s *DB) SQL() *sql.DB { return s.db }
 
+// SetWaker makes WaitEvents wait for w instead of only polling.
+func (s *DB) SetWaker(w Waker) { s.waker = w }
+
 // Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+func (s *DB) Close() error {
+	if s.waker != nil {
+		s.waker.Close()
+	}
+	return s.db.Close()
+}
 
 func (s *DB) q(query string) string { return s.d.Rebind(query) }
 
@@ -97,7 +123,7 @@ func (s *DB) resultArgs(r *store.Result, now time.Time) ([]any, error) {
 }
 
 // CreateResult implements store.Store.
-func (s *DB) CreateResult(ctx context.Context, r *store.Result) error {
+func (s *DB) CreateResult(ctx context.Context, r *store.Result, evs ...store.Event) error {
 	if r.ID == "" {
 		return errors.New("result without id")
 	}
@@ -107,13 +133,15 @@ func (s *DB) CreateResult(ctx context.Context, r *store.Result) error {
 	}
 	q := "INSERT INTO script_results (" + strings.Join(resultCols, ", ") + ") VALUES (" +
 		placeholders(len(resultCols)) + ")"
-	_, err = s.db.ExecContext(ctx, s.q(q), args...)
-	return wrap("create result", err)
+	return wrap("create result", s.withEvents(ctx, evs, func(ex execer) (bool, error) {
+		_, err := ex.ExecContext(ctx, s.q(q), args...)
+		return true, err
+	}))
 }
 
 // UpdateResult implements store.Store.
-func (s *DB) UpdateResult(ctx context.Context, r *store.Result) error {
-	n, err := s.updateResult(ctx, r, "")
+func (s *DB) UpdateResult(ctx context.Context, r *store.Result, evs ...store.Event) error {
+	n, err := s.updateResult(ctx, r, "", evs)
 	if err == nil && n == 0 {
 		return fmt.Errorf("update result %s: %w", r.ID, store.ErrNotFound)
 	}
@@ -121,14 +149,15 @@ func (s *DB) UpdateResult(ctx context.Context, r *store.Result) error {
 }
 
 // FinishResult implements store.Store.
-func (s *DB) FinishResult(ctx context.Context, r *store.Result) (bool, error) {
-	n, err := s.updateResult(ctx, r, " AND status = 'running'")
+func (s *DB) FinishResult(ctx context.Context, r *store.Result, evs ...store.Event) (bool, error) {
+	n, err := s.updateResult(ctx, r, " AND status = 'running'", evs)
 	return n == 1, err
 }
 
 // updateResult writes every column but id and created_at where the id
-// matches and cond holds; it returns the rows changed.
-func (s *DB) updateResult(ctx context.Context, r *store.Result, cond string) (int64, error) {
+// matches and cond holds, with evs when it changed the row; it returns the
+// rows changed.
+func (s *DB) updateResult(ctx context.Context, r *store.Result, cond string, evs []store.Event) (int64, error) {
 	args, err := s.resultArgs(r, time.Now())
 	if err != nil {
 		return 0, err
@@ -143,12 +172,16 @@ func (s *DB) updateResult(ctx context.Context, r *store.Result, cond string) (in
 		vals = append(vals, args[i])
 	}
 	vals = append(vals, r.ID)
-	res, err := s.db.ExecContext(ctx, s.q("UPDATE script_results SET "+strings.Join(sets, ", ")+" WHERE id = ?"+cond), vals...)
-	if err != nil {
-		return 0, wrap("update result", err)
-	}
-	n, _ := res.RowsAffected()
-	return n, nil
+	var n int64
+	err = s.withEvents(ctx, evs, func(ex execer) (bool, error) {
+		res, err := ex.ExecContext(ctx, s.q("UPDATE script_results SET "+strings.Join(sets, ", ")+" WHERE id = ?"+cond), vals...)
+		if err != nil {
+			return false, err
+		}
+		n, _ = res.RowsAffected()
+		return n > 0, nil
+	})
+	return n, wrap("update result", err)
 }
 
 // Heartbeat implements store.Store.
@@ -458,33 +491,38 @@ func scanCampaign(sc scanner) (*store.Campaign, error) {
 }
 
 // CreateCampaign implements store.Store.
-func (s *DB) CreateCampaign(ctx context.Context, c *store.Campaign) (bool, error) {
+func (s *DB) CreateCampaign(ctx context.Context, c *store.Campaign, evs ...store.Event) (bool, error) {
 	args, err := s.campaignArgs(c, time.Now())
 	if err != nil {
 		return false, err
 	}
 	q := "INSERT INTO campaign_executions (" + strings.Join(campaignCols, ", ") + ") VALUES (" +
 		placeholders(len(campaignCols)) + ") ON CONFLICT (campaign_execution_id) DO NOTHING"
-	res, err := s.db.ExecContext(ctx, s.q(q), args...)
-	if err != nil {
-		return false, wrap("create campaign", err)
-	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return false, nil
-	}
-	row := s.db.QueryRowContext(ctx, s.q("SELECT "+strings.Join(campaignCols, ", ")+
-		" FROM campaign_executions WHERE campaign_execution_id = ?"), c.ExecutionID)
-	existing, err := scanCampaign(row)
-	if err != nil {
-		return false, wrap("join campaign", err)
-	}
-	*c = *existing
-	return true, nil
+	joined := false
+	err = s.withEvents(ctx, evs, func(ex execer) (bool, error) {
+		res, err := ex.ExecContext(ctx, s.q(q), args...)
+		if err != nil {
+			return false, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return true, nil
+		}
+		row := ex.QueryRowContext(ctx, s.q("SELECT "+strings.Join(campaignCols, ", ")+
+			" FROM campaign_executions WHERE campaign_execution_id = ?"), c.ExecutionID)
+		existing, err := scanCampaign(row)
+		if err != nil {
+			return false, fmt.Errorf("join campaign: %w", err)
+		}
+		*c = *existing
+		joined = true
+		return true, nil
+	})
+	return joined, wrap("create campaign", err)
 }
 
 // UpdateCampaign implements store.Store.
-func (s *DB) UpdateCampaign(ctx context.Context, c *store.Campaign) error {
-	n, err := s.updateCampaign(ctx, c, "")
+func (s *DB) UpdateCampaign(ctx context.Context, c *store.Campaign, evs ...store.Event) error {
+	n, err := s.updateCampaign(ctx, c, "", evs)
 	if err == nil && n == 0 {
 		return fmt.Errorf("update campaign %s: %w", c.ID, store.ErrNotFound)
 	}
@@ -492,12 +530,12 @@ func (s *DB) UpdateCampaign(ctx context.Context, c *store.Campaign) error {
 }
 
 // FinishCampaign implements store.Store.
-func (s *DB) FinishCampaign(ctx context.Context, c *store.Campaign) (bool, error) {
-	n, err := s.updateCampaign(ctx, c, " AND status = 'running'")
+func (s *DB) FinishCampaign(ctx context.Context, c *store.Campaign, evs ...store.Event) (bool, error) {
+	n, err := s.updateCampaign(ctx, c, " AND status = 'running'", evs)
 	return n == 1, err
 }
 
-func (s *DB) updateCampaign(ctx context.Context, c *store.Campaign, cond string) (int64, error) {
+func (s *DB) updateCampaign(ctx context.Context, c *store.Campaign, cond string, evs []store.Event) (int64, error) {
 	args, err := s.campaignArgs(c, time.Now())
 	if err != nil {
 		return 0, err
@@ -512,12 +550,16 @@ func (s *DB) updateCampaign(ctx context.Context, c *store.Campaign, cond string)
 		vals = append(vals, args[i])
 	}
 	vals = append(vals, c.ID)
-	res, err := s.db.ExecContext(ctx, s.q("UPDATE campaign_executions SET "+strings.Join(sets, ", ")+" WHERE id = ?"+cond), vals...)
-	if err != nil {
-		return 0, wrap("update campaign", err)
-	}
-	n, _ := res.RowsAffected()
-	return n, nil
+	var n int64
+	err = s.withEvents(ctx, evs, func(ex execer) (bool, error) {
+		res, err := ex.ExecContext(ctx, s.q("UPDATE campaign_executions SET "+strings.Join(sets, ", ")+" WHERE id = ?"+cond), vals...)
+		if err != nil {
+			return false, err
+		}
+		n, _ = res.RowsAffected()
+		return n > 0, nil
+	})
+	return n, wrap("update campaign", err)
 }
 
 // HeartbeatCampaign implements store.Store.
@@ -533,7 +575,7 @@ func (s *DB) RunningCampaigns(ctx context.Context) ([]store.Campaign, error) {
 }
 
 // PutCampaignEntry implements store.Store.
-func (s *DB) PutCampaignEntry(ctx context.Context, e store.CampaignEntry) error {
+func (s *DB) PutCampaignEntry(ctx context.Context, e store.CampaignEntry, evs ...store.Event) error {
 	var rid any
 	if e.ScriptResultID != "" {
 		rid = e.ScriptResultID
@@ -546,9 +588,11 @@ func (s *DB) PutCampaignEntry(ctx context.Context, e store.CampaignEntry) error 
 		script_result_id = excluded.script_result_id, started_at = excluded.started_at,
 		duration_ms = excluded.duration_ms, run_dir = excluded.run_dir, error = excluded.error,
 		requeued = excluded.requeued`
-	_, err := s.db.ExecContext(ctx, s.q(q), e.CampaignID, e.Index, e.Attempt, e.Shard, e.ScriptName, e.DeviceID,
-		string(e.Status), rid, s.tv(e.StartedAt), e.DurationMs, e.RunDir, e.Error, e.Requeued)
-	return wrap("put campaign entry", err)
+	return wrap("put campaign entry", s.withEvents(ctx, evs, func(ex execer) (bool, error) {
+		_, err := ex.ExecContext(ctx, s.q(q), e.CampaignID, e.Index, e.Attempt, e.Shard, e.ScriptName, e.DeviceID,
+			string(e.Status), rid, s.tv(e.StartedAt), e.DurationMs, e.RunDir, e.Error, e.Requeued)
+		return true, err
+	}))
 }
 
 // GetCampaign implements store.Store.

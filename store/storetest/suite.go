@@ -28,6 +28,7 @@ func Run(t *testing.T, newDB Opener) {
 	t.Run("Campaign", func(t *testing.T) { testCampaign(t, newDB(t)()) })
 	t.Run("RunningCampaigns", func(t *testing.T) { testRunningCampaigns(t, newDB(t)()) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, newDB(t)) })
+	runEvents(t, newDB)
 }
 
 // NewID is store.NewID.

@@ -1,0 +1,187 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vpt-dev/vpt/store"
+)
+
+// execer is what *sql.DB and *sql.Tx share.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// withEvents runs write, then appends evs, in one transaction: a reader of
+// the log never hears of a row that was not written. write reports whether
+// it changed anything; when it did not, the events are dropped with it.
+// Without events write runs on its own, as it always did.
+func (s *DB) withEvents(ctx context.Context, evs []store.Event, write func(execer) (bool, error)) error {
+	if len(evs) == 0 {
+		_, err := write(s.db)
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	changed, err := write(tx)
+	if err != nil {
+		return err
+	}
+	if !changed {
+		return nil
+	}
+	if err := s.insertEvents(ctx, tx, evs); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// insertEvents appends evs inside tx: the lock first (commit order is
+// sequence order), the rows, then the notification, sent at commit.
+func (s *DB) insertEvents(ctx context.Context, tx *sql.Tx, evs []store.Event) error {
+	if s.d.EventLock != "" {
+		if _, err := tx.ExecContext(ctx, s.d.EventLock); err != nil {
+			return fmt.Errorf("event lock: %w", err)
+		}
+	}
+	q := s.q("INSERT INTO events (type, at, run_id, campaign_id, host_name, device_id, agent, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+	for _, e := range evs {
+		if e.Type == "" {
+			return fmt.Errorf("event without a type")
+		}
+		at := e.At
+		if at.IsZero() {
+			at = time.Now()
+		}
+		data := string(e.Data)
+		if data == "" {
+			data = "{}"
+		}
+		if _, err := tx.ExecContext(ctx, q, string(e.Type), s.tv(at), e.RunID, e.CampaignID, e.HostName,
+			e.DeviceID, e.Agent, data); err != nil {
+			return fmt.Errorf("event %s: %w", e.Type, err)
+		}
+	}
+	if s.d.EventNotify != "" {
+		if _, err := tx.ExecContext(ctx, s.d.EventNotify); err != nil {
+			return fmt.Errorf("event notify: %w", err)
+		}
+	}
+	return nil
+}
+
+// AppendEvents implements store.EventLog.
+func (s *DB) AppendEvents(ctx context.Context, evs ...store.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	return wrap("append events", s.withEvents(ctx, evs, func(execer) (bool, error) { return true, nil }))
+}
+
+// Events implements store.EventLog.
+func (s *DB) Events(ctx context.Context, f store.EventFilter) ([]store.Event, error) {
+	where := []string{"seq > ?"}
+	args := []any{f.After}
+	if f.Campaign != "" {
+		where = append(where, "campaign_id = ?")
+		args = append(args, f.Campaign)
+	}
+	if f.Run != "" {
+		where = append(where, "run_id = ?")
+		args = append(args, f.Run)
+	}
+	if len(f.Types) > 0 {
+		where = append(where, "type IN ("+placeholders(len(f.Types))+")")
+		for _, t := range f.Types {
+			args = append(args, string(t))
+		}
+	}
+	if !f.Before.IsZero() {
+		where = append(where, "at < ?")
+		args = append(args, s.tv(f.Before))
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = store.DefaultEventLimit
+	}
+	q := fmt.Sprintf("SELECT seq, type, at, run_id, campaign_id, host_name, device_id, agent, data FROM events WHERE %s ORDER BY seq LIMIT %d",
+		strings.Join(where, " AND "), limit)
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, wrap("read events", err)
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		var e store.Event
+		var typ, data string
+		var at dbTime
+		if err := rows.Scan(&e.Seq, &typ, &at, &e.RunID, &e.CampaignID, &e.HostName, &e.DeviceID, &e.Agent, &data); err != nil {
+			return nil, wrap("read events", err)
+		}
+		e.Type, e.At = store.EventType(typ), at.t
+		if data != "" && data != "{}" {
+			e.Data = []byte(data)
+		}
+		out = append(out, e)
+	}
+	return out, wrap("read events", rows.Err())
+}
+
+// LastEventSeq implements store.EventLog.
+func (s *DB) LastEventSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM events").Scan(&seq)
+	return seq, wrap("last event", err)
+}
+
+// WaitEvents implements store.EventLog: it checks for a newer event, then
+// waits for the waker (PostgreSQL's NOTIFY) or the poll interval.
+func (s *DB) WaitEvents(ctx context.Context, after int64) error {
+	poll := s.d.EventPoll
+	if poll <= 0 {
+		poll = 100 * time.Millisecond
+	}
+	t := time.NewTimer(poll)
+	defer t.Stop()
+	for {
+		var changed <-chan struct{}
+		if s.waker != nil {
+			// Taken before looking, so that a notification in between
+			// is not lost.
+			changed = s.waker.Changed()
+		}
+		last, err := s.LastEventSeq(ctx)
+		if err != nil {
+			return err
+		}
+		if last > after {
+			return nil
+		}
+		t.Reset(poll)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		case <-t.C:
+		}
+	}
+}
+
+// PruneEvents implements store.EventLog.
+func (s *DB) PruneEvents(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.q("DELETE FROM events WHERE at < ?"), s.tv(before))
+	if err != nil {
+		return 0, wrap("prune events", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
