@@ -52,6 +52,13 @@ type Store interface {
 	ListResults(ctx context.Context, f ResultFilter) ([]Result, error)
 	// ScriptStats summarises the recent history of each named script.
 	ScriptStats(ctx context.Context, scripts []string, window int) (map[string]ScriptStats, error)
+	// RecentDurations returns, per named script, the durations (ms) of its
+	// last window passed or failed runs, newest first; on one device, or on
+	// any when device is "".
+	RecentDurations(ctx context.Context, scripts []string, device string, window int) (map[string][]int64, error)
+	// Trends returns the recent finished runs of every script (or of one),
+	// by script name.
+	Trends(ctx context.Context, f TrendFilter) ([]ScriptTrend, error)
 	// DeleteResult removes a row and its campaign links. Deleting a missing
 	// row is not an error.
 	DeleteResult(ctx context.Context, id string) error
@@ -282,7 +289,17 @@ type ResultFilter struct {
 	Since    time.Time
 	Before   time.Time
 	Upload   string // upload status
-	Limit    int
+	Host     string
+	// After pages: only rows that sort after it (older, newest first).
+	After *Cursor
+	Limit int
+}
+
+// Cursor is a position in the newest-first order of results: keyset
+// paging, as fast on the thousandth page as on the first.
+type Cursor struct {
+	StartedAt time.Time
+	ID        string
 }
 
 // ScriptStats summarises the last `window` finished results of one script.

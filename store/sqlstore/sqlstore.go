@@ -307,6 +307,14 @@ func (s *DB) ListResults(ctx context.Context, f store.ResultFilter) ([]store.Res
 		where = append(where, "r.upload_status = ?")
 		args = append(args, f.Upload)
 	}
+	if f.Host != "" {
+		where = append(where, "r.host_name = ?")
+		args = append(args, f.Host)
+	}
+	if f.After != nil {
+		where = append(where, "(r.started_at < ? OR (r.started_at = ? AND r.id < ?))")
+		args = append(args, s.tv(f.After.StartedAt), s.tv(f.After.StartedAt), f.After.ID)
+	}
 	if f.Campaign != "" {
 		where = append(where, `r.id IN (SELECT l.script_result_id FROM campaign_script_results l
 			JOIN campaign_executions c ON c.id = l.campaign_id

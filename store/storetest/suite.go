@@ -29,6 +29,7 @@ func Run(t *testing.T, newDB Opener) {
 	t.Run("RunningCampaigns", func(t *testing.T) { testRunningCampaigns(t, newDB(t)()) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, newDB(t)) })
 	runEvents(t, newDB)
+	runHistory(t, newDB)
 }
 
 // NewID is store.NewID.
