@@ -221,9 +221,10 @@ func (d *dispatch) attempt(ctx context.Context, e *PlannedEntry, device string, 
 		Deadline: d.deadline, CampaignID: d.c.ExecutionID, Attempt: attempt, WholeLines: true, More: true,
 		Prefix: fmt.Sprintf("[%s %s] ", device, e.Script.Name),
 		Started: func(res *store.Result) {
-			d.put(store.CampaignEntry{CampaignID: d.c.ID, Index: e.Index, Attempt: attempt, Shard: d.shard,
+			ce := store.CampaignEntry{CampaignID: d.c.ID, Index: e.Index, Attempt: attempt, Shard: d.shard,
 				ScriptName: e.Script.Name, DeviceID: device, Status: store.StatusRunning, ScriptResultID: res.ID,
-				StartedAt: res.StartedAt, RunDir: res.RunDir})
+				StartedAt: res.StartedAt, RunDir: res.RunDir}
+			d.put(ce, d.r.entryEvent(d.c, store.EventEntryStarted, ce))
 		},
 	}
 	outage := d.r.StoreOutage
@@ -281,7 +282,7 @@ func (d *dispatch) record(e *PlannedEntry, device string, attempt int, res *stor
 		ce.Status, ce.Error = store.StatusError, err.Error()
 	}
 	ce.Requeued = requeued
-	d.put(ce)
+	d.put(ce, d.r.entryEvent(d.c, store.EventEntryFinished, ce))
 	d.mu.Lock()
 	o := &d.outcomes[d.pos[e.Index]]
 	o.Attempts = append(o.Attempts, ce)
@@ -296,13 +297,14 @@ func (d *dispatch) record(e *PlannedEntry, device string, attempt int, res *stor
 	return ce
 }
 
-// put writes an attempt, retrying while the store is briefly away.
-func (d *dispatch) put(ce store.CampaignEntry) {
+// put writes an attempt with its events, retrying while the store is
+// briefly away.
+func (d *dispatch) put(ce store.CampaignEntry, evs ...store.Event) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	wait := 100 * time.Millisecond
 	for {
-		err := d.r.Store.PutCampaignEntry(ctx, ce)
+		err := d.r.Store.PutCampaignEntry(ctx, ce, evs...)
 		if err == nil {
 			return
 		}
@@ -358,7 +360,7 @@ func (d *dispatch) finish() {
 		}
 		na := store.CampaignEntry{CampaignID: d.c.ID, Index: e.Index, Attempt: len(o.Attempts) + 1, Shard: d.shard,
 			ScriptName: e.Script.Name, DeviceID: e.Device, Status: status, StartedAt: time.Now().UTC(), Error: why}
-		d.put(na)
+		d.put(na, d.r.entryEvent(d.c, store.EventEntryFinished, na))
 		o.Attempts = append(o.Attempts, na)
 		o.Status = store.FinalStatus(o.Attempts)
 		if status == store.StatusNotRun {

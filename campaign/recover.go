@@ -92,7 +92,11 @@ func recoverCampaign(ctx context.Context, st RecoveryStore, c *store.Campaign, r
 	c.Status, c.Success, c.CompletedAt, c.ReportDir = StatusAbandoned, false, &end, dir
 	c.ExecutionTimeMs = end.Sub(c.StartedAt).Milliseconds()
 	c.ErrorMessage = "the vpt process running this campaign stopped without finishing it"
-	changed, err := st.FinishCampaign(ctx, c)
+	stats := c.Stats
+	finished := store.NewEvent(store.EventCampaignFinished, store.CampaignData{Name: c.Name, Status: c.Status,
+		Shards: c.ShardTotal, Stats: &stats, Done: true, Reason: c.ErrorMessage})
+	finished.CampaignID, finished.HostName = c.ExecutionID, c.HostName
+	changed, err := st.FinishCampaign(ctx, c, finished)
 	if err != nil || !changed {
 		return false, err
 	}

@@ -155,7 +155,9 @@ func (r *Runner) create(ctx context.Context, plan *Plan, executionID string, sta
 		ShardTotal: shards, Stats: store.CampaignStats{Total: plan.Total},
 		ReportDir: report.CampaignDir(r.ResultsDir, executionID), Owner: store.ThisProcess().String(), HeartbeatAt: start.UTC(),
 	}
-	joined, err := r.Store.CreateCampaign(ctx, c)
+	started := r.event(c, store.EventCampaignStarted, store.CampaignData{Name: c.Name, Status: StatusRunning, Shard: shard,
+		Shards: shards, Entries: len(plan.Entries), Pool: plan.Pool})
+	joined, err := r.Store.CreateCampaign(ctx, c, started)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
@@ -221,9 +223,31 @@ func (r *Runner) healthyPool(ctx context.Context, plan *Plan, out *Outcome) []st
 
 func (r *Runner) deviceDown(out *Outcome, id, reason string) {
 	out.DevicesDown[id] = reason
+	e := r.event(out.Campaign, store.EventDeviceDown, store.DeviceData{Reason: reason})
+	e.DeviceID = id
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if err := r.Store.AppendEvents(ctx, e); err != nil {
+		r.log().Warn("device down event", "err", err)
+	}
+	cancel()
 	if r.Observer != nil {
 		r.Observer.DeviceDown(id, reason)
 	}
+}
+
+// event is an event of campaign c.
+func (r *Runner) event(c *store.Campaign, t store.EventType, data any) store.Event {
+	e := store.NewEvent(t, data)
+	e.CampaignID, e.HostName = c.ExecutionID, r.HostName
+	return e
+}
+
+// entryEvent is an event of one attempt of an entry.
+func (r *Runner) entryEvent(c *store.Campaign, t store.EventType, ce store.CampaignEntry) store.Event {
+	e := r.event(c, t, store.EntryData{Index: ce.Index, Attempt: ce.Attempt, Script: ce.ScriptName, Status: ce.Status,
+		DurationMs: ce.DurationMs, Error: ce.Error, Requeued: ce.Requeued})
+	e.RunID, e.DeviceID = ce.ScriptResultID, ce.DeviceID
+	return e
 }
 
 func downList(down map[string]string) string {

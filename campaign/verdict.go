@@ -120,7 +120,14 @@ func (r *Runner) finalise(ctx context.Context, plan *Plan, out *Outcome, shard i
 		c.Extra["devices_down"] = out.DevicesDown
 	}
 	sum.Campaign = c
-	if err := retry(ctx, func() error { return r.Store.UpdateCampaign(ctx, c) }); err != nil {
+	stats := c.Stats
+	evStatus := status
+	if len(done) >= c.ShardTotal {
+		evStatus = c.Status
+	}
+	finished := r.event(c, store.EventCampaignFinished, store.CampaignData{Name: c.Name, Status: evStatus, Shard: shard,
+		Shards: c.ShardTotal, Stats: &stats, Done: len(done) >= c.ShardTotal, Reason: c.ErrorMessage})
+	if err := retry(ctx, func() error { return r.Store.UpdateCampaign(ctx, c, finished) }); err != nil {
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	out.Summary = sum

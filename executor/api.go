@@ -523,7 +523,9 @@ func apiStepEnd(ctx context.Context, run *runState, p stepEndParams) (any, error
 	st.Status = passFail(passed)
 	st.Message, st.Error, st.Traceback = p.Message, p.Error, p.Traceback
 	st.DurationMs = time.Since(o.start).Milliseconds()
+	ended := stepData(*st)
 	run.mu.Unlock()
+	run.ev.emit(store.EventRunStep, ended)
 	return map[string]any{"number": o.number}, nil
 }
 
@@ -639,8 +641,9 @@ func (run *runState) screenshotIfAble(ctx context.Context, label string) (int, e
 
 func (run *runState) addStep(st store.Step) int {
 	run.mu.Lock()
-	defer run.mu.Unlock()
 	st.Number = len(run.steps) + 1
 	run.steps = append(run.steps, st)
+	run.mu.Unlock()
+	run.ev.emit(store.EventRunStep, stepData(st))
 	return st.Number
 }

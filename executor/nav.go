@@ -464,6 +464,7 @@ func (run *runState) verify(ctx context.Context, u *ui.UI, node *ui.Node, img im
 		all = all && r.Passed
 		out = append(out, r)
 	}
+	run.ev.emit(store.EventRunVerification, store.RunVerification{Node: node.ID, Passed: all, Checks: len(out), Error: describeFailures(out)})
 	return all, out
 }
 

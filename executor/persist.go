@@ -82,7 +82,11 @@ func (run *runState) persist(ctx context.Context) {
 	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), persistBudget)
 	defer cancel()
-	if err := retry(pctx, func() error { return run.r.Store.UpdateResult(pctx, res) }); err != nil {
+	finished := run.ev.event(store.EventRunFinished, finishedData(res, false))
+	idle := run.ev.event(store.EventDeviceIdle, store.DeviceData{Script: res.ScriptName})
+	if err := run.ev.rowWrite(func(evs ...store.Event) error {
+		return retry(pctx, func() error { return run.r.Store.UpdateResult(pctx, res, evs...) })
+	}, finished, idle); err != nil {
 		run.fail(fmt.Errorf("%w: could not record the result: %w", ErrStore, err))
 	}
 	updateLatest(run.r.Settings.ResultsDir, res.ID)
@@ -178,5 +182,6 @@ func (run *runState) takeScreenshot(ctx context.Context, label string, later boo
 	run.mu.Lock()
 	run.shotList = append(run.shotList, sc)
 	run.mu.Unlock()
+	run.ev.emit(store.EventRunScreenshot, store.RunScreenshot{Label: label, Path: sc.Path, Thumbnail: sc.Thumbnail, OffsetMs: sc.OffsetMs})
 	return sc, nil
 }

@@ -21,6 +21,7 @@ import (
 
 // prepared is what a run is made of before anything is recorded.
 type prepared struct {
+	id     string // of the run, chosen before its row exists
 	dev    capture.DeviceConfig
 	argv   []string
 	python Interpreter // of a .py script
@@ -42,7 +43,7 @@ func (r *Runner) prepare(ctx context.Context, req Request) (prepared, error) {
 	if uiName == "" {
 		uiName = devCfg.UserInterface
 	}
-	p := prepared{dev: devCfg, argv: argv, python: python}
+	p := prepared{id: store.NewID(), dev: devCfg, argv: argv, python: python}
 	if uiName != "" {
 		if p.ui, err = r.UIs.Find(uiName); err != nil {
 			return prepared{}, err
@@ -136,6 +137,7 @@ type runState struct {
 	ui    *ui.UI
 
 	logFile *os.File
+	ev      *outbox
 	dev     capture.Device
 	rec     capture.Recorder
 	shots   *capture.Shots
@@ -181,9 +183,9 @@ func (run *runState) err() error {
 }
 
 // open creates the run folder, output.log and the store row.
-func (r *Runner) open(ctx context.Context, p prepared, req Request) (*runState, error) {
+func (r *Runner) open(ctx context.Context, p prepared, req Request, ev *outbox) (*runState, error) {
 	s := r.Settings
-	id := store.NewID()
+	id := p.id
 	dir, err := filepath.Abs(filepath.Join(s.ResultsDir, "runs", id))
 	if err == nil {
 		err = os.MkdirAll(dir, 0o755)
@@ -199,12 +201,14 @@ func (r *Runner) open(ctx context.Context, p prepared, req Request) (*runState, 
 	start := time.Now()
 	res := newResult(id, s, req, p, dir, start)
 	res.Parameters = nonNilStrings(r.masker().Strings(req.Args))
-	if err := r.Store.CreateResult(ctx, res); err != nil {
+	started := ev.event(store.EventRunStarted, runData(p, req, dir))
+	busy := ev.event(store.EventDeviceBusy, store.DeviceData{Script: req.Script.Name})
+	if err := ev.rowWrite(func(evs ...store.Event) error { return r.Store.CreateResult(ctx, res, evs...) }, started, busy); err != nil {
 		logFile.Close()
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
-	run := &runState{r: r, req: req, p: p, res: res, dir: dir, start: start, ui: p.ui, logFile: logFile,
+	run := &runState{r: r, req: req, p: p, res: res, dir: dir, start: start, ui: p.ui, logFile: logFile, ev: ev,
 		log: r.log().With("run", id[:8])}
 	if err := run.startOutput(); err != nil {
 		run.fail(fmt.Errorf("%w: %w", ErrResultsDir, err))
@@ -341,6 +345,8 @@ func (run *runState) child(ctx context.Context, sup *contain.Supervisor) {
 		return
 	}
 	run.api = api
+	stopLive := run.startLiveFrames(apiCtx)
+	defer stopLive()
 	c := &child{sup: sup, argv: run.p.argv, env: run.environment(api.Address()), out: run.logFile, grace: run.grace(),
 		kill: run.r.Kill, logf: run.note}
 	run.end, err = c.run(scriptCtx, timeout)
@@ -483,6 +489,7 @@ func (run *runState) decide() {
 	for k, v := range run.meta {
 		res.Metadata[k] = v
 	}
+	run.ev.emit(store.EventRunVerdict, store.RunVerdict{Status: v.Status, Reason: v.Reason, Source: v.Source})
 }
 
 // closeOpenSteps fails the `with vpt.step()` blocks the script never ended.

@@ -60,7 +60,7 @@ func Recover(ctx context.Context, st store.Store, o RecoverOptions) ([]Recovered
 
 func recoverRun(ctx context.Context, st store.Store, res *store.Result, certain bool, o RecoverOptions) (Recovered, bool, error) {
 	if done, err := report.ReadResultJSON(res.RunDir); err == nil && done.ID == res.ID && done.Status.Final() {
-		changed, err := st.FinishResult(ctx, done)
+		changed, err := st.FinishResult(ctx, done, recoveredEvents(done)...)
 		if err != nil || !changed {
 			return Recovered{}, false, err
 		}
@@ -80,7 +80,7 @@ func recoverRun(ctx context.Context, st store.Store, res *store.Result, certain 
 			res.Details.Video = &store.Video{State: "recorded", Error: "not finalised yet: segments kept in video/"}
 		}
 	}
-	changed, err := st.FinishResult(ctx, res)
+	changed, err := st.FinishResult(ctx, res, recoveredEvents(res)...)
 	if err != nil || !changed {
 		return Recovered{}, false, err
 	}
@@ -91,6 +91,20 @@ func recoverRun(ctx context.Context, st store.Store, res *store.Result, certain 
 		_ = report.WriteRunReportIfAbsent(res)
 	}
 	return Recovered{Result: *res}, true, nil
+}
+
+// recoveredEvents tell that a run's row was finished by recovery and its
+// device is free.
+func recoveredEvents(res *store.Result) []store.Event {
+	var evs []store.Event
+	for _, e := range []store.Event{
+		store.NewEvent(store.EventRunFinished, finishedData(res, true)),
+		store.NewEvent(store.EventDeviceIdle, store.DeviceData{Script: res.ScriptName}),
+	} {
+		e.RunID, e.CampaignID, e.HostName, e.DeviceID = res.ID, res.Details.CampaignID, res.HostName, res.DeviceID
+		evs = append(evs, e)
+	}
+	return evs
 }
 
 // abandon marks a result as abandoned at its last heartbeat.

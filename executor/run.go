@@ -105,6 +105,12 @@ type Settings struct {
 	// Secrets are values masked wherever a run shows or records them
 	// (internal/secret: 8 bytes or more, never inside a word).
 	Secrets []string
+	// NoEvents leaves the store's event log alone (events: false).
+	NoEvents bool
+	// LiveFrame is how often a running run writes the device's picture to
+	// live.jpg in its folder, for live views (0: every second; negative:
+	// never).
+	LiveFrame time.Duration
 }
 
 // RunStore is what a run needs of the results store: its row, written
@@ -196,12 +202,16 @@ func (r *Runner) Run(ctx context.Context, req Request) (*store.Result, error) {
 	if sup != nil {
 		defer sup.Close()
 	}
+	ev := r.newOutbox(p.id, p, req)
+	defer ev.close()
+	ev.emit(store.EventRunQueued, runData(p, req, ""))
 	lock, err := r.lockDevice(ctx, p, req)
 	if err != nil {
+		ev.emit(store.EventRunFinished, notRun(p, req, err))
 		return nil, err
 	}
 	defer lock.Release()
-	run, err := r.open(ctx, p, req)
+	run, err := r.open(ctx, p, req, ev)
 	if err != nil {
 		return nil, err
 	}

@@ -168,7 +168,6 @@ type (
 	// CampaignData is the data of campaign.started and campaign.finished.
 	CampaignData struct {
 		Name    string         `json:"name"`
-		ID      string         `json:"id"` // the campaign row's id
 		Status  string         `json:"status"`
 		Shard   int            `json:"shard,omitempty"`
 		Shards  int            `json:"shards,omitempty"`
