@@ -110,6 +110,9 @@ func (a *App) Store(ctx context.Context, cmd *cobra.Command) (store.Store, error
 	if err != nil {
 		return nil, err
 	}
+	if !cfg.Events {
+		st = store.WithoutEvents(st)
+	}
 	a.store = st
 	return st, nil
 }
@@ -192,6 +195,7 @@ func (a *App) Runner(ctx context.Context, cmd *cobra.Command, terminal io.Writer
 			AutoShots:    cfg.Screenshots.Auto,
 			FFmpeg:       cfg.Tools.FFmpeg, PublicURL: cfg.Upload.PublicURL, BaseEnv: a.Environ,
 			SecretEnv: secrets.Vars, EnvPassthrough: cfg.EnvPassthrough, Secrets: secrets.Values,
+			NoEvents: !cfg.Events,
 		},
 		Terminal: terminal,
 		Notice:   a.Notice,

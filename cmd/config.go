@@ -46,6 +46,10 @@ type Config struct {
 	// EnvPassthrough names variables holding vpt's own secrets that
 	// scripts get anyway (they stay masked in what a run records).
 	EnvPassthrough []string `mapstructure:"env_passthrough" yaml:"env_passthrough"`
+	// Events: runs and campaigns append to the store's event log (vpt
+	// events, vpt report serve); false leaves it alone.
+	Events bool         `mapstructure:"events" yaml:"events"`
+	Notify NotifyConfig `mapstructure:"notify" yaml:"notify"`
 
 	// File is the vpt.yaml in use ("" when none).
 	File string `mapstructure:"-" yaml:"-"`
@@ -84,6 +88,17 @@ type UploadConfig struct {
 	Prefix          string        `mapstructure:"prefix" yaml:"prefix"`
 	// Timeout bounds one run's upload (and one campaign report's).
 	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout"`
+}
+
+// NotifyConfig is the `notify:` section: webhooks told of finished runs
+// and campaigns (--notify, --notify-on win over it).
+type NotifyConfig struct {
+	URLs []string `mapstructure:"urls" yaml:"urls"`
+	// On: failure (only runs and campaigns that did not pass) or always.
+	On string `mapstructure:"on" yaml:"on"`
+	// BaseURL is where vpt report serve is reached, for links in the
+	// message ("" for links to the report files).
+	BaseURL string `mapstructure:"base_url" yaml:"base_url"`
 }
 
 // ToolsConfig names the external programs.
@@ -137,6 +152,10 @@ var defaults = map[string]any{
 	"keymaps_dir":              "",
 	"lock_dir":                 "",
 	"env_passthrough":          []string{},
+	"events":                   true,
+	"notify.urls":              []string{},
+	"notify.on":                "always",
+	"notify.base_url":          "",
 	"devices":                  nil,
 }
 
@@ -333,6 +352,9 @@ func (c *Config) validate() error {
 		problems = append(problems, "team_id cannot be empty")
 	}
 	problems = append(problems, checkPassthrough(c.EnvPassthrough)...)
+	if c.Notify.On != "always" && c.Notify.On != "failure" {
+		problems = append(problems, fmt.Sprintf("notify.on %q: use failure or always", c.Notify.On))
+	}
 	if len(problems) > 0 {
 		where := "configuration"
 		if c.File != "" {

@@ -535,6 +535,16 @@ func runPrune(ctx context.Context, app *App, cmd *cobra.Command, cutoff time.Tim
 		verb = "would delete"
 	}
 	fmt.Fprintf(app.IO.Out, "%s %d result(s), %.1f MB; kept %d\n", verb, deleted, float64(bytes)/(1<<20), kept)
+	// The event log keeps the same history as the results.
+	if dryRun {
+		fmt.Fprintf(app.IO.Out, "would delete the events older than %s\n", cutoff.Local().Format("2006-01-02 15:04"))
+		return nil
+	}
+	n, err := st.PruneEvents(ctx, cutoff)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(app.IO.Out, "deleted %d event(s)\n", n)
 	return nil
 }
 

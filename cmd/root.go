@@ -82,6 +82,7 @@ EXIT STATUS
 		newDoctorCmd(app),
 		newUICmd(app),
 		newReportCmd(app),
+		newEventsCmd(app),
 		newAPICmd(app),
 		newVersionCmd(app),
 	)
