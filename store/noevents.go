@@ -38,4 +38,3 @@ func (n noEvents) PutCampaignEntry(ctx context.Context, e CampaignEntry, _ ...Ev
 }
 
 func (noEvents) AppendEvents(context.Context, ...Event) error { return nil }
-
