@@ -33,7 +33,8 @@ IDs may be shortened to any unique prefix; "latest" is the newest run.`,
 		},
 	}
 	cmd.AddCommand(newReportListCmd(app), newReportShowCmd(app), newReportOpenCmd(app),
-		newReportRegenerateCmd(app), newReportPruneCmd(app), newReportUploadCmd(app))
+		newReportRegenerateCmd(app), newReportPruneCmd(app), newReportUploadCmd(app),
+		newReportServeCmd(app), newReportTrendsCmd(app))
 	return cmd
 }
 

@@ -464,7 +464,11 @@ func (run *runState) verify(ctx context.Context, u *ui.UI, node *ui.Node, img im
 		all = all && r.Passed
 		out = append(out, r)
 	}
-	run.ev.emit(store.EventRunVerification, store.RunVerification{Node: node.ID, Passed: all, Checks: len(out), Error: describeFailures(out)})
+	rv := store.RunVerification{Node: node.ID, Passed: all, Checks: len(out)}
+	if !all {
+		rv.Error = describeFailures(out)
+	}
+	run.ev.emit(store.EventRunVerification, rv)
 	return all, out
 }
 
