@@ -26,7 +26,7 @@ import (
 const (
 	retryMs       = 2000
 	keepAlive     = 15 * time.Second
-	clientBuffer  = 256
+	clientBuffer  = 4096
 	writeDeadline = 10 * time.Second
 	// maxReplay bounds the events replayed after a reconnect; a client
 	// that missed more is told to reload.
@@ -47,9 +47,37 @@ type hub struct {
 	ready   chan struct{}
 }
 
+// client is one stream's queue: it grows with what the client has not
+// taken yet (a burst of a goto's steps), up to clientBuffer events.
 type client struct {
-	ch      chan store.Event
+	mu      sync.Mutex
+	queue   []store.Event
+	wake    chan struct{}
 	dropped chan struct{}
+}
+
+// push queues e; it reports false when the queue is full.
+func (c *client) push(e store.Event) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.queue) >= clientBuffer {
+		return false
+	}
+	c.queue = append(c.queue, e)
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take returns what is queued.
+func (c *client) take() []store.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.queue
+	c.queue = nil
+	return q
 }
 
 func newHub(st store.EventLog, log *slog.Logger) *hub {
@@ -80,9 +108,7 @@ func (h *hub) run(ctx context.Context) {
 		h.mu.Lock()
 		for _, e := range evs {
 			for c := range h.clients {
-				select {
-				case c.ch <- e:
-				default:
+				if !c.push(e) {
 					h.drop(c)
 				}
 			}
@@ -107,7 +133,7 @@ func (h *hub) subscribe(ctx context.Context) (*client, int64, error) {
 	case <-ctx.Done():
 		return nil, 0, ctx.Err()
 	}
-	c := &client{ch: make(chan store.Event, clientBuffer), dropped: make(chan struct{})}
+	c := &client{wake: make(chan struct{}, 1), dropped: make(chan struct{})}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.clients[c] = struct{}{}
@@ -239,9 +265,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-c.dropped:
 			return // too slow: it reconnects and replays
-		case e := <-c.ch:
-			if e.Seq > sent && f.match(e) {
-				st.event(e)
+		case <-c.wake:
+			for _, e := range c.take() {
+				if e.Seq > sent && f.match(e) {
+					st.event(e)
+				}
 			}
 		case <-ping.C:
 			st.comment("keep-alive")
