@@ -104,6 +104,10 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /events", s.events)
 	m.HandleFunc("GET /files/{path...}", s.files)
 	m.HandleFunc("GET /static/{name}", s.static)
+	m.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		r.SetPathValue("name", "icon.svg")
+		s.static(w, r)
+	})
 }
 
 // guard checks every request: its host name, its token; and sets the
