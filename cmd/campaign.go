@@ -20,6 +20,7 @@ import (
 	"github.com/vpt-dev/vpt/executor"
 	"github.com/vpt-dev/vpt/internal/ui"
 	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/report/notify"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -38,6 +39,7 @@ type campaignOptions struct {
 	junit          string
 	junitPerDevice bool
 	stream         bool
+	notify         notifyOptions
 }
 
 func newCampaignCmd(app *App) *cobra.Command {
@@ -88,6 +90,7 @@ when a run hit an infrastructure error, else 0.`,
 	f.Bool("upload", false, "upload every run folder and the campaign report to R2/S3")
 	f.String("python", "", "Python `interpreter` for .py scripts")
 	f.Duration("grace", 0, "time a script gets to stop before SIGKILL")
+	addNotifyFlags(cmd, &o.notify)
 	return cmd
 }
 
@@ -97,6 +100,10 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 		return err
 	}
 	f, err := campaign.Load(o.file)
+	if err != nil {
+		return err
+	}
+	notifier, err := app.notifier(cmd, o.notify)
 	if err != nil {
 		return err
 	}
@@ -200,6 +207,9 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 		}
 	} else {
 		printCampaignSummary(app, out, o.junit)
+	}
+	if out.Summary.Campaign != nil {
+		app.send(ctx, notifier, notify.ForCampaign(out.Summary, out.Results, out.Verdict() == campaign.VerdictPassed, app.links(cmd)))
 	}
 	if runErr != nil {
 		return runErr

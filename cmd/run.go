@@ -15,6 +15,7 @@ import (
 
 	"github.com/vpt-dev/vpt/executor"
 	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/report/notify"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -28,6 +29,7 @@ type runOptions struct {
 	Raw           bool
 	NoWait        bool
 	JUnit         string
+	Notify        notifyOptions
 }
 
 func newRunCmd(app *App) *cobra.Command {
@@ -77,6 +79,7 @@ gw/smartping) or a path to a script file. Arguments after -- go to the script;
 	f.BoolVar(&opts.Raw, "raw", false, "stream the script's output without the [script] prefix")
 	f.BoolVar(&opts.NoWait, "no-wait", false, "fail at once if another run holds the device, instead of waiting")
 	f.StringVar(&opts.JUnit, "junit", "", "write JUnit XML for CI to this `file`")
+	addNotifyFlags(cmd, &opts.Notify)
 	return cmd
 }
 
@@ -90,6 +93,10 @@ func runRun(ctx context.Context, app *App, cmd *cobra.Command, opts runOptions) 
 		return err
 	}
 	script, err := app.Resolver(cfg).Resolve(opts.Script)
+	if err != nil {
+		return err
+	}
+	notifier, err := app.notifier(cmd, opts.Notify)
 	if err != nil {
 		return err
 	}
@@ -136,6 +143,7 @@ func runRun(ctx context.Context, app *App, cmd *cobra.Command, opts runOptions) 
 	} else {
 		printRunSummary(app, app.IO.Out, res)
 	}
+	app.send(ctx, notifier, notify.ForRun(res, app.links(cmd)))
 	if runErr != nil {
 		return runErr
 	}
