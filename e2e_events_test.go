@@ -5,12 +5,15 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vpt-dev/vpt/store"
 )
@@ -140,4 +143,50 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// --balance history splits shards by the stored durations: the long
+// script alone on one shard.
+func TestBalanceHistory(t *testing.T) {
+	p := campaignProject(t)
+	p.write("c.yaml", `campaign_id: bal
+name: Balanced
+device: [device1]
+script_configurations:
+  - {script_name: ok}
+  - {script_name: nap}
+  - {script_name: bad}
+  - {script_name: second_try}
+`)
+	p.vpt("events").expect(t, 0) // the store
+	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(p.dir, "vpt-results", "vpt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, d := range map[string]time.Duration{"nap": 90 * time.Second, "ok": 20 * time.Second, "bad": 30 * time.Second, "second_try": 25 * time.Second} {
+		start := time.Now().Add(-time.Hour)
+		end := start.Add(d)
+		r := &store.Result{ID: store.NewID(), TeamID: "t", ScriptName: name, ScriptType: name, HostName: "h", DeviceID: "device1",
+			DeviceName: "d", Status: store.StatusPassed, StartedAt: start, CompletedAt: &end, ExecutionTimeMs: d.Milliseconds()}
+		if err := st.CreateResult(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	one := p.vpt("campaign", "c.yaml", "--shard", "1/2", "--balance", "history", "--dry-run")
+	two := p.vpt("campaign", "c.yaml", "--shard", "2/2", "--balance", "history", "--dry-run")
+	// nap (90 s) alone against ok+bad+second_try (75 s); round robin
+	// would have put ok and bad together against nap and second_try.
+	one.expect(t, 0, "1 of 4 script(s)")
+	two.expect(t, 0, "3 of 4 script(s)")
+	if !strings.Contains(one.stdout, "nap") {
+		t.Fatalf("shard 1:\n%s\nshard 2:\n%s", one.stdout, two.stdout)
+	}
+	for _, s := range []string{"ok", "bad", "second_try"} {
+		if !strings.Contains(two.stdout, s) {
+			t.Fatalf("shard 2 lacks %s:\n%s", s, two.stdout)
+		}
+	}
+	p.vpt("campaign", "c.yaml", "--balance", "history").expect(t, 2, "--shard")
+	p.vpt("campaign", "c.yaml", "--shard", "1/2", "--balance", "size").expect(t, 2, "--balance")
 }

@@ -30,6 +30,11 @@ type Options struct {
 	FailOnFlaky bool
 	Shard       int // 1-based; 0: no sharding
 	Shards      int
+	// Balance "history" splits the shards by Durations (each script's
+	// median duration, ms): largest first onto the emptiest shard, so
+	// that the shards finish together. "" deals entries round robin.
+	Balance   string
+	Durations map[string]int64
 	// Only keeps the entries with these indexes (--last-failed); nil: all.
 	Only map[int]bool
 }
@@ -55,6 +60,11 @@ type Plan struct {
 	Workers  int
 	Settings Settings
 	Options  Options
+	// Assignment is the shard of each entry (by index) of a balanced
+	// plan; nil for round robin. The first shard records it with the
+	// campaign and the others follow it (see Runner.create).
+	Assignment map[int]int
+	all        []PlannedEntry
 }
 
 // Prepare validates everything before anything runs: scripts exist,
@@ -206,18 +216,19 @@ func Prepare(f *File, env Environment, o Options) (*Plan, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, ps)
 	}
 
-	// This shard's part: entry i goes to shard i mod n.
-	var selected []PlannedEntry
+	// This shard's part: entry i goes to shard i mod n, or as the
+	// history balances them.
+	var kept []PlannedEntry
 	for _, e := range plan.Entries {
-		if o.Shards > 1 && e.Index%o.Shards != o.Shard-1 {
-			continue
+		if o.Only == nil || o.Only[e.Index] {
+			kept = append(kept, e)
 		}
-		if o.Only != nil && !o.Only[e.Index] {
-			continue
-		}
-		selected = append(selected, e)
 	}
-	plan.Entries = selected
+	plan.all = kept
+	if o.Shards > 1 && o.Balance == BalanceHistory {
+		plan.Assignment = balance(kept, o.Shards, o.Durations)
+	}
+	plan.Entries = plan.shardEntries(o.Shard)
 	plan.Pool = pool
 	plan.Workers = 1
 	if settings.Parallel {

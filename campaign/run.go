@@ -155,6 +155,9 @@ func (r *Runner) create(ctx context.Context, plan *Plan, executionID string, sta
 		ShardTotal: shards, Stats: store.CampaignStats{Total: plan.Total},
 		ReportDir: report.CampaignDir(r.ResultsDir, executionID), Owner: store.ThisProcess().String(), HeartbeatAt: start.UTC(),
 	}
+	if plan.Assignment != nil {
+		c.Extra = map[string]any{shardPlanKey: plan.Assignment}
+	}
 	started := r.event(c, store.EventCampaignStarted, store.CampaignData{Name: c.Name, Status: StatusRunning, Shard: shard,
 		Shards: shards, Entries: len(plan.Entries), Pool: plan.Pool})
 	joined, err := r.Store.CreateCampaign(ctx, c, started)
@@ -163,6 +166,9 @@ func (r *Runner) create(ctx context.Context, plan *Plan, executionID string, sta
 	}
 	if joined && c.ShardTotal != shards {
 		return nil, 0, fmt.Errorf("%w: execution %s was started with %d shards, not %d", ErrInvalid, executionID, c.ShardTotal, shards)
+	}
+	if joined && plan.Assignment != nil {
+		plan.adopt(c.Extra[shardPlanKey], shard)
 	}
 	if c.ReportDir == "" {
 		c.ReportDir = report.CampaignDir(r.ResultsDir, executionID)

@@ -35,6 +35,7 @@ type campaignOptions struct {
 	dryRun         bool
 	lastFailed     bool
 	shard          string
+	balance        string
 	executionID    string
 	junit          string
 	junitPerDevice bool
@@ -81,6 +82,7 @@ when a run hit an infrastructure error, else 0.`,
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and exit without running anything")
 	f.BoolVar(&o.lastFailed, "last-failed", false, "run only what did not pass in this campaign's previous execution")
 	f.StringVar(&o.shard, "shard", "", "run only part `i/n` of the scripts (a CI matrix job)")
+	f.StringVar(&o.balance, "balance", "", "split --shard by `history`: the stored durations of the scripts, so that shards finish together")
 	f.StringVar(&o.executionID, "execution-id", "", "record under this campaign execution `id` (shards of one run share it)")
 	f.StringVar(&o.junit, "junit", "", "write JUnit XML to this `file`")
 	f.BoolVar(&o.junitPerDevice, "junit-per-device", false, "one JUnit testsuite per device instead of one per campaign")
@@ -125,12 +127,23 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 			app.Notice("--shard without --execution-id: this shard's results are recorded apart from the other shards'")
 		}
 	}
+	if o.balance != "" && o.balance != campaign.BalanceHistory {
+		return &usageError{msg: fmt.Sprintf("--balance %q: the only balance is history", o.balance)}
+	}
+	if o.balance != "" && opts.Shards <= 1 {
+		return &usageError{msg: "--balance history splits shards: give --shard i/n too"}
+	}
 	reg, err := app.Registry(cfg)
 	if err != nil {
 		return err
 	}
 	env := campaign.Environment{Resolver: app.Resolver(cfg), Devices: reg, UIs: ui.Library{Dir: cfg.UserInterfacesDir}, DefaultTimeout: cfg.Timeout}
 	env.Resolver.AllowPaths = false
+	if o.balance != "" {
+		if opts, err = balanceOptions(ctx, app, cmd, f, env, opts); err != nil {
+			return err
+		}
+	}
 	plan, err := campaign.Prepare(f, env, opts)
 	if err != nil {
 		return err
@@ -512,4 +525,32 @@ func (p *progress) finish() {
 	if p.bar != nil {
 		p.bar.Finish()
 	}
+}
+
+// balanceOptions adds the scripts' median durations to the options, for
+// --balance history.
+func balanceOptions(ctx context.Context, app *App, cmd *cobra.Command, f *campaign.File, env campaign.Environment, opts campaign.Options) (campaign.Options, error) {
+	whole := opts
+	whole.Shard, whole.Shards = 0, 0
+	all, err := campaign.Prepare(f, env, whole)
+	if err != nil {
+		return opts, err
+	}
+	var scripts []string
+	for _, e := range all.Entries {
+		scripts = append(scripts, e.Script.Name)
+	}
+	st, err := app.Store(ctx, cmd)
+	if err != nil {
+		return opts, err
+	}
+	durs, err := st.RecentDurations(ctx, scripts, "", store.DefaultTrendWindow)
+	if err != nil {
+		return opts, err
+	}
+	opts.Balance, opts.Durations = campaign.BalanceHistory, map[string]int64{}
+	for name, d := range durs {
+		opts.Durations[name] = store.MedianMs(d)
+	}
+	return opts, nil
 }
