@@ -52,7 +52,32 @@ func (s *DB) insertEvents(ctx context.Context, tx *sql.Tx, evs []store.Event) er
 			return fmt.Errorf("event lock: %w", err)
 		}
 	}
-	q := s.q("INSERT INTO events (type, at, run_id, campaign_id, host_name, device_id, agent, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+	// One statement for many of them (a run's start and end carry
+	// several), within the databases' limits on parameters.
+	for len(evs) > eventsPerInsert {
+		if err := s.insertRows(ctx, tx, evs[:eventsPerInsert]); err != nil {
+			return err
+		}
+		evs = evs[eventsPerInsert:]
+	}
+	if err := s.insertRows(ctx, tx, evs); err != nil {
+		return err
+	}
+	if s.d.EventNotify != "" {
+		if _, err := tx.ExecContext(ctx, s.d.EventNotify); err != nil {
+			return fmt.Errorf("event notify: %w", err)
+		}
+	}
+	return nil
+}
+
+// eventsPerInsert keeps one insert under SQLite's and PostgreSQL's limits
+// on parameters (8 per event).
+const eventsPerInsert = 500
+
+func (s *DB) insertRows(ctx context.Context, tx *sql.Tx, evs []store.Event) error {
+	var vals []string
+	var args []any
 	for _, e := range evs {
 		if e.Type == "" {
 			return fmt.Errorf("event without a type")
@@ -65,15 +90,12 @@ func (s *DB) insertEvents(ctx context.Context, tx *sql.Tx, evs []store.Event) er
 		if data == "" {
 			data = "{}"
 		}
-		if _, err := tx.ExecContext(ctx, q, string(e.Type), s.tv(at), e.RunID, e.CampaignID, e.HostName,
-			e.DeviceID, e.Agent, data); err != nil {
-			return fmt.Errorf("event %s: %w", e.Type, err)
-		}
+		vals = append(vals, "(?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, string(e.Type), s.tv(at), e.RunID, e.CampaignID, e.HostName, e.DeviceID, e.Agent, data)
 	}
-	if s.d.EventNotify != "" {
-		if _, err := tx.ExecContext(ctx, s.d.EventNotify); err != nil {
-			return fmt.Errorf("event notify: %w", err)
-		}
+	q := "INSERT INTO events (type, at, run_id, campaign_id, host_name, device_id, agent, data) VALUES " + strings.Join(vals, ", ")
+	if _, err := tx.ExecContext(ctx, s.q(q), args...); err != nil {
+		return fmt.Errorf("events: %w", err)
 	}
 	return nil
 }

@@ -85,6 +85,17 @@ func testEventsAppendRead(t *testing.T, s store.Store) {
 			t.Errorf("%s: %v, want %v", c.name, seqs(got), c.want)
 		}
 	}
+	// A batch larger than one statement takes.
+	var many []store.Event
+	for i := 0; i < 1200; i++ {
+		many = append(many, store.Event{Type: store.EventAgentDown, Agent: fmt.Sprint(i)})
+	}
+	if err := s.AppendEvents(ctx, many...); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Events(ctx, store.EventFilter{Types: []store.EventType{store.EventAgentDown}, Limit: 2000}); len(got) != 1200 || got[1199].Agent != "1199" {
+		t.Fatalf("a batch of 1200: %d events", len(got))
+	}
 }
 
 // Events written with a row are there exactly when the row is.

@@ -16,7 +16,6 @@ CREATE TABLE events (
 );
 CREATE INDEX events_campaign ON events (campaign_id, seq);
 CREATE INDEX events_run ON events (run_id, seq);
-CREATE INDEX events_at ON events (at);
 
 -- The runs page pages through results by (started_at, id), newest first.
 CREATE INDEX script_results_started_id ON script_results (started_at, id);
