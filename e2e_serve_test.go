@@ -205,3 +205,55 @@ func TestServeRefusals(t *testing.T) {
 		}
 	}
 }
+
+// --allow-control: the cancel button stops a campaign another vpt process
+// runs, as a Ctrl-C would; without it there is no such action.
+func TestServeCancelCampaign(t *testing.T) {
+	p := campaignProject(t)
+	p.write("c.yaml", `campaign_id: long
+name: Long
+device: [device1]
+script_configurations:
+  - {script_name: nap, parameters: {s: 60}}
+  - {script_name: ok}
+`)
+	p.vpt("events").expect(t, 0)
+	url := p.serve(t, nil, "--allow-control")
+	camp, out := p.background(t, nil, "", "campaign", "c.yaml", "--execution-id", "campaign_exec_3_cancel")
+	// Once its first run started, cancel it from the page's form.
+	waitFor(t, func() bool {
+		resp, err := http.Get(url + "/campaigns/campaign_exec_3_cancel")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b := new(strings.Builder)
+		bufio.NewReader(resp.Body).WriteTo(b)
+		return strings.Contains(b.String(), `id="cancel"`) && strings.Contains(b.String(), "running</span></td><td>device1")
+	})
+	req, _ := http.NewRequest("POST", url+"/campaigns/campaign_exec_3_cancel/cancel", nil)
+	req.Header.Set("Origin", url)
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("cancel: %d", resp.StatusCode)
+	}
+	done := make(chan error, 1)
+	go func() { done <- camp.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the campaign did not stop:\n%s", out.String())
+	}
+	if code := camp.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit %d, want 130\n%s", code, out.String())
+	}
+	r := p.vpt("events", "--campaign", "campaign_exec_3_cancel", "--type", "campaign.finished")
+	if !strings.Contains(r.stdout, `"status":"cancelled"`) {
+		t.Fatalf("campaign.finished: %s", r.stdout)
+	}
+}
