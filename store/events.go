@@ -120,8 +120,6 @@ type (
 		UserInterface string   `json:"userinterface,omitempty"`
 		Attempt       int      `json:"attempt,omitempty"`
 		RunDir        string   `json:"run_dir,omitempty"`
-		// Waiting says who holds the device (run.queued).
-		Waiting string `json:"waiting,omitempty"`
 	}
 	// RunStep is the data of run.step: a step recorded, or one that started
 	// (status running) or ended.
