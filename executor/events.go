@@ -27,8 +27,10 @@ type outbox struct {
 	log  *slog.Logger
 	off  bool
 
-	// mu is held across every write to the store, so that the events of
-	// one run are appended in the order they were emitted.
+	// wmu is held across every write to the store, so that the events of
+	// one run are appended in the order they were emitted; mu guards only
+	// the queue, so that emit never waits for the store.
+	wmu     sync.Mutex
 	mu      sync.Mutex
 	pending []store.Event
 	kick    chan struct{}
@@ -65,8 +67,6 @@ func (o *outbox) emit(t store.EventType, data any) {
 	}
 	e := o.event(t, data)
 	o.mu.Lock()
-	// The lock may be held by a row write: appending waits for it, which
-	// is short (the write is one transaction), and keeps the order.
 	o.pending = append(o.pending, e)
 	if len(o.pending) > maxPending {
 		o.pending = o.pending[len(o.pending)-maxPending:]
@@ -84,17 +84,35 @@ func (o *outbox) rowWrite(write func(evs ...store.Event) error, evs ...store.Eve
 	if o == nil || o.off {
 		return write()
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	all := append(o.pending, evs...)
-	o.pending = nil
-	err := write(all...)
+	o.wmu.Lock()
+	defer o.wmu.Unlock()
+	waiting := o.take()
+	err := write(append(append([]store.Event(nil), waiting...), evs...)...)
 	if err != nil {
 		// The row was not written: neither were its events. Those that
 		// were waiting wait on; the row's own go with it.
-		o.pending = append(all[:len(all)-len(evs)], o.pending...)
+		o.putBack(waiting)
 	}
 	return err
+}
+
+func (o *outbox) take() []store.Event {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	evs := o.pending
+	o.pending = nil
+	return evs
+}
+
+// putBack queues events that could not be written before those emitted
+// since (wmu held: no other write took any).
+func (o *outbox) putBack(evs []store.Event) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.pending = append(evs, o.pending...)
+	if len(o.pending) > maxPending {
+		o.pending = o.pending[len(o.pending)-maxPending:]
+	}
 }
 
 // flush appends what waits, eventLinger after it was emitted, until close.
@@ -111,18 +129,16 @@ func (o *outbox) flush() {
 			return
 		case <-time.After(eventLinger):
 		}
-		o.mu.Lock()
-		evs := o.pending
-		o.pending = nil
-		if len(evs) > 0 {
+		o.wmu.Lock()
+		if evs := o.take(); len(evs) > 0 {
 			ctx, cancel := context.WithTimeout(context.Background(), persistBudget)
 			if err := o.st.AppendEvents(ctx, evs...); err != nil {
 				o.log.Warn("events", "err", err)
-				o.pending = append(evs, o.pending...)
+				o.putBack(evs)
 			}
 			cancel()
 		}
-		o.mu.Unlock()
+		o.wmu.Unlock()
 	}
 }
 
@@ -138,15 +154,14 @@ func (o *outbox) close() {
 	}
 	close(o.stop)
 	<-o.done
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if len(o.pending) > 0 {
+	o.wmu.Lock()
+	defer o.wmu.Unlock()
+	if evs := o.take(); len(evs) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), persistBudget)
 		defer cancel()
-		if err := o.st.AppendEvents(ctx, o.pending...); err != nil {
+		if err := o.st.AppendEvents(ctx, evs...); err != nil {
 			o.log.Warn("events", "err", err)
 		}
-		o.pending = nil
 	}
 }
 
