@@ -141,7 +141,7 @@ vpt.fail("reason " + P)
 	p.write("test_scripts/slow.py", `import time, vpt
 print("slow starts", flush=True)
 vpt.goto("live")
-time.sleep(3)
+time.sleep(5)
 vpt.step("waited", True)
 print("slow ends", flush=True)
 `)
