@@ -256,13 +256,23 @@ func (s *Server) pageRun(w http.ResponseWriter, r *http.Request) {
 		for _, sc := range res.Details.Screenshots {
 			d.Shots = append(d.Shots, store.RunScreenshot{Label: sc.Label, Path: sc.Path, Thumbnail: sc.Thumbnail, OffsetMs: sc.OffsetMs})
 		}
-		if v := res.Details.Video; v != nil && v.Path != "" {
+		if v := res.Details.Video; v != nil && v.Path != "" && s.here(res.ID, v.Path) {
 			d.Video = fileURL(res.ID, v.Path)
 		}
 		if fi, err := s.root.Stat(path.Join("runs", res.ID, report.ReportHTML)); err == nil && fi.Mode().IsRegular() {
 			d.Report = fileURL(res.ID, report.ReportHTML)
 		}
 	}
+	// Pictures are shown once on disk here: a screenshot is announced as
+	// it is taken and written just after, and the folders of runs of other
+	// hosts are not on this one.
+	shots := d.Shots[:0]
+	for _, sc := range d.Shots {
+		if s.here(res.ID, sc.Thumbnail) {
+			shots = append(shots, sc)
+		}
+	}
+	d.Shots = shots
 	s.render(w, r, "run", view{Title: res.ScriptName + " on " + res.DeviceID, Nav: "runs",
 		Stream: "/events?run=" + url.QueryEscape(res.ID), Data: d})
 }
@@ -525,7 +535,21 @@ func (s *Server) lastPicture(ctx context.Context, device string) string {
 	if err != nil || len(res.Details.Screenshots) == 0 {
 		return ""
 	}
-	return fileURL(res.ID, res.Details.Screenshots[len(res.Details.Screenshots)-1].Thumbnail)
+	thumb := res.Details.Screenshots[len(res.Details.Screenshots)-1].Thumbnail
+	if !s.here(res.ID, thumb) {
+		return ""
+	}
+	return fileURL(res.ID, thumb)
+}
+
+// here tells whether a file of a run folder is in this host's results
+// folder.
+func (s *Server) here(runID, rel string) bool {
+	if !validID(runID) || rel == "" {
+		return false
+	}
+	fi, err := s.root.Stat(path.Join("runs", runID, rel))
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // trendRow is one script of the trends page.
