@@ -38,6 +38,10 @@ type campaignOptions struct {
 	junit          string
 	junitPerDevice bool
 	stream         bool
+	distributed    bool
+	// source is the campaign file's text when it comes from the store
+	// (vpt campaign attach) rather than from file.
+	source []byte
 }
 
 func newCampaignCmd(app *App) *cobra.Command {
@@ -83,11 +87,13 @@ when a run hit an infrastructure error, else 0.`,
 	f.StringVar(&o.junit, "junit", "", "write JUnit XML to this `file`")
 	f.BoolVar(&o.junitPerDevice, "junit-per-device", false, "one JUnit testsuite per device instead of one per campaign")
 	f.BoolVar(&o.stream, "stream", false, "stream the scripts' output, prefixed with device and script")
+	f.BoolVar(&o.distributed, "distributed", false, "run on the lab's agents (vpt agent on each host) instead of this machine's devices")
 	f.Duration("timeout", 0, "timeout of each script without its own (default 1h)")
 	f.String("video", "", "record video: on, off or retain-on-failure")
 	f.Bool("upload", false, "upload every run folder and the campaign report to R2/S3")
 	f.String("python", "", "Python `interpreter` for .py scripts")
 	f.Duration("grace", 0, "time a script gets to stop before SIGKILL")
+	cmd.AddCommand(newCampaignAttachCmd(app, &o), newCampaignCancelCmd(app))
 	return cmd
 }
 
@@ -96,7 +102,7 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 	if err != nil {
 		return err
 	}
-	f, err := campaign.Load(o.file)
+	f, err := loadCampaign(o)
 	if err != nil {
 		return err
 	}
@@ -124,6 +130,14 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 	}
 	env := campaign.Environment{Resolver: app.Resolver(cfg), Devices: reg, UIs: ui.Library{Dir: cfg.UserInterfacesDir}, DefaultTimeout: cfg.Timeout}
 	env.Resolver.AllowPaths = false
+	distributed := o.distributed || f.Settings().Distributed
+	if distributed {
+		lab, err := app.Lab(ctx, cmd)
+		if err != nil {
+			return err
+		}
+		env.Lab = lab
+	}
 	plan, err := campaign.Prepare(f, env, opts)
 	if err != nil {
 		return err
@@ -179,6 +193,9 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 	obs := newProgress(app, plan)
 	cr := &campaign.Runner{Exec: runner, Store: st, Observer: obs, Log: app.Log(), ResultsDir: cfg.ResultsDir,
 		TeamID: cfg.TeamID, HostName: cfg.HostName, CheckDevice: checkDevice(reg)}
+	if distributed {
+		cr.Exec, cr.CheckDevice, cr.Extra = app.lab, nil, distributedExtra(o)
+	}
 	out, runErr := cr.Run(ctx, plan, o.executionID)
 	obs.finish()
 	if out == nil {
@@ -454,7 +471,7 @@ func (p *progress) EntryFinished(e *campaign.PlannedEntry, attempt int, device s
 		switch {
 		case errors.Is(err, context.Canceled):
 			status = store.StatusInterrupted
-		case errors.Is(err, executor.ErrDeadline):
+		case errors.Is(err, executor.ErrDeadline) || errors.Is(err, campaign.ErrWithdrawn):
 			status = store.StatusNotRun
 		}
 	}

@@ -84,6 +84,8 @@ EXIT STATUS
 		newReportCmd(app),
 		newAPICmd(app),
 		newVersionCmd(app),
+		newAgentCmd(app),
+		newAgentsCmd(app),
 	)
 	// Unknown commands and wrong argument counts are usage errors, at
 	// every depth of the tree.
