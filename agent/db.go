@@ -61,9 +61,19 @@ func CheckURL(url, what string) error {
 	if scheme == "postgres" || scheme == "postgresql" {
 		return nil
 	}
-	return fmt.Errorf("%w: %s needs the lab's shared PostgreSQL store, not %s; pass --store postgres://USER@HOST/DB or set store: in vpt.yaml",
-		ErrNeedsPostgres, what, store.Redact(url))
+	return &labError{msg: fmt.Sprintf("%s needs the lab's shared PostgreSQL store, not %s", what, store.Redact(url)),
+		hint: "pass --store postgres://USER@HOST/DB (the same on every host), or set store: in vpt.yaml", err: ErrNeedsPostgres}
 }
+
+// labError is an error of the lab with a hint for the person.
+type labError struct {
+	msg, hint string
+	err       error
+}
+
+func (e *labError) Error() string    { return e.msg }
+func (e *labError) Unwrap() error    { return e.err }
+func (e *labError) HintText() string { return e.hint }
 
 // openPool connects to the lab's database. The store has been opened (and
 // migrated) first.

@@ -102,13 +102,20 @@ func reap(ctx context.Context, d reaperDeps) ([]string, error) {
 			dead = append(dead, r.name)
 			back = append(back, got...)
 		}
+		// The runs' rows are abandoned before the attempts' notification
+		// goes out (at commit), so that their coordinators read them so.
+		for _, r := range back {
+			abandonRun(ctx, d, r)
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: reaping dead agents: %w", store.ErrUnavailable, err)
 	}
 	for _, r := range back {
-		finishAbandoned(ctx, d, r)
+		if _, err := d.river.JobCancel(ctx, r.jobID); err != nil {
+			d.log.Warn("cancelling an abandoned job", "job", r.jobID, "err", err)
+		}
 	}
 	for _, name := range dead {
 		d.log.Warn("agent dead", "agent", name, "attempts taken back", len(back))
@@ -181,9 +188,9 @@ func reapAgent(ctx context.Context, tx pgx.Tx, d reaperDeps, name, client, reaso
 	return out, nil
 }
 
-// finishAbandoned records the run of a reaped attempt as abandoned (if it
-// is still running) and cancels its job.
-func finishAbandoned(ctx context.Context, d reaperDeps, r reaped) {
+// abandonRun records the run of a reaped attempt as abandoned, if it is
+// still running.
+func abandonRun(ctx context.Context, d reaperDeps, r reaped) {
 	if r.resultID != "" && d.store != nil {
 		if res, err := d.store.GetResult(ctx, r.resultID); err == nil && !res.Status.Final() {
 			now := time.Now().UTC()
@@ -193,8 +200,5 @@ func finishAbandoned(ctx context.Context, d reaperDeps, r reaped) {
 				d.log.Warn("marking an abandoned run", "run", res.ID, "err", err)
 			}
 		}
-	}
-	if _, err := d.river.JobCancel(ctx, r.jobID); err != nil {
-		d.log.Warn("cancelling an abandoned job", "job", r.jobID, "err", err)
 	}
 }

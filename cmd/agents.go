@@ -90,7 +90,11 @@ func (a *App) Lab(ctx context.Context, cmd *cobra.Command) (*agent.Coordinator, 
 	if err != nil {
 		return nil, err
 	}
-	if err := agent.CheckURL(cfg.Store, "the lab ("+cmd.CommandPath()+")"); err != nil {
+	what := cmd.CommandPath()
+	if cmd.Name() == "campaign" {
+		what += " --distributed"
+	}
+	if err := agent.CheckURL(cfg.Store, what); err != nil {
 		return nil, err
 	}
 	st, err := a.Store(ctx, cmd)

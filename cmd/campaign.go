@@ -386,10 +386,15 @@ type progress struct {
 	counts  map[store.Status]int
 	done    int
 	total   int
+	// Per entry: attempts that went to another device (their device
+	// failed; they use no retry), and whether an attempt failed.
+	requeues map[int]int
+	failed   map[int]bool
 }
 
 func newProgress(app *App, plan *campaign.Plan) *progress {
-	p := &progress{app: app, plan: plan, running: map[string]string{}, counts: map[store.Status]int{}, total: len(plan.Entries)}
+	p := &progress{app: app, plan: plan, running: map[string]string{}, counts: map[store.Status]int{}, total: len(plan.Entries),
+		requeues: map[int]int{}, failed: map[int]bool{}}
 	if app.IO.Interactive() && !app.quiet && !app.jsonOut {
 		p.bar = progressbar.NewOptions(p.total,
 			progressbar.OptionSetWriter(app.IO.Err),
@@ -475,10 +480,14 @@ func (p *progress) EntryFinished(e *campaign.PlannedEntry, attempt int, device s
 			status = store.StatusNotRun
 		}
 	}
-	final := status == store.StatusPassed || attempt > e.Retries || status == store.StatusInterrupted
+	requeued := errors.Is(err, executor.ErrDevice)
+	if requeued {
+		p.requeues[e.Index]++
+	}
+	final := !requeued && (status == store.StatusPassed || attempt-p.requeues[e.Index] > e.Retries || status == store.StatusInterrupted)
 	if final {
 		p.done++
-		if status == store.StatusPassed && attempt > 1 {
+		if status == store.StatusPassed && p.failed[e.Index] {
 			status = store.StatusFlaky
 		}
 		p.counts[status]++
@@ -486,11 +495,17 @@ func (p *progress) EntryFinished(e *campaign.PlannedEntry, attempt int, device s
 			p.bar.Add(1)
 		}
 	}
+	if !requeued && status != store.StatusPassed {
+		p.failed[e.Index] = true
+	}
 	p.describe()
 	color := p.app.IO.ColorOut() && p.bar != nil
 	msg := fmt.Sprintf("%-7s %s on %s%s", paintStatus(color, status), e.Script.Name, device, dur)
-	if !final {
-		msg += fmt.Sprintf(" (attempt %d of %d, retrying)", attempt, e.Retries+1)
+	switch {
+	case requeued:
+		msg += " (its device failed: another device takes it)"
+	case !final:
+		msg += fmt.Sprintf(" (attempt %d of %d, retrying)", attempt-p.requeues[e.Index], e.Retries+1)
 	}
 	if why != "" && status != store.StatusPassed && status != store.StatusFlaky {
 		msg += ": " + firstLine(why)
