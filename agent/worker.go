@@ -182,6 +182,16 @@ func (a *Agent) run(ctx context.Context, job *river.Job[attemptArgs], sl *slot) 
 	if errors.Is(err, executor.ErrDevice) {
 		a.deviceDown(sl, firstLine(err.Error()))
 	}
+	if o.infra && a.stopping.Load() && res != nil && res.Status == store.StatusInterrupted {
+		// The run's row says why it stopped: the agent's doing, not a
+		// person's.
+		res.ErrorMsg = "interrupted: " + o.err
+		uctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := a.cfg.Store.UpdateResult(uctx, res); err != nil {
+			a.cfg.Log.Warn("recording why a run stopped", "run", res.ID, "err", err)
+		}
+		cancel()
+	}
 	a.finish(k, job.ID, o)
 	a.report(args, sl, res, o)
 	return false
