@@ -53,8 +53,8 @@ type AttemptSummary struct {
 	RunDir     string `json:"run_dir,omitempty"`
 	// Host ran the attempt, when not the campaign's host (an agent of a
 	// distributed campaign): its run folder is RunDir on that host.
-	Host string `json:"host,omitempty"`
-	Error      string `json:"error,omitempty"`
+	Host  string `json:"host,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // Summarize groups a campaign's attempts by entry. results holds the
