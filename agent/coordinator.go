@@ -134,24 +134,25 @@ func (c *Coordinator) withdrawnWhy(executionID string) string {
 // Cancel cancels every job of a campaign execution, from any host (vpt
 // campaign cancel): queued ones at once, running ones through their
 // worker's context (their scripts get the graceful stop and are recorded
-// interrupted). It returns how many jobs it cancelled.
-func (c *Coordinator) Cancel(ctx context.Context, executionID string) (int, error) {
+// interrupted). It returns the jobs it cancelled (a running one again
+// when called again before its script stopped).
+func (c *Coordinator) Cancel(ctx context.Context, executionID string) ([]int64, error) {
 	params := river.NewJobListParams().Kinds(attemptArgs{}.Kind()).
 		States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateRunning,
 			rivertype.JobStateScheduled).
 		Where("args->>'execution_id' = @e", river.NamedArgs{"e": executionID}).First(10000)
 	list, err := c.river.JobList(ctx, params)
 	if err != nil {
-		return 0, fmt.Errorf("%w: listing the campaign's jobs: %w", store.ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: listing the campaign's jobs: %w", store.ErrUnavailable, err)
 	}
-	n := 0
+	var ids []int64
 	for _, j := range list.Jobs {
 		if _, err := c.river.JobCancel(ctx, j.ID); err != nil && !errors.Is(err, river.ErrNotFound) {
-			return n, fmt.Errorf("%w: cancelling job %d: %w", store.ErrUnavailable, j.ID, err)
+			return ids, fmt.Errorf("%w: cancelling job %d: %w", store.ErrUnavailable, j.ID, err)
 		}
-		n++
+		ids = append(ids, j.ID)
 	}
-	return n, nil
+	return ids, nil
 }
 
 // Run implements campaign.Executor: the attempt is enqueued (once: a

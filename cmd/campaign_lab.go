@@ -136,17 +136,21 @@ coordinator to finish the campaign's row.`,
 			if err != nil {
 				return err
 			}
-			n, err := lab.Cancel(ctx, c.ExecutionID)
-			if err != nil {
-				return err
+			jobs := map[int64]bool{}
+			for pass := range 2 {
+				if pass > 0 {
+					// Once more, for an attempt its coordinator enqueued meanwhile.
+					time.Sleep(time.Second)
+				}
+				ids, err := lab.Cancel(ctx, c.ExecutionID)
+				if err != nil {
+					return err
+				}
+				for _, id := range ids {
+					jobs[id] = true
+				}
 			}
-			// Once more, for an attempt its coordinator enqueued meanwhile.
-			time.Sleep(time.Second)
-			m, err := lab.Cancel(ctx, c.ExecutionID)
-			if err != nil {
-				return err
-			}
-			app.Notice("cancelled %d job(s) of %s", n+m, c.ExecutionID)
+			app.Notice("cancelled %d job(s) of %s", len(jobs), c.ExecutionID)
 			for end := time.Now().Add(wait); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
 				if c, _, err = st.GetCampaign(ctx, c.ID); err == nil && c.Status != campaign.StatusRunning {
 					fmt.Fprintf(app.IO.Out, "campaign %s %s\n", c.ExecutionID, c.Status)
