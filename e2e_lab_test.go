@@ -66,9 +66,14 @@ type labAgent struct {
 // and waits until it serves.
 func (l *testLab) agent(name, devices string, args ...string) *labAgent {
 	l.t.Helper()
+	return l.agentEnv(name, devices, nil, args...)
+}
+
+func (l *testLab) agentEnv(name, devices string, env []string, args ...string) *labAgent {
+	l.t.Helper()
 	p := l.project()
 	p.write("vpt.yaml", "scripts_dir: test_scripts\nresults_dir: results\ndevices:\n"+devices)
-	cmd, out := p.background(l.t, nil, "serving", append([]string{"agent", "--store", l.url, "--name", name}, args...)...)
+	cmd, out := p.background(l.t, env, "serving", append([]string{"agent", "--store", l.url, "--name", name}, args...)...)
 	l.t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			cmd.Process.Signal(syscall.SIGTERM)
@@ -564,5 +569,26 @@ func TestLabBadInput(t *testing.T) {
 	l.project().vpt("agent", "--store", l.url, "--name", "new").expect(t, 2, "the database has schema 99, this vpt knows")
 	if code := a.stop(); code != 0 {
 		t.Fatalf("agent exit %d", code)
+	}
+}
+
+// With upload configured, agents upload every run, and the campaign
+// report links the uploaded reports of the runs other hosts made.
+func TestLabAgentsUpload(t *testing.T) {
+	l := newLab(t)
+	env := uploadEnv(t, fmt.Sprintf("lab-%d", time.Now().UnixNano()))
+	l.agentEnv("lab-a", fmt.Sprintf(twoDevices, "x", "x"), env, "--upload")
+	l.campaign("campaign_id: up\nname: Upload\nscript_configurations:\n"+entries(3, "{script_name: ok}")).expect(t, 0, "3 passed")
+	sum := l.coord.campaignSummary(t)
+	for _, e := range sum.Entries {
+		a := e.Attempts[0]
+		if !strings.HasPrefix(a.Report, "http") || a.Host != "lab-a" {
+			t.Errorf("entry %d links %q (host %q)", e.Index, a.Report, a.Host)
+		}
+	}
+	for _, r := range l.runsOf(sum.Campaign.ExecutionID) {
+		if r.UploadStatus != store.UploadDone {
+			t.Errorf("run %s: upload %q", r.ID[:8], r.UploadStatus)
+		}
 	}
 }

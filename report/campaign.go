@@ -87,7 +87,12 @@ func Summarize(c *store.Campaign, entries []store.CampaignEntry, results map[str
 					as.RunDir = r.RunDir
 				}
 				if r.HostName != c.HostName {
+					// Made on another host (an agent): its uploaded report
+					// is the one every reader of this report can open.
 					as.Host = r.HostName
+					if r.HTMLReportR2URL != "" {
+						as.Report = r.HTMLReportR2URL
+					}
 				}
 			}
 			es.DurationMs += a.DurationMs
