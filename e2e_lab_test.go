@@ -592,3 +592,26 @@ func TestLabAgentsUpload(t *testing.T) {
 		}
 	}
 }
+
+// The campaign's time limit holds on every host: the running script is
+// stopped by its agent at the limit (timeout), what did not start is not
+// run, exit 4.
+func TestLabCampaignTimeoutHoldsOnEveryHost(t *testing.T) {
+	l := newLab(t)
+	l.agent("lab-a", "  - {id: device1, model: virtual}\n")
+	start := time.Now()
+	r := l.campaign("campaign_id: to\nname: Timeout\nexecution_config: {timeout_minutes: 0.05}\nscript_configurations:\n" +
+		entries(3, "{script_name: nap, parameters: {s: 30}}"))
+	r.expect(t, 4, "TIMEOUT Timeout")
+	if took := time.Since(start); took > 25*time.Second {
+		t.Fatalf("the campaign took %s with a 3 s limit", took)
+	}
+	sum := l.coord.campaignSummary(t)
+	if got := statuses(sum); got != "timeout,not_run,not_run" {
+		t.Fatalf("entries: %s", got)
+	}
+	runs := l.runsOf(sum.Campaign.ExecutionID)
+	if len(runs) != 1 || runs[0].Status != store.StatusTimeout || runs[0].HostName != "lab-a" {
+		t.Fatalf("runs: %+v", runs)
+	}
+}
