@@ -74,7 +74,10 @@ const (
 
 // Event is something the lab did, for an event stream.
 type Event struct {
-	Kind   string // agent_up, agent_down, device_down, device_up
+	// Kind: agent.up, agent.down (stopped, or found dead by the reaper),
+	// device.down, device.idle (a device that was down answers again): the
+	// names of the store's event types.
+	Kind   string
 	Agent  string
 	Device string
 	Reason string
@@ -177,7 +180,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.deregister("could not start its job queue")
 		return fmt.Errorf("%w: starting the job queue: %w", store.ErrUnavailable, err)
 	}
-	a.event("agent_up", "", "")
+	a.event("agent.up", "", "")
 	a.cfg.Notice("agent %s serving %s", a.cfg.Name, a.describe())
 	beat, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBeat()
@@ -193,7 +196,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.drain(cause)
 	stopBeat()
 	a.deregister("stopped: " + firstLine(fmt.Sprint(cause)))
-	a.event("agent_down", "", "stopped")
+	a.event("agent.down", "", "stopped")
 	if errors.Is(cause, context.Canceled) || errors.Is(cause, executor.ErrInterrupted) {
 		return nil
 	}
@@ -538,7 +541,7 @@ func (a *Agent) deviceDown(sl *slot, reason string) {
 	a.slots.setDown(sl, reason)
 	a.setDevice(sl.info.ID, DeviceDown, reason, "", "")
 	a.advertise()
-	a.event("device_down", sl.info.ID, reason)
+	a.event("device.down", sl.info.ID, reason)
 	a.cfg.Notice("device %s is down: %s; it takes no job until it answers again", sl.info.ID, reason)
 }
 
@@ -559,7 +562,7 @@ func (a *Agent) deviceUp(ctx context.Context, sl *slot) {
 	}
 	a.setDevice(sl.info.ID, DeviceIdle, "", "", "")
 	a.advertise()
-	a.event("device_up", sl.info.ID, "")
+	a.event("device.idle", sl.info.ID, "")
 	a.cfg.Notice("device %s answers again", sl.info.ID)
 }
 

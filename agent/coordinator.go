@@ -33,6 +33,9 @@ type Coordinator struct {
 	// CancelWait bounds the wait for the rows of remote scripts after a
 	// Ctrl-C (0: DefaultCancelWait).
 	CancelWait time.Duration
+	// Events hears of agents the coordinator's reaper found dead (nil:
+	// none).
+	Events func(Event)
 
 	labMu sync.Mutex
 	lab   *lab

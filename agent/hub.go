@@ -218,7 +218,7 @@ func (h *hub) compare(ctx context.Context, ws []*waiter) {
 func (c *Coordinator) reapAndCheck(ctx context.Context, ws []*waiter) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if _, err := reap(ctx, reaperDeps{pool: c.pool, river: c.river, store: c.store, log: c.log}); err != nil {
+	if _, err := reap(ctx, reaperDeps{pool: c.pool, river: c.river, store: c.store, log: c.log, events: c.Events}); err != nil {
 		c.log.Debug("reaping", "err", err)
 	}
 	agents, err := listAgents(ctx, c.pool)

@@ -120,7 +120,7 @@ func reap(ctx context.Context, d reaperDeps) ([]string, error) {
 	for _, name := range dead {
 		d.log.Warn("agent dead", "agent", name, "attempts taken back", len(back))
 		if d.events != nil {
-			d.events(Event{Kind: "agent_down", Agent: name, Reason: "no heartbeat", At: time.Now().UTC()})
+			d.events(Event{Kind: "agent.down", Agent: name, Reason: "no heartbeat", At: time.Now().UTC()})
 		}
 	}
 	return dead, nil
