@@ -259,7 +259,7 @@ func (a *Agent) judge(runCtx context.Context, res *store.Result, err error) outc
 			o.status = store.StatusNotRun
 		}
 	}
-	o.infra = errors.Is(err, executor.ErrDevice) || errors.Is(err, executor.ErrResultsDir) ||
+	o.infra = errors.Is(err, executor.ErrDevice) || errors.Is(err, executor.ErrResultsDir) || errors.Is(err, store.ErrUnavailable) ||
 		res == nil && (errors.Is(err, capture.ErrUnknownDevice) || errors.Is(err, capture.ErrBadDeviceConfig) ||
 			errors.Is(err, executor.ErrInterpreterMissing) || errors.Is(err, executor.ErrPythonTooOld) || errors.Is(err, executor.ErrPythonLib))
 	if runCtx.Err() == nil {

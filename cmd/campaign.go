@@ -291,7 +291,10 @@ func printPlan(app *App, plan *campaign.Plan) {
 	s := plan.Settings
 	fmt.Fprintf(w, "campaign %s (%s): %d of %d script(s)\n", f.DisplayName(), f.CampaignID, len(plan.Entries), plan.Total)
 	mode := "sequential"
-	if s.Parallel {
+	switch {
+	case plan.Placed:
+		mode = fmt.Sprintf("distributed: the lab's agents, %d entries out at a time", plan.Workers)
+	case s.Parallel:
 		mode = fmt.Sprintf("parallel on %d device(s)", plan.Workers)
 	}
 	fmt.Fprintf(w, "devices: %s (%s)\n", strings.Join(plan.Pool, ", "), mode)
