@@ -48,13 +48,6 @@ var (
 	ErrNameTaken = errors.New("agent name in use")
 )
 
-// db is the lab's database: a pgx pool for vpt's lab tables and a River
-// client on it (insert-only for a coordinator; an agent's works queues).
-type db struct {
-	pool  *pgxpool.Pool
-	river *river.Client[pgx.Tx]
-}
-
 // CheckURL refuses a store that is not PostgreSQL, saying what to do.
 func CheckURL(url, what string) error {
 	scheme, _, _ := strings.Cut(url, "://")
