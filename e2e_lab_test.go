@@ -22,6 +22,7 @@ import (
 
 	"github.com/vpt-dev/vpt/store"
 	"github.com/vpt-dev/vpt/store/postgres"
+	"github.com/vpt-dev/vpt/store/postgres/pgtest"
 )
 
 // labScripts are the scripts every host of a test lab has.
@@ -41,7 +42,7 @@ type testLab struct {
 
 func newLab(t *testing.T) *testLab {
 	t.Helper()
-	l := &testLab{t: t, url: freshPostgres(t)}
+	l := &testLab{t: t, url: pgtest.FreshDB(t)}
 	l.coord = l.project()
 	return l
 }

@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/vpt-dev/vpt/campaign"
 	"github.com/vpt-dev/vpt/store/postgres"
+	"github.com/vpt-dev/vpt/store/postgres/pgtest"
 )
 
 // River's rule for queue names.
@@ -158,25 +158,7 @@ func waitUntil(t *testing.T, cond func() bool) {
 // River's tables are migrated with vpt's, under one lock, by processes
 // that open a fresh database at once.
 func TestRiverMigratesWithTheStore(t *testing.T) {
-	base := os.Getenv("VPT_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("VPT_TEST_POSTGRES is not set: run scripts/test, which starts a PostgreSQL server")
-	}
-	admin, err := postgres.Open(context.Background(), base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	name := fmt.Sprintf("vpt_agent_test_%d", time.Now().UnixNano())
-	if _, err := admin.SQL().Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatal(err)
-	}
-	defer admin.SQL().Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-	i := strings.LastIndex(base, "/")
-	url := base[:i+1] + name
-	if j := strings.Index(base[i:], "?"); j >= 0 {
-		url += base[i+j:]
-	}
+	url := pgtest.FreshDB(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	for range 4 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vpt-dev/vpt/store/postgres"
+	"github.com/vpt-dev/vpt/store/postgres/pgtest"
 )
 
 // The lab's benchmarks (issue "agents"): agents as separate processes on
@@ -20,27 +20,7 @@ import (
 
 // labDB creates an empty database on the benchmark server.
 func labDB(b *testing.B) (string, *sql.DB) {
-	base := os.Getenv("VPT_TEST_POSTGRES")
-	if base == "" {
-		b.Skip("VPT_TEST_POSTGRES is not set: bench/run starts PostgreSQL")
-	}
-	admin, err := postgres.Open(context.Background(), base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	name := fmt.Sprintf("vpt_bench_lab_%d", time.Now().UnixNano())
-	if _, err := admin.SQL().Exec("CREATE DATABASE " + name); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		admin.SQL().Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-		admin.Close()
-	})
-	i := strings.LastIndex(base, "/")
-	url := base[:i+1] + name
-	if j := strings.Index(base[i:], "?"); j >= 0 {
-		url += base[i+j:]
-	}
+	url := pgtest.FreshDB(b)
 	st, err := postgres.Open(context.Background(), url)
 	if err != nil {
 		b.Fatal(err)
