@@ -118,7 +118,9 @@ func BenchmarkLabThroughput(b *testing.B) {
 }
 
 // 200 no-op scripts on one agent with one device, against the same local
-// campaign on one device: at most 30 ms added per script.
+// campaign on one device: at most 30 ms added per script. The two take
+// turns, twice, and the faster of each counts: a loaded machine's noise
+// is larger than the difference.
 func BenchmarkLabDispatch(b *testing.B) {
 	url, _ := labDB(b)
 	scripts := map[string]string{}
@@ -129,8 +131,8 @@ func BenchmarkLabDispatch(b *testing.B) {
 	}
 	startAgent(b, url, "lab-a", 1, scripts)
 	yaml := "campaign_id: disp\nname: Dispatch\ndevice: auto\nscript_configurations:\n" + entries.String()
-	var walls []time.Duration
-	for _, distributed := range []bool{false, true} {
+	walls := []time.Duration{time.Hour, time.Hour}
+	for _, distributed := range []bool{false, true, false, true} {
 		p := newProj(b, "VPT_VIDEO_MODE=off", "VPT_SCREENSHOTS_AUTO=false")
 		for f, body := range scripts {
 			p.write(b, "test_scripts/"+f, body)
@@ -144,7 +146,8 @@ func BenchmarkLabDispatch(b *testing.B) {
 		if !strings.Contains(m.out, "200 passed") {
 			b.Fatalf("campaign %v:\n%s", args, m.out)
 		}
-		walls = append(walls, m.wall)
+		i := map[bool]int{false: 0, true: 1}[distributed]
+		walls[i] = min(walls[i], m.wall)
 	}
 	b.ReportMetric(ms(walls[0])/200, "ms-per-script-local")
 	b.ReportMetric(ms(walls[1])/200, "ms-per-script-distributed")
