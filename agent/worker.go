@@ -140,10 +140,20 @@ func (a *Agent) startAttempt(ctx context.Context, job *river.Job[attemptArgs], s
 	if tag.RowsAffected() == 0 {
 		return false, nil
 	}
+	if err := a.deviceTx(ctx, tx, sl.info.ID, DeviceBusy, "", "", job.Args.Script); err != nil {
+		return false, err
+	}
 	if err := notify(ctx, tx, k); err != nil {
 		return false, err
 	}
 	return true, tx.Commit(ctx)
+}
+
+// deviceTx records a device's state inside a transaction of the attempt.
+func (a *Agent) deviceTx(ctx context.Context, tx pgx.Tx, id, state, reason, resultID, script string) error {
+	_, err := tx.Exec(ctx, `UPDATE vpt_agent_devices SET state = $3, reason = $4, result_id = $5, script_name = $6, updated_at = now()
+		WHERE agent = $1 AND device_id = $2`, a.cfg.Name, id, state, reason, resultID, script)
+	return err
 }
 
 // run makes the run and records how it ended. busy: the device was held
@@ -167,15 +177,13 @@ func (a *Agent) run(ctx context.Context, job *river.Job[attemptArgs], sl *slot) 
 	}
 	req, err := a.request(args, sl)
 	if err != nil {
-		a.finish(k, job.ID, outcome{status: store.StatusError, err: err.Error(), infra: true})
+		a.finish(k, job.ID, sl, outcome{status: store.StatusError, err: err.Error(), infra: true})
 		return false
 	}
 	req.Started = func(res *store.Result) { a.started(k, sl, res) }
-	a.setDevice(sl.info.ID, DeviceBusy, "", "", args.Script)
 	res, err := a.cfg.Runner.Run(runCtx, req)
-	a.setDevice(sl.info.ID, DeviceIdle, "", "", "")
 	if res == nil && errors.Is(err, capture.ErrDeviceBusy) {
-		a.undo(k)
+		a.undo(k, sl.info.ID)
 		return true
 	}
 	o := a.judge(runCtx, res, err)
@@ -192,7 +200,7 @@ func (a *Agent) run(ctx context.Context, job *river.Job[attemptArgs], sl *slot) 
 		}
 		cancel()
 	}
-	a.finish(k, job.ID, o)
+	a.finish(k, job.ID, sl, o)
 	a.report(args, sl, res, o)
 	return false
 }
@@ -280,13 +288,15 @@ func (a *Agent) judge(runCtx context.Context, res *store.Result, err error) outc
 
 // started links the run to its attempt as soon as its row exists.
 func (a *Agent) started(k attemptKey, sl *slot, res *store.Result) {
-	a.setDevice(sl.info.ID, DeviceBusy, "", res.ID, res.ScriptName)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE vpt_attempts SET result_id = $4, run_dir = $5
 			WHERE execution_id = $1 AND entry_index = $2 AND attempt = $3 AND state = 'running'`,
 			k.Exec, k.Entry, k.Attempt, res.ID, res.RunDir); err != nil {
+			return err
+		}
+		if err := a.deviceTx(ctx, tx, sl.info.ID, DeviceBusy, "", res.ID, res.ScriptName); err != nil {
 			return err
 		}
 		return notify(ctx, tx, k)
@@ -296,11 +306,17 @@ func (a *Agent) started(k attemptKey, sl *slot, res *store.Result) {
 	}
 }
 
-// finish records the attempt's end and notifies its coordinator in one
-// transaction, retrying while the store is away (bounded). An attempt the
-// reaper finished meanwhile (this agent was taken for dead) keeps the
-// reaper's verdict.
-func (a *Agent) finish(k attemptKey, jobID int64, o outcome) {
+// finish records the attempt's end (and its device idle again) and
+// notifies its coordinator in one transaction, retrying while the store is
+// away (bounded). An attempt the reaper finished meanwhile (this agent was
+// taken for dead) keeps the reaper's verdict.
+func (a *Agent) finish(k attemptKey, jobID int64, sl *slot, o outcome) {
+	a.slots.mu.Lock()
+	state, reason := DeviceIdle, sl.down
+	a.slots.mu.Unlock()
+	if reason != "" {
+		state = DeviceDown
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	wait := 100 * time.Millisecond
@@ -310,7 +326,10 @@ func (a *Agent) finish(k attemptKey, jobID int64, o outcome) {
 				run_dir = CASE WHEN $7 = '' THEN run_dir ELSE $7 END, error = $8, infra = $9, finished_at = now()
 				WHERE execution_id = $1 AND entry_index = $2 AND attempt = $3 AND job_id = $4 AND state = 'running'`,
 				k.Exec, k.Entry, k.Attempt, jobID, string(o.status), o.resultID, o.runDir, o.err, o.infra)
-			if err != nil || tag.RowsAffected() == 0 {
+			if err != nil {
+				return err
+			}
+			if err := a.deviceTx(ctx, tx, sl.info.ID, state, reason, "", ""); err != nil || tag.RowsAffected() == 0 {
 				return err
 			}
 			return notify(ctx, tx, k)
@@ -348,11 +367,12 @@ func (a *Agent) finishUnstarted(job *river.Job[attemptArgs], status store.Status
 }
 
 // undo removes the row of an attempt that could not take its device.
-func (a *Agent) undo(k attemptKey) {
+func (a *Agent) undo(k attemptKey, device string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, _ = a.pool.Exec(ctx, `DELETE FROM vpt_attempts WHERE execution_id = $1 AND entry_index = $2 AND attempt = $3 AND state = 'running'`,
 		k.Exec, k.Entry, k.Attempt)
+	a.setDevice(device, DeviceIdle, "", "", "")
 }
 
 // report prints one line per attempt for the agent's log.
