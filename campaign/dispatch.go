@@ -52,9 +52,13 @@ func (d *dispatch) run(ctx context.Context) {
 	go d.watch(ctx, watchDone)
 	var wg sync.WaitGroup
 	workers := min(max(d.plan.Workers, 1), len(d.pool))
+	if d.plan.Placed {
+		// The placer holds the devices: every worker hands it an entry.
+		workers = max(d.plan.Workers, 1)
+	}
 	for range workers {
 		wg.Add(1)
-		go func() { defer wg.Done(); d.worker(ctx, d.plan.Workers > 1) }()
+		go func() { defer wg.Done(); d.worker(ctx, d.plan.Workers > 1 && !d.plan.Placed) }()
 	}
 	wg.Wait()
 	close(watchDone)
@@ -76,8 +80,14 @@ func (d *dispatch) watch(ctx context.Context, done <-chan struct{}) {
 }
 
 func (d *dispatch) stop(reason string) {
-	if d.q.stop(reason) && d.r.Observer != nil {
+	if !d.q.stop(reason) {
+		return
+	}
+	if d.r.Observer != nil {
 		d.r.Observer.Stopping(reason)
+	}
+	if p, ok := d.r.Exec.(Placer); ok && d.plan.Placed {
+		p.Withdraw(d.c.ExecutionID, reason)
 	}
 }
 
@@ -98,7 +108,7 @@ func (d *dispatch) worker(ctx context.Context, parallel bool) {
 			return
 		}
 		device := d.deviceFor(e, dev)
-		down, again := d.runEntry(ctx, e, device)
+		failed, down, again := d.runEntry(ctx, e, device)
 		if again {
 			d.q.requeue(e)
 		} else {
@@ -107,7 +117,7 @@ func (d *dispatch) worker(ctx context.Context, parallel bool) {
 		if down == "" {
 			continue
 		}
-		d.takeOut(device, down)
+		d.takeOut(failed, down)
 		if parallel {
 			if dev = d.claim(); dev == "" {
 				return
@@ -133,6 +143,14 @@ func (d *dispatch) claim() string {
 func (d *dispatch) deviceFor(e *PlannedEntry, worker string) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.plan.Placed {
+		// A selector, for the placer; one naming a device that failed
+		// (agent/device) has nowhere to go.
+		if _, down := d.out.DevicesDown[e.Device]; down {
+			return ""
+		}
+		return e.Device
+	}
 	if e.Device != "" {
 		if _, down := d.out.DevicesDown[e.Device]; down || worker != "" && worker != e.Device {
 			return ""
@@ -163,14 +181,14 @@ func (d *dispatch) takeOut(device, reason string) {
 
 // runEntry runs an entry's attempts on a device until one passes or its
 // retries are spent. Every attempt keeps its own run folder. It returns
-// why the device failed when it did, and whether the entry goes back to
-// the queue for another device (without using up a retry).
-func (d *dispatch) runEntry(ctx context.Context, e *PlannedEntry, device string) (down string, again bool) {
+// which device failed and why when one did, and whether the entry goes
+// back to the queue for another device (without using up a retry).
+func (d *dispatch) runEntry(ctx context.Context, e *PlannedEntry, device string) (failed, down string, again bool) {
 	for {
 		o := d.outcome(e)
 		if len(o.Attempts) > 0 && (ctx.Err() != nil || !time.Now().Before(d.deadline) || d.q.stopped() != "") {
 			d.judge(e)
-			return "", false
+			return "", "", false
 		}
 		attempt := len(o.Attempts) + 1
 		res, err := d.attempt(ctx, e, device, attempt)
@@ -181,12 +199,17 @@ func (d *dispatch) runEntry(ctx context.Context, e *PlannedEntry, device string)
 			if !requeue {
 				d.judge(e)
 			}
-			return firstLine(err.Error()), requeue
+			failed, why := device, err
+			var de *DeviceError
+			if errors.As(err, &de) {
+				failed, why = de.Device, de.Err
+			}
+			return failed, firstLine(why.Error()), requeue
 		}
 		if ce.Status == store.StatusPassed || ce.Status == store.StatusInterrupted || ce.Status == store.StatusNotRun ||
 			!d.retriesLeft(e, false) {
 			d.judge(e)
-			return "", false
+			return "", "", false
 		}
 	}
 }
@@ -204,6 +227,10 @@ func (d *dispatch) retriesLeft(e *PlannedEntry, deviceFailed bool) bool {
 			requeued++
 		}
 	}
+	if deviceFailed && d.plan.Placed {
+		sel, _ := ParseSelector(e.Device)
+		return !sel.Pinned() && requeued < max(len(d.pool)-1, placedRequeues)
+	}
 	if deviceFailed {
 		return e.Device == "" && requeued < len(d.pool)-1
 	}
@@ -213,18 +240,23 @@ func (d *dispatch) retriesLeft(e *PlannedEntry, deviceFailed bool) bool {
 // attempt makes one run; while the store is unavailable it waits (bounded
 // by StoreOutage and the deadline) instead of burning the queue.
 func (d *dispatch) attempt(ctx context.Context, e *PlannedEntry, device string, attempt int) (*store.Result, error) {
-	if d.r.Observer != nil {
+	if d.r.Observer != nil && !d.plan.Placed {
 		d.r.Observer.EntryStarted(e, attempt, device)
 	}
 	req := executor.Request{
 		Script: e.Script, Args: e.Args, DeviceID: device, UserInterface: e.UserInterface, Timeout: e.Timeout,
-		Deadline: d.deadline, CampaignID: d.c.ExecutionID, Attempt: attempt, WholeLines: true, More: true,
+		Deadline: d.deadline, CampaignID: d.c.ExecutionID, Entry: e.Index, Attempt: attempt, WholeLines: true, More: true,
 		Prefix: fmt.Sprintf("[%s %s] ", device, e.Script.Name),
 		Started: func(res *store.Result) {
+			where := d.where(device, res)
 			ce := store.CampaignEntry{CampaignID: d.c.ID, Index: e.Index, Attempt: attempt, Shard: d.shard,
-				ScriptName: e.Script.Name, DeviceID: device, Status: store.StatusRunning, ScriptResultID: res.ID,
+				ScriptName: e.Script.Name, DeviceID: where, Status: store.StatusRunning, ScriptResultID: res.ID,
 				StartedAt: res.StartedAt, RunDir: res.RunDir}
 			d.put(ce, d.r.entryEvent(d.c, store.EventEntryStarted, ce))
+			if d.r.Observer != nil && d.plan.Placed {
+				// A placed attempt starts when a device takes it.
+				d.r.Observer.EntryStarted(e, attempt, where)
+			}
 		},
 	}
 	outage := d.r.StoreOutage
@@ -265,15 +297,25 @@ func sleepCtx(ctx context.Context, d time.Duration, deadline time.Time) bool {
 	}
 }
 
+// where names the device an attempt ran on: the one it was given, or,
+// placed, the one the placer chose.
+func (d *dispatch) where(device string, res *store.Result) string {
+	if d.plan.Placed && res != nil {
+		return PlacedDevice(res)
+	}
+	return device
+}
+
 // record stores one attempt and tells the observer.
 func (d *dispatch) record(e *PlannedEntry, device string, attempt int, res *store.Result, err error, requeued bool) store.CampaignEntry {
+	device = d.where(device, res)
 	ce := store.CampaignEntry{CampaignID: d.c.ID, Index: e.Index, Attempt: attempt, Shard: d.shard, ScriptName: e.Script.Name,
 		DeviceID: device, StartedAt: time.Now().UTC()}
 	switch {
 	case res != nil:
 		ce.Status, ce.ScriptResultID, ce.RunDir, ce.Error = res.Status, res.ID, res.RunDir, res.ErrorMsg
 		ce.StartedAt, ce.DurationMs = res.StartedAt, res.ExecutionTimeMs
-	case errors.Is(err, executor.ErrDeadline):
+	case errors.Is(err, executor.ErrDeadline) || errors.Is(err, ErrWithdrawn):
 		ce.Status, ce.Error = store.StatusNotRun, "not run: "+err.Error()
 	case errors.Is(err, context.Canceled):
 		ce.Status, ce.Error = store.StatusInterrupted, err.Error()

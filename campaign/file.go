@@ -43,6 +43,9 @@ type ExecutionConfig struct {
 	Retries *int `yaml:"retries" json:"retries,omitempty"`
 	// MaxFailures stops the campaign after this many failed entries.
 	MaxFailures *int `yaml:"max_failures" json:"max_failures,omitempty"`
+	// Distributed runs the campaign on the lab's agents (vpt agent) instead
+	// of this machine's devices, as --distributed does.
+	Distributed *bool `yaml:"distributed" json:"distributed,omitempty"`
 }
 
 // Entry is one script configuration.
@@ -214,6 +217,7 @@ type Settings struct {
 	Parallel          bool
 	Retries           int
 	MaxFailures       int
+	Distributed       bool
 }
 
 // DefaultTimeout is the campaign limit when the file sets none.
@@ -237,6 +241,9 @@ func (f *File) Settings() Settings {
 	}
 	if c.MaxFailures != nil {
 		s.MaxFailures = *c.MaxFailures
+	}
+	if c.Distributed != nil {
+		s.Distributed = *c.Distributed
 	}
 	return s
 }

@@ -19,6 +19,9 @@ type Environment struct {
 	UIs      ui.Library
 	// DefaultTimeout of a script when its entry sets none.
 	DefaultTimeout time.Duration
+	// Lab, when set, makes the campaign distributed: its devices are the
+	// lab's (entries name them by selector), not Devices.
+	Lab Lab
 }
 
 // Options come from the command line and win over the file.
@@ -65,6 +68,8 @@ type Plan struct {
 	// campaign and the others follow it (see Runner.create).
 	Assignment map[int]int
 	all        []PlannedEntry
+	// Placed: a distributed campaign; entries' devices are selectors.
+	Placed bool
 }
 
 // Prepare validates everything before anything runs: scripts exist,
@@ -110,6 +115,10 @@ func Prepare(f *File, env Environment, o Options) (*Plan, error) {
 		}
 	}
 
+	if env.Lab != nil {
+		return prepareLab(f, env, o, settings, ps)
+	}
+
 	// The device pool.
 	known := map[string]capture.DeviceConfig{}
 	for _, d := range env.Devices.Devices() {
@@ -146,69 +155,140 @@ func Prepare(f *File, env Environment, o Options) (*Plan, error) {
 
 	plan := &Plan{File: f, Total: len(f.ScriptConfigurations), Settings: settings, Options: o}
 	for i, e := range f.ScriptConfigurations {
+		pe, ok := planEntry(f, env, settings, o, i, e, at)
+		if !ok {
+			continue
+		}
 		field := fmt.Sprintf("script_configurations[%d]", i)
-		path := []any{"script_configurations", i}
-		pe := PlannedEntry{Index: i, Entry: e, UserInterface: firstNonEmpty(e.UserInterfaceName, f.UserInterfaceName),
-			Device: e.Device, Timeout: env.DefaultTimeout, Retries: settings.Retries}
-		if e.TestcaseID != "" {
-			at(field+".testcase_id", "test case entries are not supported by vpt", "run a script: give script_name", append(path, "testcase_id")...)
-		}
-		if e.ScriptName == "" {
-			at(field+".script_name", "missing", "every entry names a script", path...)
-			continue
-		}
-		script, err := env.Resolver.Resolve(e.ScriptName)
-		if err != nil {
-			hint := ""
-			var re *executor.ResolveError
-			if errors.As(err, &re) {
-				hint = re.Hint
-			}
-			at(field+".script_name", err.Error(), hint, append(path, "script_name")...)
-			continue
-		}
-		pe.Script = script
-		if e.UserInterfaceName != "" {
-			if _, err := env.UIs.Find(e.UserInterfaceName); err != nil {
-				at(field+".userinterface_name", firstLine(err.Error()), "", append(path, "userinterface_name")...)
-			}
-		}
-		if e.Timeout != "" {
-			d, err := time.ParseDuration(e.Timeout)
-			if err != nil || d <= 0 {
-				at(field+".timeout", fmt.Sprintf("%q is not a duration", e.Timeout), "for example 90s or 10m", append(path, "timeout")...)
-			} else {
-				pe.Timeout = d
-			}
-		}
-		if e.Retries != nil {
-			if *e.Retries < 0 {
-				at(field+".retries", "cannot be negative", "", append(path, "retries")...)
-			}
-			pe.Retries = *e.Retries
-			if o.Retries >= 0 {
-				pe.Retries = o.Retries
-			}
-		}
+		path := []any{"script_configurations", i, "device"}
 		if e.Device != "" {
 			d, ok := known[e.Device]
 			switch {
 			case !ok:
-				at(field+".device", (&capture.UnknownDeviceError{ID: e.Device, Available: env.Devices.IDs()}).Error(), "", append(path, "device")...)
+				at(field+".device", (&capture.UnknownDeviceError{ID: e.Device, Available: env.Devices.IDs()}).Error(), "", path...)
 			case !contains(pool, e.Device):
 				at(field+".device", fmt.Sprintf("device %s is not in this campaign's pool (%s)", e.Device, strings.Join(pool, ", ")),
-					"add it with --device, or remove the entry's device", append(path, "device")...)
+					"add it with --device, or remove the entry's device", path...)
 			case !suits(d, pe.UserInterface):
-				at(field+".device", fmt.Sprintf("device %s shows userinterface %s, not %s", e.Device, d.UserInterface, pe.UserInterface), "", append(path, "device")...)
+				at(field+".device", fmt.Sprintf("device %s shows userinterface %s, not %s", e.Device, d.UserInterface, pe.UserInterface), "", path...)
 			}
 		}
-		args, problems := paramArgs(script, e.Parameters)
-		for _, p := range problems {
-			at(field+".parameters."+p.key, p.msg, p.hint, append(path, "parameters", p.key)...)
-		}
-		pe.Args = args
 		plan.Entries = append(plan.Entries, pe)
 	}
+	return finishPlan(plan, pool, o, ps)
+}
+
+// prepareLab plans a distributed campaign: each entry's device is a
+// selector (its own, else the campaign's device, else auto) that some
+// device of a live agent must serve; the pool is every such device.
+func prepareLab(f *File, env Environment, o Options, settings Settings, ps yamlfile.Problems) (*Plan, error) {
+	at := func(field, msg, hint string, path ...any) {
+		ps = append(ps, yamlfile.At(f.Path, f.Root, field, msg, hint, path...))
+	}
+	settings.Parallel = true
+	fallback, fromFile := "", true
+	switch {
+	case len(o.Devices) > 1:
+		ps = append(ps, yamlfile.Problem{File: "--device", Msg: "a distributed campaign takes one selector: AGENT/DEVICE, model:NAME, tag:NAME or auto"})
+	case len(o.Devices) == 1:
+		fallback, fromFile = o.Devices[0], false
+	case len(f.Device) > 1:
+		at("device", "a distributed campaign takes one selector, not a list", "AGENT/DEVICE, model:NAME, tag:NAME or auto; entries may set their own", "device")
+	case len(f.Device) == 1:
+		fallback = f.Device[0]
+	}
+	if o.Shards > 1 {
+		ps = append(ps, yamlfile.Problem{File: "--shard", Msg: "a distributed campaign is not sharded: the lab's agents share its entries already"})
+	}
+	plan := &Plan{File: f, Total: len(f.ScriptConfigurations), Settings: settings, Options: o, Placed: true}
+	pool := map[string]bool{}
+	for i, e := range f.ScriptConfigurations {
+		pe, ok := planEntry(f, env, settings, o, i, e, at)
+		if !ok {
+			continue
+		}
+		sel, field, path := e.Device, fmt.Sprintf("script_configurations[%d].device", i), []any{"script_configurations", i, "device"}
+		if sel == "" {
+			sel, field, path = fallback, "device", []any{"device"}
+		}
+		canonical, devices, err := env.Lab.Resolve(sel, pe.UserInterface)
+		if err != nil {
+			if field == "device" && !fromFile {
+				ps = append(ps, yamlfile.Problem{File: "--device", Msg: fmt.Sprintf("entry %d (%s): %s", i+1, e.ScriptName, err)})
+			} else {
+				at(field, err.Error(), "vpt agents lists the lab's agents and devices", path...)
+			}
+			continue
+		}
+		pe.Device = canonical
+		for _, d := range devices {
+			pool[d] = true
+		}
+		plan.Entries = append(plan.Entries, pe)
+	}
+	return finishPlan(plan, sortedKeys(pool), o, ps)
+}
+
+// planEntry checks one entry (all but its device) and plans it; ok is
+// false when it cannot be planned at all.
+func planEntry(f *File, env Environment, settings Settings, o Options, i int, e Entry,
+	at func(field, msg, hint string, path ...any)) (PlannedEntry, bool) {
+	field := fmt.Sprintf("script_configurations[%d]", i)
+	path := []any{"script_configurations", i}
+	pe := PlannedEntry{Index: i, Entry: e, UserInterface: firstNonEmpty(e.UserInterfaceName, f.UserInterfaceName),
+		Device: e.Device, Timeout: env.DefaultTimeout, Retries: settings.Retries}
+	if e.TestcaseID != "" {
+		at(field+".testcase_id", "test case entries are not supported by vpt", "run a script: give script_name", append(path, "testcase_id")...)
+	}
+	if e.ScriptName == "" {
+		at(field+".script_name", "missing", "every entry names a script", path...)
+		return pe, false
+	}
+	script, err := env.Resolver.Resolve(e.ScriptName)
+	if err != nil {
+		hint := ""
+		var re *executor.ResolveError
+		if errors.As(err, &re) {
+			hint = re.Hint
+		}
+		at(field+".script_name", err.Error(), hint, append(path, "script_name")...)
+		return pe, false
+	}
+	pe.Script = script
+	if e.UserInterfaceName != "" {
+		if _, err := env.UIs.Find(e.UserInterfaceName); err != nil {
+			at(field+".userinterface_name", firstLine(err.Error()), "", append(path, "userinterface_name")...)
+		}
+	}
+	if e.Timeout != "" {
+		d, err := time.ParseDuration(e.Timeout)
+		if err != nil || d <= 0 {
+			at(field+".timeout", fmt.Sprintf("%q is not a duration", e.Timeout), "for example 90s or 10m", append(path, "timeout")...)
+		} else {
+			pe.Timeout = d
+		}
+	}
+	if e.Retries != nil {
+		if *e.Retries < 0 {
+			at(field+".retries", "cannot be negative", "", append(path, "retries")...)
+		}
+		pe.Retries = *e.Retries
+		if o.Retries >= 0 {
+			pe.Retries = o.Retries
+		}
+	}
+	args, problems := paramArgs(script, e.Parameters)
+	for _, p := range problems {
+		at(field+".parameters."+p.key, p.msg, p.hint, append(path, "parameters", p.key)...)
+	}
+	pe.Args = args
+	return pe, true
+}
+
+// finishPlan checks the options, keeps this shard's part and sizes the
+// workers.
+func finishPlan(plan *Plan, pool []string, o Options, ps yamlfile.Problems) (*Plan, error) {
+	settings := plan.Settings
 	if o.Shards > 0 && (o.Shard < 1 || o.Shard > o.Shards) {
 		ps = append(ps, yamlfile.Problem{File: "--shard", Msg: fmt.Sprintf("shard %d/%d: use i/n with 1 ≤ i ≤ n", o.Shard, o.Shards)})
 	}
@@ -231,6 +311,15 @@ func Prepare(f *File, env Environment, o Options) (*Plan, error) {
 	plan.Entries = plan.shardEntries(o.Shard)
 	plan.Pool = pool
 	plan.Workers = 1
+	if plan.Placed {
+		// Every entry is handed to the lab at once, unless --parallel says
+		// how many may be out at a time.
+		plan.Workers = max(len(plan.Entries), 1)
+		if o.Parallel > 0 {
+			plan.Workers = min(plan.Workers, o.Parallel)
+		}
+		return plan, nil
+	}
 	if settings.Parallel {
 		plan.Workers = len(pool)
 		if o.Parallel > 0 && o.Parallel < plan.Workers {

@@ -74,6 +74,9 @@ type Runner struct {
 	// StoreOutage is how long a campaign waits for an unavailable store
 	// before it gives up on an entry (0: DefaultStoreOutage).
 	StoreOutage time.Duration
+	// Extra is recorded with a new campaign row (store.Campaign.Extra): a
+	// distributed campaign keeps there what re-attaching to it needs.
+	Extra map[string]any
 }
 
 // DefaultStoreOutage bounds the wait for a store that stopped answering.
@@ -114,6 +117,9 @@ func NewExecutionID(now time.Time) string {
 // new script starts and the running ones are interrupted. The campaign row
 // is finalised on every exit path once it exists.
 func (r *Runner) Run(ctx context.Context, plan *Plan, executionID string) (*Outcome, error) {
+	if _, ok := r.Exec.(Placer); plan.Placed && !ok {
+		return nil, fmt.Errorf("%w: a distributed campaign needs an executor that places runs on the lab's devices", ErrInvalid)
+	}
 	start := time.Now()
 	c, shard, err := r.create(ctx, plan, executionID, start)
 	if err != nil {
@@ -154,6 +160,7 @@ func (r *Runner) create(ctx context.Context, plan *Plan, executionID string, sta
 			"retries": plan.Settings.Retries, "max_failures": plan.Settings.MaxFailures, "pool": plan.Pool},
 		ShardTotal: shards, Stats: store.CampaignStats{Total: plan.Total},
 		ReportDir: report.CampaignDir(r.ResultsDir, executionID), Owner: store.ThisProcess().String(), HeartbeatAt: start.UTC(),
+		Extra: r.Extra,
 	}
 	if plan.Assignment != nil {
 		c.Extra = map[string]any{shardPlanKey: plan.Assignment}

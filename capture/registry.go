@@ -20,6 +20,10 @@ type DeviceConfig struct {
 	Name          string `mapstructure:"name" yaml:"name" json:"name"`
 	Model         string `mapstructure:"model" yaml:"model" json:"model"`
 	UserInterface string `mapstructure:"userinterface" yaml:"userinterface" json:"userinterface,omitempty"`
+	// Tags are the lab's own names for what sets the device apart ("4k",
+	// "living-room", "hdr"): a distributed campaign entry can ask for any
+	// device with a tag.
+	Tags []string `mapstructure:"tags" yaml:"tags" json:"tags,omitempty"`
 	// ADB target: a serial or ip:port.
 	ADB string `mapstructure:"adb" yaml:"adb" json:"adb,omitempty"`
 	// Video source of an HDMI capture card: /dev/videoN. "lavfi:SPEC" uses
@@ -157,6 +161,11 @@ func NewRegistry(devices []DeviceConfig, env Environment) (*Registry, error) {
 		}
 		if d.DropRate < 0 || d.DropRate > 1 {
 			return nil, fmt.Errorf("%w: device %s: drop_rate must be between 0 and 1, got %g", ErrBadDeviceConfig, d.ID, d.DropRate)
+		}
+		for _, tag := range d.Tags {
+			if tag == "" || strings.ContainsAny(tag, " \t,/:") {
+				return nil, fmt.Errorf("%w: device %s: tag %q: a tag is one word (letters, digits, - or _)", ErrBadDeviceConfig, d.ID, tag)
+			}
 		}
 		if d.ID == DefaultDevice.ID {
 			hasDefault = true

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vpt-dev/vpt/agent"
 	"github.com/vpt-dev/vpt/campaign"
 	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/executor"
@@ -46,6 +47,7 @@ type App struct {
 	cfg   *Config
 	store store.Store
 	log   *slog.Logger
+	lab   *agent.Coordinator
 }
 
 // flagKeys binds configuration keys to the flags that set them.
@@ -211,6 +213,9 @@ func (a *App) Resolver(cfg *Config) executor.Resolver {
 
 // Close releases what was opened.
 func (a *App) Close() {
+	if a.lab != nil {
+		a.lab.Close()
+	}
 	if a.store != nil {
 		a.store.Close()
 	}

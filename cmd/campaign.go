@@ -41,6 +41,10 @@ type campaignOptions struct {
 	junitPerDevice bool
 	stream         bool
 	notify         notifyOptions
+	distributed    bool
+	// source is the campaign file's text when it comes from the store
+	// (vpt campaign attach) rather than from file.
+	source []byte
 }
 
 func newCampaignCmd(app *App) *cobra.Command {
@@ -87,12 +91,14 @@ when a run hit an infrastructure error, else 0.`,
 	f.StringVar(&o.junit, "junit", "", "write JUnit XML to this `file`")
 	f.BoolVar(&o.junitPerDevice, "junit-per-device", false, "one JUnit testsuite per device instead of one per campaign")
 	f.BoolVar(&o.stream, "stream", false, "stream the scripts' output, prefixed with device and script")
+	f.BoolVar(&o.distributed, "distributed", false, "run on the lab's agents (vpt agent on each host) instead of this machine's devices")
 	f.Duration("timeout", 0, "timeout of each script without its own (default 1h)")
 	f.String("video", "", "record video: on, off or retain-on-failure")
 	f.Bool("upload", false, "upload every run folder and the campaign report to R2/S3")
 	f.String("python", "", "Python `interpreter` for .py scripts")
 	f.Duration("grace", 0, "time a script gets to stop before SIGKILL")
 	addNotifyFlags(cmd, &o.notify)
+	cmd.AddCommand(newCampaignAttachCmd(app, &o), newCampaignCancelCmd(app))
 	return cmd
 }
 
@@ -101,7 +107,7 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 	if err != nil {
 		return err
 	}
-	f, err := campaign.Load(o.file)
+	f, err := loadCampaign(o)
 	if err != nil {
 		return err
 	}
@@ -139,6 +145,14 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 	}
 	env := campaign.Environment{Resolver: app.Resolver(cfg), Devices: reg, UIs: ui.Library{Dir: cfg.UserInterfacesDir}, DefaultTimeout: cfg.Timeout}
 	env.Resolver.AllowPaths = false
+	distributed := o.distributed || f.Settings().Distributed
+	if distributed {
+		lab, err := app.Lab(ctx, cmd)
+		if err != nil {
+			return err
+		}
+		env.Lab = lab
+	}
 	if o.balance != "" {
 		if opts, err = balanceOptions(ctx, app, cmd, f, env, opts); err != nil {
 			return err
@@ -199,6 +213,9 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 	obs := newProgress(app, plan)
 	cr := &campaign.Runner{Exec: runner, Store: st, Observer: obs, Log: app.Log(), ResultsDir: cfg.ResultsDir,
 		TeamID: cfg.TeamID, HostName: cfg.HostName, CheckDevice: checkDevice(reg)}
+	if distributed {
+		cr.Exec, cr.CheckDevice, cr.Extra = app.lab, nil, distributedExtra(o)
+	}
 	out, runErr := cr.Run(ctx, plan, o.executionID)
 	obs.finish()
 	if out == nil {
@@ -297,7 +314,10 @@ func printPlan(app *App, plan *campaign.Plan) {
 	s := plan.Settings
 	fmt.Fprintf(w, "campaign %s (%s): %d of %d script(s)\n", f.DisplayName(), f.CampaignID, len(plan.Entries), plan.Total)
 	mode := "sequential"
-	if s.Parallel {
+	switch {
+	case plan.Placed:
+		mode = fmt.Sprintf("distributed: the lab's agents, %d entries out at a time", plan.Workers)
+	case s.Parallel:
 		mode = fmt.Sprintf("parallel on %d device(s)", plan.Workers)
 	}
 	fmt.Fprintf(w, "devices: %s (%s)\n", strings.Join(plan.Pool, ", "), mode)
@@ -392,10 +412,15 @@ type progress struct {
 	counts  map[store.Status]int
 	done    int
 	total   int
+	// Per entry: attempts that went to another device (their device
+	// failed; they use no retry), and whether an attempt failed.
+	requeues map[int]int
+	failed   map[int]bool
 }
 
 func newProgress(app *App, plan *campaign.Plan) *progress {
-	p := &progress{app: app, plan: plan, running: map[string]string{}, counts: map[store.Status]int{}, total: len(plan.Entries)}
+	p := &progress{app: app, plan: plan, running: map[string]string{}, counts: map[store.Status]int{}, total: len(plan.Entries),
+		requeues: map[int]int{}, failed: map[int]bool{}}
 	if app.IO.Interactive() && !app.quiet && !app.jsonOut {
 		p.bar = progressbar.NewOptions(p.total,
 			progressbar.OptionSetWriter(app.IO.Err),
@@ -477,14 +502,18 @@ func (p *progress) EntryFinished(e *campaign.PlannedEntry, attempt int, device s
 		switch {
 		case errors.Is(err, context.Canceled):
 			status = store.StatusInterrupted
-		case errors.Is(err, executor.ErrDeadline):
+		case errors.Is(err, executor.ErrDeadline) || errors.Is(err, campaign.ErrWithdrawn):
 			status = store.StatusNotRun
 		}
 	}
-	final := status == store.StatusPassed || attempt > e.Retries || status == store.StatusInterrupted
+	requeued := errors.Is(err, executor.ErrDevice)
+	if requeued {
+		p.requeues[e.Index]++
+	}
+	final := !requeued && (status == store.StatusPassed || attempt-p.requeues[e.Index] > e.Retries || status == store.StatusInterrupted)
 	if final {
 		p.done++
-		if status == store.StatusPassed && attempt > 1 {
+		if status == store.StatusPassed && p.failed[e.Index] {
 			status = store.StatusFlaky
 		}
 		p.counts[status]++
@@ -492,11 +521,17 @@ func (p *progress) EntryFinished(e *campaign.PlannedEntry, attempt int, device s
 			p.bar.Add(1)
 		}
 	}
+	if !requeued && status != store.StatusPassed {
+		p.failed[e.Index] = true
+	}
 	p.describe()
 	color := p.app.IO.ColorOut() && p.bar != nil
 	msg := fmt.Sprintf("%-7s %s on %s%s", paintStatus(color, status), e.Script.Name, device, dur)
-	if !final {
-		msg += fmt.Sprintf(" (attempt %d of %d, retrying)", attempt, e.Retries+1)
+	switch {
+	case requeued:
+		msg += " (its device failed: another device takes it)"
+	case !final:
+		msg += fmt.Sprintf(" (attempt %d of %d, retrying)", attempt-p.requeues[e.Index], e.Retries+1)
 	}
 	if why != "" && status != store.StatusPassed && status != store.StatusFlaky {
 		msg += ": " + firstLine(why)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/vpt-dev/vpt/agent"
 	"github.com/vpt-dev/vpt/campaign"
 	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/executor"
@@ -31,7 +32,7 @@ var (
 		capture.ErrUnknownDevice, capture.ErrBadDeviceConfig, capture.ErrUnknownKey,
 		ui.ErrNotFound, ui.ErrNodeNotFound, ui.ErrInvalid, ui.ErrUnreachable,
 		store.ErrBadURL, store.ErrNotFound, store.ErrAmbiguous,
-		campaign.ErrInvalid,
+		campaign.ErrInvalid, agent.ErrNeedsPostgres, agent.ErrSchema, agent.ErrNameTaken,
 	}
 	infraErrors = []error{
 		store.ErrUnavailable, capture.ErrUnreachable, capture.ErrToolMissing, capture.ErrDeviceBusy,

@@ -85,6 +85,8 @@ EXIT STATUS
 		newEventsCmd(app),
 		newAPICmd(app),
 		newVersionCmd(app),
+		newAgentCmd(app),
+		newAgentsCmd(app),
 	)
 	// Unknown commands and wrong argument counts are usage errors, at
 	// every depth of the tree.

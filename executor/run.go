@@ -168,7 +168,11 @@ type Request struct {
 	// Prefix of live output lines; default "[<script>] ".
 	Prefix     string
 	CampaignID string
-	Attempt    int
+	// Entry is the index of the campaign entry (from 0) the run is an
+	// attempt of; with CampaignID and Attempt it names the attempt, for
+	// executors that run it elsewhere.
+	Entry   int
+	Attempt int
 	// Env adds variables to the script's environment.
 	Env []string
 	// Raw streams output without the prefix; Quiet does not stream it.

@@ -51,7 +51,10 @@ type AttemptSummary struct {
 	DurationMs int64  `json:"duration_ms"`
 	Report     string `json:"report,omitempty"` // relative to the campaign folder, or a URL
 	RunDir     string `json:"run_dir,omitempty"`
-	Error      string `json:"error,omitempty"`
+	// Host ran the attempt, when not the campaign's host (an agent of a
+	// distributed campaign): its run folder is RunDir on that host.
+	Host  string `json:"host,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // Summarize groups a campaign's attempts by entry. results holds the
@@ -82,6 +85,14 @@ func Summarize(c *store.Campaign, entries []store.CampaignEntry, results map[str
 				as.Report = reportLink(dir, r)
 				if as.RunDir == "" {
 					as.RunDir = r.RunDir
+				}
+				if r.HostName != c.HostName {
+					// Made on another host (an agent): its uploaded report
+					// is the one every reader of this report can open.
+					as.Host = r.HostName
+					if r.HTMLReportR2URL != "" {
+						as.Report = r.HTMLReportR2URL
+					}
 				}
 			}
 			es.DurationMs += a.DurationMs
@@ -144,7 +155,11 @@ func RenderCampaign(w *bytes.Buffer, sum CampaignSummary) error {
 		atts := make([][]any, 0, len(e.Attempts))
 		for _, a := range e.Attempts {
 			devices[a.Device] = true
-			atts = append(atts, []any{a.Attempt, a.Status, a.Report, a.DurationMs, a.Device, a.OffsetMs, a.ResultID, a.Error})
+			where := ""
+			if a.Host != "" && a.RunDir != "" {
+				where = a.Host + ":" + a.RunDir
+			}
+			atts = append(atts, []any{a.Attempt, a.Status, a.Report, a.DurationMs, a.Device, a.OffsetMs, a.ResultID, a.Error, where})
 		}
 		rows = append(rows, []any{e.Index, e.Script, e.Device, e.Status, e.DurationMs, atts})
 	}

@@ -11,7 +11,8 @@
   });
 
   // Rows: [index, script, device, status, durationMs, attempts]; attempts:
-  // [attempt, status, report, durationMs, device, offsetMs, resultID, error].
+  // [attempt, status, report, durationMs, device, offsetMs, resultID, error,
+  // where: "host:run folder" of a run made on another host].
   var all = VPT.rows || [], shown = all, page = 0, per = 100, sortCol = 0, sortDir = 1;
   function fmt(ms) {
     if (ms < 1000) return ms + "ms";
@@ -52,6 +53,13 @@
         el.textContent = "#" + a[0] + " " + a[1].replace("_", " ") + (a[1] !== "not_run" ? " " + fmt(a[3]) : "");
         if (a[7]) el.title = a[7];
         td.appendChild(el);
+        if (a[8] && !a[2]) {
+          // Not uploaded, and not on this machine: say where it is.
+          var w = document.createElement("span");
+          w.className = "where muted small";
+          w.textContent = a[8];
+          td.appendChild(w);
+        }
       });
       body.appendChild(tr);
     });

@@ -7,8 +7,11 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
+	"io/fs"
+	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
@@ -22,7 +25,7 @@ import (
 var migrations embed.FS
 
 // migrationLock is the advisory lock key that serialises migrations of
-// hosts opening the same database at once.
+// hosts opening the same database at once (see migrate).
 const migrationLock = 0x767074 // "vpt"
 
 // eventLock is the advisory lock key that orders event appends.
@@ -61,17 +64,82 @@ func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("%w: %s: %v", store.ErrUnavailable, store.Redact(url), redactErr(err, url))
 	}
-	lock := func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", migrationLock)
-		return err
-	}
-	if err := sqlstore.Migrate(ctx, db, Dialect, migrations, "migrations", lock); err != nil {
+	if err := migrate(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%w: %s: %v", store.ErrUnavailable, store.Redact(url), redactErr(err, url))
 	}
 	st := sqlstore.New(db, Dialect)
 	st.SetWaker(newListener(url))
 	return st, nil
+}
+
+// A Migrator migrates tables that live in vpt's database beside its own
+// (River's job queue, package agent). It runs after vpt's migrations,
+// under the same advisory lock, and must do nothing when there is nothing
+// to do.
+type Migrator func(ctx context.Context, db *sql.DB) error
+
+var (
+	migratorsMu sync.Mutex
+	migrators   []Migrator
+)
+
+// RegisterMigrator adds a Migrator to every Open; packages call it from init.
+func RegisterMigrator(m Migrator) {
+	migratorsMu.Lock()
+	defer migratorsMu.Unlock()
+	migrators = append(migrators, m)
+}
+
+// migrate applies vpt's migrations and the registered ones while holding
+// the migration lock on a connection of its own: a session lock, since the
+// registered migrators use transactions of their own. It excludes older vpt
+// versions too, which take the same key as a transaction lock.
+func migrate(ctx context.Context, db *sql.DB) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLock); err != nil {
+		return fmt.Errorf("migrate: lock: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock)
+	if err := sqlstore.Migrate(ctx, db, Dialect, migrations, "migrations", nil); err != nil {
+		return err
+	}
+	migratorsMu.Lock()
+	ms := append([]Migrator(nil), migrators...)
+	migratorsMu.Unlock()
+	for _, m := range ms {
+		if err := m(ctx, db); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SchemaVersion is the number of the newest migration this vpt knows: the
+// version of the database it expects. Agents and coordinators of one lab
+// must agree on it.
+func SchemaVersion() int {
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	v := 0
+	for _, n := range names {
+		num, _, _ := strings.Cut(path.Base(n), "_")
+		if x, err := strconv.Atoi(num); err == nil && x > v {
+			v = x
+		}
+	}
+	return v
+}
+
+// DatabaseSchema is the newest migration the database at db has seen
+// (perhaps one of a newer vpt).
+func DatabaseSchema(ctx context.Context, db *sql.DB) (int, error) {
+	var v sql.NullInt64
+	err := db.QueryRowContext(ctx, "SELECT max(version) FROM schema_migrations").Scan(&v)
+	return int(v.Int64), err
 }
 
 // rebind turns ? placeholders into $1, $2… (vpt's SQL has no ? inside
