@@ -616,3 +616,29 @@ func TestLabCampaignTimeoutHoldsOnEveryHost(t *testing.T) {
 		t.Fatalf("runs: %+v", runs)
 	}
 }
+
+// An agent's coming and going is in the event log, for `vpt events` and
+// the live view.
+func TestLabAgentEvents(t *testing.T) {
+	l := newLab(t)
+	a := l.agent("lab-ev", fmt.Sprintf(twoDevices, "x", "x"))
+	if code := a.stop(); code != 0 {
+		t.Fatalf("agent exit %d\n%s", code, a.out.String())
+	}
+	r := l.coord.vpt("events", "--store", l.url, "--type", "agent.up,agent.down")
+	r.expect(t, 0)
+	var kinds []string
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var e store.Event
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if e.Agent != "lab-ev" {
+			t.Fatalf("event of agent %q: %s", e.Agent, line)
+		}
+		kinds = append(kinds, string(e.Type))
+	}
+	if strings.Join(kinds, ",") != "agent.up,agent.down" {
+		t.Fatalf("events %v\n%s", kinds, r.stdout)
+	}
+}

@@ -627,3 +627,25 @@ func (a *Agent) event(kind, device, reason string) {
 		a.cfg.Events(Event{Kind: kind, Agent: a.cfg.Name, Device: device, Reason: reason, At: time.Now().UTC()})
 	}
 }
+
+// StoreEvents records the agents' events in the store's event log (for
+// `vpt events` and `vpt report serve`); a failure to record one is only
+// logged: it never stops an agent.
+func StoreEvents(st store.Store, log *slog.Logger) func(Event) {
+	return func(e Event) {
+		var data any
+		switch store.EventType(e.Kind) {
+		case store.EventAgentUp, store.EventAgentDown:
+			data = store.AgentData{Reason: e.Reason}
+		default:
+			data = store.DeviceData{Reason: e.Reason}
+		}
+		ev := store.NewEvent(store.EventType(e.Kind), data)
+		ev.At, ev.Agent, ev.DeviceID, ev.HostName = e.At, e.Agent, e.Device, e.Agent
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := st.AppendEvents(ctx, ev); err != nil && log != nil {
+			log.Warn("recording an agent event", "kind", e.Kind, "err", err)
+		}
+	}
+}

@@ -98,7 +98,7 @@ func runAgent(cmd *cobra.Command, app *App, o agentOptions) error {
 	}
 	a := agent.New(agent.Config{
 		Name: name, URL: cfg.Store, Version: app.Version, Store: st, Runner: runner, Resolver: app.Resolver(cfg),
-		Devices: devices, Drain: o.drain, Kill: app.Kill, Log: app.Log(),
+		Devices: devices, Drain: o.drain, Kill: app.Kill, Log: app.Log(), Events: agent.StoreEvents(st, app.Log()),
 		Notice: func(format string, args ...any) {
 			if !app.quiet {
 				fmt.Fprintf(app.IO.Err, "%s vpt agent: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))

@@ -106,6 +106,7 @@ func (a *App) Lab(ctx context.Context, cmd *cobra.Command) (*agent.Coordinator, 
 		return nil, err
 	}
 	co.Kill = a.Kill
+	co.Events = agent.StoreEvents(st, a.Log())
 	a.lab = co
 	return co, nil
 }
