@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/capture/ocr"
 	"github.com/vpt-dev/vpt/internal/secret"
 	"github.com/vpt-dev/vpt/internal/ui"
 	"github.com/vpt-dev/vpt/store"
@@ -91,7 +92,11 @@ type Settings struct {
 	// AutoShots takes a screenshot before the script starts and after it ends.
 	AutoShots bool
 	FFmpeg    string
-	TailBytes int
+	// Tesseract reads text on screen (vpt.ocr, match_text, text
+	// verifications) in OCRLanguages (default eng).
+	Tesseract    string
+	OCRLanguages []string
+	TailBytes    int
 	// PublicURL is the public bucket URL, to read upstream's upload log line.
 	PublicURL string
 	// BaseEnv is the environment scripts inherit (os.Environ()).
@@ -143,6 +148,8 @@ type Runner struct {
 	terminalMu sync.Mutex
 	maskOnce   sync.Once
 	mask       *secret.Masker
+	ocrOnce    sync.Once
+	ocr        *ocr.Engine
 }
 
 // Request is one run to make.
