@@ -92,6 +92,9 @@ type Settings struct {
 	// AutoShots takes a screenshot before the script starts and after it ends.
 	AutoShots bool
 	FFmpeg    string
+	FFprobe   string
+	// AV: the recording check's detectors and limits.
+	AV AVSettings
 	// Tesseract reads text on screen (vpt.ocr, match_text, text
 	// verifications) in OCRLanguages (default eng).
 	Tesseract    string
@@ -183,6 +186,12 @@ type Request struct {
 	// More: other runs follow (a campaign); the next one's supervisor is
 	// started ahead.
 	More bool
+	// CheckVideo and CheckAudio: after the script, check its part of the
+	// run's recording for black and frozen picture, silent sound (a
+	// campaign entry's check_video / check_audio); the run fails when a
+	// stretch is longer than Settings.AV allows. The video is recorded
+	// for the check even with video: off.
+	CheckVideo, CheckAudio bool
 }
 
 // Run makes one run. Usage errors (unknown device, bad script) return an
@@ -220,6 +229,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*store.Result, error) {
 	fin, cancel := run.finaliseContext(ctx)
 	defer cancel()
 	run.evidence(fin)
+	run.checkRecording(fin)
 	run.decide()
 	run.finaliseVideo(fin)
 	run.persist(ctx)
