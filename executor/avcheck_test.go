@@ -12,8 +12,8 @@ import (
 // verdict's sentences included, is on the run's clock.
 func TestRecordingCheckOnTheRunsClock(t *testing.T) {
 	rep := avcheck.Report{Video: true, Audio: true, Window: avcheck.Interval{Start: time.Second, End: 9 * time.Second},
-		Frozen: []avcheck.Interval{{Start: 2 * time.Second, End: 5 * time.Second}},
-		Silent: []avcheck.Interval{{Start: 6 * time.Second, End: 6500 * time.Millisecond}},
+		Frozen:   []avcheck.Interval{{Start: 2 * time.Second, End: 5 * time.Second}},
+		Silent:   []avcheck.Interval{{Start: 6 * time.Second, End: 6500 * time.Millisecond}},
 		Loudness: &avcheck.Loudness{Integrated: -23, ShortTerm: []avcheck.Level{{At: 3 * time.Second, LUFS: -23}}}}
 	moved := shift(rep, 250*time.Millisecond)
 	c := &store.AVCheck{}

@@ -147,9 +147,9 @@ type runState struct {
 	// videoStart is when the recorder had its first picture; scriptStart
 	// and scriptEnd the script's time window.
 	videoStart, scriptStart, scriptEnd time.Time
-	end        Ending
-	markers    Markers
-	stopBeat   context.CancelFunc
+	end                                Ending
+	markers                            Markers
+	stopBeat                           context.CancelFunc
 
 	mu sync.Mutex
 	// infra is the first infrastructure error of the run.
