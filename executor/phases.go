@@ -144,12 +144,14 @@ type runState struct {
 	// apiCtx is the context of the script API's device work: it ends when
 	// the script times out, is interrupted, or exits.
 	apiCtx context.Context
-	// videoStart is when the recorder had its first picture; scriptStart
-	// and scriptEnd the script's time window.
-	videoStart, scriptStart, scriptEnd time.Time
-	end                                Ending
-	markers                            Markers
-	stopBeat                           context.CancelFunc
+	// videoStart is when the recorder had its first picture.
+	videoStart time.Time
+	end        Ending
+	markers    Markers
+	stopBeat   context.CancelFunc
+
+	// scriptStart and scriptEnd: the script's time window.
+	scriptStart, scriptEnd time.Time
 
 	mu sync.Mutex
 	// infra is the first infrastructure error of the run.
