@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"strings"
 	"time"
 
 	"github.com/vpt-dev/vpt/capture"
@@ -332,21 +333,32 @@ func (run *runState) transitionResult(pr pressed, key string) transitionResult {
 		BlackGap: secs(t.BlackGap()), Frames: t.Frames, Period: secs(pr.period), Region: regionList(pr.region)}
 }
 
-// evidence saves the frames that decided a transition.
+// transitionShots saves the frames that decided a transition, each once:
+// the first that changed, the first black one, the first after the gap,
+// the settled picture (or the last one seen).
 func (run *runState) transitionShots(pr pressed, key string) []int {
-	var shots []int
+	settled := "settled"
+	if pr.t.Status != picture.Complete {
+		settled = "last frame"
+	}
+	var frames []capture.Frame
+	var labels [][]string
 	for _, s := range []struct {
 		f     capture.Frame
 		label string
-	}{{pr.started, "started"}, {pr.blackStart, "black"}, {pr.blackEnd, "picture back"}, {pr.settled, "settled"}} {
-		if s.f.Image == nil {
-			continue
+	}{{pr.started, "started"}, {pr.blackStart, "black"}, {pr.blackEnd, "picture back"}, {pr.settled, settled}} {
+		switch {
+		case s.f.Image == nil:
+		case len(frames) > 0 && frames[len(frames)-1].Seq == s.f.Seq:
+			labels[len(labels)-1] = append(labels[len(labels)-1], s.label)
+		default:
+			frames, labels = append(frames, s.f), append(labels, []string{s.label})
 		}
-		label := key + " " + s.label
-		if s.label == "settled" && pr.t.Status != picture.Complete {
-			label = key + " last frame"
-		}
-		shots = append(shots, run.keepFrame(s.f.Image, s.f.Time, label, marks(pr.region, image.Rectangle{})...))
+	}
+	var shots []int
+	for i, f := range frames {
+		label := key + " " + strings.Join(labels[i], ", ")
+		shots = append(shots, run.keepFrame(f.Image, f.Time, label, marks(pr.region, image.Rectangle{})...))
 	}
 	return shots
 }
