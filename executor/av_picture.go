@@ -479,7 +479,9 @@ func apiCheckVideo(ctx context.Context, run *runState, p checkVideoParams) (any,
 	if o.MinBlack, err = seconds(method, "min_black", p.MinBlack, 0); err != nil {
 		return nil, err
 	}
-	o.Freeze = max(o.Freeze, time.Nanosecond)
+	if o.Freeze == 0 {
+		return nil, badParams("%s: freeze is how long a still picture lasts to count as frozen: give more than 0 seconds", method)
+	}
 	ctx, cancel := analysisContext(ctx, dur)
 	defer cancel()
 	r, err := run.frameReader(ctx, method)

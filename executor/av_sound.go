@@ -77,7 +77,9 @@ func apiCheckAudio(ctx context.Context, run *runState, p checkAudioParams) (any,
 	if so.MinDuration, err = seconds(method, "min_silence", p.MinSilence, sound.DefaultMinSilence.Seconds()); err != nil {
 		return nil, err
 	}
-	so.MinDuration = max(so.MinDuration, time.Nanosecond)
+	if so.MinDuration == 0 {
+		return nil, badParams("%s: min_silence is how long a quiet stretch lasts to count as silence: give more than 0 seconds", method)
+	}
 	ctx, cancel := analysisContext(ctx, dur)
 	defer cancel()
 	s, err := run.listen(ctx, method, dur)
