@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -40,6 +41,7 @@ edges:
 
 func avProject(t *testing.T) *project {
 	t.Helper()
+	needTools(t, "ffmpeg", "ffprobe", "tesseract")
 	p := newProject(t)
 	p.write("userinterfaces/avtv.yaml", avUI)
 	p.write("vpt.yaml", `devices:
@@ -291,7 +293,7 @@ time.sleep(0.5)
 	r := p.vpt("run", "stall", "--check-video")
 	r.expect(t, 1, "FAILED stall", "A/V check: the picture was frozen for")
 	rows := p.results()
-	res, err := readResult(rows[0].RunDir)
+	res, err := report.ReadResultJSON(rows[0].RunDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +322,7 @@ script_configurations:
 	r = p.vpt("campaign", "campaigns/av.yaml")
 	r.expect(t, 1, "A/V check: the picture was frozen for")
 	rows = p.results()
-	res, _ = readResult(rows[0].RunDir)
+	res, _ = report.ReadResultJSON(rows[0].RunDir)
 	if av := res.Details.AV; av == nil || !av.Video || !av.Audio || strings.Join(res.Parameters, " ") != "--check_audio true" {
 		t.Fatalf("campaign run: parameters %q, check %+v", res.Parameters, av)
 	}
