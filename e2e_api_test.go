@@ -13,7 +13,7 @@ import (
 
 func TestExamplesRunGreen(t *testing.T) {
 	p := examplesProject(t)
-	for _, script := range []string{"hello", "seed_example", "goto", "validation", "device_get_info", "zap", "api_shell.sh"} {
+	for _, script := range []string{"hello", "seed_example", "goto", "validation", "device_get_info", "zap", "zap_time", "av_check", "api_shell.sh"} {
 		t.Run(script, func(t *testing.T) {
 			p.vpt("run", script).expectOut(t, 0, "PASSED "+script)
 		})

@@ -2,11 +2,13 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"image"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/vpt-dev/vpt/capture/picture"
 	"github.com/vpt-dev/vpt/capture/virtual"
 	"github.com/vpt-dev/vpt/internal/ui"
+	"github.com/vpt-dev/vpt/report"
 )
 
 // zapUI is a live screen that zaps through a 600 ms black gap.
@@ -258,4 +261,74 @@ func BenchmarkOCR(b *testing.B) {
 	wall, cpu = measure(ocr.Options{Region: image.Rect(0, 0, 700, 120)}, "^Home$")
 	b.ReportMetric(ms(wall), "ms-line")
 	b.ReportMetric(ms(cpu), "ms-cpu-line")
+}
+
+// Issue "seeing and hearing": wait_for_motion decides within one frame
+// period + 5 ms of the frame that moved, through the real API: vpt run, a
+// Python script calling vpt.wait_for_motion on a frozen screen while a
+// second thread presses the key that brings motion back; the delay is
+// from when the frame that moved was shown (the result's at, on the run's
+// clock) to when the script has the answer. Virtual device at 25 fps.
+func BenchmarkMotionDecisionAPI(b *testing.B) {
+	p := newProj(b, "VPT_SCREENSHOTS_AUTO=false")
+	p.write(b, "userinterfaces/motion.yaml", `nodes:
+  - {id: live, label: Live TV}
+  - {id: still, label: Still, picture: frozen}
+edges:
+  - {from: live, to: still, actions: [{action: press_key, key: "1"}]}
+  - {from: still, to: live, actions: [{action: press_key, key: BACK}]}
+`)
+	p.write(b, "vpt.yaml", "devices: [{id: device1, name: V, model: virtual, userinterface: motion, fps: 25}]\n")
+	p.write(b, "motion.py", `import json, random, threading, time, vpt
+random.seed(1)
+rounds = []
+for i in range(15):
+    vpt.press("1")
+    time.sleep(0.3)
+    pressed = []
+    def back():
+        time.sleep(0.3 + random.random() * 0.04)
+        pressed.append(time.time())
+        vpt.press("BACK")
+    threading.Thread(target=back).start()
+    r = vpt.wait_for_motion(timeout=3, consecutive="1/1")
+    got = time.time()
+    while not pressed:
+        time.sleep(0.01)
+    rounds.append({"found": r.found, "at": r.at, "answered": got, "pressed": pressed[0]})
+    time.sleep(0.2)
+print("RESULT", json.dumps(rounds))
+`)
+	out := p.timed(b, false, nil, vptBin, "run", "motion.py", "--video", "off").out
+	i := strings.Index(out, "RESULT ")
+	if i < 0 {
+		b.Fatalf("no result:\n%s", out)
+	}
+	var rounds []struct {
+		Found             bool
+		At                int64
+		Answered, Pressed float64
+	}
+	if err := json.Unmarshal([]byte(strings.SplitN(out[i+7:], "\n", 2)[0]), &rounds); err != nil {
+		b.Fatal(err)
+	}
+	res, err := report.ReadResultJSON(filepath.Join(p.dir, "vpt-results", "latest"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := float64(res.StartedAt.UnixNano()) / 1e9
+	var fromFrame, fromPress []time.Duration
+	for _, r := range rounds {
+		if !r.Found {
+			b.Fatalf("no motion found: %+v", rounds)
+		}
+		frame := start + float64(r.At)/1000
+		fromFrame = append(fromFrame, time.Duration((r.Answered-frame)*1e9))
+		fromPress = append(fromPress, time.Duration((r.Answered-r.Pressed)*1e9))
+	}
+	sort.Slice(fromFrame, func(i, j int) bool { return fromFrame[i] < fromFrame[j] })
+	b.ReportMetric(ms(median(fromFrame)), "ms-after-frame-median")
+	b.ReportMetric(ms(fromFrame[len(fromFrame)-1]), "ms-after-frame-max")
+	b.ReportMetric(ms(median(fromPress)), "ms-after-press-median")
+	b.ReportMetric(40+5, "ms-budget")
 }

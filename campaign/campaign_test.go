@@ -238,3 +238,29 @@ func TestParamArgs(t *testing.T) {
 		t.Fatalf("%v", args)
 	}
 }
+
+// check_video and check_audio are vpt's: read as true or false, given to
+// the script only when it declares them (as upstream's may).
+func TestAVCheckParams(t *testing.T) {
+	dir := t.TempDir()
+	declares := filepath.Join(dir, "d.py")
+	os.WriteFile(declares, []byte("_script_args = ['--check_audio:bool:false', '--n:int:1']\n"), 0o644)
+	plain := filepath.Join(dir, "p.py")
+	os.WriteFile(plain, []byte("print(1)\n"), 0o644)
+	params := Params{{Key: "check_video", Value: true}, {Key: "check_audio", Value: "true"}, {Key: "n", Value: 2}}
+	video, audio, problems := avChecks(params)
+	if !video || !audio || len(problems) != 0 {
+		t.Fatalf("video %v, audio %v, %v", video, audio, problems)
+	}
+	args, problems := paramArgs(executor.Script{Name: "d", Path: declares}, params)
+	if len(problems) != 0 || strings.Join(args, " ") != "--check_audio true --n 2" {
+		t.Fatalf("declared: %v %v", args, problems)
+	}
+	args, _ = paramArgs(executor.Script{Name: "p", Path: plain}, params)
+	if strings.Join(args, " ") != "--n 2" {
+		t.Fatalf("undeclared: %v", args)
+	}
+	if _, _, problems := avChecks(Params{{Key: "check_video", Value: "yes"}}); len(problems) != 1 || !strings.Contains(problems[0].msg, "true or false") {
+		t.Fatalf("bad value: %v", problems)
+	}
+}

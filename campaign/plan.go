@@ -52,6 +52,9 @@ type PlannedEntry struct {
 	Device        string // pinned device, "" for any of the pool
 	Timeout       time.Duration
 	Retries       int
+	// CheckVideo and CheckAudio: the entry's check_video / check_audio,
+	// the check of its recording after the script.
+	CheckVideo, CheckAudio bool
 }
 
 // Plan is a validated campaign: what runs, where, how.
@@ -277,7 +280,10 @@ func planEntry(f *File, env Environment, settings Settings, o Options, i int, e 
 			pe.Retries = o.Retries
 		}
 	}
-	args, problems := paramArgs(script, e.Parameters)
+	var problems []paramProblem
+	pe.CheckVideo, pe.CheckAudio, problems = avChecks(e.Parameters)
+	args, more := paramArgs(script, e.Parameters)
+	problems = append(problems, more...)
 	for _, p := range problems {
 		at(field+".parameters."+p.key, p.msg, p.hint, append(path, "parameters", p.key)...)
 	}
@@ -341,6 +347,35 @@ type paramProblem struct{ key, msg, hint string }
 // frameworkParams are arguments every vpt script takes (ScriptExecutor's parser).
 var frameworkParams = map[string]bool{"userinterface": true, "userinterface_name": true, "host": true, "device": true}
 
+// avParams are the parameters vpt reads itself: the check of the entry's
+// recording for black and frozen picture, silence. A script receives them
+// only when it declares them, as upstream's scripts may.
+var avParams = map[string]bool{"check_video": true, "check_audio": true}
+
+// avChecks reads check_video and check_audio: true or false.
+func avChecks(params Params) (video, audio bool, problems []paramProblem) {
+	for _, x := range params {
+		key := strings.TrimLeft(x.Key, "-")
+		if !avParams[key] {
+			continue
+		}
+		on, ok := x.Value.(bool)
+		if s, isString := x.Value.(string); isString && (s == "true" || s == "false") {
+			on, ok = s == "true", true
+		}
+		if !ok {
+			problems = append(problems, paramProblem{x.Key, fmt.Sprintf("%s is true or false, not %q", key, x.String()), "vpt checks the recording when it is true"})
+			continue
+		}
+		if key == "check_video" {
+			video = on
+		} else {
+			audio = on
+		}
+	}
+	return video, audio, problems
+}
+
 // paramArgs checks parameters against what the script declares (when it
 // declares any) and renders them as arguments: --key value, booleans as
 // true/false, store_true flags as a bare --key.
@@ -357,6 +392,9 @@ func paramArgs(s executor.Script, params Params) ([]string, []paramProblem) {
 	for _, x := range params {
 		key := strings.TrimLeft(x.Key, "-")
 		d, ok := byName[key]
+		if avParams[key] && !ok {
+			continue // vpt's own, and the script does not take it
+		}
 		if !ok && len(declared) > 0 && !frameworkParams[key] {
 			hint := "declared: " + strings.Join(names, ", ")
 			if near := yamlfile.Closest(key, names, 1); len(near) > 0 {

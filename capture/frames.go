@@ -136,3 +136,30 @@ func FormatRegion(r image.Rectangle) string {
 func RegionOf(x, y, w, h int) image.Rectangle {
 	return image.Rectangle{Min: image.Pt(x, y), Max: image.Pt(x+w, y+h)}
 }
+
+// GrayOf turns a picture (a screenshot) into the grey form frames have,
+// BT.601 luma as ffmpeg's gray: what lets a screenshot be analysed like a
+// frame. A grey picture is returned as it is.
+func GrayOf(img image.Image) *image.Gray {
+	if g, ok := img.(*image.Gray); ok && g.Rect.Min == (image.Point{}) {
+		return g
+	}
+	b := img.Bounds()
+	g := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+	if src, ok := img.(*image.RGBA); ok {
+		for y := 0; y < b.Dy(); y++ {
+			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):src.PixOffset(b.Max.X, b.Min.Y+y)]
+			out := g.Pix[g.PixOffset(0, y):]
+			for i := 0; i < len(row); i += 4 {
+				out[i/4] = uint8((19595*uint32(row[i]) + 38470*uint32(row[i+1]) + 7471*uint32(row[i+2]) + 1<<15) >> 16)
+			}
+		}
+		return g
+	}
+	for y := 0; y < b.Dy(); y++ {
+		for x := 0; x < b.Dx(); x++ {
+			g.Set(x, y, img.At(b.Min.X+x, b.Min.Y+y))
+		}
+	}
+	return g
+}

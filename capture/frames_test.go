@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"image"
+	"image/color"
 	"strings"
 	"testing"
 
@@ -58,5 +59,22 @@ func TestDecodeArgs(t *testing.T) {
 	if _, err := capture.DecodeFrames(context.Background(), "ffmpeg", capture.DecodeOptions{Input: []string{"-i", "x"}}); err == nil ||
 		!strings.Contains(err.Error(), "give a positive size and rate") {
 		t.Fatalf("no size: %v", err)
+	}
+}
+
+func TestGrayOf(t *testing.T) {
+	rgba := image.NewRGBA(image.Rect(10, 10, 14, 12))
+	rgba.Set(10, 10, color.RGBA{255, 255, 255, 255})
+	rgba.Set(11, 10, color.RGBA{255, 0, 0, 255})
+	g := capture.GrayOf(rgba)
+	if g.Rect != image.Rect(0, 0, 4, 2) || g.Pix[0] != 255 || g.Pix[1] != 76 || g.Pix[2] != 0 {
+		t.Fatalf("grey %v %v", g.Rect, g.Pix)
+	}
+	if capture.GrayOf(g) != g {
+		t.Fatal("a grey picture is copied")
+	}
+	n := capture.GrayOf(image.NewNRGBA(image.Rect(0, 0, 2, 2)))
+	if n.Rect.Dx() != 2 {
+		t.Fatal(n.Rect)
 	}
 }

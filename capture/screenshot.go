@@ -75,7 +75,7 @@ func (s *Shots) Save(img image.Image, label string) (Shot, error) {
 	// is compressed after; finishing it first costs less than compressing
 	// both whole.
 	s.pending.Wait()
-	return s.save(img, label, n, runtime.NumCPU())
+	return s.save(img, label, n, runtime.NumCPU(), nil)
 }
 
 // SaveLater numbers the screenshot now and writes it in the background;
@@ -88,13 +88,24 @@ func (s *Shots) SaveLater(img image.Image, label string) Shot {
 // SaveLaterFrom is SaveLater for a picture a Freezer draws later: draw
 // runs in the background too.
 func (s *Shots) SaveLaterFrom(draw func() image.Image, size image.Point, label string) Shot {
+	return s.saveLater(draw, size, label, nil)
+}
+
+// SaveLaterMarked is SaveLater with marks outlined on the thumbnail (the
+// region an analysis looked at, what changed): the evidence of a frame
+// that decided something. The picture itself is written as it is.
+func (s *Shots) SaveLaterMarked(img image.Image, label string, marks ...Mark) Shot {
+	return s.saveLater(func() image.Image { return img }, img.Bounds().Size(), label, marks)
+}
+
+func (s *Shots) saveLater(draw func() image.Image, size image.Point, label string, marks []Mark) Shot {
 	n := s.next()
 	shot := s.describe(size, label, n)
 	s.pending.Add(1)
 	go func() {
 		defer s.pending.Done()
 		// One core: the other is the script's, starting meanwhile.
-		if _, err := s.save(draw(), label, n, 1); err != nil {
+		if _, err := s.save(draw(), label, n, 1, marks); err != nil {
 			s.mu.Lock()
 			s.errs = append(s.errs, err)
 			s.mu.Unlock()
@@ -131,15 +142,16 @@ func (s *Shots) describe(size image.Point, label string, n int) Shot {
 		Width: size.X, Height: size.Y, TakenAt: time.Now()}
 }
 
-// save encodes on up to cores cores.
-func (s *Shots) save(img image.Image, label string, n, cores int) (Shot, error) {
+// save encodes on up to cores cores, with marks on the thumbnail.
+func (s *Shots) save(img image.Image, label string, n, cores int, marks []Mark) (Shot, error) {
 	dir := filepath.Join(s.runDir, "screenshots")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Shot{}, err
 	}
 	shot := s.describe(img.Bounds().Size(), label, n)
 	thumb := func() error {
-		return writeImage(filepath.Join(s.runDir, shot.Thumbnail), Thumbnail(img, s.opts.ThumbWidth), "jpeg", 75, 1, nil)
+		t := drawMarks(Thumbnail(img, s.opts.ThumbWidth), img, marks)
+		return writeImage(filepath.Join(s.runDir, shot.Thumbnail), t, "jpeg", 75, 1, nil)
 	}
 	var err error
 	if cores > 1 {

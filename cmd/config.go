@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/capture/avcheck"
+	"github.com/vpt-dev/vpt/executor"
 	"github.com/vpt-dev/vpt/internal/yamlfile"
 	"github.com/vpt-dev/vpt/report/upload"
 )
@@ -38,6 +40,8 @@ type Config struct {
 	Screenshots       ShotConfig             `mapstructure:"screenshots" yaml:"screenshots"`
 	Upload            UploadConfig           `mapstructure:"upload" yaml:"upload"`
 	Tools             ToolsConfig            `mapstructure:"tools" yaml:"tools"`
+	AV                AVConfig               `mapstructure:"av" yaml:"av"`
+	OCR               OCRConfig              `mapstructure:"ocr" yaml:"ocr"`
 	HostName          string                 `mapstructure:"host_name" yaml:"host_name"`
 	ProjectRoot       string                 `mapstructure:"project_root" yaml:"project_root"`
 	KeymapsDir        string                 `mapstructure:"keymaps_dir" yaml:"keymaps_dir"`
@@ -109,6 +113,31 @@ type ToolsConfig struct {
 	IRCtl   string `mapstructure:"ir_ctl" yaml:"ir_ctl"`
 	IRSend  string `mapstructure:"irsend" yaml:"irsend"`
 	XDoTool string `mapstructure:"xdotool" yaml:"xdotool"`
+	// Tesseract reads text on screen (vpt.ocr, match_text, text
+	// verifications).
+	Tesseract string `mapstructure:"tesseract" yaml:"tesseract"`
+}
+
+// AVConfig is the `av:` section: the check of a run's recording
+// (check_video, check_audio): the longest black, frozen and silent
+// stretches a run may have (a negative one is not checked), and what the
+// detectors count.
+type AVConfig struct {
+	MaxBlack   time.Duration `mapstructure:"max_black" yaml:"max_black"`
+	MaxFreeze  time.Duration `mapstructure:"max_freeze" yaml:"max_freeze"`
+	MaxSilence time.Duration `mapstructure:"max_silence" yaml:"max_silence"`
+	// Stretches shorter than these are not found at all.
+	MinBlack   time.Duration `mapstructure:"min_black" yaml:"min_black"`
+	MinFreeze  time.Duration `mapstructure:"min_freeze" yaml:"min_freeze"`
+	MinSilence time.Duration `mapstructure:"min_silence" yaml:"min_silence"`
+	// SilenceThreshold: sound at or below this level (dBFS) is silent.
+	SilenceThreshold float64 `mapstructure:"silence_threshold" yaml:"silence_threshold"`
+}
+
+// OCRConfig is the `ocr:` section.
+type OCRConfig struct {
+	// Languages tesseract reads by default (its names: eng, deu, fra).
+	Languages []string `mapstructure:"languages" yaml:"languages"`
 }
 
 // defaults are the configuration of a machine without vpt.yaml.
@@ -147,6 +176,15 @@ var defaults = map[string]any{
 	"tools.ir_ctl":             "ir-ctl",
 	"tools.irsend":             "irsend",
 	"tools.xdotool":            "xdotool",
+	"tools.tesseract":          "tesseract",
+	"av.max_black":             avcheck.DefaultLimits.MaxBlack,
+	"av.max_freeze":            avcheck.DefaultLimits.MaxFreeze,
+	"av.max_silence":           avcheck.DefaultLimits.MaxSilence,
+	"av.min_black":             avcheck.DefaultMinBlack,
+	"av.min_freeze":            avcheck.DefaultMinFreeze,
+	"av.min_silence":           avcheck.DefaultMinSilence,
+	"av.silence_threshold":     avcheck.DefaultSilenceThreshold,
+	"ocr.languages":            []string{"eng"},
 	"host_name":                "",
 	"project_root":             "",
 	"keymaps_dir":              "",
@@ -351,6 +389,7 @@ func (c *Config) validate() error {
 	if c.TeamID == "" {
 		problems = append(problems, "team_id cannot be empty")
 	}
+	problems = append(problems, c.AV.check()...)
 	problems = append(problems, checkPassthrough(c.EnvPassthrough)...)
 	if c.Notify.On != "always" && c.Notify.On != "failure" {
 		problems = append(problems, fmt.Sprintf("notify.on %q: use failure or always", c.Notify.On))
@@ -391,5 +430,37 @@ func detectProjectRoot(configFile string) string {
 		if filepath.Dir(d) == d {
 			return wd
 		}
+	}
+}
+
+func (a AVConfig) check() []string {
+	var problems []string
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"min_black", a.MinBlack}, {"min_freeze", a.MinFreeze}, {"min_silence", a.MinSilence}} {
+		if d.v <= 0 {
+			problems = append(problems, fmt.Sprintf("av.%s %s: give a duration more than 0, such as 500ms", d.key, d.v))
+		}
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"max_black", a.MaxBlack}, {"max_freeze", a.MaxFreeze}, {"max_silence", a.MaxSilence}} {
+		if d.v > 0 && d.v < time.Millisecond {
+			problems = append(problems, fmt.Sprintf("av.%s %s: give the duration with its unit, such as 5s (negative: not checked)", d.key, d.v))
+		}
+	}
+	if a.SilenceThreshold >= 0 {
+		problems = append(problems, fmt.Sprintf("av.silence_threshold %g: give a level in dBFS below 0, such as -50", a.SilenceThreshold))
+	}
+	return problems
+}
+
+// AVSettings are the recording check's settings of the executor.
+func (a AVConfig) AVSettings() executor.AVSettings {
+	return executor.AVSettings{
+		Detect: avcheck.Options{MinBlack: a.MinBlack, MinFreeze: a.MinFreeze, MinSilence: a.MinSilence, SilenceThreshold: a.SilenceThreshold},
+		Limits: avcheck.Limits{MaxBlack: a.MaxBlack, MaxFreeze: a.MaxFreeze, MaxSilence: a.MaxSilence},
 	}
 }

@@ -13,7 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/capture/ocr"
 	"github.com/vpt-dev/vpt/executor"
+	"github.com/vpt-dev/vpt/internal/ui"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -32,7 +34,8 @@ func newDoctorCmd(app *App) *cobra.Command {
 		Short: "Check python, ffmpeg, adb, ir-ctl, the store and upload settings",
 		Long: `Check what vpt needs on this machine and say how to fix what is missing:
 the Python interpreter, ffmpeg and ffprobe (video), adb (Android devices),
-ir-ctl or irsend (IR remotes), xdotool (host display), the results folder
+ir-ctl or irsend (IR remotes), xdotool (host display), tesseract (reading
+text on screen) and its languages, the results folder
 and store, the upload settings, and every configured device.
 Exits 3 when something required is missing.`,
 		Args: cobra.NoArgs,
@@ -161,6 +164,8 @@ func runDoctor(ctx context.Context, app *App, cmd *cobra.Command) ([]check, erro
 		add(c)
 	}
 
+	add(ocrCheck(ctx, cfg))
+
 	rc := check{Name: "results", Required: true, Fix: "choose a writable folder with --results-dir or results_dir:"}
 	if err := writable(cfg.ResultsDir); err != nil {
 		rc.Detail = err.Error()
@@ -252,4 +257,47 @@ func uploadCheck(ctx context.Context, app *App, cmd *cobra.Command, cfg *Config)
 		c.Detail += " (configured; use --upload or upload.enabled: true)"
 	}
 	return c
+}
+
+// ocrCheck finds tesseract and its languages: required when a
+// userinterface verifies a screen by its text, else a warning (vpt.ocr and
+// match_text need it).
+func ocrCheck(ctx context.Context, cfg *Config) check {
+	lib := ui.Library{Dir: cfg.UserInterfacesDir}
+	var users []string
+	for _, name := range lib.Names() {
+		if u, err := lib.Find(name); err == nil && usesText(u) {
+			users = append(users, name)
+		}
+	}
+	t := capture.FindTool(ctx, "tesseract", cfg.Tools.Tesseract)
+	c := check{Name: "tesseract", Required: len(users) > 0, Fix: t.Install}
+	if len(users) > 0 {
+		c.Fix += " (text verifications of " + strings.Join(users, ", ") + ")"
+	}
+	switch {
+	case t.Err != nil && len(users) > 0:
+		c.Detail = "not found; the text verifications of " + strings.Join(users, ", ") + " need it"
+	case t.Err != nil:
+		c.Detail = "not found (vpt.ocr, match_text and text verifications need it)"
+	default:
+		langs := cfg.OCR.Languages
+		if err := ocr.New(t.Path, langs...).Check(ctx); err != nil {
+			c.Detail, c.Fix = fmt.Sprintf("%s %s: %v", t.Path, t.Version, err), "apt-get install tesseract-ocr-LANG for each of "+strings.Join(langs, ", ")
+		} else {
+			c.OK, c.Detail = true, fmt.Sprintf("%s %s, reads %s", t.Path, t.Version, strings.Join(langs, "+"))
+		}
+	}
+	return c
+}
+
+func usesText(u *ui.UI) bool {
+	for _, n := range u.Nodes {
+		for _, v := range n.Verifications {
+			if v.Type == ui.VerifyText {
+				return true
+			}
+		}
+	}
+	return false
 }

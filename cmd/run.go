@@ -30,6 +30,8 @@ type runOptions struct {
 	NoWait        bool
 	JUnit         string
 	Notify        notifyOptions
+	CheckVideo    bool
+	CheckAudio    bool
 }
 
 func newRunCmd(app *App) *cobra.Command {
@@ -80,6 +82,8 @@ gw/smartping) or a path to a script file. Arguments after -- go to the script;
 	f.BoolVar(&opts.NoWait, "no-wait", false, "fail at once if another run holds the device, instead of waiting")
 	f.StringVar(&opts.JUnit, "junit", "", "write JUnit XML for CI to this `file`")
 	addNotifyFlags(cmd, &opts.Notify)
+	f.BoolVar(&opts.CheckVideo, "check-video", false, "after the script, check its recording for black or frozen picture (limits: av: in vpt.yaml)")
+	f.BoolVar(&opts.CheckAudio, "check-audio", false, "after the script, check its recording for silence (limits: av: in vpt.yaml)")
 	return cmd
 }
 
@@ -124,7 +128,7 @@ func runRun(ctx context.Context, app *App, cmd *cobra.Command, opts runOptions) 
 		runner.Uploader = up
 	}
 	res, runErr := runner.Run(ctx, executor.Request{Script: script, Args: args, DeviceID: opts.Device, UserInterface: opts.UserInterface,
-		Raw: opts.Raw, NoWait: opts.NoWait, Quiet: app.quiet})
+		Raw: opts.Raw, NoWait: opts.NoWait, Quiet: app.quiet, CheckVideo: opts.CheckVideo, CheckAudio: opts.CheckAudio})
 	if runErr != nil && res == nil {
 		if errors.Is(runErr, executor.ErrInterpreterMissing) && cfg.PythonSet {
 			return &configError{runErr}

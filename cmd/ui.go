@@ -112,9 +112,12 @@ func newUIShowCmd(app *App) *cobra.Command {
 			for _, n := range u.Nodes {
 				var vs []string
 				for _, v := range n.Verifications {
-					if v.Type == "image" {
+					switch v.Type {
+					case "image":
 						vs = append(vs, "image "+v.Reference)
-					} else {
+					case "text":
+						vs = append(vs, fmt.Sprintf("text %q", v.Text))
+					default:
 						vs = append(vs, v.Type)
 					}
 				}

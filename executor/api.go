@@ -37,6 +37,7 @@ const (
 	CodeNotFound     = "not_found"     // node, userinterface
 	CodeUnreachable  = "unreachable"   // no path to the node
 	CodeNotSupported = "not_supported" // the device lacks the capability
+	CodeToolMissing  = "tool_missing"  // a program vpt needs is not installed (tesseract)
 	CodeDevice       = "device_error"
 	CodeNavigation   = "navigation_failed"
 	CodeRunEnded     = "run_ended"
@@ -239,6 +240,8 @@ func toAPIError(err error) *apiError {
 		code = CodeUnreachable
 	case errors.Is(err, capture.ErrNotSupported):
 		code = CodeNotSupported
+	case errors.Is(err, capture.ErrToolMissing):
+		code = CodeToolMissing
 	case errors.Is(err, capture.ErrUnknownKey):
 		code = CodeBadParams
 	case errors.Is(err, errNavigation):
@@ -286,6 +289,16 @@ func init() {
 		"summary":    method(apiSummary),
 		"fail":       method(apiFail),
 		"verdict":    method(apiVerdict),
+		// Picture and sound analysis (av*.go).
+		"is_black":               method(apiIsBlack),
+		"wait_for_motion":        method(apiWaitForMotion),
+		"press_and_wait":         method(apiPressAndWait),
+		"measure_zap":            method(apiMeasureZap),
+		"check_video":            method(apiCheckVideo),
+		"check_audio":            method(apiCheckAudio),
+		"wait_for_volume_change": method(apiWaitForVolumeChange),
+		"ocr":                    method(apiOCR),
+		"match_text":             method(apiMatchText),
 	}
 }
 

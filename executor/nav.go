@@ -426,6 +426,8 @@ func (run *runState) verify(ctx context.Context, u *ui.UI, node *ui.Node, img im
 	for _, v := range vs {
 		r := store.Verification{Type: v.Type, Label: firstNonEmpty(v.Label, node.ID), Source: source}
 		switch v.Type {
+		case ui.VerifyText, ui.VerifyBlack, ui.VerifyMotion, ui.VerifyAudio:
+			run.verifyAV(ctx, v, img, &r)
 		case "screen":
 			s, ok := run.dev.(capture.Screens)
 			if !ok {
@@ -575,7 +577,8 @@ func (run *runState) locateIn(ctx context.Context, u *ui.UI, img image.Image, sh
 }
 
 // lookIfNeeded takes one screenshot when one of the nodes is checked by
-// image; the virtual device's own screen check needs none.
+// what the screenshot shows (image, text, black); the virtual device's own
+// screen check needs none.
 func (run *runState) lookIfNeeded(ctx context.Context, u *ui.UI, nodes ...*ui.Node) (image.Image, int) {
 	for _, n := range nodes {
 		if needsPicture(n) {
@@ -587,7 +590,7 @@ func (run *runState) lookIfNeeded(ctx context.Context, u *ui.UI, nodes ...*ui.No
 
 func needsPicture(n *ui.Node) bool {
 	for _, v := range n.Verifications {
-		if v.Type == "image" {
+		if v.NeedsPicture() {
 			return true
 		}
 	}

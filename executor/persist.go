@@ -13,22 +13,42 @@ import (
 	"github.com/vpt-dev/vpt/store"
 )
 
-// finaliseVideo turns the segments into video.mp4; with retain-on-failure a
-// passed run keeps no video. When the budget runs out (or a second Ctrl-C
-// cuts it short) the segments stay, and the next vpt finalises them.
+// finaliseVideo turns the segments into video.mp4, unless the recording
+// check did already. A passed run keeps no video with retain-on-failure,
+// nor when the video was recorded only for its check (video: off). When
+// the budget runs out (or a second Ctrl-C cuts it short) the segments
+// stay, and the next vpt finalises them.
 func (run *runState) finaliseVideo(ctx context.Context) {
 	if run.rec == nil {
 		return
 	}
 	s := run.r.Settings
-	videoDir := filepath.Join(run.dir, "video")
-	v := &store.Video{State: "recorded", OffsetMs: run.videoStart.Sub(run.start).Milliseconds()}
-	run.res.Details.Video = v
-	if s.Video == VideoRetainOnFailure && run.res.Status == store.StatusPassed {
-		v.State = "discarded"
-		os.RemoveAll(videoDir)
+	if (s.Video == VideoRetainOnFailure || s.Video == VideoOff) && run.res.Status == store.StatusPassed {
+		v := run.videoRecord()
+		v.Path, v.SizeBytes, v.State = "", 0, "discarded"
+		os.RemoveAll(filepath.Join(run.dir, "video"))
+		os.Remove(filepath.Join(run.dir, report.VideoMP4))
 		return
 	}
+	if v := run.res.Details.Video; v != nil && v.State == "finalised" {
+		return
+	}
+	run.makeMP4(ctx)
+}
+
+// videoRecord is the result's record of the video, made on first use.
+func (run *runState) videoRecord() *store.Video {
+	if run.res.Details.Video == nil {
+		run.res.Details.Video = &store.Video{State: "recorded", OffsetMs: run.videoStart.Sub(run.start).Milliseconds()}
+	}
+	return run.res.Details.Video
+}
+
+// makeMP4 turns the segments into video.mp4 and records it in the result.
+func (run *runState) makeMP4(ctx context.Context) error {
+	s := run.r.Settings
+	videoDir := filepath.Join(run.dir, "video")
+	v := run.videoRecord()
 	out := filepath.Join(run.dir, report.VideoMP4)
 	if err := capture.Finalise(ctx, s.FFmpeg, videoDir, out, s.VideoQuality); err != nil {
 		v.State, v.Error = "failed", err.Error()
@@ -39,9 +59,9 @@ func (run *runState) finaliseVideo(ctx context.Context) {
 		if isDiskError(err) {
 			run.fail(fmt.Errorf("%w: video: %w", ErrResultsDir, err))
 		}
-		return
+		return err
 	}
-	v.Path, v.State = report.VideoMP4, "finalised"
+	v.Path, v.State, v.Error = report.VideoMP4, "finalised", ""
 	if st, err := os.Stat(out); err == nil {
 		v.SizeBytes = st.Size()
 	}
@@ -50,6 +70,7 @@ func (run *runState) finaliseVideo(ctx context.Context) {
 		v.DurationMs = d.Milliseconds()
 	}
 	os.RemoveAll(videoDir)
+	return nil
 }
 
 // persist writes the run's files, then its row: a crash between the two

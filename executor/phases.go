@@ -152,6 +152,9 @@ type runState struct {
 	markers    Markers
 	stopBeat   context.CancelFunc
 
+	// scriptStart and scriptEnd: the script's time window.
+	scriptStart, scriptEnd time.Time
+
 	mu sync.Mutex
 	// infra is the first infrastructure error of the run.
 	infra    error
@@ -305,7 +308,7 @@ func (run *runState) capture(ctx context.Context) {
 	}
 	s, dev := run.r.Settings, run.dev
 	run.shots = capture.NewShots(run.dir, s.Shots)
-	if s.Video != VideoOff && dev.Info().Has(capture.CapVideo) {
+	if s.Video != VideoOff && dev.Info().Has(capture.CapVideo) || run.recordsForCheck(dev) {
 		videoDir := filepath.Join(run.dir, "video")
 		if err := os.MkdirAll(videoDir, 0o755); err != nil {
 			run.fail(fmt.Errorf("%w: %w", ErrResultsDir, err))
@@ -349,7 +352,9 @@ func (run *runState) child(ctx context.Context, sup *contain.Supervisor) {
 	defer stopLive()
 	c := &child{sup: sup, argv: run.p.argv, env: run.environment(api.Address()), out: run.logFile, grace: run.grace(),
 		kill: run.r.Kill, logf: run.note}
+	run.scriptStart = time.Now()
 	run.end, err = c.run(scriptCtx, timeout)
+	run.scriptEnd = time.Now()
 	endAPI()
 	if err != nil {
 		run.fail(fmt.Errorf("could not start %s: %w", run.p.argv[0], err))
@@ -474,7 +479,7 @@ func (run *runState) decide() {
 		run.infra = fmt.Errorf("%w: the disk holding %s is full", ErrResultsDir, run.dir)
 	}
 	v := Decide(Evidence{End: run.end, APIVerdict: run.verdict, APIReason: run.reason, Steps: run.steps,
-		Markers: run.markers, Infra: run.infra})
+		Markers: run.markers, Infra: run.infra, AV: res.Details.AV})
 	if run.infra == nil {
 		code := run.end.ExitCode
 		res.ExitCode = &code

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/capture/ocr"
 	"github.com/vpt-dev/vpt/internal/secret"
 	"github.com/vpt-dev/vpt/internal/ui"
 	"github.com/vpt-dev/vpt/store"
@@ -91,7 +92,14 @@ type Settings struct {
 	// AutoShots takes a screenshot before the script starts and after it ends.
 	AutoShots bool
 	FFmpeg    string
-	TailBytes int
+	FFprobe   string
+	// AV: the recording check's detectors and limits.
+	AV AVSettings
+	// Tesseract reads text on screen (vpt.ocr, match_text, text
+	// verifications) in OCRLanguages (default eng).
+	Tesseract    string
+	OCRLanguages []string
+	TailBytes    int
 	// PublicURL is the public bucket URL, to read upstream's upload log line.
 	PublicURL string
 	// BaseEnv is the environment scripts inherit (os.Environ()).
@@ -151,6 +159,8 @@ type Runner struct {
 	terminalMu sync.Mutex
 	maskOnce   sync.Once
 	mask       *secret.Masker
+	ocrOnce    sync.Once
+	ocr        *ocr.Engine
 }
 
 // Request is one run to make.
@@ -188,6 +198,12 @@ type Request struct {
 	// More: other runs follow (a campaign); the next one's supervisor is
 	// started ahead.
 	More bool
+	// CheckVideo and CheckAudio: after the script, check its part of the
+	// run's recording for black and frozen picture, silent sound (a
+	// campaign entry's check_video / check_audio); the run fails when a
+	// stretch is longer than Settings.AV allows. The video is recorded
+	// for the check even with video: off.
+	CheckVideo, CheckAudio bool
 }
 
 // Run makes one run. Usage errors (unknown device, bad script) return an
@@ -229,6 +245,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*store.Result, error) {
 	fin, cancel := run.finaliseContext(ctx)
 	defer cancel()
 	run.evidence(fin)
+	run.checkRecording(fin)
 	run.decide()
 	run.finaliseVideo(fin)
 	run.persist(ctx)

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/vpt-dev/vpt/store"
 )
@@ -14,6 +15,7 @@ const (
 	SourceTimeout  = "timeout"
 	SourceStop     = "interrupt"
 	SourceInfra    = "infrastructure"
+	SourceAVCheck  = "av_check" // the check of the recording (check_video, check_audio)
 )
 
 // Evidence is what a run's verdict is decided from.
@@ -27,6 +29,8 @@ type Evidence struct {
 	Markers    Markers
 	// Infra is the first infrastructure error of the run.
 	Infra error
+	// AV is the check of the recording, when the run asked for one.
+	AV *store.AVCheck
 }
 
 // Verdict is a run's status with the reason and where it came from.
@@ -37,12 +41,14 @@ type Verdict struct {
 }
 
 // Decide is the one rule for a run's status. In order: a timeout, an
-// interrupt, an infrastructure error; then any failure the script reported
-// (vpt.fail or a false verdict, a failed step of its own, a
-// SCRIPT_SUCCESS:false line) — a failure stays a failure whatever follows;
-// then how the script ended: a non-zero exit or a signal fails the run even
-// after a reported pass (a crash after a pass is not a pass); then the pass
-// the script reported, else exit code 0.
+// interrupt, an infrastructure error or a recording check that could not
+// be made; then any failure the script reported (vpt.fail or a false
+// verdict, a failed step of its own, a SCRIPT_SUCCESS:false line) — a
+// failure stays a failure whatever follows; then how the script ended: a
+// non-zero exit or a signal fails the run even after a reported pass (a
+// crash after a pass is not a pass); then the recording check: a picture
+// black or frozen, or sound silent, for longer than allowed fails the run;
+// then the pass the script reported, else exit code 0.
 func Decide(e Evidence) Verdict {
 	end := e.End
 	switch {
@@ -56,6 +62,8 @@ func Decide(e Evidence) Verdict {
 		return Verdict{store.StatusInterrupted, "interrupted", SourceStop}
 	case e.Infra != nil:
 		return Verdict{store.StatusError, e.Infra.Error(), SourceInfra}
+	case e.AV != nil && e.AV.Error != "":
+		return Verdict{store.StatusError, "the A/V check could not be made: " + e.AV.Error, SourceAVCheck}
 	}
 	failedStep := firstFailedStep(e.Steps)
 	switch {
@@ -76,6 +84,9 @@ func Decide(e Evidence) Verdict {
 			how = "the script reported a pass, then ended with " + how
 		}
 		return Verdict{store.StatusFailed, how, SourceExitCode}
+	}
+	if e.AV != nil && !e.AV.Passed {
+		return Verdict{store.StatusFailed, "A/V check: " + strings.Join(e.AV.Problems, "; "), SourceAVCheck}
 	}
 	switch {
 	case e.APIVerdict != nil:

@@ -12,6 +12,10 @@ func TestDecide(t *testing.T) {
 	yes, no := true, false
 	failedStep := []store.Step{{Number: 1, Name: "bad", Kind: "step", Status: store.StatusFailed, Error: "m"}}
 	failedNav := []store.Step{{Number: 1, Name: "home → live", Kind: "navigation", Status: store.StatusFailed}}
+	failedAV := []store.Step{{Number: 1, Name: "No motion", Kind: "av", Status: store.StatusFailed}}
+	frozen := &store.AVCheck{Video: true, Problems: []string{"the picture was frozen for 3s from 1s (at most 1s allowed)"}}
+	clean := &store.AVCheck{Video: true, Audio: true, Passed: true}
+	unchecked := &store.AVCheck{Audio: true, Error: "video.mp4 has no sound track to check"}
 	for _, c := range []struct {
 		name   string
 		e      Evidence
@@ -40,6 +44,17 @@ func TestDecide(t *testing.T) {
 			"timed out; the script ignored SIGTERM and was killed"},
 		{"interrupt", Evidence{APIVerdict: &no, End: Ending{Interrupted: true}}, store.StatusInterrupted, SourceStop, "interrupted"},
 		{"infrastructure", Evidence{APIVerdict: &yes, Infra: errors.New("device gone")}, store.StatusError, SourceInfra, "device gone"},
+		{"a failed analysis step is the script's to judge", Evidence{APIVerdict: &yes, Steps: failedAV}, store.StatusPassed, SourceAPI, ""},
+		{"frozen picture fails a pass", Evidence{APIVerdict: &yes, AV: frozen}, store.StatusFailed, SourceAVCheck,
+			"A/V check: the picture was frozen for 3s from 1s (at most 1s allowed)"},
+		{"frozen picture fails exit 0", Evidence{AV: frozen}, store.StatusFailed, SourceAVCheck,
+			"A/V check: the picture was frozen for 3s from 1s (at most 1s allowed)"},
+		{"clean recording keeps the pass", Evidence{Markers: Markers{Success: &yes}, AV: clean}, store.StatusPassed, SourceMarker, ""},
+		{"the script's failure before the check's", Evidence{APIVerdict: &no, APIReason: "why", AV: frozen}, store.StatusFailed, SourceAPI, "why"},
+		{"a crash before the check's failure", Evidence{End: Ending{ExitCode: 1}, AV: frozen}, store.StatusFailed, SourceExitCode, "exit code 1"},
+		{"a check that could not be made", Evidence{APIVerdict: &yes, AV: unchecked}, store.StatusError, SourceAVCheck,
+			"the A/V check could not be made: video.mp4 has no sound track to check"},
+		{"timeout over a failed check", Evidence{End: Ending{TimedOut: true}, AV: frozen}, store.StatusTimeout, SourceTimeout, "timed out"},
 		{"timeout over infrastructure", Evidence{Infra: errors.New("x"), End: Ending{TimedOut: true}}, store.StatusTimeout, SourceTimeout, "timed out"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

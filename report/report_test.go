@@ -231,3 +231,46 @@ func BenchmarkRenderCampaign10k(b *testing.B) {
 	}
 	b.ReportMetric(float64(buf.Len()), "bytes")
 }
+
+// The evidence of analysis steps and the check of the recording, with
+// hostile text where a script or OCR puts text: all of it escaped.
+func avFixture() *store.Result {
+	r := fixture()
+	r.Status, r.ErrorMsg = store.StatusFailed, "A/V check: the picture was frozen for 3.0s from 4.0s (at most 1s allowed)"
+	r.Details.Steps = append(r.Details.Steps,
+		store.Step{Number: 3, Name: "Zap with CH_UP", Kind: "av", Status: store.StatusPassed, Message: "zap time 0.693s",
+			OffsetMs: 6000, DurationMs: 1800, Screenshots: []int{2},
+			AV: &store.AVEvidence{Method: "measure_zap", Region: []int{0, 0, 1280, 120},
+				Result:    map[string]any{"status": "complete", "black_gap": 0.6, "zap_time": 0.693, "settled": nil},
+				Intervals: []store.AVInterval{{Kind: "black", Span: store.Span{StartMs: 6100, EndMs: 6700}}}}},
+		store.Step{Number: 4, Name: "Read text", Kind: "av", Status: store.StatusPassed, OffsetMs: 8000,
+			AV: &store.AVEvidence{Method: "ocr", Result: map[string]any{"text": xss, "words": []any{map[string]any{"text": xss}}}}},
+		store.Step{Number: 5, Name: "Home", Kind: "navigation", Status: store.StatusPassed, OffsetMs: 9000,
+			Verifications: []store.Verification{{Type: "text", Label: "home", Passed: true, Detail: "read " + xss}}})
+	r.Details.AV = &store.AVCheck{Video: true, Audio: true, Window: store.Span{StartMs: 1000, EndMs: 11000},
+		Black:  []store.Span{{StartMs: 6100, EndMs: 6700}},
+		Frozen: []store.Span{{StartMs: 4000, EndMs: 7000}}, Silent: []store.Span{},
+		MotionRatio: 0.64, Limits: store.AVLimits{MaxBlackMs: 2000, MaxFreezeMs: 1000, MaxSilenceMs: -1},
+		Loudness: &store.Loudness{Integrated: -23.1, Range: 2.5, Peak: -20, MaxMomentary: -22.5, MaxShortTerm: -23},
+		Problems: []string{"the picture was frozen for 3.0s from 4.0s (at most 1s allowed) " + xss}, ElapsedMs: 640}
+	return r
+}
+
+func TestRunReportAVGolden(t *testing.T) {
+	var buf bytes.Buffer
+	if err := RenderRun(&buf, avFixture(), fixtureLog, false); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "run-av.html", buf.Bytes())
+	html := buf.String()
+	if strings.Contains(html, "<script>document.title") || strings.Contains(html, "<img src=x") || strings.Contains(html, "ZgotmplZ") {
+		t.Fatal("unescaped or unsafe text in the report")
+	}
+	for _, want := range []string{"Picture and sound", "at most 1.0s", "not checked", `style="left: 30%; width: 30%"`,
+		"<code>measure_zap</code>", "region [0, 0, 1280, 120]", "zap_time", "0.693", "from 6.1s for 600ms", "-23.1 LUFS",
+		`data-at="5850"`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}

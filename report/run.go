@@ -109,6 +109,8 @@ type runPage struct {
 	Generated  string
 	URLs       []kv
 	Campaign   string
+	// AV is the check of the recording (nil: none was asked for).
+	AV *avView
 }
 
 type stepView struct {
@@ -116,6 +118,9 @@ type stepView struct {
 	Shots []shotRef
 	// VideoAtMs is where the step starts in the video.
 	VideoAtMs int64
+	// AVValues and AVSpans show an analysis step's evidence.
+	AVValues []kv
+	AVSpans  []spanView
 }
 
 type shotRef struct {
@@ -187,6 +192,9 @@ func RenderRunLinked(w io.Writer, res *store.Result, tail []byte, truncated bool
 			}
 			v.Verifications[i] = vf
 		}
+		if st.AV != nil {
+			v.AVValues, v.AVSpans = avValues(st.AV), spanViews(st.AV.Intervals, videoStart)
+		}
 		for _, i := range st.Screenshots {
 			if i >= 0 && i < len(p.Shots) {
 				v.Shots = append(v.Shots, shotRef{Index: i, Shot: p.Shots[i]})
@@ -200,6 +208,9 @@ func RenderRunLinked(w io.Writer, res *store.Result, tail []byte, truncated bool
 		if v.DurationMs > 0 {
 			p.DurationMs = v.DurationMs
 		}
+	}
+	if res.Details.AV != nil {
+		p.AV = newAVView(res.Details.AV, videoStart)
 	}
 	p.Log = ParseLog(tail)
 	keys := make([]string, 0, len(res.Metadata))

@@ -212,6 +212,8 @@ type Details struct {
 	// UploadError is why the last upload failed (secrets masked), while
 	// the upload is pending.
 	UploadError string `json:"upload_error,omitempty"`
+	// AV is the check of the run's recording (check_video, check_audio).
+	AV *AVCheck `json:"av,omitempty"`
 }
 
 // Step is one recorded step (a navigation transition, a `with vpt.step()`
@@ -219,7 +221,7 @@ type Details struct {
 type Step struct {
 	Number        int            `json:"number"`
 	Name          string         `json:"name"`
-	Kind          string         `json:"kind,omitempty"` // navigation, step, verification
+	Kind          string         `json:"kind,omitempty"` // navigation, step, verification, av
 	Status        Status         `json:"status"`         // passed, failed
 	Message       string         `json:"message,omitempty"`
 	Error         string         `json:"error,omitempty"`
@@ -234,6 +236,8 @@ type Step struct {
 	// Offset of the step's start from the run's start, for video markers.
 	OffsetMs   int64 `json:"offset_ms"`
 	DurationMs int64 `json:"duration_ms"`
+	// AV is the evidence of a picture or sound analysis (kind av).
+	AV *AVEvidence `json:"av,omitempty"`
 }
 
 // Action is one device action of a step.
@@ -255,6 +259,86 @@ type Verification struct {
 	Error     string  `json:"error,omitempty"`
 	Reference string  `json:"reference,omitempty"` // path relative to the run folder
 	Source    string  `json:"source,omitempty"`    // screenshot path relative to the run folder
+	// Detail is what the check measured: the text read, the dark
+	// fraction, the level heard.
+	Detail string `json:"detail,omitempty"`
+}
+
+// AVEvidence is what a picture or sound analysis of the script API found,
+// and what decided it (its frames are the step's screenshots).
+type AVEvidence struct {
+	// Method of the script API: is_black, wait_for_motion, press_and_wait…
+	Method string `json:"method"`
+	// Region analysed, [x, y, width, height] (absent: the whole picture).
+	Region []int `json:"region,omitempty"`
+	// Params the call was made with; Result what it answered (times in ms
+	// from the run's start, durations in seconds).
+	Params map[string]any `json:"params,omitempty"`
+	Result map[string]any `json:"result,omitempty"`
+	// Intervals found: black, frozen, silent.
+	Intervals []AVInterval `json:"intervals,omitempty"`
+}
+
+// Span is a stretch of the run, in ms from its start.
+type Span struct {
+	StartMs int64 `json:"start_ms"`
+	EndMs   int64 `json:"end_ms"`
+}
+
+// AVInterval is a span of a kind: black, frozen, silent.
+type AVInterval struct {
+	Kind string `json:"kind"`
+	Span
+}
+
+// AVCheck is the check of a run's recording over the script's time
+// window: what ffmpeg's detectors found, and the verdict against limits.
+type AVCheck struct {
+	// Video and Audio say which checks were asked for.
+	Video bool `json:"video"`
+	Audio bool `json:"audio"`
+	// Window analysed (the script's), in ms from the run's start.
+	Window Span   `json:"window"`
+	Black  []Span `json:"black"`
+	Frozen []Span `json:"frozen"`
+	Silent []Span `json:"silent"`
+	// MotionRatio is the fraction of the window neither black nor frozen.
+	MotionRatio float64   `json:"motion_ratio"`
+	Loudness    *Loudness `json:"loudness,omitempty"`
+	// Passed: no stretch was longer than its limit.
+	Passed   bool     `json:"passed"`
+	Limits   AVLimits `json:"limits"`
+	Problems []string `json:"problems,omitempty"`
+	// Error says why the check could not be made (no recording, no sound
+	// track); the run is then an error.
+	Error     string `json:"error,omitempty"`
+	ElapsedMs int64  `json:"elapsed_ms"`
+}
+
+// AVLimits are the longest black, frozen and silent stretches allowed, in
+// ms; a negative limit is not checked.
+type AVLimits struct {
+	MaxBlackMs   int64 `json:"max_black_ms"`
+	MaxFreezeMs  int64 `json:"max_freeze_ms"`
+	MaxSilenceMs int64 `json:"max_silence_ms"`
+}
+
+// Loudness of the sound, EBU R128: integrated (LUFS), range (LU), sample
+// peak (dBFS), the loudest momentary and short-term loudness, and the
+// short-term loudness every second.
+type Loudness struct {
+	Integrated   float64         `json:"integrated"`
+	Range        float64         `json:"range"`
+	Peak         float64         `json:"peak"`
+	MaxMomentary float64         `json:"max_momentary"`
+	MaxShortTerm float64         `json:"max_short_term"`
+	ShortTerm    []LoudnessPoint `json:"short_term,omitempty"`
+}
+
+// LoudnessPoint is a loudness at a moment of the run.
+type LoudnessPoint struct {
+	AtMs int64   `json:"at_ms"`
+	LUFS float64 `json:"lufs"`
 }
 
 // Screenshot is one image in the run folder.

@@ -2,6 +2,7 @@ package avcheck
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -192,5 +193,21 @@ func TestRecordingWithoutSound(t *testing.T) {
 	}
 	if r, err := Analyze(ctx, "ffmpeg", "ffprobe", file, Options{Video: true}); err != nil || r.MotionRatio != 1 {
 		t.Fatalf("picture only: %+v %v", r, err)
+	}
+}
+
+// ebur128 prints nan for what it could not measure: the report stays
+// numbers (result.json cannot hold NaN).
+func TestParseNotANumber(t *testing.T) {
+	log := "[Parsed_ebur128_1 @ 0x1] t: 0.1  TARGET:-23 LUFS    M: nan S: nan     I: nan LUFS       LRA:   nan LU\n" +
+		"[Parsed_ebur128_1 @ 0x1] Summary:\n\n  Integrated loudness:\n    I:         nan LUFS\n" +
+		"  Loudness range:\n    LRA:         nan LU\n  Sample peak:\n    Peak:      inf dBFS\n"
+	o := defaults(t, Options{Audio: true})
+	r := Parse(log, o, Interval{0, time.Second})
+	if _, err := json.Marshal(r); err != nil {
+		t.Fatal(err)
+	}
+	if l := r.Loudness; l.Integrated != minLUFS || l.Range != 0 || l.Peak != minLUFS || l.MaxMomentary != minLUFS {
+		t.Fatalf("loudness %+v", l)
 	}
 }

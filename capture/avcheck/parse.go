@@ -2,6 +2,7 @@ package avcheck
 
 import (
 	"bufio"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,7 +48,9 @@ func Parse(log string, o Options, window Interval) Report {
 		case summary && strings.HasPrefix(strings.TrimSpace(line), "I:"):
 			l.Integrated = level(after(line, "I:"))
 		case summary && strings.HasPrefix(strings.TrimSpace(line), "LRA:"):
-			l.Range, _ = strconv.ParseFloat(strings.Fields(after(line, "LRA:"))[0], 64)
+			if lra, err := strconv.ParseFloat(strings.Fields(after(line, "LRA:") + " 0")[0], 64); err == nil && !math.IsNaN(lra) && !math.IsInf(lra, 0) {
+				l.Range = lra
+			}
 		case summary && strings.HasPrefix(strings.TrimSpace(line), "Peak:"):
 			l.Peak = level(after(line, "Peak:"))
 		case strings.Contains(line, " TARGET:") && strings.Contains(line, " M:"):
@@ -109,14 +112,16 @@ func parseSecs(s string) time.Duration {
 	return time.Duration(f * float64(time.Second))
 }
 
-// level reads "-23.1 LUFS", "-inf dBFS" or "-120.7" with the floor.
+// level reads "-23.1 LUFS", "-inf dBFS" or "-120.7" with the floor; a
+// level ffmpeg could not measure ("nan", on a window of a few hundred ms)
+// is the floor too, so a report is always JSON.
 func level(s string) float64 {
 	fs := strings.Fields(s)
 	if len(fs) == 0 {
 		return minLUFS
 	}
 	v, err := strconv.ParseFloat(fs[0], 64)
-	if err != nil || v < minLUFS {
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < minLUFS {
 		return minLUFS
 	}
 	return v

@@ -59,6 +59,10 @@ type Transition struct {
 	// Seq of the deciding frames: started, settled, first and last black
 	// frames (the evidence a report shows).
 	StartedSeq, SettledSeq, BlackStartSeq, BlackEndSeq uint64 `json:"-"`
+	// LastChange is the newest frame that changed (what Settled becomes
+	// once the picture has stayed still for Stable), and its Seq.
+	LastChange    time.Time `json:"-"`
+	LastChangeSeq uint64    `json:"-"`
 	// Last is the final frame seen (the settled picture when Complete).
 	Last capture.Frame `json:"-"`
 }
@@ -163,6 +167,7 @@ func (d *TransitionDetector) Add(f capture.Frame) (done bool, err error) {
 			t.Started, t.StartedSeq = f.Time, f.Seq
 		}
 		d.lastChg, d.lastSeq = f.Time, f.Seq
+		t.LastChange, t.LastChangeSeq = f.Time, f.Seq
 		t.Status = StableTimeout
 	}
 	if !t.Started.IsZero() && !b.Black && f.Time.Sub(d.lastChg) >= d.o.Stable {

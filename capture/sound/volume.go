@@ -65,6 +65,7 @@ type VolumeWatch struct {
 	frames   int64
 	ref      float64
 	haveRef  bool
+	last     float64 // the newest window's level
 	found    *VolumeChange
 }
 
@@ -127,6 +128,7 @@ func (w *VolumeWatch) Add(s capture.Sound) (VolumeChange, bool, error) {
 			continue
 		}
 		level := w.level()
+		w.last = level
 		if !w.haveRef {
 			w.ref, w.haveRef = level, true
 			continue
@@ -162,6 +164,13 @@ func (w *VolumeWatch) compare(level float64) (VolumeChange, bool) {
 	}
 	at := time.Duration(w.frames) * time.Second / time.Duration(w.rate)
 	return VolumeChange{Found: true, At: at, Before: w.ref, After: level, Difference: diff, Direction: dir}, true
+}
+
+// Levels are the reference level and the newest window's, in dBFS (ok
+// is false until a whole window was heard): what a wait that found no
+// change reports.
+func (w *VolumeWatch) Levels() (before, last float64, ok bool) {
+	return w.ref, w.last, w.haveRef
 }
 
 // FindVolumeChange looks for a change of level in a stretch of sound.

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -132,17 +134,60 @@ func (u *UI) ToneOf(id string) float64 {
 
 // Verification is a check that the device shows a node.
 type Verification struct {
-	// Type: image (a reference image found in the screenshot) or screen
-	// (the virtual device's own knowledge of its screen).
+	// Type: image (a reference image found in the screenshot), text (OCR
+	// of a region reads Text), black (the picture or region is black),
+	// motion (it moves), audio (sound is heard), or screen (the virtual
+	// device's own knowledge of its screen).
 	Type string `yaml:"type" json:"type"`
 	// Reference is an image file, relative to the userinterface's folder.
 	Reference string `yaml:"reference" json:"reference,omitempty"`
 	// Region [x, y, width, height] of the screenshot to search; the whole
 	// screenshot when empty.
 	Region []int `yaml:"region" json:"region,omitempty"`
-	// Threshold is the similarity (0..1) the match needs; default 0.9.
+	// Threshold: for image, the similarity (0..1) the match needs (default
+	// 0.9); for audio, the level in dBFS the sound must pass (default -50).
 	Threshold float64 `yaml:"threshold" json:"threshold,omitempty"`
 	Label     string  `yaml:"label" json:"label,omitempty"`
+	// Text (type text) is what the region reads: exactly, case and spaces
+	// aside (unless CaseSensitive), or with Regex a regular expression
+	// found in it.
+	Text          string `yaml:"text" json:"text,omitempty"`
+	Regex         bool   `yaml:"regex" json:"regex,omitempty"`
+	CaseSensitive bool   `yaml:"case_sensitive" json:"case_sensitive,omitempty"`
+	// Timeout (type motion) is how long to watch for motion (default
+	// DefaultMotionTimeout); Consecutive how many of the last frames must
+	// have moved, "N/M" (default DefaultMotionConsecutive).
+	Timeout     time.Duration `yaml:"timeout" json:"timeout,omitempty"`
+	Consecutive string        `yaml:"consecutive" json:"consecutive,omitempty"`
+	// Duration (type audio) is how long to listen (default
+	// DefaultListen).
+	Duration time.Duration `yaml:"duration" json:"duration,omitempty"`
+}
+
+// Defaults of the verifications that watch or listen: a motion check
+// decides in three frames, an audio check in half a second.
+const (
+	DefaultMotionTimeout     = 2 * time.Second
+	DefaultMotionConsecutive = "2/3"
+	DefaultListen            = 500 * time.Millisecond
+	DefaultAudioThreshold    = -50.0
+)
+
+// Verification types.
+const (
+	VerifyImage  = "image"
+	VerifyText   = "text"
+	VerifyBlack  = "black"
+	VerifyMotion = "motion"
+	VerifyAudio  = "audio"
+	VerifyScreen = "screen"
+)
+
+var verificationTypes = []string{VerifyImage, VerifyText, VerifyBlack, VerifyMotion, VerifyAudio, VerifyScreen}
+
+// NeedsPicture tells whether the verification looks at the screenshot.
+func (v Verification) NeedsPicture() bool {
+	return v.Type == VerifyImage || v.Type == VerifyText || v.Type == VerifyBlack
 }
 
 // DefaultThreshold is the similarity an image verification needs.
@@ -281,7 +326,7 @@ func (u *UI) dropMissingReferences() {
 	for i := range u.Nodes {
 		var keep []Verification
 		for _, v := range u.Nodes[i].Verifications {
-			if v.Type == "image" {
+			if v.Type == VerifyImage {
 				if _, err := os.Stat(u.RefPath(v.Reference)); err != nil {
 					continue
 				}
@@ -328,27 +373,13 @@ func (u *UI) validate(file string, root *yaml.Node) yamlfile.Problems {
 			}
 		}
 		for j, v := range n.Verifications {
-			vf := fmt.Sprintf("%s.verifications[%d]", field, j)
-			switch v.Type {
-			case "image":
-				if v.Reference == "" {
-					at(vf+".reference", "an image verification needs a reference image", "", "nodes", i, "verifications", j)
-				} else if _, err := os.Stat(u.RefPath(v.Reference)); err != nil && u.File != "" && !u.draft {
-					at(vf+".reference", fmt.Sprintf("reference image %s not found", u.RefPath(v.Reference)),
-						"capture it with: vpt ui reference "+n.ID+" --device DEVICE", "nodes", i, "verifications", j, "reference")
+			u.validateVerification(v, n.ID, func(key string, atKey bool, msg, hint string) {
+				path := []any{"nodes", i, "verifications", j}
+				if atKey {
+					path = append(path, key)
 				}
-				if len(v.Region) != 0 && (len(v.Region) != 4 || v.Region[2] <= 0 || v.Region[3] <= 0) {
-					at(vf+".region", "region is [x, y, width, height] with a positive width and height", "", "nodes", i, "verifications", j, "region")
-				}
-				if v.Threshold < 0 || v.Threshold > 1 {
-					at(vf+".threshold", fmt.Sprintf("threshold %g is not between 0 and 1", v.Threshold), "", "nodes", i, "verifications", j, "threshold")
-				}
-			case "screen":
-			case "":
-				at(vf+".type", "missing", "use image or screen", "nodes", i, "verifications", j)
-			default:
-				at(vf+".type", fmt.Sprintf("unknown verification type %q", v.Type), "use image or screen", "nodes", i, "verifications", j, "type")
-			}
+				at(fmt.Sprintf("%s.verifications[%d].%s", field, j, key), msg, hint, path...)
+			})
 		}
 		oneOf := func(key, kind, value string, allowed []string) {
 			if value != "" && !contains(allowed, value) {
@@ -429,6 +460,87 @@ func (u *UI) validate(file string, root *yaml.Node) yamlfile.Problems {
 		}
 	}
 	return ps
+}
+
+// validateVerification reports every problem of one verification: key is
+// the field at fault, atKey whether the file has it (else the problem is
+// the verification's own line).
+func (u *UI) validateVerification(v Verification, node string, bad func(key string, atKey bool, msg, hint string)) {
+	switch v.Type {
+	case "":
+		bad("type", false, "missing", "use "+strings.Join(verificationTypes, ", "))
+		return
+	case VerifyImage:
+		if v.Reference == "" {
+			bad("reference", false, "an image verification needs a reference image", "")
+		} else if _, err := os.Stat(u.RefPath(v.Reference)); err != nil && u.File != "" && !u.draft {
+			bad("reference", true, fmt.Sprintf("reference image %s not found", u.RefPath(v.Reference)),
+				"capture it with: vpt ui reference "+node+" --device DEVICE")
+		}
+		if v.Threshold < 0 || v.Threshold > 1 {
+			bad("threshold", true, fmt.Sprintf("threshold %g is not between 0 and 1", v.Threshold), "")
+		}
+	case VerifyText:
+		if strings.TrimSpace(v.Text) == "" {
+			bad("text", false, "a text verification needs the text the region reads", "add text: LABEL (regex: true for a regular expression)")
+		} else if v.Regex {
+			if _, err := regexp.Compile(v.Text); err != nil {
+				bad("text", true, fmt.Sprintf("%q is not a regular expression: %v", v.Text, err), "")
+			}
+		}
+	case VerifyAudio:
+		if v.Threshold > 0 {
+			bad("threshold", true, fmt.Sprintf("threshold %g dBFS must be below 0", v.Threshold), "such as -50")
+		}
+		if v.Duration < 0 {
+			bad("duration", true, fmt.Sprintf("duration %s is negative", v.Duration), "such as 500ms")
+		}
+	case VerifyMotion:
+		if v.Timeout < 0 {
+			bad("timeout", true, fmt.Sprintf("timeout %s is negative", v.Timeout), "such as 2s")
+		}
+		if v.Consecutive != "" && !validConsecutive(v.Consecutive) {
+			bad("consecutive", true, fmt.Sprintf("%q is not N/M with 1 <= N <= M <= 1000", v.Consecutive), "such as 2/3 (2 of the last 3 frames moved)")
+		}
+	case VerifyBlack, VerifyScreen:
+	default:
+		bad("type", true, fmt.Sprintf("unknown verification type %q", v.Type), choiceHint(v.Type, verificationTypes))
+		return
+	}
+	if len(v.Region) != 0 && (len(v.Region) != 4 || v.Region[2] <= 0 || v.Region[3] <= 0 || v.Region[0] < 0 || v.Region[1] < 0) {
+		bad("region", true, "region is [x, y, width, height] with a positive width and height", "")
+	}
+	only := []struct {
+		set   bool
+		key   string
+		types []string
+	}{
+		{v.Reference != "" && v.Type != VerifyImage, "reference", []string{VerifyImage}},
+		{v.Threshold != 0 && v.Type != VerifyImage && v.Type != VerifyAudio, "threshold", []string{VerifyImage, VerifyAudio}},
+		{v.Text != "" && v.Type != VerifyText, "text", []string{VerifyText}},
+		{v.Regex && v.Type != VerifyText, "regex", []string{VerifyText}},
+		{v.CaseSensitive && v.Type != VerifyText, "case_sensitive", []string{VerifyText}},
+		{v.Timeout != 0 && v.Type != VerifyMotion, "timeout", []string{VerifyMotion}},
+		{v.Consecutive != "" && v.Type != VerifyMotion, "consecutive", []string{VerifyMotion}},
+		{v.Duration != 0 && v.Type != VerifyAudio, "duration", []string{VerifyAudio}},
+		{len(v.Region) != 0 && (v.Type == VerifyAudio || v.Type == VerifyScreen), "region", []string{VerifyImage, VerifyText, VerifyBlack, VerifyMotion}},
+	}
+	for _, o := range only {
+		if o.set {
+			bad(o.key, true, fmt.Sprintf("%s is not used by %s verifications", o.key, v.Type), "it belongs to "+strings.Join(o.types, ", ")+" verifications")
+		}
+	}
+}
+
+// validConsecutive checks "N/M" or "N" as capture/picture reads it.
+func validConsecutive(s string) bool {
+	ns, ms, hasM := strings.Cut(strings.TrimSpace(s), "/")
+	n, err := strconv.Atoi(strings.TrimSpace(ns))
+	m := n
+	if err == nil && hasM {
+		m, err = strconv.Atoi(strings.TrimSpace(ms))
+	}
+	return err == nil && n >= 1 && m >= n && m <= 1000
 }
 
 // choiceHint lists the allowed values, the closest one first.

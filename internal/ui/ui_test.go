@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBuiltin(t *testing.T) {
@@ -157,5 +158,54 @@ edges:
 	_, err = Parse("ui/bad.yaml", []byte("nodes: [{id: a}]\nedges:\n  - {from: a, to: a, actions: [{action: press_key, key: OK}], black: long}\n"))
 	if err == nil || !strings.Contains(err.Error(), `ui/bad.yaml:3:70: edges[0].black: expected a duration such as 30s or 5m, got "long"`) {
 		t.Fatalf("typed duration: %v", err)
+	}
+}
+
+// Verifications by text, black, motion and audio: valid ones parse, and
+// every mistake is reported with its file, line and field.
+func TestVerificationTypes(t *testing.T) {
+	good := `nodes:
+  - id: live
+    verifications:
+      - {type: text, text: Live TV, region: [0, 0, 700, 120]}
+      - {type: text, text: "^Live", regex: true, case_sensitive: true}
+      - {type: motion, region: [800, 250, 420, 236], timeout: 1s, consecutive: 3/5}
+      - {type: audio, threshold: -40, duration: 300ms}
+  - id: gap
+    verifications: [{type: black}]
+`
+	u, err := Parse("ui/good.yaml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := u.Nodes[0].Verifications; v[0].Text != "Live TV" || !v[1].Regex || v[2].Timeout != time.Second || v[3].Threshold != -40 ||
+		!v[0].NeedsPicture() || v[2].NeedsPicture() || !u.Nodes[1].Verifications[0].NeedsPicture() {
+		t.Fatalf("verifications %+v", v)
+	}
+	bad := `nodes:
+  - id: live
+    verifications:
+      - {type: text}
+      - {type: text, text: "(", regex: true}
+      - {type: motion, consecutive: 5/3, timeout: -1s}
+      - {type: audio, threshold: 3, region: [0, 0, 10, 10]}
+      - {type: black, reference: live.png, text: Live}
+      - {type: moving}
+`
+	_, err = Parse("ui/bad.yaml", []byte(bad))
+	for _, want := range []string{
+		"ui/bad.yaml:4:9: nodes[0].verifications[0].text: a text verification needs the text the region reads",
+		"ui/bad.yaml:5:28: nodes[0].verifications[1].text: \"(\" is not a regular expression",
+		"nodes[0].verifications[2].timeout: timeout -1s is negative",
+		"ui/bad.yaml:6:37: nodes[0].verifications[2].consecutive: \"5/3\" is not N/M",
+		"ui/bad.yaml:7:34: nodes[0].verifications[3].threshold: threshold 3 dBFS must be below 0",
+		"nodes[0].verifications[3].region: region is not used by audio verifications",
+		"nodes[0].verifications[4].reference: reference is not used by black verifications",
+		"nodes[0].verifications[4].text: text is not used by black verifications",
+		"nodes[0].verifications[5].type: unknown verification type \"moving\" (use image, text, black, motion, audio, screen)",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
 	}
 }

@@ -14,6 +14,14 @@ Plain calls::
     vpt.screenshot("after zap")
     vpt.metadata(channel=2)
 
+Seeing and hearing the device (each call records a step with its evidence)::
+
+    if vpt.is_black():
+        vpt.fail("black screen")
+    zap = vpt.measure_zap("CH_UP", region=[0, 0, 1280, 120])
+    print(zap.black_gap, zap.zap_time)
+    assert vpt.match_text("Live TV", region=[0, 0, 700, 120])
+
 The framework shape of upstream scripts is here too: ScriptExecutor,
 create_argument_parser, setup_execution_context, cleanup_and_exit,
 handle_keyboard_interrupt, handle_unexpected_error.
@@ -30,6 +38,8 @@ import time
 __all__ = [
     "VptError", "NavigationError", "screenshot", "press", "tap", "text", "swipe", "goto", "verify",
     "where", "edge", "step", "metadata", "summary", "fail", "verdict", "info", "tree", "call",
+    "is_black", "wait_for_motion", "press_and_wait", "measure_zap", "check_video", "check_audio",
+    "wait_for_volume_change", "ocr", "match_text", "Result",
     "ScriptExecutor", "ScriptExecutionContext", "handle_keyboard_interrupt", "handle_unexpected_error",
 ]
 
@@ -61,46 +71,66 @@ def _require_bool(call, name, value):
     raise TypeError("%s: %s must be True or False, got %r (%s)" % (call, name, value, type(value).__name__))
 
 
-class _Client:
-    def __init__(self):
-        self._lock = _thread.allocate_lock()
-        self._sock = None
-        self._file = None
-        self._last_id = 0
+class _Connection:
+    """One connection to vpt: requests and replies in order."""
 
-    def _connect(self):
+    def __init__(self, path):
         import socket
 
-        path = os.environ.get("VPT_CONTROL")
-        if not path:
-            raise VptError("no_vpt", "not running under vpt (VPT_CONTROL is not set); run the script with: vpt run SCRIPT")
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             s.connect(path)
         except OSError as e:
             s.close()
             raise VptError("run_ended", "cannot reach vpt at %s (%s): the run has ended" % (path, e))
-        self._sock = s
-        self._file = s.makefile("rb")
+        self.sock = s
+        self.file = s.makefile("rb")
+        self.last_id = 0
+
+    def close(self):
+        try:
+            self.sock.close()
+        except Exception:
+            pass
+
+
+class _Client:
+    """Calls vpt, one connection per thread: vpt serves connections at once,
+    so a thread can press a key while another waits for motion."""
+
+    def __init__(self):
+        self._lock = _thread.allocate_lock()
+        self._conns = {}
+
+    def _connection(self):
+        me = _thread.get_ident()
+        with self._lock:
+            conn = self._conns.get(me)
+        if conn is not None:
+            return conn
+        path = os.environ.get("VPT_CONTROL")
+        if not path:
+            raise VptError("no_vpt", "not running under vpt (VPT_CONTROL is not set); run the script with: vpt run SCRIPT")
+        conn = _Connection(path)
+        with self._lock:
+            self._conns[me] = conn
+        return conn
 
     def call(self, method, **params):
         import json
 
-        with self._lock:
-            if self._sock is None:
-                self._connect()
-            self._last_id += 1
-            req_id = self._last_id
-            line = json.dumps({"v": PROTOCOL_VERSION, "id": req_id, "method": method, "params": params})
-            try:
-                self._sock.sendall(line.encode("utf-8") + b"\n")
-                reply = self._file.readline()
-            except OSError as e:
-                self._close()
-                raise VptError("run_ended", "lost the connection to vpt (%s): the run has ended" % e)
-            if not reply:
-                self._close()
-                raise VptError("run_ended", "vpt closed the connection: the run has ended")
+        conn = self._connection()
+        conn.last_id += 1
+        line = json.dumps({"v": PROTOCOL_VERSION, "id": conn.last_id, "method": method, "params": params})
+        try:
+            conn.sock.sendall(line.encode("utf-8") + b"\n")
+            reply = conn.file.readline()
+        except OSError as e:
+            self._drop(conn)
+            raise VptError("run_ended", "lost the connection to vpt (%s): the run has ended" % e)
+        if not reply:
+            self._drop(conn)
+            raise VptError("run_ended", "vpt closed the connection: the run has ended")
         rep = json.loads(reply.decode("utf-8"))
         if not rep.get("ok"):
             err = rep.get("error") or {}
@@ -108,13 +138,12 @@ class _Client:
             raise cls(err.get("code", "error"), err.get("message", "unknown error"))
         return rep.get("result") or {}
 
-    def _close(self):
-        try:
-            self._sock.close()
-        except Exception:
-            pass
-        self._sock = None
-        self._file = None
+    def _drop(self, conn):
+        conn.close()
+        with self._lock:
+            for k, v in list(self._conns.items()):
+                if v is conn:
+                    del self._conns[k]
 
 
 _client = _Client()
@@ -264,6 +293,220 @@ def verdict(passed, reason=""):
     TypeError). A failure recorded earlier stays a failure."""
     _require_bool("vpt.verdict()", "passed", passed)
     call("verdict", passed=passed, reason=str(reason))
+
+
+# ---------------------------------------------------------------------------
+# Seeing and hearing the device: picture and sound analysis.
+# ---------------------------------------------------------------------------
+
+
+class Result(object):
+    """What an analysis call found. Its fields are attributes (and keys:
+    result["at"]); times are ms from the run's start, durations seconds.
+    A Result is true when the call found what it looked for: black, motion,
+    a complete transition, a clean picture or sound, a volume change, text."""
+
+    _truth = None
+
+    def __init__(self, data):
+        self.__dict__.update(data)
+        self._data = data
+
+    def _ok(self):
+        return bool(self._data.get(self._truth))
+
+    def __bool__(self):
+        return self._ok()
+
+    __nonzero__ = __bool__
+
+    def __getitem__(self, key):
+        return self._data[key]
+
+    def get(self, key, default=None):
+        return self._data.get(key, default)
+
+    def to_dict(self):
+        return dict(self._data)
+
+    def __repr__(self):
+        fields = ", ".join("%s=%r" % (k, v) for k, v in sorted(self._data.items()) if k != "words")
+        return "%s(%s)" % (type(self).__name__, fields)
+
+
+class BlackResult(Result):
+    """is_black: true when the picture (or region) is black."""
+    _truth = "black"
+
+
+class MotionResult(Result):
+    """wait_for_motion: true when motion was found."""
+    _truth = "found"
+
+
+class Transition(Result):
+    """press_and_wait: true when the picture changed and settled."""
+
+    def _ok(self):
+        return self._data.get("status") == "complete"
+
+
+class ZapResult(Transition):
+    """measure_zap: a Transition with zap_time and settled_after."""
+
+
+class VideoCheck(Result):
+    """check_video: true when the picture was never black nor frozen."""
+
+    def _ok(self):
+        return not self._data.get("black") and not self._data.get("frozen")
+
+
+class AudioCheck(Result):
+    """check_audio: true when the sound was never silent."""
+
+    def _ok(self):
+        return not self._data.get("silent")
+
+
+class VolumeChange(Result):
+    """wait_for_volume_change: true when the level changed."""
+    _truth = "found"
+
+
+class TextResult(Result):
+    """ocr: true when some text was read."""
+    _truth = "text"
+
+
+class TextMatch(Result):
+    """match_text: true when the text matched."""
+    _truth = "matched"
+
+
+def _number(call, name, value, optional=False):
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError("%s: %s must be a number, got %r (%s)" % (call, name, value, type(value).__name__))
+    return value
+
+
+def _region(call, region):
+    if region is None:
+        return None
+    if (not isinstance(region, (list, tuple)) or len(region) != 4
+            or any(isinstance(v, bool) or not isinstance(v, int) for v in region)):
+        raise TypeError("%s: region must be [x, y, width, height], four integers, got %r" % (call, region))
+    return list(region)
+
+
+def _string(call, name, value, optional=False):
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise TypeError("%s: %s must be a string, got %r (%s)" % (call, name, value, type(value).__name__))
+    return value
+
+
+def _flag(call, name, value):
+    return _require_bool(call, name, value)
+
+
+def _languages(call, languages):
+    if languages is None:
+        return None
+    if isinstance(languages, str):
+        languages = [languages]
+    if not isinstance(languages, (list, tuple)) or not all(isinstance(l, str) for l in languages):
+        raise TypeError("%s: languages must be tesseract names such as 'eng' or ['eng', 'deu'], got %r" % (call, languages))
+    return list(languages)
+
+
+def _av(cls, method, **params):
+    return cls(call(method, **{k: v for k, v in params.items() if v is not None}))
+
+
+def is_black(region=None, threshold=None, ratio=None):
+    """Is the picture black now? A pixel is dark at or below threshold (luma,
+    default 32); the picture is black when ratio of it (default 0.98) is dark,
+    so a dark scene with a logo on it is not. -> BlackResult(black, dark, mean, at)."""
+    c = "vpt.is_black()"
+    return _av(BlackResult, "is_black", region=_region(c, region), threshold=_number(c, "threshold", threshold, True),
+               ratio=_number(c, "ratio", ratio, True))
+
+
+def wait_for_motion(timeout=10, region=None, consecutive="10/20", noise=None):
+    """Wait up to timeout seconds for the picture (or region) to move: N of the
+    last M frames changed ("10/20", as stb-tester). -> MotionResult(found, at,
+    started, changed, box, frames)."""
+    c = "vpt.wait_for_motion()"
+    return _av(MotionResult, "wait_for_motion", timeout=_number(c, "timeout", timeout), region=_region(c, region),
+               consecutive=_string(c, "consecutive", consecutive), noise=_number(c, "noise", noise, True))
+
+
+def press_and_wait(key, stable=1.0, timeout=10, region=None):
+    """Press a key and follow the transition to the frame: when the picture
+    started to change, its black gap, when it settled (still for stable
+    seconds). -> Transition(status, pressed, started, settled, duration,
+    black_start, black_end, black_gap, frames, period)."""
+    c = "vpt.press_and_wait()"
+    return _av(Transition, "press_and_wait", key=_string(c, "key", key), stable=_number(c, "stable", stable),
+               timeout=_number(c, "timeout", timeout), region=_region(c, region))
+
+
+def measure_zap(key, timeout=10, stable=1.0, region=None):
+    """Press a channel key and measure the zap: a Transition with zap_time (the
+    press to the picture back after the black gap) and settled_after."""
+    c = "vpt.measure_zap()"
+    return _av(ZapResult, "measure_zap", key=_string(c, "key", key), stable=_number(c, "stable", stable),
+               timeout=_number(c, "timeout", timeout), region=_region(c, region))
+
+
+def check_video(duration, region=None, freeze=2.0, min_black=0):
+    """Watch the picture for duration seconds. -> VideoCheck(black, frozen:
+    [{start, end, duration}], motion_ratio, frames)."""
+    c = "vpt.check_video()"
+    return _av(VideoCheck, "check_video", duration=_number(c, "duration", duration), region=_region(c, region),
+               freeze=_number(c, "freeze", freeze), min_black=_number(c, "min_black", min_black))
+
+
+def check_audio(duration, threshold=-50, min_silence=0.2):
+    """Listen for duration seconds. -> AudioCheck(rms, peak, loudness, silent:
+    [{start, end, duration}]); levels in dBFS, loudness in LUFS."""
+    c = "vpt.check_audio()"
+    return _av(AudioCheck, "check_audio", duration=_number(c, "duration", duration),
+               threshold=_number(c, "threshold", threshold), min_silence=_number(c, "min_silence", min_silence))
+
+
+def wait_for_volume_change(direction="either", threshold=10, window=0.4, timeout=10, noise_floor=None, key=None):
+    """Wait for the sound's level to change by threshold dB from its first
+    window's ("louder", "quieter", "either"); with key, press it once that
+    window was heard, to measure the change it makes. -> VolumeChange(found,
+    at, before, after, difference, direction)."""
+    c = "vpt.wait_for_volume_change()"
+    return _av(VolumeChange, "wait_for_volume_change", key=_string(c, "key", key, True),
+               direction=_string(c, "direction", direction),
+               threshold=_number(c, "threshold", threshold), window=_number(c, "window", window),
+               timeout=_number(c, "timeout", timeout), noise_floor=_number(c, "noise_floor", noise_floor, True))
+
+
+def ocr(region=None, mode=None, languages=None):
+    """Read the text on screen (or in region) with tesseract. -> TextResult(text,
+    confidence, words, cached)."""
+    c = "vpt.ocr()"
+    return _av(TextResult, "ocr", region=_region(c, region), mode=_string(c, "mode", mode, True),
+               languages=_languages(c, languages))
+
+
+def match_text(text, region=None, regex=False, case_sensitive=False, timeout=0):
+    """Does the screen (or region) read text? Exactly, spaces and case aside,
+    or as a regular expression found in it; reads again until timeout seconds
+    have passed. -> TextMatch(matched, text)."""
+    c = "vpt.match_text()"
+    return _av(TextMatch, "match_text", text=_string(c, "text", text), region=_region(c, region),
+               regex=_flag(c, "regex", regex), case_sensitive=_flag(c, "case_sensitive", case_sensitive),
+               timeout=_number(c, "timeout", timeout))
 
 
 # ---------------------------------------------------------------------------
