@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/google/renameio/v2"
+
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -74,30 +76,17 @@ func ReadResultJSON(dir string) (*store.Result, error) {
 	return f.Result, nil
 }
 
-// WriteFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path: readers see the old file or the new one, never half.
+// WriteFileAtomic writes data to a temporary file beside path and renames
+// it over path: readers see the old file or the new one, never half.
+//
+// Every file vpt writes this way is fsynced before the rename (renameio
+// always does, and a rename without it may leave an empty file after a
+// power cut): result.json must be, since recovery trusts it over the store
+// row; the reports (report.html, index.html, summary.json, JUnit XML) are
+// small, written once per run, and an empty one after a crash would be
+// worse than the old one.
 func WriteFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.part")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
+	return renameio.WriteFile(path, data, 0o644, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(0o644))
 }
 
 // WriteRunFiles writes a finished run's result.json, then its report.html.
@@ -134,25 +123,18 @@ func writeRunFile(res *store.Result, f RunFile, write func(string, []byte) error
 }
 
 // WriteFileNew writes data to path only if path does not exist, atomically
-// (a complete temporary file linked into place: the link fails if anything
-// is there already, which stays as it was).
+// and durably: a complete, fsynced temporary file is linked into place, and
+// the link fails if anything is there already, which stays as it was.
 func WriteFileNew(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.part")
+	tmp, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(0o644))
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
+	defer tmp.Cleanup()
+	if _, err := tmp.Write(data); err != nil {
+		return err
 	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err != nil {
+	if err := tmp.Sync(); err != nil {
 		return err
 	}
 	return os.Link(tmp.Name(), path)
