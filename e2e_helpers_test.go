@@ -10,7 +10,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpt-dev/vpt/internal/proc"
 	"github.com/vpt-dev/vpt/internal/testenv"
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
@@ -305,13 +305,9 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func procStat(pid int) (byte, string, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, "", false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return b[i+2], string(b), true
+func procStat(pid int) (proc.Stat, bool) {
+	st, err := proc.Read(pid)
+	return st, err == nil
 }
 
 // examplesProject copies examples/ into a fresh project, so runs never
@@ -366,8 +362,8 @@ func running(pid int) bool {
 	if syscall.Kill(pid, 0) != nil {
 		return false
 	}
-	state, _, ok := procStat(pid)
-	return ok && state != 'Z' && state != 'X'
+	st, ok := procStat(pid)
+	return ok && !st.Zombie()
 }
 
 // needTools skips t, or fails it under VPT_REQUIRE_SERVICES=1, unless

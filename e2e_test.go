@@ -115,8 +115,8 @@ func TestGrandchildHoldingStdout(t *testing.T) {
 	if pid == 0 {
 		t.Fatalf("no grandchild pid in %q", r.stdout)
 	}
-	if state, _, ok := procStat(pid); ok && state != 'Z' {
-		t.Fatalf("grandchild %d still running (state %c)", pid, state)
+	if st, ok := procStat(pid); ok && st.State != 'Z' {
+		t.Fatalf("grandchild %d still running (state %c)", pid, st.State)
 	}
 }
 

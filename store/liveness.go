@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"strconv"
@@ -9,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/vpt-dev/vpt/internal/proc"
 )
 
 // Heartbeats: a running row gets one every HeartbeatEvery; a row whose
@@ -120,20 +121,6 @@ func ProcessAlive(pid int, start int64) bool {
 // ProcessStart returns the start time of a process in clock ticks since
 // boot (field 22 of /proc/PID/stat).
 func ProcessStart(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces and parentheses: fields
-	// are counted after its last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("bad /proc/%d/stat", pid)
-	}
-	fields := bytes.Fields(b[i+1:])
-	// fields[0] is field 3 (state); starttime is field 22.
-	if len(fields) < 20 {
-		return 0, fmt.Errorf("bad /proc/%d/stat", pid)
-	}
-	return strconv.ParseInt(string(fields[19]), 10, 64)
+	s, err := proc.Read(pid)
+	return s.Start, err
 }

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vpt-dev/vpt/internal/proc"
 )
 
 func TestMain(m *testing.M) {
@@ -75,8 +77,8 @@ func alive(pid int) bool {
 	if syscall.Kill(pid, 0) != nil {
 		return false
 	}
-	p, ok := readStat(pid)
-	return ok && p.state != 'Z' && p.state != 'X'
+	p, err := proc.Read(pid)
+	return err == nil && !p.Zombie()
 }
 
 func pidsOf(t *testing.T, file string) []int {

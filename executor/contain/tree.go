@@ -1,67 +1,40 @@
 package contain
 
 import (
-	"bytes"
 	"os"
 	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/vpt-dev/vpt/internal/proc"
 )
-
-// proc is what /proc/PID/stat says of a process.
-type proc struct {
-	pid, ppid int
-	state     byte
-}
-
-// readStat parses /proc/PID/stat (the command name, field 2, may hold
-// spaces and parentheses: fields are counted after its last ')').
-func readStat(pid int) (proc, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return proc{}, false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return proc{}, false
-	}
-	f := bytes.Fields(b[i+2:])
-	if len(f) < 2 {
-		return proc{}, false
-	}
-	ppid, err := strconv.Atoi(string(f[1]))
-	if err != nil {
-		return proc{}, false
-	}
-	return proc{pid: pid, ppid: ppid, state: f[0][0]}, true
-}
 
 // descendants lists the live (not zombie) processes below root, parents
 // before their children.
-func descendants(root int) []proc {
+func descendants(root int) []proc.Stat {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
 	}
-	children := map[int][]proc{}
+	children := map[int][]proc.Stat{}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if p, ok := readStat(pid); ok {
-			children[p.ppid] = append(children[p.ppid], p)
+		if p, err := proc.Read(pid); err == nil {
+			children[p.PPID] = append(children[p.PPID], p)
 		}
 	}
-	var out []proc
+	var out []proc.Stat
 	queue := []int{root}
 	for len(queue) > 0 {
 		for _, c := range children[queue[0]] {
-			if c.state != 'Z' && c.state != 'X' {
+			if !c.Zombie() {
 				out = append(out, c)
 			}
-			queue = append(queue, c.pid)
+			queue = append(queue, c.PID)
 		}
 		queue = queue[1:]
 	}
@@ -78,18 +51,18 @@ func signalTree(root int, sig syscall.Signal) {
 	}
 }
 
-func signalChild(p proc, sig syscall.Signal) {
-	fd, err := unix.PidfdOpen(p.pid, 0)
+func signalChild(p proc.Stat, sig syscall.Signal) {
+	fd, err := unix.PidfdOpen(p.PID, 0)
 	if err == syscall.ENOSYS {
 		// Kernels before 5.3: the listing above is all there is.
-		_ = syscall.Kill(p.pid, sig)
+		_ = syscall.Kill(p.PID, sig)
 		return
 	}
 	if err != nil {
 		return // gone already
 	}
 	defer unix.Close(fd)
-	if now, ok := readStat(p.pid); !ok || now.ppid != p.ppid && now.ppid != os.Getpid() {
+	if now, err := proc.Read(p.PID); err != nil || now.PPID != p.PPID && now.PPID != os.Getpid() {
 		return
 	}
 	_ = unix.PidfdSendSignal(fd, unix.Signal(sig), nil, 0)
