@@ -3,9 +3,7 @@ package campaign
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -258,5 +256,3 @@ func (f *File) DisplayName() string {
 	}
 	return strings.TrimSuffix(filepath.Base(f.Path), filepath.Ext(f.Path))
 }
-
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -105,7 +106,7 @@ func (l *fakeLab) Run(ctx context.Context, req executor.Request) (*store.Result,
 		}
 		select {
 		case d := <-l.free:
-			if !contains(allowed, d) {
+			if !slices.Contains(allowed, d) {
 				l.free <- d
 				time.Sleep(time.Millisecond)
 				continue

@@ -1,8 +1,11 @@
 package campaign
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -169,7 +172,7 @@ func Prepare(f *File, env Environment, o Options) (*Plan, error) {
 			switch {
 			case !ok:
 				at(field+".device", (&capture.UnknownDeviceError{ID: e.Device, Available: env.Devices.IDs()}).Error(), "", path...)
-			case !contains(pool, e.Device):
+			case !slices.Contains(pool, e.Device):
 				at(field+".device", fmt.Sprintf("device %s is not in this campaign's pool (%s)", e.Device, strings.Join(pool, ", ")),
 					"add it with --device, or remove the entry's device", path...)
 			case !suits(d, pe.UserInterface):
@@ -229,7 +232,7 @@ func prepareLab(f *File, env Environment, o Options, settings Settings, ps yamlf
 		}
 		plan.Entries = append(plan.Entries, pe)
 	}
-	return finishPlan(plan, sortedKeys(pool), o, ps)
+	return finishPlan(plan, slices.Sorted(maps.Keys(pool)), o, ps)
 }
 
 // planEntry checks one entry (all but its device) and plans it; ok is
@@ -238,7 +241,7 @@ func planEntry(f *File, env Environment, settings Settings, o Options, i int, e 
 	at func(field, msg, hint string, path ...any)) (PlannedEntry, bool) {
 	field := fmt.Sprintf("script_configurations[%d]", i)
 	path := []any{"script_configurations", i}
-	pe := PlannedEntry{Index: i, Entry: e, UserInterface: firstNonEmpty(e.UserInterfaceName, f.UserInterfaceName),
+	pe := PlannedEntry{Index: i, Entry: e, UserInterface: cmp.Or(e.UserInterfaceName, f.UserInterfaceName),
 		Device: e.Device, Timeout: env.DefaultTimeout, Retries: settings.Retries}
 	if e.TestcaseID != "" {
 		at(field+".testcase_id", "test case entries are not supported by vpt", "run a script: give script_name", append(path, "testcase_id")...)
@@ -438,25 +441,7 @@ func typeName(t string) string {
 	return "text"
 }
 
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -265,7 +267,7 @@ func (r *Runner) entryEvent(c *store.Campaign, t store.EventType, ce store.Campa
 
 func downList(down map[string]string) string {
 	var parts []string
-	for _, id := range sortedKeys(down) {
+	for _, id := range slices.Sorted(maps.Keys(down)) {
 		parts = append(parts, id+": "+down[id])
 	}
 	return strings.Join(parts, "; ")

@@ -88,12 +88,3 @@ func nonNilStrings(s []string) []string {
 	}
 	return s
 }
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}

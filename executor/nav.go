@@ -1,12 +1,14 @@
 package executor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"image"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -85,7 +87,7 @@ func (run *runState) gotoNode(ctx context.Context, uiName, target string) (*NavR
 	if err != nil {
 		return nil, err
 	}
-	if unreachable := u.Unreachable(); contains(unreachable, node.ID) && node.ID != u.Entry {
+	if unreachable := u.Unreachable(); slices.Contains(unreachable, node.ID) && node.ID != u.Entry {
 		return nil, &ui.NodeError{Err: ui.ErrUnreachable, Node: node.ID, From: u.Entry, UI: u.Name}
 	}
 	n := &run.nav
@@ -424,7 +426,7 @@ func (run *runState) verify(ctx context.Context, u *ui.UI, node *ui.Node, img im
 		run.mu.Unlock()
 	}
 	for _, v := range vs {
-		r := store.Verification{Type: v.Type, Label: firstNonEmpty(v.Label, node.ID), Source: source}
+		r := store.Verification{Type: v.Type, Label: cmp.Or(v.Label, node.ID), Source: source}
 		switch v.Type {
 		case ui.VerifyText, ui.VerifyBlack, ui.VerifyMotion, ui.VerifyAudio:
 			run.verifyAV(ctx, v, img, &r)
@@ -629,13 +631,4 @@ func (run *runState) verifyNode(ctx context.Context, uiName, id string) (any, er
 		run.nav.mu.Unlock()
 	}
 	return map[string]any{"passed": ok, "node": node.ID, "verifications": vs, "step": number}, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

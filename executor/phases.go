@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -502,7 +503,7 @@ func closeOpenSteps(steps []store.Step) {
 	for i := range steps {
 		if steps[i].Status == store.StatusRunning {
 			steps[i].Status = store.StatusFailed
-			steps[i].Error = firstNonEmpty(steps[i].Error, "the step did not finish: the script ended inside it")
+			steps[i].Error = cmp.Or(steps[i].Error, "the step did not finish: the script ended inside it")
 			steps[i].DurationMs = time.Since(steps[i].StartedAt).Milliseconds()
 		}
 	}

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -68,7 +69,7 @@ func Decide(e Evidence) Verdict {
 	failedStep := firstFailedStep(e.Steps)
 	switch {
 	case e.APIVerdict != nil && !*e.APIVerdict:
-		return Verdict{store.StatusFailed, firstNonEmpty(e.APIReason, failedStep, "the script reported failure"), SourceAPI}
+		return Verdict{store.StatusFailed, cmp.Or(e.APIReason, failedStep, "the script reported failure"), SourceAPI}
 	case failedStep != "":
 		return Verdict{store.StatusFailed, failedStep, SourceAPI}
 	case e.Markers.Success != nil && !*e.Markers.Success:

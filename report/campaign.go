@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"os"
@@ -183,7 +184,7 @@ func JUnitForCampaign(sum CampaignSummary, results map[string]*store.Result, per
 		if perDevice {
 			suite = c.Name + "." + e.Device
 		}
-		jc := JUnitCase{Name: e.Script, Suite: suite, Classname: firstOf(c.CampaignID, c.Name) + "." + e.Device,
+		jc := JUnitCase{Name: e.Script, Suite: suite, Classname: cmp.Or(c.CampaignID, c.Name) + "." + e.Device,
 			Status: e.Status, Attempts: len(e.Attempts), Duration: time.Duration(e.DurationMs) * time.Millisecond}
 		last := e.Attempts[len(e.Attempts)-1]
 		if r := results[last.ResultID]; r != nil {
@@ -197,7 +198,7 @@ func JUnitForCampaign(sum CampaignSummary, results map[string]*store.Result, per
 			jc.Note = "flaky: failed, then passed on attempt " + strconv.Itoa(last.Attempt)
 			jc.Status = store.StatusPassed
 		case store.StatusNotRun:
-			jc.Note = firstOf(last.Error, "not run")
+			jc.Note = firstLineOr(last.Error, "not run")
 			jc.Result = nil
 		}
 		j.Cases = append(j.Cases, jc)

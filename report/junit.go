@@ -150,11 +150,11 @@ func (j JUnit) Marshal() ([]byte, error) {
 			msg := r.ErrorMsg
 			switch c.Status {
 			case store.StatusFailed:
-				tc.Failure = &junitProblem{Message: firstOf(msg, "failed"), Type: "failed", Text: msg}
+				tc.Failure = &junitProblem{Message: firstLineOr(msg, "failed"), Type: "failed", Text: msg}
 			case store.StatusTimeout:
-				tc.Error = &junitProblem{Message: firstOf(msg, "timed out"), Type: "timeout", Text: msg}
+				tc.Error = &junitProblem{Message: firstLineOr(msg, "timed out"), Type: "timeout", Text: msg}
 			case store.StatusError, store.StatusAbandoned, store.StatusInterrupted, store.StatusRunning:
-				tc.Error = &junitProblem{Message: firstOf(msg, string(c.Status)), Type: string(c.Status), Text: msg}
+				tc.Error = &junitProblem{Message: firstLineOr(msg, string(c.Status)), Type: string(c.Status), Text: msg}
 			}
 			fmt.Fprintf(&out, "vpt run %s on %s (%s): %s\n", r.ID, r.DeviceID, r.DeviceModel, r.Status)
 			if c.Attempts > 1 {
@@ -181,7 +181,7 @@ func (j JUnit) Marshal() ([]byte, error) {
 				out.WriteString(tail)
 			}
 		} else if c.Status == store.StatusNotRun || c.Result == nil {
-			tc.Skipped = &junitSkipped{Message: firstOf(c.Note, "not run")}
+			tc.Skipped = &junitSkipped{Message: firstLineOr(c.Note, "not run")}
 		}
 		tc.SystemOut = xmlSafe(out.String())
 		if tc.Failure != nil {
@@ -215,7 +215,8 @@ func (j JUnit) Marshal() ([]byte, error) {
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
 
-func firstOf(s, def string) string {
+// firstLineOr is the first line of s, or def when s is empty.
+func firstLineOr(s, def string) string {
 	if s == "" {
 		return def
 	}

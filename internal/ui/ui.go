@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -382,7 +383,7 @@ func (u *UI) validate(file string, root *yaml.Node) yamlfile.Problems {
 			})
 		}
 		oneOf := func(key, kind, value string, allowed []string) {
-			if value != "" && !contains(allowed, value) {
+			if value != "" && !slices.Contains(allowed, value) {
 				at(field+"."+key, fmt.Sprintf("unknown %s %q", kind, value), choiceHint(value, allowed), "nodes", i, key)
 			}
 		}
@@ -455,7 +456,7 @@ func (u *UI) validate(file string, root *yaml.Node) yamlfile.Problems {
 		u.out[e.From] = append(u.out[e.From], i)
 	}
 	for j, a := range u.Recovery {
-		if a.Action == "" || !contains(knownActions, a.Action) {
+		if a.Action == "" || !slices.Contains(knownActions, a.Action) {
 			at(fmt.Sprintf("recovery[%d].action", j), fmt.Sprintf("unknown action %q", a.Action), "use one of "+strings.Join(knownActions, ", "), "recovery", j)
 		}
 	}
@@ -755,13 +756,4 @@ func closestID(want string, ids []string) string {
 		return near[0]
 	}
 	return ""
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
