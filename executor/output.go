@@ -14,11 +14,6 @@ import (
 	"github.com/vpt-dev/vpt/internal/secret"
 )
 
-// DefaultTailBytes is how much of the end of a script's output is kept in
-// memory for the summary, the report and JUnit. The whole output is in
-// output.log.
-const DefaultTailBytes = 64 * 1024
-
 // markerScanBytes bounds how much of each line is searched for upstream's
 // marker lines; markers are short and sit near the start of their line.
 const markerScanBytes = 8 * 1024

@@ -245,10 +245,9 @@ func newResult(id string, s Settings, req Request, p prepared, dir string, start
 // startOutput follows output.log for the terminal, the tail and the markers.
 func (run *runState) startOutput() error {
 	s, req := run.r.Settings, run.req
-	tailBytes := s.TailBytes
-	if tailBytes <= 0 {
-		tailBytes = DefaultTailBytes
-	}
+	// The end of the output the report and JUnit show inline; the whole
+	// of it is in output.log.
+	tailBytes := report.TailBytes
 	prefix := req.Prefix
 	if prefix == "" && !req.Raw {
 		prefix = "[" + req.Script.Name + "] "

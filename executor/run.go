@@ -99,7 +99,6 @@ type Settings struct {
 	// verifications) in OCRLanguages (default eng).
 	Tesseract    string
 	OCRLanguages []string
-	TailBytes    int
 	// PublicURL is the public bucket URL, to read upstream's upload log line.
 	PublicURL string
 	// BaseEnv is the environment scripts inherit (os.Environ()).

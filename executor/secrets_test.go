@@ -11,6 +11,7 @@ import (
 
 	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/internal/secret"
+	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -50,7 +51,7 @@ func TestSinkMasksSecrets(t *testing.T) {
 	log, r := openLog(t)
 	var term syncBuffer
 	var mu sync.Mutex
-	s := newSink(NewTail(DefaultTailBytes), &markerScanner{}, newPrefixWriter(&term, "[s] "), &mu)
+	s := newSink(NewTail(report.TailBytes), &markerScanner{}, newPrefixWriter(&term, "[s] "), &mu)
 	s.mask = secret.NewMasker(key, "short")
 	s.follow(log, r)
 

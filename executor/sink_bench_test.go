@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/vpt-dev/vpt/internal/secret"
+	"github.com/vpt-dev/vpt/report"
 )
 
 // BenchmarkSink pushes short-line output through everything vpt does with
@@ -24,7 +25,7 @@ func BenchmarkSink(b *testing.B) {
 	for _, masked := range []bool{false, true} {
 		b.Run(fmt.Sprintf("masked=%v", masked), func(b *testing.B) {
 			var mu sync.Mutex
-			s := newSink(NewTail(DefaultTailBytes), &markerScanner{}, newPrefixWriter(io.Discard, "[script] "), &mu)
+			s := newSink(NewTail(report.TailBytes), &markerScanner{}, newPrefixWriter(io.Discard, "[script] "), &mu)
 			if masked {
 				s.stream = secret.NewMasker("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "StorePassw0rd").Stream(nil)
 			}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vpt-dev/vpt/report"
 )
 
 // openLog opens a run's output.log the way a run does: appending, with a
@@ -33,7 +35,7 @@ func TestSinkFollowsOutputLog(t *testing.T) {
 	log, r := openLog(t)
 	var term bytes.Buffer
 	var mu sync.Mutex
-	s := newSink(NewTail(DefaultTailBytes), &markerScanner{}, newPrefixWriter(&term, "[s] "), &mu)
+	s := newSink(NewTail(report.TailBytes), &markerScanner{}, newPrefixWriter(&term, "[s] "), &mu)
 	s.follow(log, r)
 	log.Write([]byte("one\npartial"))
 	s.note(notePrefix + "first note")

@@ -264,8 +264,9 @@ func renderRunFile(res *store.Result, tail []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// TailBytes is how much of the output a report shows inline; the whole
-// output is a link away.
+// TailBytes is how much of the end of a script's output a report and JUnit
+// show inline (the executor keeps as much in memory as the run goes); the
+// whole output is a link away, in output.log.
 const TailBytes = 64 * 1024
 
 // ReadTail returns the last n bytes of a file, starting at a line, and
