@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+
+	"github.com/vpt-dev/vpt/internal/safename"
 )
 
 // DefaultLockDir is where device locks live unless configured (lock_dir:,
@@ -63,12 +65,7 @@ func AcquireLock(ctx context.Context, dir string, c DeviceConfig, wait bool, own
 	if err := sharedDir(dir); err != nil {
 		return nil, fmt.Errorf("device lock folder %s: %w (set lock_dir: in vpt.yaml or VPT_LOCK_DIR to a folder every user of this machine can write)", dir, err)
 	}
-	name := strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
-			return r
-		}
-		return '_'
-	}, LockKey(c))
+	name := safename.Key(LockKey(c), 0)
 	path := filepath.Join(dir, name+".lock")
 	// Read-only is enough to flock a file, so any user can lock a file
 	// another user created.

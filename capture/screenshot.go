@@ -8,11 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
 	xdraw "golang.org/x/image/draw"
+
+	"github.com/vpt-dev/vpt/internal/safename"
 )
 
 // ShotOptions choose how screenshots are written.
@@ -137,7 +138,7 @@ func (s *Shots) describe(size image.Point, label string, n int) Shot {
 	if s.opts.Format == "jpeg" {
 		ext = ".jpg"
 	}
-	base := fmt.Sprintf("%03d-%s", n, slug(label))
+	base := fmt.Sprintf("%03d-%s", n, safename.Slug(label, 40, "shot"))
 	return Shot{Label: label, Path: "screenshots/" + base + ext, Thumbnail: "screenshots/" + base + ".thumb.jpg",
 		Width: size.X, Height: size.Y, TakenAt: time.Now()}
 }
@@ -252,31 +253,6 @@ func scaleRGBA(dst, src *image.RGBA) {
 			}
 		}
 	}
-}
-
-// slug makes a label safe for a file name.
-func slug(label string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(label) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == '-' || r == '_':
-			b.WriteRune(r)
-		default:
-			if b.Len() > 0 && !strings.HasSuffix(b.String(), "-") {
-				b.WriteByte('-')
-			}
-		}
-		if b.Len() >= 40 {
-			break
-		}
-	}
-	s := strings.Trim(b.String(), "-")
-	if s == "" {
-		return "shot"
-	}
-	return s
 }
 
 // DecodeImage reads a PNG or JPEG file.
