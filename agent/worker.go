@@ -208,9 +208,7 @@ func (a *Agent) run(ctx context.Context, job *river.Job[attemptArgs], sl *slot) 
 // request is the run an attempt makes here: the script as this host has
 // it, which must be the coordinator's.
 func (a *Agent) request(args attemptArgs, sl *slot) (executor.Request, error) {
-	res := a.cfg.Resolver
-	res.AllowPaths = false
-	script, err := res.Resolve(args.Script)
+	script, err := a.cfg.Resolver.Resolve(args.Script)
 	if err != nil {
 		return executor.Request{}, fmt.Errorf("script %s is not in the scripts folder of agent %s: %w", args.Script, a.cfg.Name, err)
 	}

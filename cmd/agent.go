@@ -56,30 +56,30 @@ the live agents. The scripts folder must hold the same scripts on every host.`,
 
 func runAgent(cmd *cobra.Command, app *App, o agentOptions) error {
 	ctx := cmd.Context()
-	cfg, err := app.Config(cmd)
+	cfg, err := app.Config()
 	if err != nil {
 		return err
 	}
 	if err := agent.CheckURL(cfg.Store, "vpt agent"); err != nil {
 		return err
 	}
-	st, err := app.Store(ctx, cmd)
+	st, err := app.Store(ctx)
 	if err != nil {
 		return err
 	}
-	if err := app.Recover(ctx, cmd, true); err != nil {
+	if err := app.Recover(ctx, true); err != nil {
 		return err
 	}
 	var terminal io.Writer
 	if o.stream && !app.quiet {
 		terminal = app.IO.Err
 	}
-	runner, err := app.Runner(ctx, cmd, terminal)
+	runner, err := app.Runner(ctx, terminal)
 	if err != nil {
 		return err
 	}
 	if cfg.Upload.Enabled {
-		up, err := app.Uploader(ctx, cmd)
+		up, err := app.Uploader(ctx)
 		if err != nil {
 			return err
 		}

@@ -23,7 +23,7 @@ down when its heartbeat stopped) and heartbeat age, and each of its devices
 with its model, tags and state (idle, busy with which run, or down and why).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			co, err := app.Lab(cmd.Context(), cmd)
+			co, err := app.Lab(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -82,22 +82,22 @@ func printAgents(app *App, list []agent.AgentInfo) {
 
 // Lab connects to the lab's agents through the store (PostgreSQL only),
 // once.
-func (a *App) Lab(ctx context.Context, cmd *cobra.Command) (*agent.Coordinator, error) {
+func (a *App) Lab(ctx context.Context) (*agent.Coordinator, error) {
 	if a.lab != nil {
 		return a.lab, nil
 	}
-	cfg, err := a.Config(cmd)
+	cfg, err := a.Config()
 	if err != nil {
 		return nil, err
 	}
-	what := cmd.CommandPath()
-	if cmd.Name() == "campaign" {
+	what := a.commandPath
+	if strings.HasSuffix(what, " campaign") {
 		what += " --distributed"
 	}
 	if err := agent.CheckURL(cfg.Store, what); err != nil {
 		return nil, err
 	}
-	st, err := a.Store(ctx, cmd)
+	st, err := a.Store(ctx)
 	if err != nil {
 		return nil, err
 	}

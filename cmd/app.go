@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/vpt-dev/vpt/agent"
 	"github.com/vpt-dev/vpt/campaign"
@@ -44,6 +44,12 @@ type App struct {
 	quiet      bool
 	jsonOut    bool
 
+	// flags are the flags of the command that runs, set once before it
+	// runs (root's PersistentPreRun); Config decodes with them.
+	flags *pflag.FlagSet
+	// commandPath is the command that runs ("vpt campaign"), for messages.
+	commandPath string
+
 	cfg   *Config
 	store store.Store
 	log   *slog.Logger
@@ -61,12 +67,18 @@ var flagKeys = map[string]string{
 	"grace":          "grace",
 }
 
-// Config loads the configuration once, with the command's flags.
-func (a *App) Config(cmd *cobra.Command) (*Config, error) {
+// Config decodes the configuration, once, with the flags of the command
+// that runs. Only the commands that need it call it: `vpt version` and
+// `vpt --help` work beside a broken vpt.yaml.
+func (a *App) Config() (*Config, error) {
 	if a.cfg != nil {
 		return a.cfg, nil
 	}
-	cfg, err := loadConfig(a.configPath, cmd.Flags(), flagKeys, a.Environ)
+	flags := a.flags
+	if flags == nil {
+		flags = pflag.NewFlagSet("vpt", pflag.ContinueOnError)
+	}
+	cfg, err := loadConfig(a.configPath, flags, flagKeys, a.Environ)
 	if err != nil {
 		return nil, err
 	}
@@ -100,11 +112,11 @@ func (a *App) Notice(format string, args ...any) {
 }
 
 // Store opens the results store, once.
-func (a *App) Store(ctx context.Context, cmd *cobra.Command) (store.Store, error) {
+func (a *App) Store(ctx context.Context) (store.Store, error) {
 	if a.store != nil {
 		return a.store, nil
 	}
-	cfg, err := a.Config(cmd)
+	cfg, err := a.Config()
 	if err != nil {
 		return nil, err
 	}
@@ -123,12 +135,12 @@ func (a *App) Store(ctx context.Context, cmd *cobra.Command) (store.Store, error
 // executor.Recover and campaign.Recover), and says which. With video, it
 // also finalises the video they left as segments (ffmpeg: seconds); the
 // commands that run scripts do, the others leave that to them.
-func (a *App) Recover(ctx context.Context, cmd *cobra.Command, video bool) error {
-	cfg, err := a.Config(cmd)
+func (a *App) Recover(ctx context.Context, video bool) error {
+	cfg, err := a.Config()
 	if err != nil {
 		return err
 	}
-	st, err := a.Store(ctx, cmd)
+	st, err := a.Store(ctx)
 	if err != nil {
 		return err
 	}
@@ -171,9 +183,9 @@ func (a *App) Registry(cfg *Config) (*capture.Registry, error) {
 	return reg, nil
 }
 
-// Runner builds the script runner.
-func (a *App) Runner(ctx context.Context, cmd *cobra.Command, terminal io.Writer) (*executor.Runner, error) {
-	cfg, err := a.Config(cmd)
+// Runner builds the script runner (with the uploader when uploads are on).
+func (a *App) Runner(ctx context.Context, terminal io.Writer) (*executor.Runner, error) {
+	cfg, err := a.Config()
 	if err != nil {
 		return nil, err
 	}
@@ -181,12 +193,12 @@ func (a *App) Runner(ctx context.Context, cmd *cobra.Command, terminal io.Writer
 	if err != nil {
 		return nil, err
 	}
-	st, err := a.Store(ctx, cmd)
+	st, err := a.Store(ctx)
 	if err != nil {
 		return nil, err
 	}
 	secrets := cfg.secrets(a.Environ)
-	return &executor.Runner{
+	runner := &executor.Runner{
 		Store: st, Devices: reg, UIs: ui.Library{Dir: cfg.UserInterfacesDir},
 		Settings: executor.Settings{
 			ResultsDir: cfg.ResultsDir, Python: cfg.Python, ProjectRoot: cfg.ProjectRoot,
@@ -204,12 +216,20 @@ func (a *App) Runner(ctx context.Context, cmd *cobra.Command, terminal io.Writer
 		Notice:   a.Notice,
 		Log:      a.Log(),
 		Kill:     a.Kill,
-	}, nil
+	}
+	if cfg.Upload.Enabled {
+		up, err := a.Uploader(ctx)
+		if err != nil {
+			return nil, err
+		}
+		runner.Uploader = up
+	}
+	return runner, nil
 }
 
 // Resolver finds scripts as the configuration says.
 func (a *App) Resolver(cfg *Config) executor.Resolver {
-	return executor.Resolver{Dir: cfg.ScriptsDir, AIExecutor: cfg.AIExecutor, AllowPaths: true}
+	return executor.Resolver{Dir: cfg.ScriptsDir, AIExecutor: cfg.AIExecutor}
 }
 
 // Close releases what was opened.
@@ -226,8 +246,8 @@ func environ() []string { return os.Environ() }
 
 // Uploader builds the uploader from the upload settings: an S3 bucket, or
 // a folder when upload.endpoint is a file:// URL.
-func (a *App) Uploader(ctx context.Context, cmd *cobra.Command) (*upload.Uploader, error) {
-	cfg, err := a.Config(cmd)
+func (a *App) Uploader(ctx context.Context) (*upload.Uploader, error) {
+	cfg, err := a.Config()
 	if err != nil {
 		return nil, err
 	}

@@ -73,7 +73,7 @@ when a run hit an infrastructure error, else 0.`,
 			if o.exitFirst {
 				o.maxFailures = 1
 			}
-			return runCampaign(cmd.Context(), app, cmd, o)
+			return runCampaign(cmd.Context(), app, o)
 		},
 	}
 	f := cmd.Flags()
@@ -102,8 +102,8 @@ when a run hit an infrastructure error, else 0.`,
 	return cmd
 }
 
-func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOptions) error {
-	cfg, err := app.Config(cmd)
+func runCampaign(ctx context.Context, app *App, o campaignOptions) error {
+	cfg, err := app.Config()
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 	if err != nil {
 		return err
 	}
-	notifier, err := app.notifier(cmd, o.notify)
+	notifier, err := app.notifier(o.notify)
 	if err != nil {
 		return err
 	}
@@ -144,17 +144,16 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 		return err
 	}
 	env := campaign.Environment{Resolver: app.Resolver(cfg), Devices: reg, UIs: ui.Library{Dir: cfg.UserInterfacesDir}, DefaultTimeout: cfg.Timeout}
-	env.Resolver.AllowPaths = false
 	distributed := o.distributed || f.Settings().Distributed
 	if distributed {
-		lab, err := app.Lab(ctx, cmd)
+		lab, err := app.Lab(ctx)
 		if err != nil {
 			return err
 		}
 		env.Lab = lab
 	}
 	if o.balance != "" {
-		if opts, err = balanceOptions(ctx, app, cmd, f, env, opts); err != nil {
+		if opts, err = balanceOptions(ctx, app, f, env, opts); err != nil {
 			return err
 		}
 	}
@@ -163,7 +162,7 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 		return err
 	}
 	if o.lastFailed {
-		only, prev, err := lastFailed(ctx, app, cmd, f.CampaignID)
+		only, prev, err := lastFailed(ctx, app, f.CampaignID)
 		if err != nil {
 			return err
 		}
@@ -192,19 +191,19 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 	if o.stream && !app.quiet {
 		terminal = app.IO.Err
 	}
-	runner, err := app.Runner(ctx, cmd, terminal)
+	runner, err := app.Runner(ctx, terminal)
 	if err != nil {
 		return err
 	}
-	st, err := app.Store(ctx, cmd)
+	st, err := app.Store(ctx)
 	if err != nil {
 		return err
 	}
-	if err := app.Recover(ctx, cmd, true); err != nil {
+	if err := app.Recover(ctx, true); err != nil {
 		return err
 	}
 	if cfg.Upload.Enabled {
-		up, err := app.Uploader(ctx, cmd)
+		up, err := app.Uploader(ctx)
 		if err != nil {
 			return err
 		}
@@ -227,7 +226,7 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 		}
 	}
 	if cfg.Upload.Enabled && runErr == nil {
-		if err := app.publishCampaign(ctx, cmd, out); err != nil {
+		if err := app.publishCampaign(ctx, out); err != nil {
 			app.Notice("campaign report upload failed: %v", err)
 		}
 	}
@@ -239,7 +238,7 @@ func runCampaign(ctx context.Context, app *App, cmd *cobra.Command, o campaignOp
 		printCampaignSummary(app, out, o.junit)
 	}
 	if out.Summary.Campaign != nil {
-		app.send(ctx, notifier, notify.ForCampaign(out.Summary, out.Results, out.Verdict() == campaign.VerdictPassed, app.links(cmd)))
+		app.send(ctx, notifier, notify.ForCampaign(out.Summary, out.Results, out.Verdict() == campaign.VerdictPassed, app.links()))
 	}
 	if runErr != nil {
 		return runErr
@@ -276,8 +275,8 @@ func parseShard(s string) (int, int, bool) {
 
 // lastFailed returns the indexes of entries that did not pass in the
 // campaign's previous finished execution.
-func lastFailed(ctx context.Context, app *App, cmd *cobra.Command, campaignID string) (map[int]bool, string, error) {
-	st, err := app.Store(ctx, cmd)
+func lastFailed(ctx context.Context, app *App, campaignID string) (map[int]bool, string, error) {
+	st, err := app.Store(ctx)
 	if err != nil {
 		return nil, "", err
 	}
@@ -564,7 +563,7 @@ func (p *progress) finish() {
 
 // balanceOptions adds the scripts' median durations to the options, for
 // --balance history.
-func balanceOptions(ctx context.Context, app *App, cmd *cobra.Command, f *campaign.File, env campaign.Environment, opts campaign.Options) (campaign.Options, error) {
+func balanceOptions(ctx context.Context, app *App, f *campaign.File, env campaign.Environment, opts campaign.Options) (campaign.Options, error) {
 	whole := opts
 	whole.Shard, whole.Shards = 0, 0
 	all, err := campaign.Prepare(f, env, whole)
@@ -575,7 +574,7 @@ func balanceOptions(ctx context.Context, app *App, cmd *cobra.Command, f *campai
 	for _, e := range all.Entries {
 		scripts = append(scripts, e.Script.Name)
 	}
-	st, err := app.Store(ctx, cmd)
+	st, err := app.Store(ctx)
 	if err != nil {
 		return opts, err
 	}

@@ -69,7 +69,7 @@ have, with the same exit code.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := app.Store(ctx, cmd)
+			st, err := app.Store(ctx)
 			if err != nil {
 				return err
 			}
@@ -99,7 +99,7 @@ have, with the same exit code.`,
 			o := *parent
 			o.file, o.source, o.distributed, o.executionID = lc.File, []byte(lc.Source), true, c.ExecutionID
 			o.devices, o.parallel, o.retries, o.maxFailures, o.failOnFlaky = lc.Devices, lc.Parallel, lc.Retries, lc.MaxFailures, lc.FailOnFlaky
-			return runCampaign(ctx, app, cmd, o)
+			return runCampaign(ctx, app, o)
 		},
 	}
 	cmd.Flags().StringVar(&parent.junit, "junit", "", "write JUnit XML to this `file`")
@@ -120,7 +120,7 @@ coordinator to finish the campaign's row.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := app.Store(ctx, cmd)
+			st, err := app.Store(ctx)
 			if err != nil {
 				return err
 			}
@@ -132,7 +132,7 @@ coordinator to finish the campaign's row.`,
 				return &usageError{msg: fmt.Sprintf("campaign %s is not distributed", c.ExecutionID),
 					hint: "stop a local campaign with Ctrl-C where it runs"}
 			}
-			lab, err := app.Lab(ctx, cmd)
+			lab, err := app.Lab(ctx)
 			if err != nil {
 				return err
 			}

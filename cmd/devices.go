@@ -31,7 +31,7 @@ upstream DEVICE{i}_* variables, plus the virtual device1. Each is checked now
 (adb answers, the capture card exists, the display opens).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := app.Config(cmd)
+			cfg, err := app.Config()
 			if err != nil {
 				return err
 			}

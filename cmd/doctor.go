@@ -40,7 +40,7 @@ and store, the upload settings, and every configured device.
 Exits 3 when something required is missing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			checks, err := runDoctor(cmd.Context(), app, cmd)
+			checks, err := runDoctor(cmd.Context(), app)
 			if err != nil {
 				return err
 			}
@@ -77,8 +77,8 @@ Exits 3 when something required is missing.`,
 	}
 }
 
-func runDoctor(ctx context.Context, app *App, cmd *cobra.Command) ([]check, error) {
-	cfg, err := app.Config(cmd)
+func runDoctor(ctx context.Context, app *App) ([]check, error) {
+	cfg, err := app.Config()
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func runDoctor(ctx context.Context, app *App, cmd *cobra.Command) ([]check, erro
 	}
 	add(rc)
 	sc := check{Name: "store", Required: true, Detail: store.Redact(cfg.Store)}
-	if st, err := app.Store(ctx, cmd); err != nil {
+	if st, err := app.Store(ctx); err != nil {
 		sc.Detail += ": " + err.Error()
 		sc.Fix = "check the store URL (--store, store:) and that the database server runs"
 	} else {
@@ -184,7 +184,7 @@ func runDoctor(ctx context.Context, app *App, cmd *cobra.Command) ([]check, erro
 		}
 	}
 	add(sc)
-	add(uploadCheck(ctx, app, cmd, cfg))
+	add(uploadCheck(ctx, app, cfg))
 
 	for _, d := range checkDevices(ctx, reg, 10*time.Second) {
 		c := check{Name: "device " + d.ID, OK: d.OK, Detail: fmt.Sprintf("%s (%s)", d.Name, d.Model)}
@@ -226,10 +226,10 @@ func writable(dir string) error {
 
 // uploadCheck checks the upload settings and, when they are complete,
 // that the bucket answers.
-func uploadCheck(ctx context.Context, app *App, cmd *cobra.Command, cfg *Config) check {
+func uploadCheck(ctx context.Context, app *App, cfg *Config) check {
 	u := cfg.Upload
 	c := check{Name: "upload", Required: u.Enabled}
-	up, err := app.Uploader(ctx, cmd)
+	up, err := app.Uploader(ctx)
 	if err != nil {
 		if !u.Enabled {
 			c.OK, c.Detail = true, "off"

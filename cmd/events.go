@@ -40,7 +40,7 @@ last shard has finished.`,
   vpt events --follow --type run.finished | jq -r 'select(.data.status != "passed") | .run_id'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runEvents(cmd.Context(), app, cmd, o)
+			return runEvents(cmd.Context(), app, o)
 		},
 	}
 	f := cmd.Flags()
@@ -52,11 +52,11 @@ last shard has finished.`,
 	return cmd
 }
 
-func runEvents(ctx context.Context, app *App, cmd *cobra.Command, o eventsOptions) error {
+func runEvents(ctx context.Context, app *App, o eventsOptions) error {
 	if o.since < 0 {
 		return &usageError{msg: fmt.Sprintf("--since %d: sequence numbers start at 1", o.since), hint: "use --since 0 for every event"}
 	}
-	st, err := app.Store(ctx, cmd)
+	st, err := app.Store(ctx)
 	if err != nil {
 		return err
 	}

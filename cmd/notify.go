@@ -26,8 +26,8 @@ func addNotifyFlags(cmd *cobra.Command, o *notifyOptions) {
 
 // notifier builds the notifier of a command: the flags win over vpt.yaml.
 // Bad URLs are usage errors, found before anything runs.
-func (a *App) notifier(cmd *cobra.Command, o notifyOptions) (*notify.Notifier, error) {
-	cfg, err := a.Config(cmd)
+func (a *App) notifier(o notifyOptions) (*notify.Notifier, error) {
+	cfg, err := a.Config()
 	if err != nil {
 		return nil, err
 	}
@@ -59,8 +59,8 @@ func (a *App) send(ctx context.Context, n *notify.Notifier, s notify.Summary) {
 	n.Send(ctx, s)
 }
 
-func (a *App) links(cmd *cobra.Command) notify.Links {
-	cfg, err := a.Config(cmd)
+func (a *App) links() notify.Links {
+	cfg, err := a.Config()
 	if err != nil {
 		return notify.Links{}
 	}

@@ -29,7 +29,7 @@ IDs may be shortened to any unique prefix; "latest" is the newest run.`,
 		// Results read here are current: the rows of vpt processes that died
 		// are finished first (their video is left to the next run).
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return app.Recover(cmd.Context(), cmd, false)
+			return app.Recover(cmd.Context(), false)
 		},
 	}
 	cmd.AddCommand(newReportListCmd(app), newReportShowCmd(app), newReportOpenCmd(app),
@@ -52,7 +52,7 @@ func newReportListCmd(app *App) *cobra.Command {
   vpt report list --script goto --limit 20 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runReportList(cmd.Context(), app, cmd, o)
+			return runReportList(cmd.Context(), app, o)
 		},
 	}
 	f := cmd.Flags()
@@ -72,8 +72,8 @@ type reportRow struct {
 	Flaky    bool    `json:"script_flaky"`
 }
 
-func runReportList(ctx context.Context, app *App, cmd *cobra.Command, o listOptions) error {
-	st, err := app.Store(ctx, cmd)
+func runReportList(ctx context.Context, app *App, o listOptions) error {
+	st, err := app.Store(ctx)
 	if err != nil {
 		return err
 	}
@@ -193,8 +193,8 @@ func parseAge(s string) (time.Duration, error) {
 }
 
 // result opens the store and finds a result by id, prefix or "latest".
-func (a *App) result(ctx context.Context, cmd *cobra.Command, id string) (store.Store, *store.Result, error) {
-	st, err := a.Store(ctx, cmd)
+func (a *App) result(ctx context.Context, id string) (store.Store, *store.Result, error) {
+	st, err := a.Store(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -248,7 +248,7 @@ func newReportShowCmd(app *App) *cobra.Command {
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, res, err := app.result(ctx, cmd, firstArg(args))
+			st, res, err := app.result(ctx, firstArg(args))
 			if err != nil {
 				return err
 			}
@@ -350,7 +350,7 @@ func newReportOpenCmd(app *App) *cobra.Command {
 		Short: "Open a run's report in the desktop browser (or print its path)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, res, err := app.result(cmd.Context(), cmd, firstArg(args))
+			_, res, err := app.result(cmd.Context(), firstArg(args))
 			if err != nil {
 				return err
 			}
@@ -399,7 +399,7 @@ of vpt, old reports get the new template.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := app.Store(ctx, cmd)
+			st, err := app.Store(ctx)
 			if err != nil {
 				return err
 			}
@@ -442,7 +442,7 @@ of vpt, old reports get the new template.`,
 				}
 				done++
 			}
-			if err := regenerateCampaigns(ctx, app, cmd, st, targets); err != nil {
+			if err := regenerateCampaigns(ctx, app, st, targets); err != nil {
 				return err
 			}
 			fmt.Fprintf(app.IO.Out, "regenerated %d report(s)", done)
@@ -474,7 +474,7 @@ func newReportPruneCmd(app *App) *cobra.Command {
 			if err != nil {
 				return &usageError{msg: "--older-than: " + err.Error(), hint: "for example 30d, 12h, 2w"}
 			}
-			return runPrune(cmd.Context(), app, cmd, time.Now().Add(-age), keepFailed, dryRun, remote)
+			return runPrune(cmd.Context(), app, time.Now().Add(-age), keepFailed, dryRun, remote)
 		},
 	}
 	f := cmd.Flags()
@@ -485,8 +485,8 @@ func newReportPruneCmd(app *App) *cobra.Command {
 	return cmd
 }
 
-func runPrune(ctx context.Context, app *App, cmd *cobra.Command, cutoff time.Time, keepFailed, dryRun, remote bool) error {
-	st, err := app.Store(ctx, cmd)
+func runPrune(ctx context.Context, app *App, cutoff time.Time, keepFailed, dryRun, remote bool) error {
+	st, err := app.Store(ctx)
 	if err != nil {
 		return err
 	}
@@ -496,7 +496,7 @@ func runPrune(ctx context.Context, app *App, cmd *cobra.Command, cutoff time.Tim
 	}
 	var remover remoteRemover
 	if remote && !dryRun {
-		if remover, err = app.remoteRemover(ctx, cmd); err != nil {
+		if remover, err = app.remoteRemover(ctx); err != nil {
 			return err
 		}
 	}
@@ -573,8 +573,8 @@ func dirSize(dir string) int64 {
 
 // regenerateCampaigns rebuilds the campaign reports that hold the runs
 // (all campaigns when runs holds every result).
-func regenerateCampaigns(ctx context.Context, app *App, cmd *cobra.Command, st store.Store, runs []*store.Result) error {
-	cfg, err := app.Config(cmd)
+func regenerateCampaigns(ctx context.Context, app *App, st store.Store, runs []*store.Result) error {
+	cfg, err := app.Config()
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,12 @@ EXIT STATUS
   130  interrupted (Ctrl-C or SIGTERM)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// The configuration is decoded (lazily, by App.Config) with the
+		// flags of the command that runs.
+		PersistentPreRun: func(cmd *cobra.Command, args []string) { app.flags, app.commandPath = cmd.Flags(), cmd.CommandPath() },
 	}
+	// Subcommands' own hooks (report's recovery) run after root's.
+	cobra.EnableTraverseRunHooks = true
 	pf := root.PersistentFlags()
 	pf.StringVar(&app.configPath, "config", "", "configuration `file` (default ./vpt.yaml, then $XDG_CONFIG_HOME/vpt/vpt.yaml)")
 	pf.CountVarP(&app.verbose, "verbose", "v", "more diagnostics on stderr (-vv for debug)")

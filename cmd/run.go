@@ -66,7 +66,7 @@ gw/smartping) or a path to a script file. Arguments after -- go to the script;
 					hint: "arguments for the script go after --: vpt run " + before[0] + " -- " + strings.Join(before[1:], " ")}
 			}
 			opts.Script = before[0]
-			return runRun(cmd.Context(), app, cmd, opts)
+			return runRun(cmd.Context(), app, opts)
 		},
 	}
 	f := cmd.Flags()
@@ -87,8 +87,8 @@ gw/smartping) or a path to a script file. Arguments after -- go to the script;
 	return cmd
 }
 
-func runRun(ctx context.Context, app *App, cmd *cobra.Command, opts runOptions) error {
-	cfg, err := app.Config(cmd)
+func runRun(ctx context.Context, app *App, opts runOptions) error {
+	cfg, err := app.Config()
 	if err != nil {
 		return err
 	}
@@ -96,11 +96,11 @@ func runRun(ctx context.Context, app *App, cmd *cobra.Command, opts runOptions) 
 	if err != nil {
 		return err
 	}
-	script, err := app.Resolver(cfg).Resolve(opts.Script)
+	script, err := app.Resolver(cfg).ResolvePath(opts.Script)
 	if err != nil {
 		return err
 	}
-	notifier, err := app.notifier(cmd, opts.Notify)
+	notifier, err := app.notifier(opts.Notify)
 	if err != nil {
 		return err
 	}
@@ -113,19 +113,12 @@ func runRun(ctx context.Context, app *App, cmd *cobra.Command, opts runOptions) 
 	if app.quiet {
 		terminal = nil
 	}
-	runner, err := app.Runner(ctx, cmd, terminal)
+	runner, err := app.Runner(ctx, terminal)
 	if err != nil {
 		return err
 	}
-	if err := app.Recover(ctx, cmd, true); err != nil {
+	if err := app.Recover(ctx, true); err != nil {
 		return err
-	}
-	if cfg.Upload.Enabled {
-		up, err := app.Uploader(ctx, cmd)
-		if err != nil {
-			return err
-		}
-		runner.Uploader = up
 	}
 	res, runErr := runner.Run(ctx, executor.Request{Script: script, Args: args, DeviceID: opts.Device, UserInterface: opts.UserInterface,
 		Raw: opts.Raw, NoWait: opts.NoWait, Quiet: app.quiet, CheckVideo: opts.CheckVideo, CheckAudio: opts.CheckAudio})
@@ -147,7 +140,7 @@ func runRun(ctx context.Context, app *App, cmd *cobra.Command, opts runOptions) 
 	} else {
 		printRunSummary(app, app.IO.Out, res)
 	}
-	app.send(ctx, notifier, notify.ForRun(res, app.links(cmd)))
+	app.send(ctx, notifier, notify.ForRun(res, app.links()))
 	if runErr != nil {
 		return runErr
 	}

@@ -20,7 +20,7 @@ subfolders, with the parameters each declares: upstream's _script_args list
 ('--name:type:default') or argparse add_argument calls.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := app.Config(cmd)
+			cfg, err := app.Config()
 			if err != nil {
 				return err
 			}

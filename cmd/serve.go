@@ -44,7 +44,7 @@ campaigns of this machine.`,
   vpt report serve --allow-control`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runServe(cmd.Context(), app, cmd, o)
+			return runServe(cmd.Context(), app, o)
 		},
 	}
 	f := cmd.Flags()
@@ -54,7 +54,7 @@ campaigns of this machine.`,
 	return cmd
 }
 
-func runServe(ctx context.Context, app *App, cmd *cobra.Command, o serveOptions) error {
+func runServe(ctx context.Context, app *App, o serveOptions) error {
 	if o.token == "" {
 		o.token = envMap(app.Environ)[serveTokenEnv]
 	}
@@ -69,11 +69,11 @@ func runServe(ctx context.Context, app *App, cmd *cobra.Command, o serveOptions)
 	if o.token != "" && len(o.token) < 16 {
 		return &usageError{msg: "--token is too short to guard anything", hint: "use 16 characters or more, such as: openssl rand -hex 16"}
 	}
-	cfg, err := app.Config(cmd)
+	cfg, err := app.Config()
 	if err != nil {
 		return err
 	}
-	st, err := app.Store(ctx, cmd)
+	st, err := app.Store(ctx)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ the changes it could have made). The flakiest scripts come first.`,
   vpt report trends --window 50 --since 30d --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runTrends(cmd.Context(), app, cmd, o)
+			return runTrends(cmd.Context(), app, o)
 		},
 	}
 	cmd.Flags().IntVar(&o.window, "window", store.DefaultTrendWindow, "count each script's last `n` finished runs")
@@ -50,7 +50,7 @@ the changes it could have made). The flakiest scripts come first.`,
 	return cmd
 }
 
-func runTrends(ctx context.Context, app *App, cmd *cobra.Command, o trendsOptions) error {
+func runTrends(ctx context.Context, app *App, o trendsOptions) error {
 	if o.window <= 0 {
 		return &usageError{msg: fmt.Sprintf("--window %d: count at least 1 run", o.window)}
 	}
@@ -62,7 +62,7 @@ func runTrends(ctx context.Context, app *App, cmd *cobra.Command, o trendsOption
 		}
 		since = t
 	}
-	st, err := app.Store(ctx, cmd)
+	st, err := app.Store(ctx)
 	if err != nil {
 		return err
 	}

@@ -30,8 +30,8 @@ vpt.goto(node) finds the shortest path and verifies each screen it reaches.`,
 	return cmd
 }
 
-func uiLibrary(app *App, cmd *cobra.Command) (ui.Library, error) {
-	cfg, err := app.Config(cmd)
+func uiLibrary(app *App) (ui.Library, error) {
+	cfg, err := app.Config()
 	if err != nil {
 		return ui.Library{}, err
 	}
@@ -44,7 +44,7 @@ func newUIListCmd(app *App) *cobra.Command {
 		Short: "List the userinterfaces",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lib, err := uiLibrary(app, cmd)
+			lib, err := uiLibrary(app)
 			if err != nil {
 				return err
 			}
@@ -92,7 +92,7 @@ func newUIShowCmd(app *App) *cobra.Command {
 		Short: "Show the nodes and edges of a userinterface",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lib, err := uiLibrary(app, cmd)
+			lib, err := uiLibrary(app)
 			if err != nil {
 				return err
 			}
@@ -147,7 +147,7 @@ func newUICheckCmd(app *App) *cobra.Command {
 field. Nodes that no path from the entry node reaches are reported too.
 Exits 2 when a file is invalid.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			lib, err := uiLibrary(app, cmd)
+			lib, err := uiLibrary(app)
 			if err != nil {
 				return err
 			}
@@ -204,7 +204,7 @@ reference image of the node's image verification, beside the userinterface:
 		Example: `  vpt ui reference live --device device1 --region 40,10,600,100`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := app.Config(cmd)
+			cfg, err := app.Config()
 			if err != nil {
 				return err
 			}
@@ -212,7 +212,7 @@ reference image of the node's image verification, beside the userinterface:
 			if err != nil {
 				return err
 			}
-			runner, err := app.Runner(cmd.Context(), cmd, nil)
+			runner, err := app.Runner(cmd.Context(), nil)
 			if err != nil {
 				return err
 			}

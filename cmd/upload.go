@@ -56,23 +56,23 @@ are never deleted, and change only once the upload succeeded.`,
 			if pending == (len(args) == 1) {
 				return &usageError{msg: "give a run ID or --pending", hint: "vpt report upload ID, or vpt report upload --pending"}
 			}
-			return runReportUpload(cmd.Context(), app, cmd, args, pending)
+			return runReportUpload(cmd.Context(), app, args, pending)
 		},
 	}
 	cmd.Flags().BoolVar(&pending, "pending", false, "retry every upload that failed")
 	return cmd
 }
 
-func runReportUpload(ctx context.Context, app *App, cmd *cobra.Command, args []string, pending bool) error {
-	cfg, err := app.Config(cmd)
+func runReportUpload(ctx context.Context, app *App, args []string, pending bool) error {
+	cfg, err := app.Config()
 	if err != nil {
 		return err
 	}
-	st, err := app.Store(ctx, cmd)
+	st, err := app.Store(ctx)
 	if err != nil {
 		return err
 	}
-	up, err := app.Uploader(ctx, cmd)
+	up, err := app.Uploader(ctx)
 	if err != nil {
 		return err
 	}
@@ -137,12 +137,12 @@ func uploadOutcome(ctx context.Context, outcomes []upload.Outcome, asked int) er
 func shortID(id string) string { return id[:min(len(id), 8)] }
 
 // publishCampaign uploads a finished campaign's report.
-func (a *App) publishCampaign(ctx context.Context, cmd *cobra.Command, out *campaign.Outcome) error {
-	up, err := a.Uploader(ctx, cmd)
+func (a *App) publishCampaign(ctx context.Context, out *campaign.Outcome) error {
+	up, err := a.Uploader(ctx)
 	if err != nil {
 		return err
 	}
-	st, err := a.Store(ctx, cmd)
+	st, err := a.Store(ctx)
 	if err != nil {
 		return err
 	}
@@ -152,8 +152,8 @@ func (a *App) publishCampaign(ctx context.Context, cmd *cobra.Command, out *camp
 // remoteRemover deletes a run's uploaded copy.
 type remoteRemover func(ctx context.Context, r *store.Result) error
 
-func (a *App) remoteRemover(ctx context.Context, cmd *cobra.Command) (remoteRemover, error) {
-	up, err := a.Uploader(ctx, cmd)
+func (a *App) remoteRemover(ctx context.Context) (remoteRemover, error) {
+	up, err := a.Uploader(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -50,22 +50,26 @@ type Resolver struct {
 	// AIExecutor is the script that runs ai_testcase_* names (default
 	// ai_testcase_executor.py), looked up in Dir.
 	AIExecutor string
-	// AllowPaths lets an existing file given by path (absolute, or relative
-	// to the working directory) run when it is not a script of Dir. The
-	// command line allows it; campaign files do not.
-	AllowPaths bool
 }
 
-// Resolve finds the script a user named. Errors wrap ErrScriptNotFound,
-// ErrScriptOutside or ErrScriptIsDir and carry a hint (see Hint).
-func (r Resolver) Resolve(name string) (Script, error) {
+// Resolve finds a script of the scripts folder by name, as campaign files
+// name them. Errors wrap ErrScriptNotFound, ErrScriptOutside or
+// ErrScriptIsDir and carry a hint (see Hint).
+func (r Resolver) Resolve(name string) (Script, error) { return r.find(name, false) }
+
+// ResolvePath finds a script as the command line names it: a script of the
+// scripts folder, or else an existing file given by path (absolute, or
+// relative to the working directory).
+func (r Resolver) ResolvePath(name string) (Script, error) { return r.find(name, true) }
+
+func (r Resolver) find(name string, paths bool) (Script, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return Script{}, &ResolveError{Err: ErrScriptNotFound, Msg: "no script given", Hint: "name a script: vpt run SCRIPT (list them with: vpt scripts)"}
 	}
 	base := strings.TrimSuffix(filepath.Base(name), ".py")
 	if strings.HasPrefix(base, aiPrefix) && base != strings.TrimSuffix(r.aiExecutor(), ".py") {
-		s, err := r.resolve(r.aiExecutor())
+		s, err := r.resolve(r.aiExecutor(), paths)
 		if err != nil {
 			var re *ResolveError
 			if errors.As(err, &re) {
@@ -78,7 +82,7 @@ func (r Resolver) Resolve(name string) (Script, error) {
 		s.Name = base
 		return s, nil
 	}
-	return r.resolve(name)
+	return r.resolve(name, paths)
 }
 
 func (r Resolver) aiExecutor() string {
@@ -96,7 +100,7 @@ func (r Resolver) absDir() string {
 	return d
 }
 
-func (r Resolver) resolve(name string) (Script, error) {
+func (r Resolver) resolve(name string, paths bool) (Script, error) {
 	dir := r.absDir()
 	var candidate string
 	if filepath.IsAbs(name) {
@@ -122,13 +126,13 @@ func (r Resolver) resolve(name string) (Script, error) {
 		return Script{}, &ResolveError{Err: ErrScriptOutside,
 			Msg: fmt.Sprintf("Script %q resolves outside the scripts folder %s", name, dir)}
 	}
-	if inDir || r.AllowPaths {
+	if inDir || paths {
 		if s, err, ok := r.try(dir, tries); ok {
 			return s, err
 		}
 	}
 	// Fallback: a path relative to the working directory.
-	if r.AllowPaths && !filepath.IsAbs(name) {
+	if paths && !filepath.IsAbs(name) {
 		p, _ := filepath.Abs(name)
 		ptries := []string{p}
 		if filepath.Ext(p) == "" {
@@ -138,7 +142,7 @@ func (r Resolver) resolve(name string) (Script, error) {
 			return s, err
 		}
 	}
-	if filepath.IsAbs(name) && !inDir && !r.AllowPaths {
+	if filepath.IsAbs(name) && !inDir && !paths {
 		return Script{}, &ResolveError{Err: ErrScriptOutside,
 			Msg: fmt.Sprintf("Script %q resolves outside the scripts folder %s", name, dir)}
 	}

@@ -68,8 +68,8 @@ func TestResolvePathFallback(t *testing.T) {
 	other := t.TempDir()
 	p := filepath.Join(other, "elsewhere.py")
 	os.WriteFile(p, []byte("print(1)\n"), 0o644)
-	r := Resolver{Dir: t.TempDir(), AllowPaths: true}
-	s, err := r.Resolve(p)
+	r := Resolver{Dir: t.TempDir()}
+	s, err := r.ResolvePath(p)
 	if err != nil || s.Path != p || s.Name != "elsewhere" {
 		t.Fatalf("%+v %v", s, err)
 	}
