@@ -81,6 +81,10 @@ type Store interface {
 	// GetCampaign returns a campaign by id, execution id, or unique prefix of
 	// either, with its entries in (index, attempt) order.
 	GetCampaign(ctx context.Context, id string) (*Campaign, []CampaignEntry, error)
+	// CampaignResults returns, in one read, the results the entries of a
+	// campaign (by its id) link, with their details, in no given order. A
+	// result deleted since (pruned) is simply not among them.
+	CampaignResults(ctx context.Context, campaignID string) ([]Result, error)
 	// ListCampaigns returns campaigns newest first.
 	ListCampaigns(ctx context.Context, f CampaignFilter) ([]Campaign, error)
 	// HeartbeatCampaign records that the vpt process owner still runs a

@@ -658,6 +658,25 @@ func (s *DB) GetCampaign(ctx context.Context, id string) (*store.Campaign, []sto
 	return c, entries, wrap("get campaign entries", erows.Err())
 }
 
+// CampaignResults implements store.Store.
+func (s *DB) CampaignResults(ctx context.Context, campaignID string) ([]store.Result, error) {
+	rows, err := s.db.QueryContext(ctx, s.q("SELECT "+strings.Join(resultCols, ", ")+
+		" FROM script_results WHERE id IN (SELECT script_result_id FROM campaign_script_results WHERE campaign_id = ?)"), campaignID)
+	if err != nil {
+		return nil, wrap("campaign results", err)
+	}
+	defer rows.Close()
+	var out []store.Result
+	for rows.Next() {
+		r, err := scanResult(rows, true)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *r)
+	}
+	return out, wrap("campaign results", rows.Err())
+}
+
 func (s *DB) shardsDone(ctx context.Context, campaignID string) ([]int, error) {
 	rows, err := s.db.QueryContext(ctx, s.q("SELECT shard FROM campaign_shards WHERE campaign_id = ? ORDER BY shard"), campaignID)
 	if err != nil {

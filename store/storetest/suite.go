@@ -362,6 +362,7 @@ func testCampaign(t *testing.T, s store.Store) {
 	if err != nil || len(linked) != 1 || linked[0].ID != r.ID {
 		t.Fatalf("results of campaign: %v %v", linked, err)
 	}
+	testCampaignResults(t, s, c.ID, r)
 	list, err := s.ListCampaigns(ctx, store.CampaignFilter{Name: "night"})
 	if err != nil || len(list) != 1 {
 		t.Fatalf("list campaigns: %v %v", list, err)
@@ -375,6 +376,47 @@ func testCampaign(t *testing.T, s store.Store) {
 	}
 	if _, _, err := s.GetCampaign(ctx, c.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted campaign: %v", err)
+	}
+}
+
+// testCampaignResults: one read gives the linked results whole, and
+// leaves out what was deleted since.
+func testCampaignResults(t *testing.T, s store.Store, campaignID string, linked *store.Result) {
+	t.Helper()
+	ctx := context.Background()
+	pruned := newResult("zap", base.Add(time.Minute))
+	finish(pruned, store.StatusFailed, time.Second)
+	pruned.Details = store.Details{Summary: "zapped", Steps: []store.Step{{Number: 1, Name: "zap", Status: store.StatusFailed}}}
+	if err := s.CreateResult(ctx, pruned); err != nil {
+		t.Fatal(err)
+	}
+	e := store.CampaignEntry{CampaignID: campaignID, Index: 1, Attempt: 2, ScriptName: "zap", Status: store.StatusFailed,
+		ScriptResultID: pruned.ID, StartedAt: base}
+	if err := s.PutCampaignEntry(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	unrelated := newResult("other", base)
+	if err := s.CreateResult(ctx, unrelated); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.CampaignResults(ctx, campaignID)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("campaign results: %v %v", got, err)
+	}
+	byID := map[string]store.Result{got[0].ID: got[0], got[1].ID: got[1]}
+	if byID[linked.ID].Status != store.StatusPassed || byID[pruned.ID].Details.Summary != "zapped" ||
+		len(byID[pruned.ID].Details.Steps) != 1 {
+		t.Fatalf("campaign results not whole: %+v", got)
+	}
+	if err := s.DeleteResult(ctx, pruned.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.CampaignResults(ctx, campaignID)
+	if err != nil || len(got) != 1 || got[0].ID != linked.ID {
+		t.Fatalf("after a prune: %v %v", got, err)
+	}
+	if none, err := s.CampaignResults(ctx, NewID()); err != nil || len(none) != 0 {
+		t.Fatalf("unknown campaign: %v %v", none, err)
 	}
 }
 
