@@ -9,11 +9,11 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/campaign/summary"
 	"github.com/vpt-dev/vpt/store"
 )
 
-func statuses(s report.CampaignSummary) string {
+func statuses(s summary.Summary) string {
 	var out []string
 	for _, e := range s.Entries {
 		out = append(out, string(e.Status))

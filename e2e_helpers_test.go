@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpt-dev/vpt/campaign/summary"
 	"github.com/vpt-dev/vpt/internal/proc"
 	"github.com/vpt-dev/vpt/internal/testenv"
 	"github.com/vpt-dev/vpt/report"
@@ -334,7 +335,7 @@ func campaignProject(t *testing.T) *project {
 	return p
 }
 
-func (p *project) campaignSummary(t *testing.T) report.CampaignSummary {
+func (p *project) campaignSummary(t *testing.T) summary.Summary {
 	t.Helper()
 	matches, _ := filepath.Glob(filepath.Join(p.dir, "vpt-results", "campaigns", "*", "summary.json"))
 	if len(matches) == 0 {
@@ -350,7 +351,7 @@ func (p *project) campaignSummary(t *testing.T) report.CampaignSummary {
 		}
 	}
 	b, _ := os.ReadFile(newest)
-	var s report.CampaignSummary
+	var s summary.Summary
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vpt-dev/vpt/campaign/summary"
 	"github.com/vpt-dev/vpt/executor"
 	"github.com/vpt-dev/vpt/store"
 )
@@ -370,7 +371,7 @@ func (d *dispatch) outcome(e *PlannedEntry) EntryOutcome {
 func (d *dispatch) judge(e *PlannedEntry) {
 	d.mu.Lock()
 	o := &d.outcomes[d.pos[e.Index]]
-	o.Status = store.FinalStatus(o.Attempts)
+	o.Status = summary.FinalStatus(o.Attempts)
 	failed := failing(o.Status, d.plan.Options.FailOnFlaky)
 	if failed {
 		d.failures++
@@ -405,7 +406,7 @@ func (d *dispatch) finish() {
 			ScriptName: e.Script.Name, DeviceID: e.Device, Status: status, StartedAt: time.Now().UTC(), Error: why}
 		d.put(na, d.r.entryEvent(d.c, store.EventEntryFinished, na))
 		o.Attempts = append(o.Attempts, na)
-		o.Status = store.FinalStatus(o.Attempts)
+		o.Status = summary.FinalStatus(o.Attempts)
 		if status == store.StatusNotRun {
 			o.Status = store.StatusNotRun
 		}

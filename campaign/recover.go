@@ -4,13 +4,15 @@ import (
 	"context"
 	"time"
 
+	"github.com/vpt-dev/vpt/campaign/summary"
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
 )
 
 // RecoveryStore is what campaign recovery needs of the results store.
 type RecoveryStore interface {
-	report.CampaignSource
+	summary.Source
+	GetResult(ctx context.Context, id string) (*store.Result, error)
 	RunningCampaigns(ctx context.Context) ([]store.Campaign, error)
 	FinishCampaign(ctx context.Context, c *store.Campaign, evs ...store.Event) (bool, error)
 	PutCampaignEntry(ctx context.Context, e store.CampaignEntry, evs ...store.Event) error
@@ -79,7 +81,7 @@ func recoverCampaign(ctx context.Context, st RecoveryStore, c *store.Campaign, r
 	if dir == "" {
 		dir = report.CampaignDir(resultsDir, c.ExecutionID)
 	}
-	sum, _, err := report.LoadCampaign(ctx, st, c.ID, dir)
+	sum, _, err := summary.Load(ctx, st, c.ID, report.RunLink(dir))
 	if err != nil {
 		return false, err
 	}
@@ -88,7 +90,7 @@ func recoverCampaign(ctx context.Context, st RecoveryStore, c *store.Campaign, r
 	if end.Before(c.StartedAt) {
 		end = c.StartedAt
 	}
-	c.Stats = Stats(sum, total, false)
+	c.Stats = summary.Stats(sum, total)
 	c.Status, c.Success, c.CompletedAt, c.ReportDir = StatusAbandoned, false, &end, dir
 	c.ExecutionTimeMs = end.Sub(c.StartedAt).Milliseconds()
 	c.ErrorMessage = "the vpt process running this campaign stopped without finishing it"

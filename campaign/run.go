@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vpt-dev/vpt/campaign/summary"
 	"github.com/vpt-dev/vpt/executor"
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
@@ -39,7 +40,7 @@ type Executor interface {
 
 // Store is what a campaign needs of the results store.
 type Store interface {
-	report.CampaignSource
+	summary.Source
 	CreateCampaign(ctx context.Context, c *store.Campaign, evs ...store.Event) (joined bool, err error)
 	UpdateCampaign(ctx context.Context, c *store.Campaign, evs ...store.Event) error
 	PutCampaignEntry(ctx context.Context, e store.CampaignEntry, evs ...store.Event) error
@@ -87,7 +88,7 @@ const DefaultStoreOutage = 2 * time.Minute
 // Outcome is what a campaign execution did.
 type Outcome struct {
 	Campaign *store.Campaign
-	Summary  report.CampaignSummary
+	Summary  summary.Summary
 	Results  map[string]*store.Result
 	// Entries of this shard, with their attempts, in file order.
 	Entries []EntryOutcome

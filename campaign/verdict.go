@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vpt-dev/vpt/campaign/summary"
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
 )
@@ -83,10 +84,10 @@ func (r *Runner) finalise(ctx context.Context, plan *Plan, out *Outcome, shard i
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	// Every shard's entries, for the stats and the reports.
-	var sum report.CampaignSummary
+	var sum summary.Summary
 	var results map[string]*store.Result
 	if err := retry(ctx, func() (err error) {
-		sum, results, err = report.LoadCampaign(ctx, r.Store, c.ID, out.Dir)
+		sum, results, err = summary.Load(ctx, r.Store, c.ID, report.RunLink(out.Dir))
 		return err
 	}); err != nil {
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
@@ -94,7 +95,7 @@ func (r *Runner) finalise(ctx context.Context, plan *Plan, out *Outcome, shard i
 	for id, res := range results {
 		out.Results[id] = res
 	}
-	c.Stats = Stats(sum, plan.Total, plan.Options.FailOnFlaky)
+	c.Stats = summary.Stats(sum, plan.Total)
 	c.ShardsDone = done
 	end := time.Now().UTC()
 	c.ExecutionTimeMs = end.Sub(c.StartedAt).Milliseconds()
@@ -152,36 +153,4 @@ func retry(ctx context.Context, f func() error) error {
 		}
 		wait = min(2*wait, 2*time.Second)
 	}
-}
-
-// Stats counts entries by final status. total is the number of entries
-// in the file; entries no shard has recorded yet are not run (so far).
-func Stats(sum report.CampaignSummary, total int, failOnFlaky bool) store.CampaignStats {
-	s := store.CampaignStats{Total: total}
-	for _, e := range sum.Entries {
-		switch e.Status {
-		case store.StatusPassed:
-			s.Passed++
-		case store.StatusFlaky:
-			s.Flaky++
-		case store.StatusFailed:
-			s.Failed++
-		case store.StatusTimeout:
-			s.Timeout++
-		case store.StatusError, store.StatusAbandoned:
-			s.Error++
-		case store.StatusInterrupted:
-			s.Interrupted++
-		case store.StatusNotRun:
-			s.NotRun++
-		}
-		if e.Status != store.StatusNotRun {
-			s.Completed++
-		}
-		s.DurationMs += e.DurationMs
-	}
-	if missing := total - len(sum.Entries); missing > 0 {
-		s.NotRun += missing
-	}
-	return s
 }

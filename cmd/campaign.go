@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vpt-dev/vpt/campaign"
+	"github.com/vpt-dev/vpt/campaign/summary"
 	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/executor"
 	"github.com/vpt-dev/vpt/internal/ui"
@@ -298,7 +299,7 @@ func lastFailed(ctx context.Context, app *App, campaignID string) (map[int]bool,
 		}
 		only := map[int]bool{}
 		for i, atts := range byIndex {
-			if s := store.FinalStatus(atts); s != store.StatusPassed && s != store.StatusFlaky {
+			if s := summary.FinalStatus(atts); s != store.StatusPassed && s != store.StatusFlaky {
 				only[i] = true
 			}
 		}

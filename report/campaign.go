@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vpt-dev/vpt/campaign/summary"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -19,103 +20,33 @@ const (
 	CampaignHTML = "index.html"
 	SummaryJSON  = "summary.json"
 	JUnitXML     = "junit.xml"
-	// CampaignSchema names the version of summary.json's shape.
-	CampaignSchema = "vpt.campaign/v1"
 )
 
-// CampaignSummary is summary.json (documented in docs/result-json.md).
-type CampaignSummary struct {
-	Schema   string          `json:"schema"`
-	Campaign *store.Campaign `json:"campaign"`
-	Entries  []EntrySummary  `json:"entries"`
-}
+// CampaignSummary, EntrySummary and AttemptSummary are the campaign's
+// summary, which package campaign/summary owns and judges; report renders
+// it.
+//
+// Deprecated: use summary.Summary, summary.Entry, summary.Attempt.
+type (
+	CampaignSummary = summary.Summary
+	EntrySummary    = summary.Entry
+	AttemptSummary  = summary.Attempt
+)
 
-// EntrySummary is one script configuration of the campaign and its attempts.
-type EntrySummary struct {
-	Index      int              `json:"index"`
-	Script     string           `json:"script_name"`
-	Device     string           `json:"device_id"`
-	Status     store.Status     `json:"status"`
-	DurationMs int64            `json:"duration_ms"`
-	Attempts   []AttemptSummary `json:"attempts"`
-}
-
-// AttemptSummary is one run of an entry.
-type AttemptSummary struct {
-	Attempt   int          `json:"attempt"`
-	Status    store.Status `json:"status"`
-	Device    string       `json:"device_id"`
-	ResultID  string       `json:"script_result_id,omitempty"`
-	StartedAt time.Time    `json:"started_at"`
-	// OffsetMs is when the attempt started, from the campaign's start.
-	OffsetMs   int64  `json:"offset_ms"`
-	DurationMs int64  `json:"duration_ms"`
-	Report     string `json:"report,omitempty"` // relative to the campaign folder, or a URL
-	RunDir     string `json:"run_dir,omitempty"`
-	// Host ran the attempt, when not the campaign's host (an agent of a
-	// distributed campaign): its run folder is RunDir on that host.
-	Host  string `json:"host,omitempty"`
-	Error string `json:"error,omitempty"`
-}
-
-// Summarize groups a campaign's attempts by entry. results holds the
-// script results of the attempts, by id; dir is the campaign folder
-// (reports are linked relative to it).
-func Summarize(c *store.Campaign, entries []store.CampaignEntry, results map[string]*store.Result, dir string) CampaignSummary {
-	byIndex := map[int][]store.CampaignEntry{}
-	var order []int
-	for _, e := range entries {
-		if _, ok := byIndex[e.Index]; !ok {
-			order = append(order, e.Index)
-		}
-		byIndex[e.Index] = append(byIndex[e.Index], e)
-	}
-	sort.Ints(order)
-	sum := CampaignSummary{Schema: CampaignSchema, Campaign: c}
-	for _, i := range order {
-		atts := byIndex[i]
-		sort.Slice(atts, func(a, b int) bool { return atts[a].Attempt < atts[b].Attempt })
-		es := EntrySummary{Index: i, Script: atts[0].ScriptName, Device: atts[len(atts)-1].DeviceID, Status: store.FinalStatus(atts)}
-		for _, a := range atts {
-			as := AttemptSummary{Attempt: a.Attempt, Status: a.Status, Device: a.DeviceID, ResultID: a.ScriptResultID,
-				StartedAt: a.StartedAt, DurationMs: a.DurationMs, RunDir: a.RunDir, Error: a.Error}
-			if !a.StartedAt.IsZero() && a.Status != store.StatusNotRun {
-				as.OffsetMs = a.StartedAt.Sub(c.StartedAt).Milliseconds()
-			}
-			if r := results[a.ScriptResultID]; r != nil {
-				as.Report = reportLink(dir, r)
-				if as.RunDir == "" {
-					as.RunDir = r.RunDir
-				}
-				if r.HostName != c.HostName {
-					// Made on another host (an agent): its uploaded report
-					// is the one every reader of this report can open.
-					as.Host = r.HostName
-					if r.HTMLReportR2URL != "" {
-						as.Report = r.HTMLReportR2URL
-					}
+// RunLink is how the campaign report in dir links a run's report: relative
+// when the run folder is on this machine, else its uploaded URL.
+func RunLink(dir string) summary.Linker {
+	abs, _ := filepath.Abs(dir)
+	return func(r *store.Result) string {
+		if r.RunDir != "" {
+			if _, err := os.Stat(filepath.Join(r.RunDir, ReportHTML)); err == nil {
+				if rel, err := filepath.Rel(abs, filepath.Join(r.RunDir, ReportHTML)); err == nil {
+					return filepath.ToSlash(rel)
 				}
 			}
-			es.DurationMs += a.DurationMs
-			es.Attempts = append(es.Attempts, as)
 		}
-		sum.Entries = append(sum.Entries, es)
+		return r.HTMLReportR2URL
 	}
-	return sum
-}
-
-// reportLink links a run's report from the campaign folder: relative when
-// the run folder is on this machine, else its uploaded URL.
-func reportLink(dir string, r *store.Result) string {
-	if r.RunDir != "" {
-		if _, err := os.Stat(filepath.Join(r.RunDir, ReportHTML)); err == nil {
-			abs, _ := filepath.Abs(dir)
-			if rel, err := filepath.Rel(abs, filepath.Join(r.RunDir, ReportHTML)); err == nil {
-				return filepath.ToSlash(rel)
-			}
-		}
-	}
-	return r.HTMLReportR2URL
 }
 
 // campaignPage is what the campaign template shows.
@@ -130,7 +61,7 @@ type campaignPage struct {
 }
 
 // WriteCampaign writes index.html and summary.json into the campaign folder.
-func WriteCampaign(dir string, sum CampaignSummary) error {
+func WriteCampaign(dir string, sum summary.Summary) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -149,7 +80,7 @@ func WriteCampaign(dir string, sum CampaignSummary) error {
 }
 
 // RenderCampaign renders the campaign report.
-func RenderCampaign(w *bytes.Buffer, sum CampaignSummary) error {
+func RenderCampaign(w *bytes.Buffer, sum summary.Summary) error {
 	devices := map[string]bool{}
 	rows := make([][]any, 0, len(sum.Entries))
 	for _, e := range sum.Entries {
@@ -176,7 +107,7 @@ func RenderCampaign(w *bytes.Buffer, sum CampaignSummary) error {
 
 // JUnitForCampaign is the JUnit document of a campaign: one testsuite for
 // the campaign (or one per device), one test case per entry.
-func JUnitForCampaign(sum CampaignSummary, results map[string]*store.Result, perDevice bool) JUnit {
+func JUnitForCampaign(sum summary.Summary, results map[string]*store.Result, perDevice bool) JUnit {
 	c := sum.Campaign
 	j := JUnit{Name: c.Name}
 	for _, e := range sum.Entries {
@@ -211,29 +142,9 @@ func CampaignDir(resultsDir, executionID string) string {
 	return filepath.Join(resultsDir, "campaigns", executionID)
 }
 
-// CampaignSource is what LoadCampaign reads from the results store.
-type CampaignSource interface {
-	GetCampaign(ctx context.Context, id string) (*store.Campaign, []store.CampaignEntry, error)
-	GetResult(ctx context.Context, id string) (*store.Result, error)
-}
-
-// LoadCampaign reads a campaign, its attempts and their results from the
-// store and summarises them for the folder dir.
-func LoadCampaign(ctx context.Context, st CampaignSource, id, dir string) (CampaignSummary, map[string]*store.Result, error) {
-	c, entries, err := st.GetCampaign(ctx, id)
-	if err != nil {
-		return CampaignSummary{}, nil, err
-	}
-	results := map[string]*store.Result{}
-	for _, e := range entries {
-		if e.ScriptResultID == "" {
-			continue
-		}
-		r, err := st.GetResult(ctx, e.ScriptResultID)
-		if err != nil {
-			continue // pruned since
-		}
-		results[r.ID] = r
-	}
-	return Summarize(c, entries, results, dir), results, nil
+// LoadCampaign reads and summarises a campaign for its report folder dir.
+//
+// Deprecated: use summary.Load(ctx, st, id, RunLink(dir)).
+func LoadCampaign(ctx context.Context, st summary.Source, id, dir string) (CampaignSummary, map[string]*store.Result, error) {
+	return summary.Load(ctx, st, id, RunLink(dir))
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpt-dev/vpt/campaign/summary"
 	"github.com/vpt-dev/vpt/internal/golden"
 	"github.com/vpt-dev/vpt/store"
 )
@@ -142,7 +143,7 @@ func TestCampaignReport(t *testing.T) {
 	os.WriteFile(filepath.Join(runDir, ReportHTML), []byte("x"), 0o644)
 	results := map[string]*store.Result{"r2": {ID: "r2", RunDir: runDir}, "r1": {ID: "r1", HTMLReportR2URL: "https://pub.example/r1/report.html"}}
 	cdir := filepath.Join(dir, "campaigns", c.ExecutionID)
-	sum := Summarize(c, entries, results, cdir)
+	sum := summary.Build(c, entries, results, RunLink(cdir))
 	if len(sum.Entries) != 3 || sum.Entries[0].Status != store.StatusFlaky || sum.Entries[2].Status != store.StatusNotRun {
 		t.Fatalf("summary %+v", sum.Entries)
 	}
@@ -173,14 +174,14 @@ func TestCampaignReportSize(t *testing.T) {
 	}
 }
 
-func bigCampaign(n int) CampaignSummary {
+func bigCampaign(n int) summary.Summary {
 	c := &store.Campaign{ID: "c", ExecutionID: "campaign_exec_1_00000000", Name: "big", Status: "completed", StartedAt: t0,
 		ExecutionTimeMs: int64(n) * 250, Stats: store.CampaignStats{Total: n, Passed: n}}
-	sum := CampaignSummary{Schema: CampaignSchema, Campaign: c}
+	sum := summary.Summary{Schema: summary.Schema, Campaign: c}
 	for i := 0; i < n; i++ {
 		dev := fmt.Sprintf("device%d", i%4+1)
-		sum.Entries = append(sum.Entries, EntrySummary{Index: i, Script: fmt.Sprintf("suite/script_%04d", i), Device: dev,
-			Status: store.StatusPassed, DurationMs: 1000, Attempts: []AttemptSummary{{Attempt: 1, Status: store.StatusPassed, Device: dev,
+		sum.Entries = append(sum.Entries, summary.Entry{Index: i, Script: fmt.Sprintf("suite/script_%04d", i), Device: dev,
+			Status: store.StatusPassed, DurationMs: 1000, Attempts: []summary.Attempt{{Attempt: 1, Status: store.StatusPassed, Device: dev,
 				ResultID: fmt.Sprintf("%08d-0000-4000-8000-000000000000", i), OffsetMs: int64(i/4) * 1000, DurationMs: 1000,
 				Report: fmt.Sprintf("../../runs/%08d-0000-4000-8000-000000000000/report.html", i)}}})
 	}

@@ -492,26 +492,3 @@ func NewID() string {
 	h := hex.EncodeToString(b[:])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
-
-// FinalStatus is the status of a campaign entry from its attempts (in
-// attempt order): not_run when none ran, flaky when it passed after a
-// failure, else the last attempt's status.
-func FinalStatus(attempts []CampaignEntry) Status {
-	ran := false
-	failedBefore := false
-	last := StatusNotRun
-	for _, a := range attempts {
-		if a.Status == StatusNotRun || a.Status == "" || a.Requeued {
-			continue
-		}
-		if ran && last != StatusPassed {
-			failedBefore = true
-		}
-		ran = true
-		last = a.Status
-	}
-	if last == StatusPassed && failedBefore {
-		return StatusFlaky
-	}
-	return last
-}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vpt-dev/vpt/campaign/summary"
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
 )
@@ -377,7 +378,7 @@ func campaignEntries(c *store.Campaign, entries []store.CampaignEntry) []entryRo
 	for _, e := range entries {
 		// Flaky: failed, then passed on a retry.
 		if row := byIndex[e.Index]; row.Status == store.StatusPassed && row.Attempts > 1 {
-			row.Status = store.FinalStatus(attemptsOf(entries, e.Index))
+			row.Status = summary.FinalStatus(attemptsOf(entries, e.Index))
 		}
 	}
 	out := make([]entryRow, 0, len(rows))

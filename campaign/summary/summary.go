@@ -1,0 +1,191 @@
+// Package summary is what a campaign execution did, entry by entry, as
+// summary.json records it, and the judging of it: an entry's final status
+// from its attempts (flaky, not run…) and the campaign's statistics. It
+// belongs to the campaign and is judged only here; report renders it (the
+// HTML page, JUnit) and knows no rule of its own. It is a package of its
+// own so that report can import it: the campaign runner imports the
+// executor, which imports report.
+package summary
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/vpt-dev/vpt/store"
+)
+
+// Schema names the version of summary.json's shape.
+const Schema = "vpt.campaign/v1"
+
+// Summary is summary.json (documented in docs/result-json.md).
+type Summary struct {
+	Schema   string          `json:"schema"`
+	Campaign *store.Campaign `json:"campaign"`
+	Entries  []Entry         `json:"entries"`
+}
+
+// Entry is one script configuration of the campaign and its attempts.
+type Entry struct {
+	Index      int          `json:"index"`
+	Script     string       `json:"script_name"`
+	Device     string       `json:"device_id"`
+	Status     store.Status `json:"status"`
+	DurationMs int64        `json:"duration_ms"`
+	Attempts   []Attempt    `json:"attempts"`
+}
+
+// Attempt is one run of an entry.
+type Attempt struct {
+	Attempt   int          `json:"attempt"`
+	Status    store.Status `json:"status"`
+	Device    string       `json:"device_id"`
+	ResultID  string       `json:"script_result_id,omitempty"`
+	StartedAt time.Time    `json:"started_at"`
+	// OffsetMs is when the attempt started, from the campaign's start.
+	OffsetMs   int64  `json:"offset_ms"`
+	DurationMs int64  `json:"duration_ms"`
+	Report     string `json:"report,omitempty"` // relative to the campaign folder, or a URL
+	RunDir     string `json:"run_dir,omitempty"`
+	// Host ran the attempt, when not the campaign's host (an agent of a
+	// distributed campaign): its run folder is RunDir on that host.
+	Host  string `json:"host,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// Linker gives the link from the campaign's report to a run's report
+// (report.RunLink: relative when the run folder is here, else its URL).
+type Linker func(r *store.Result) string
+
+// Build groups a campaign's attempts by entry. results holds the script
+// results of the attempts, by id (a pruned one is missing: its attempt
+// keeps what the entry recorded).
+func Build(c *store.Campaign, entries []store.CampaignEntry, results map[string]*store.Result, link Linker) Summary {
+	byIndex := map[int][]store.CampaignEntry{}
+	var order []int
+	for _, e := range entries {
+		if _, ok := byIndex[e.Index]; !ok {
+			order = append(order, e.Index)
+		}
+		byIndex[e.Index] = append(byIndex[e.Index], e)
+	}
+	sort.Ints(order)
+	sum := Summary{Schema: Schema, Campaign: c}
+	for _, i := range order {
+		atts := byIndex[i]
+		sort.Slice(atts, func(a, b int) bool { return atts[a].Attempt < atts[b].Attempt })
+		es := Entry{Index: i, Script: atts[0].ScriptName, Device: atts[len(atts)-1].DeviceID, Status: FinalStatus(atts)}
+		for _, a := range atts {
+			es.DurationMs += a.DurationMs
+			es.Attempts = append(es.Attempts, attempt(c, a, results[a.ScriptResultID], link))
+		}
+		sum.Entries = append(sum.Entries, es)
+	}
+	return sum
+}
+
+func attempt(c *store.Campaign, a store.CampaignEntry, r *store.Result, link Linker) Attempt {
+	as := Attempt{Attempt: a.Attempt, Status: a.Status, Device: a.DeviceID, ResultID: a.ScriptResultID,
+		StartedAt: a.StartedAt, DurationMs: a.DurationMs, RunDir: a.RunDir, Error: a.Error}
+	if !a.StartedAt.IsZero() && a.Status != store.StatusNotRun {
+		as.OffsetMs = a.StartedAt.Sub(c.StartedAt).Milliseconds()
+	}
+	if r != nil {
+		if link != nil {
+			as.Report = link(r)
+		}
+		if as.RunDir == "" {
+			as.RunDir = r.RunDir
+		}
+		if r.HostName != c.HostName {
+			// Made on another host (an agent): its uploaded report is the
+			// one every reader of this report can open.
+			as.Host = r.HostName
+			if r.HTMLReportR2URL != "" {
+				as.Report = r.HTMLReportR2URL
+			}
+		}
+	}
+	return as
+}
+
+// FinalStatus is the status of a campaign entry from its attempts (in
+// attempt order): not_run when none ran, flaky when it passed after a
+// failure, else the last attempt's status. An attempt requeued because its
+// device failed does not count.
+func FinalStatus(attempts []store.CampaignEntry) store.Status {
+	ran := false
+	failedBefore := false
+	last := store.StatusNotRun
+	for _, a := range attempts {
+		if a.Status == store.StatusNotRun || a.Status == "" || a.Requeued {
+			continue
+		}
+		if ran && last != store.StatusPassed {
+			failedBefore = true
+		}
+		ran = true
+		last = a.Status
+	}
+	if last == store.StatusPassed && failedBefore {
+		return store.StatusFlaky
+	}
+	return last
+}
+
+// Stats counts entries by final status. total is the number of entries
+// in the file; entries no shard has recorded yet are not run (so far).
+func Stats(sum Summary, total int) store.CampaignStats {
+	s := store.CampaignStats{Total: total}
+	for _, e := range sum.Entries {
+		switch e.Status {
+		case store.StatusPassed:
+			s.Passed++
+		case store.StatusFlaky:
+			s.Flaky++
+		case store.StatusFailed:
+			s.Failed++
+		case store.StatusTimeout:
+			s.Timeout++
+		case store.StatusError, store.StatusAbandoned:
+			s.Error++
+		case store.StatusInterrupted:
+			s.Interrupted++
+		case store.StatusNotRun:
+			s.NotRun++
+		}
+		if e.Status != store.StatusNotRun {
+			s.Completed++
+		}
+		s.DurationMs += e.DurationMs
+	}
+	if missing := total - len(sum.Entries); missing > 0 {
+		s.NotRun += missing
+	}
+	return s
+}
+
+// Source is what Load reads from the results store.
+type Source interface {
+	GetCampaign(ctx context.Context, id string) (*store.Campaign, []store.CampaignEntry, error)
+	CampaignResults(ctx context.Context, campaignID string) ([]store.Result, error)
+}
+
+// Load reads a campaign (by id, execution id or prefix), its attempts and
+// their results from the store, in two reads, and summarises them. Every
+// error of the store is returned; a result pruned since is no error.
+func Load(ctx context.Context, st Source, id string, link Linker) (Summary, map[string]*store.Result, error) {
+	c, entries, err := st.GetCampaign(ctx, id)
+	if err != nil {
+		return Summary{}, nil, err
+	}
+	list, err := st.CampaignResults(ctx, c.ID)
+	if err != nil {
+		return Summary{}, nil, err
+	}
+	results := make(map[string]*store.Result, len(list))
+	for i := range list {
+		results[list[i].ID] = &list[i]
+	}
+	return Build(c, entries, results, link), results, nil
+}
