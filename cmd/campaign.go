@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vpt-dev/vpt/campaign"
-	"github.com/vpt-dev/vpt/campaign/summary"
 	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/executor"
 	"github.com/vpt-dev/vpt/internal/ui"
@@ -163,17 +162,18 @@ func runCampaign(ctx context.Context, app *App, o campaignOptions) error {
 		return err
 	}
 	if o.lastFailed {
-		only, prev, err := lastFailed(ctx, app, f.CampaignID)
+		st, err := app.Store(ctx)
+		if err != nil {
+			return err
+		}
+		failed, prev, err := campaign.LastFailed(ctx, st, f.CampaignID)
 		if err != nil {
 			return err
 		}
 		if prev == "" {
 			app.Notice("no previous execution of %s: running everything", f.CampaignID)
 		} else {
-			opts.Only = only
-			if plan, err = campaign.Prepare(f, env, opts); err != nil {
-				return err
-			}
+			plan.Keep(failed)
 			app.Notice("rerunning %d script(s) that did not pass in %s", len(plan.Entries), prev)
 		}
 	}
@@ -272,40 +272,6 @@ func parseShard(s string) (int, int, bool) {
 	i, err1 := strconv.Atoi(a)
 	n, err2 := strconv.Atoi(b)
 	return i, n, ok && err1 == nil && err2 == nil && n >= 1 && i >= 1 && i <= n
-}
-
-// lastFailed returns the indexes of entries that did not pass in the
-// campaign's previous finished execution.
-func lastFailed(ctx context.Context, app *App, campaignID string) (map[int]bool, string, error) {
-	st, err := app.Store(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	list, err := st.ListCampaigns(ctx, store.CampaignFilter{CampaignID: campaignID, Limit: 20})
-	if err != nil {
-		return nil, "", err
-	}
-	for _, c := range list {
-		if c.Status == campaign.StatusRunning {
-			continue
-		}
-		_, entries, err := st.GetCampaign(ctx, c.ID)
-		if err != nil {
-			return nil, "", err
-		}
-		byIndex := map[int][]store.CampaignEntry{}
-		for _, e := range entries {
-			byIndex[e.Index] = append(byIndex[e.Index], e)
-		}
-		only := map[int]bool{}
-		for i, atts := range byIndex {
-			if s := summary.FinalStatus(atts); s != store.StatusPassed && s != store.StatusFlaky {
-				only[i] = true
-			}
-		}
-		return only, c.ExecutionID, nil
-	}
-	return nil, "", nil
 }
 
 func printPlan(app *App, plan *campaign.Plan) {
