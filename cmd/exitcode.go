@@ -12,6 +12,7 @@ import (
 	"github.com/vpt-dev/vpt/internal/ui"
 	"github.com/vpt-dev/vpt/internal/yamlfile"
 	"github.com/vpt-dev/vpt/report/upload"
+	"github.com/vpt-dev/vpt/results"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -32,7 +33,7 @@ var (
 		capture.ErrUnknownDevice, capture.ErrBadDeviceConfig, capture.ErrUnknownKey,
 		ui.ErrNotFound, ui.ErrNodeNotFound, ui.ErrInvalid, ui.ErrUnreachable,
 		store.ErrBadURL, store.ErrNotFound, store.ErrAmbiguous,
-		campaign.ErrInvalid, agent.ErrNeedsPostgres, agent.ErrSchema, agent.ErrNameTaken,
+		campaign.ErrInvalid, agent.ErrNeedsPostgres, agent.ErrSchema, agent.ErrNameTaken, results.ErrNotHere,
 	}
 	infraErrors = []error{
 		store.ErrUnavailable, capture.ErrUnreachable, capture.ErrToolMissing, capture.ErrDeviceBusy,

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vpt-dev/vpt/report"
+	"github.com/vpt-dev/vpt/results"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -198,47 +198,8 @@ func (a *App) result(ctx context.Context, id string) (store.Store, *store.Result
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := findResult(ctx, st, id)
+	res, err := results.Find(ctx, st, id)
 	return st, res, err
-}
-
-// fullResults lists results with their details (ListResults leaves them out).
-func fullResults(ctx context.Context, st store.Store, f store.ResultFilter) ([]*store.Result, error) {
-	rows, err := st.ListResults(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*store.Result, 0, len(rows))
-	for _, r := range rows {
-		full, err := st.GetResult(ctx, r.ID)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, full)
-	}
-	return out, nil
-}
-
-// findResult finds a result by id, prefix, or "latest".
-func findResult(ctx context.Context, st store.Store, id string) (*store.Result, error) {
-	if id == "" || id == "latest" {
-		rows, err := st.ListResults(ctx, store.ResultFilter{Limit: 1})
-		if err != nil {
-			return nil, err
-		}
-		if len(rows) == 0 {
-			return nil, &usageError{msg: "no results yet", hint: "run a script first: vpt run SCRIPT"}
-		}
-		id = rows[0].ID
-	}
-	res, err := st.GetResult(ctx, id)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, &usageError{msg: fmt.Sprintf("no result %q", id), hint: "list results with: vpt report list"}
-		}
-		return nil, err
-	}
-	return res, nil
 }
 
 func newReportShowCmd(app *App) *cobra.Command {
@@ -398,59 +359,7 @@ is on this machine, from the results store and the run folder: after an upgrade
 of vpt, old reports get the new template.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			st, err := app.Store(ctx)
-			if err != nil {
-				return err
-			}
-			var targets []*store.Result
-			switch {
-			case all && len(args) > 0:
-				return &usageError{msg: "give an ID or --all, not both"}
-			case all:
-				if targets, err = fullResults(ctx, st, store.ResultFilter{}); err != nil {
-					return err
-				}
-			default:
-				if len(args) == 0 {
-					return &usageError{msg: "which run?", hint: "vpt report regenerate ID, or --all"}
-				}
-				res, err := findResult(ctx, st, args[0])
-				if err != nil {
-					return err
-				}
-				targets = append(targets, res)
-			}
-			done, skipped := 0, 0
-			for _, r := range targets {
-				if r.RunDir == "" {
-					skipped++
-					continue
-				}
-				if _, err := os.Stat(r.RunDir); err != nil {
-					skipped++
-					if !all {
-						return &usageError{msg: fmt.Sprintf("run folder %s is not on this machine", r.RunDir)}
-					}
-					continue
-				}
-				if err := report.WriteRunReport(r, nil); err != nil {
-					return fmt.Errorf("run %s: %w", r.ID[:8], err)
-				}
-				if err := report.WriteResultJSON(r); err != nil {
-					return fmt.Errorf("run %s: %w", r.ID[:8], err)
-				}
-				done++
-			}
-			if err := regenerateCampaigns(ctx, app, st, targets); err != nil {
-				return err
-			}
-			fmt.Fprintf(app.IO.Out, "regenerated %d report(s)", done)
-			if skipped > 0 {
-				fmt.Fprintf(app.IO.Out, "; %d run folder(s) not on this machine", skipped)
-			}
-			fmt.Fprintln(app.IO.Out)
-			return nil
+			return runRegenerate(cmd.Context(), app, args, all)
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "every run whose folder is on this machine")
@@ -474,7 +383,8 @@ func newReportPruneCmd(app *App) *cobra.Command {
 			if err != nil {
 				return &usageError{msg: "--older-than: " + err.Error(), hint: "for example 30d, 12h, 2w"}
 			}
-			return runPrune(cmd.Context(), app, time.Now().Add(-age), keepFailed, dryRun, remote)
+			o := results.PruneOptions{Before: time.Now().Add(-age), KeepFailed: keepFailed, DryRun: dryRun}
+			return runPrune(cmd.Context(), app, o, remote)
 		},
 	}
 	f := cmd.Flags()
@@ -485,117 +395,78 @@ func newReportPruneCmd(app *App) *cobra.Command {
 	return cmd
 }
 
-func runPrune(ctx context.Context, app *App, cutoff time.Time, keepFailed, dryRun, remote bool) error {
-	st, err := app.Store(ctx)
-	if err != nil {
-		return err
-	}
-	rows, err := st.ListResults(ctx, store.ResultFilter{Before: cutoff})
-	if err != nil {
-		return err
-	}
-	var remover remoteRemover
-	if remote && !dryRun {
-		if remover, err = app.remoteRemover(ctx); err != nil {
-			return err
-		}
-	}
-	var deleted, kept, bytes int64
-	for _, r := range rows {
-		if r.Status == store.StatusRunning || keepFailed && r.Status != store.StatusPassed {
-			kept++
-			continue
-		}
-		size := dirSize(r.RunDir)
-		if dryRun {
-			fmt.Fprintf(app.IO.Out, "would delete %s  %s  %s  %s\n", r.ID[:8], r.StartedAt.Local().Format("2006-01-02"), r.ScriptName, r.Status)
-			deleted++
-			bytes += size
-			continue
-		}
-		if remover != nil && r.UploadStatus == store.UploadDone {
-			if err := remover(ctx, &r); err != nil {
-				return fmt.Errorf("run %s: its uploaded copy: %w (nothing of the run was deleted)", r.ID[:8], err)
-			}
-		}
-		// The row goes first: a folder without a row is only disk space,
-		// a row without its folder would be a broken link.
-		if err := st.DeleteResult(ctx, r.ID); err != nil {
-			return err
-		}
-		if r.RunDir != "" && within(filepath.Join(app.cfg.ResultsDir, "runs"), r.RunDir) {
-			if err := os.RemoveAll(r.RunDir); err != nil {
-				app.Notice("could not delete %s: %v", r.RunDir, err)
-			}
-		}
-		deleted++
-		bytes += size
-	}
-	verb := "deleted"
-	if dryRun {
-		verb = "would delete"
-	}
-	fmt.Fprintf(app.IO.Out, "%s %d result(s), %.1f MB; kept %d\n", verb, deleted, float64(bytes)/(1<<20), kept)
-	// The event log keeps the same history as the results.
-	if dryRun {
-		fmt.Fprintf(app.IO.Out, "would delete the events older than %s\n", cutoff.Local().Format("2006-01-02 15:04"))
-		return nil
-	}
-	n, err := st.PruneEvents(ctx, cutoff)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(app.IO.Out, "deleted %d event(s)\n", n)
-	return nil
-}
-
-// within reports whether path is inside dir (both made absolute).
-func within(dir, path string) bool {
-	ad, err1 := filepath.Abs(dir)
-	ap, err2 := filepath.Abs(path)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	rel, err := filepath.Rel(ad, ap)
-	return err == nil && rel != "." && !strings.HasPrefix(rel, "..")
-}
-
-func dirSize(dir string) int64 {
-	var n int64
-	_ = filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() {
-			n += info.Size()
-		}
-		return nil
-	})
-	return n
-}
-
-// regenerateCampaigns rebuilds the campaign reports that hold the runs
-// (all campaigns when runs holds every result).
-func regenerateCampaigns(ctx context.Context, app *App, st store.Store, runs []*store.Result) error {
+func runPrune(ctx context.Context, app *App, o results.PruneOptions, remote bool) error {
 	cfg, err := app.Config()
 	if err != nil {
 		return err
 	}
-	ids := map[string]bool{}
-	for _, r := range runs {
-		if r.Details.CampaignID != "" {
-			ids[r.Details.CampaignID] = true
-		}
+	st, err := app.Store(ctx)
+	if err != nil {
+		return err
 	}
-	for id := range ids {
-		dir := report.CampaignDir(cfg.ResultsDir, id)
-		sum, _, err := report.LoadCampaign(ctx, st, id, dir)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
+	if remote && !o.DryRun {
+		if o.Remote, err = app.remoteRemover(ctx); err != nil {
 			return err
 		}
-		if err := report.WriteCampaign(dir, sum); err != nil {
-			return fmt.Errorf("campaign %s: %w", id, err)
+	}
+	o.RunsDir = filepath.Join(cfg.ResultsDir, "runs")
+	o.Warn = app.Notice
+	if o.DryRun {
+		o.Pruned = func(r store.Result) {
+			fmt.Fprintf(app.IO.Out, "would delete %s  %s  %s  %s\n", r.ID[:8], r.StartedAt.Local().Format("2006-01-02"), r.ScriptName, r.Status)
 		}
 	}
+	rep, err := results.Prune(ctx, st, o)
+	if err != nil {
+		return err
+	}
+	verb := "deleted"
+	if o.DryRun {
+		verb = "would delete"
+	}
+	fmt.Fprintf(app.IO.Out, "%s %d result(s), %.1f MB; kept %d\n", verb, rep.Deleted, float64(rep.Bytes)/(1<<20), rep.Kept)
+	if o.DryRun {
+		fmt.Fprintf(app.IO.Out, "would delete the events older than %s\n", o.Before.Local().Format("2006-01-02 15:04"))
+	} else {
+		fmt.Fprintf(app.IO.Out, "deleted %d event(s)\n", rep.Events)
+	}
+	return nil
+}
+
+func runRegenerate(ctx context.Context, app *App, args []string, all bool) error {
+	cfg, err := app.Config()
+	if err != nil {
+		return err
+	}
+	st, err := app.Store(ctx)
+	if err != nil {
+		return err
+	}
+	var targets []*store.Result
+	switch {
+	case all && len(args) > 0:
+		return &usageError{msg: "give an ID or --all, not both"}
+	case all:
+		if targets, err = results.Full(ctx, st, store.ResultFilter{}); err != nil {
+			return err
+		}
+	case len(args) == 0:
+		return &usageError{msg: "which run?", hint: "vpt report regenerate ID, or --all"}
+	default:
+		res, err := results.Find(ctx, st, args[0])
+		if err != nil {
+			return err
+		}
+		targets = append(targets, res)
+	}
+	rep, err := results.Regenerate(ctx, st, cfg.ResultsDir, targets, !all)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(app.IO.Out, "regenerated %d report(s)", rep.Done)
+	if rep.Skipped > 0 {
+		fmt.Fprintf(app.IO.Out, "; %d run folder(s) not on this machine", rep.Skipped)
+	}
+	fmt.Fprintln(app.IO.Out)
 	return nil
 }

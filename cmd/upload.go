@@ -12,6 +12,7 @@ import (
 
 	"github.com/vpt-dev/vpt/campaign"
 	"github.com/vpt-dev/vpt/report/upload"
+	"github.com/vpt-dev/vpt/results"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -93,7 +94,7 @@ func runReportUpload(ctx context.Context, app *App, args []string, pending bool)
 			return nil
 		}
 	} else {
-		r, err := findResult(ctx, st, args[0])
+		r, err := results.Find(ctx, st, args[0])
 		if err != nil {
 			return err
 		}
