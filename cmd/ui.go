@@ -1,19 +1,18 @@
 package cmd
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/executor"
 	"github.com/vpt-dev/vpt/internal/ui"
 	"github.com/vpt-dev/vpt/internal/yamlfile"
 )
@@ -204,64 +203,12 @@ reference image of the node's image verification, beside the userinterface:
 		Example: `  vpt ui reference live --device device1 --region 40,10,600,100`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := app.Config()
-			if err != nil {
-				return err
-			}
 			rect, err := parseRegion(region)
 			if err != nil {
 				return err
 			}
-			runner, err := app.Runner(cmd.Context(), nil)
-			if err != nil {
-				return err
-			}
-			if name == "" {
-				dc, err := runner.Devices.Config(device)
-				if err != nil {
-					return err
-				}
-				if name = dc.UserInterface; name == "" {
-					return &usageError{msg: "which userinterface? device " + device + " has none", hint: "pass --userinterface NAME"}
-				}
-			}
-			img, err := runner.Reference(cmd.Context(), device, name, args[0], rect, false)
-			if err != nil {
-				return err
-			}
-			u, err := runner.UIs.FindDraft(name)
-			if err != nil {
-				return err
-			}
-			node, _ := u.Node(args[0])
-			if out == "" {
-				out = filepath.Join(cfg.UserInterfacesDir, name, node.ID+".png")
-				for _, v := range node.Verifications {
-					if v.Type == "image" && v.Reference != "" {
-						out = u.RefPath(v.Reference)
-					}
-				}
-			}
-			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-				return err
-			}
-			if err := capture.SavePNG(out, img); err != nil {
-				return err
-			}
-			fmt.Fprintf(app.IO.Out, "saved %s (%dx%d)\n", out, img.Bounds().Dx(), img.Bounds().Dy())
-			has := false
-			for _, v := range node.Verifications {
-				has = has || v.Type == "image"
-			}
-			if !has {
-				rel, _ := filepath.Rel(filepath.Join(cfg.UserInterfacesDir), out)
-				snippet := fmt.Sprintf("verifications: [{type: image, reference: %s", rel)
-				if !rect.Empty() {
-					snippet += fmt.Sprintf(", region: [%d, %d, %d, %d]", rect.Min.X, rect.Min.Y, rect.Dx(), rect.Dy())
-				}
-				fmt.Fprintf(app.IO.Out, "add to node %s in %s:\n  %s}]\n", node.ID, u.File, snippet)
-			}
-			return nil
+			return runUIReference(cmd.Context(), app, executor.ReferenceRequest{DeviceID: device, UserInterface: name,
+				Node: args[0], Region: rect, Output: out})
 		},
 	}
 	cmd.Flags().StringVarP(&device, "device", "d", "device1", "device `id` to capture from")
@@ -269,6 +216,35 @@ reference image of the node's image verification, beside the userinterface:
 	cmd.Flags().StringVar(&region, "region", "", "crop to `x,y,width,height`")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "image `file` (default: the node's reference, or <ui>/<node>.png)")
 	return cmd
+}
+
+func runUIReference(ctx context.Context, app *App, req executor.ReferenceRequest) error {
+	cfg, err := app.Config()
+	if err != nil {
+		return err
+	}
+	reg, err := app.Registry(cfg)
+	if err != nil {
+		return err
+	}
+	if req.UserInterface == "" {
+		dc, err := reg.Config(req.DeviceID)
+		if err != nil {
+			return err
+		}
+		if req.UserInterface = dc.UserInterface; req.UserInterface == "" {
+			return &usageError{msg: "which userinterface? device " + req.DeviceID + " has none", hint: "pass --userinterface NAME"}
+		}
+	}
+	ref, err := executor.CaptureReference(ctx, reg, ui.Library{Dir: cfg.UserInterfacesDir}, app.Notice, req)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(app.IO.Out, "saved %s (%dx%d)\n", ref.Path, ref.Size.X, ref.Size.Y)
+	if ref.Verification != "" {
+		fmt.Fprintf(app.IO.Out, "add to node %s in %s:\n  %s\n", ref.Node, ref.UIFile, ref.Verification)
+	}
+	return nil
 }
 
 func parseRegion(s string) (image.Rectangle, error) {
