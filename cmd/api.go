@@ -1,13 +1,10 @@
 package cmd
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -50,35 +47,11 @@ stderr and exits 1. The protocol is described in docs/script-api.md.`,
 				}
 				params[k] = val
 			}
-			conn, err := net.DialTimeout("unix", addr, 5*time.Second)
+			result, err := executor.Call(cmd.Context(), addr, args[0], params)
 			if err != nil {
-				return &apiCallError{"run_ended: cannot reach vpt: " + err.Error()}
+				return err
 			}
-			defer conn.Close()
-			req, _ := json.Marshal(map[string]any{"v": executor.ProtocolVersion, "id": 1, "method": args[0], "params": params})
-			if _, err := conn.Write(append(req, '\n')); err != nil {
-				return &apiCallError{"run_ended: " + err.Error()}
-			}
-			r := bufio.NewReaderSize(conn, 64*1024)
-			line, err := r.ReadBytes('\n')
-			if err != nil {
-				return &apiCallError{"run_ended: vpt closed the connection"}
-			}
-			var rep struct {
-				OK     bool            `json:"ok"`
-				Result json.RawMessage `json:"result"`
-				Error  *struct {
-					Code    string `json:"code"`
-					Message string `json:"message"`
-				} `json:"error"`
-			}
-			if err := json.Unmarshal(line, &rep); err != nil {
-				return &apiCallError{"bad reply: " + err.Error()}
-			}
-			if !rep.OK {
-				return &apiCallError{rep.Error.Code + ": " + rep.Error.Message}
-			}
-			fmt.Fprintln(app.IO.Out, string(rep.Result))
+			fmt.Fprintln(app.IO.Out, string(result))
 			return nil
 		},
 	}

@@ -46,12 +46,6 @@ var (
 // errChecksFailed: vpt doctor found a required check failing.
 var errChecksFailed = errors.New("required checks failed")
 
-// apiCallError: a `vpt api` call failed; for the shell script making it,
-// that is a failure like a false verdict (exit 1).
-type apiCallError struct{ msg string }
-
-func (e *apiCallError) Error() string { return e.msg }
-
 // errUploadPending: everything passed, but an upload failed and waits for
 // `vpt report upload --pending` (an infrastructure error).
 var errUploadPending = errors.New("upload pending")
@@ -83,7 +77,9 @@ func ExitCode(err error) int {
 	}
 	var rv runVerdict
 	var cv campaignVerdict
-	var ae *apiCallError
+	// A failed `vpt api` call: for the shell script making it, a failure
+	// like a false verdict.
+	var ae *executor.APIError
 	switch {
 	case errors.As(err, &rv):
 		return statusCode(rv.status)

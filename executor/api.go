@@ -51,19 +51,29 @@ type apiRequest struct {
 	Params json.RawMessage `json:"params"`
 }
 
-type apiError struct {
+// APIError is the error of a reply of the script API: a code of the list
+// above and a message for people. Call returns it for a failed call.
+type APIError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
 
-func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+func (e *APIError) Error() string {
+	if e.Code == "" {
+		return e.Message
+	}
+	return e.Code + ": " + e.Message
+}
 
-type apiReply struct {
+// apiReply is one line vpt answers: the server sends it with any result
+// (apiReply[any]), the client reads the result as it came
+// (apiReply[json.RawMessage]).
+type apiReply[R any] struct {
 	V      int       `json:"v"`
 	ID     any       `json:"id"`
 	OK     bool      `json:"ok"`
-	Result any       `json:"result,omitempty"`
-	Error  *apiError `json:"error,omitempty"`
+	Result R         `json:"result,omitempty"`
+	Error  *APIError `json:"error,omitempty"`
 }
 
 // apiServer is the control socket of one run. Only the run's own script
@@ -127,7 +137,7 @@ func (s *apiServer) serve(c net.Conn) {
 		line, err := readLine(r)
 		if err != nil {
 			if errors.Is(err, errLineTooLong) {
-				s.write(w, apiReply{V: ProtocolVersion, Error: &apiError{CodeBadRequest, fmt.Sprintf("request longer than %d bytes", maxRequestBytes)}})
+				s.write(w, apiReply[any]{V: ProtocolVersion, Error: &APIError{CodeBadRequest, fmt.Sprintf("request longer than %d bytes", maxRequestBytes)}})
 			}
 			return
 		}
@@ -138,10 +148,10 @@ func (s *apiServer) serve(c net.Conn) {
 	}
 }
 
-func (s *apiServer) write(w *bufio.Writer, rep apiReply) {
+func (s *apiServer) write(w *bufio.Writer, rep apiReply[any]) {
 	b, err := json.Marshal(rep)
 	if err != nil {
-		b, _ = json.Marshal(apiReply{V: ProtocolVersion, ID: rep.ID, Error: &apiError{CodeBadRequest, "reply not encodable: " + err.Error()}})
+		b, _ = json.Marshal(apiReply[any]{V: ProtocolVersion, ID: rep.ID, Error: &APIError{CodeBadRequest, "reply not encodable: " + err.Error()}})
 	}
 	w.Write(b)
 	w.WriteByte('\n')
@@ -179,25 +189,25 @@ func (s *apiServer) Close() {
 }
 
 // handle answers one request line.
-func (run *runState) handle(line []byte) apiReply {
+func (run *runState) handle(line []byte) apiReply[any] {
 	var req apiRequest
 	if err := json.Unmarshal(line, &req); err != nil {
-		return apiReply{V: ProtocolVersion, Error: &apiError{CodeBadRequest, "malformed JSON: " + err.Error()}}
+		return apiReply[any]{V: ProtocolVersion, Error: &APIError{CodeBadRequest, "malformed JSON: " + err.Error()}}
 	}
-	rep := apiReply{V: ProtocolVersion, ID: req.ID}
+	rep := apiReply[any]{V: ProtocolVersion, ID: req.ID}
 	switch {
 	case req.Method == "":
-		rep.Error = &apiError{CodeBadRequest, `a request needs a "method"`}
+		rep.Error = &APIError{CodeBadRequest, `a request needs a "method"`}
 		return rep
 	case req.V > ProtocolVersion:
-		rep.Error = &apiError{CodeVersion, fmt.Sprintf("protocol version %d is newer than this vpt's (%d); upgrade vpt", req.V, ProtocolVersion)}
+		rep.Error = &APIError{CodeVersion, fmt.Sprintf("protocol version %d is newer than this vpt's (%d); upgrade vpt", req.V, ProtocolVersion)}
 		return rep
 	}
 	run.mu.Lock()
 	ended := run.ended
 	run.mu.Unlock()
 	if ended {
-		rep.Error = &apiError{CodeRunEnded, "the run has ended; the script API is closed"}
+		rep.Error = &APIError{CodeRunEnded, "the run has ended; the script API is closed"}
 		return rep
 	}
 	h, ok := apiMethods[req.Method]
@@ -207,7 +217,7 @@ func (run *runState) handle(line []byte) apiReply {
 			names = append(names, k)
 		}
 		sort.Strings(names)
-		rep.Error = &apiError{CodeUnknown, fmt.Sprintf("unknown method %q (methods: %s)", req.Method, strings.Join(names, ", "))}
+		rep.Error = &APIError{CodeUnknown, fmt.Sprintf("unknown method %q (methods: %s)", req.Method, strings.Join(names, ", "))}
 		return rep
 	}
 	if len(req.Params) == 0 || string(req.Params) == "null" {
@@ -216,7 +226,7 @@ func (run *runState) handle(line []byte) apiReply {
 	req.Params = run.maskParams(req.Method, req.Params)
 	result, err := h(run.apiCtx, run, req.Params)
 	if err != nil {
-		var ae *apiError
+		var ae *APIError
 		if !errors.As(err, &ae) {
 			ae = toAPIError(err)
 		}
@@ -231,7 +241,7 @@ func (run *runState) handle(line []byte) apiReply {
 	return rep
 }
 
-func toAPIError(err error) *apiError {
+func toAPIError(err error) *APIError {
 	code := CodeDevice
 	switch {
 	case errors.Is(err, ui.ErrNodeNotFound), errors.Is(err, ui.ErrNotFound):
@@ -247,7 +257,7 @@ func toAPIError(err error) *apiError {
 	case errors.Is(err, errNavigation):
 		code = CodeNavigation
 	}
-	return &apiError{code, err.Error()}
+	return &APIError{code, err.Error()}
 }
 
 // apiMethod answers one method of the protocol. Device work runs on ctx,
@@ -307,7 +317,7 @@ func decode[T any](params json.RawMessage) (T, error) {
 	dec := json.NewDecoder(bytes.NewReader(params))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
-		return v, &apiError{CodeBadParams, "bad params: " + err.Error()}
+		return v, &APIError{CodeBadParams, "bad params: " + err.Error()}
 	}
 	return v, nil
 }
@@ -351,7 +361,7 @@ type pressParams struct {
 
 func apiPress(ctx context.Context, run *runState, p pressParams) (any, error) {
 	if p.Key == "" {
-		return nil, &apiError{CodeBadParams, `press needs a "key"`}
+		return nil, &APIError{CodeBadParams, `press needs a "key"`}
 	}
 	for i := 0; i < max(1, p.Times); i++ {
 		cctx, cancel := deviceCall(ctx)
@@ -411,7 +421,7 @@ type nodeParams struct {
 
 func apiGoto(ctx context.Context, run *runState, p nodeParams) (any, error) {
 	if p.Node == "" {
-		return nil, &apiError{CodeBadParams, `goto needs a "node"`}
+		return nil, &APIError{CodeBadParams, `goto needs a "node"`}
 	}
 	return run.gotoNode(ctx, p.UserInterface, p.Node)
 }
@@ -424,7 +434,7 @@ type edgeParams struct {
 
 func apiEdge(ctx context.Context, run *runState, p edgeParams) (any, error) {
 	if p.From == "" || p.To == "" {
-		return nil, &apiError{CodeBadParams, `edge needs "from" and "to"`}
+		return nil, &APIError{CodeBadParams, `edge needs "from" and "to"`}
 	}
 	return run.traverseEdge(ctx, p.UserInterface, p.From, p.To)
 }
@@ -458,7 +468,7 @@ type stepParams struct {
 
 func apiStep(ctx context.Context, run *runState, p stepParams) (any, error) {
 	if p.Name == "" {
-		return nil, &apiError{CodeBadParams, `step needs a "name"`}
+		return nil, &APIError{CodeBadParams, `step needs a "name"`}
 	}
 	passed, err := passFailParam("step", p.Passed, true)
 	if err != nil {
@@ -486,7 +496,7 @@ type stepStartParams struct {
 
 func apiStepStart(ctx context.Context, run *runState, p stepStartParams) (any, error) {
 	if p.Name == "" {
-		return nil, &apiError{CodeBadParams, `step_start needs a "name"`}
+		return nil, &APIError{CodeBadParams, `step_start needs a "name"`}
 	}
 	now := time.Now()
 	st := store.Step{Name: p.Name, Kind: "step", Status: store.StatusRunning, StartedAt: now.UTC(), OffsetMs: now.Sub(run.start).Milliseconds()}
@@ -524,7 +534,7 @@ func apiStepEnd(ctx context.Context, run *runState, p stepEndParams) (any, error
 	delete(run.open, p.StepID)
 	run.mu.Unlock()
 	if o == nil {
-		return nil, &apiError{CodeBadParams, fmt.Sprintf("no open step %d", p.StepID)}
+		return nil, &APIError{CodeBadParams, fmt.Sprintf("no open step %d", p.StepID)}
 	}
 	name := run.stepName(o.number)
 	sc, _ := run.screenshotIfAble(ctx, name+" end")
@@ -552,7 +562,7 @@ func (run *runState) stepName(number int) string {
 func apiMetadata(_ context.Context, run *runState, params json.RawMessage) (any, error) {
 	var kv map[string]any
 	if err := json.Unmarshal(params, &kv); err != nil {
-		return nil, &apiError{CodeBadParams, "metadata takes an object of keys and values"}
+		return nil, &APIError{CodeBadParams, "metadata takes an object of keys and values"}
 	}
 	run.mu.Lock()
 	if run.meta == nil {
@@ -603,7 +613,7 @@ type verdictParams struct {
 
 func apiVerdict(_ context.Context, run *runState, p verdictParams) (any, error) {
 	if len(p.Passed) == 0 {
-		return nil, &apiError{CodeBadParams, `verdict needs "passed": true or false`}
+		return nil, &APIError{CodeBadParams, `verdict needs "passed": true or false`}
 	}
 	passed, err := passFailParam("verdict", p.Passed, false)
 	if err != nil {
@@ -634,7 +644,7 @@ func passFailParam(method string, raw json.RawMessage, dflt bool) (bool, error) 
 	case "false":
 		return false, nil
 	}
-	return false, &apiError{CodeBadParams, fmt.Sprintf(`%s: "passed" must be true or false, got %s`, method, raw)}
+	return false, &APIError{CodeBadParams, fmt.Sprintf(`%s: "passed" must be true or false, got %s`, method, raw)}
 }
 
 // screenshotIfAble takes a screenshot when the device can and returns its

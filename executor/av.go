@@ -29,22 +29,22 @@ import (
 const maxAVSeconds = 24 * 3600
 
 func badParams(format string, args ...any) error {
-	return &apiError{CodeBadParams, fmt.Sprintf(format, args...)}
+	return &APIError{CodeBadParams, fmt.Sprintf(format, args...)}
 }
 
 // avError gives analysis errors their codes: bad options and regions are
 // the caller's, a missing OCR language is a missing tool.
 func avError(method string, err error) error {
-	var ae *apiError
+	var ae *APIError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &ae):
 		return err
 	case errors.Is(err, capture.ErrRegion), errors.Is(err, picture.ErrOptions), errors.Is(err, sound.ErrOptions):
-		return &apiError{CodeBadParams, method + ": " + err.Error()}
+		return &APIError{CodeBadParams, method + ": " + err.Error()}
 	case errors.Is(err, ocr.ErrLanguage), errors.Is(err, capture.ErrToolMissing):
-		return &apiError{CodeToolMissing, method + ": " + err.Error()}
+		return &APIError{CodeToolMissing, method + ": " + err.Error()}
 	}
 	return fmt.Errorf("%s: %w", method, err)
 }

@@ -23,7 +23,7 @@ func TestAVParams(t *testing.T) {
 		{[]int{0, 0, 10, -5}, image.Rectangle{}, "has no area"},
 	} {
 		got, err := avRegion("m", c.region, frame)
-		var ae *apiError
+		var ae *APIError
 		switch {
 		case c.err == "" && (err != nil || got != c.want):
 			t.Errorf("%v: %v %v", c.region, got, err)

@@ -53,7 +53,7 @@ func (run *runState) userInterface(name string) (*ui.UI, error) {
 		if run.dev != nil && run.dev.Info().Driver == capture.DriverVirtual {
 			return ui.Builtin(), nil
 		}
-		return nil, &apiError{CodeNotFound, "this run has no userinterface: pass --userinterface NAME, or set userinterface: on the device in vpt.yaml"}
+		return nil, &APIError{CodeNotFound, "this run has no userinterface: pass --userinterface NAME, or set userinterface: on the device in vpt.yaml"}
 	}
 	return run.r.UIs.Find(name)
 }
@@ -183,7 +183,7 @@ func (run *runState) traverseEdge(ctx context.Context, uiName, fromID, toID stri
 		}
 	}
 	if edge == nil {
-		return nil, &apiError{CodeNotFound, fmt.Sprintf("no edge from '%s' to '%s' in '%s'", from.ID, to.ID, u.Name)}
+		return nil, &APIError{CodeNotFound, fmt.Sprintf("no edge from '%s' to '%s' in '%s'", from.ID, to.ID, u.Name)}
 	}
 	res := &NavResult{Target: to.ID}
 	if run.nav.where() != from.ID {

@@ -380,7 +380,7 @@ func TestPassedMustBeABoolean(t *testing.T) {
 	run := &runState{start: time.Now(), open: map[int]*openStep{}}
 	call := func(method, params string) string {
 		_, err := apiMethods[method](context.Background(), run, json.RawMessage(params))
-		var ae *apiError
+		var ae *APIError
 		if errors.As(err, &ae) {
 			return ae.Code
 		}
