@@ -364,7 +364,7 @@ func (a *Agent) register(ctx context.Context) error {
 		reason = '', started_at = now(), heartbeat_at = now()
 		WHERE vpt_agents.state IN ('stopped', 'dead') OR vpt_agents.heartbeat_at < now() - make_interval(secs => $10)
 		RETURNING name`,
-		a.cfg.Name, capture.Hostname(), a.owner, a.clientID, a.cfg.Version, postgres.SchemaVersion(), Protocol,
+		a.cfg.Name, a.cfg.Runner.Settings.HostName, a.owner, a.clientID, a.cfg.Version, postgres.SchemaVersion(), Protocol,
 		a.cfg.Runner.Settings.ResultsDir, string(queues), DeadAfter.Seconds()).Scan(&name)
 	if errors.Is(err, pgx.ErrNoRows) {
 		var host, owner string

@@ -3,7 +3,6 @@ package capture
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,6 +87,33 @@ func (c DeviceConfig) Driver() (string, error) {
 		return "", fmt.Errorf("%w: device %s has no model (use virtual, android_mobile, android_tv, fire_tv, stb, apple_tv, host)", ErrBadDeviceConfig, c.ID)
 	}
 	return "", fmt.Errorf("%w: device %s (model %s) needs video: (an HDMI capture device such as /dev/video0)", ErrBadDeviceConfig, c.ID, c.Model)
+}
+
+// Tools names the external programs the device needs, as vpt doctor
+// checks them: ffmpeg and ffprobe to record its video (video on) or to
+// capture its screen (HDMI, host display), adb for Android, ir-ctl or
+// irsend for an IR remote, xdotool for the host display's keys.
+func (c DeviceConfig) Tools(video bool) []string {
+	driver, _ := c.Driver()
+	var out []string
+	if video || driver == DriverHDMI || driver == DriverHost {
+		out = append(out, "ffmpeg", "ffprobe")
+	}
+	switch {
+	case driver == DriverADB:
+		out = append(out, "adb")
+	case driver == DriverHDMI && (c.IR.Keymap != "" || c.IR.Device != ""):
+		if c.IR.Tool == "irsend" {
+			out = append(out, "irsend")
+		} else {
+			out = append(out, "ir-ctl")
+		}
+	case driver == DriverHDMI && c.ADB != "":
+		out = append(out, "adb")
+	case driver == DriverHost:
+		out = append(out, "xdotool")
+	}
+	return out
 }
 
 // Environment gives drivers what they need beyond their own config.
@@ -326,16 +352,4 @@ func MergeDevices(configured, fromEnv []DeviceConfig) []DeviceConfig {
 		}
 	}
 	return out
-}
-
-// Hostname is the host name results record: HOST_NAME, else the machine's.
-func Hostname() string {
-	if h := os.Getenv("HOST_NAME"); h != "" {
-		return h
-	}
-	h, err := os.Hostname()
-	if err != nil {
-		return "unknown-host"
-	}
-	return h
 }

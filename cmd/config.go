@@ -326,7 +326,7 @@ func applyUpstreamEnv(cfg *Config, env map[string]string, ownEnvOrFlag func(key 
 		cfg.HostName = env["HOST_NAME"]
 	}
 	if cfg.HostName == "" {
-		cfg.HostName = capture.Hostname()
+		cfg.HostName = machineName()
 	}
 	r2 := []struct {
 		key, name string
@@ -347,6 +347,15 @@ func applyUpstreamEnv(cfg *Config, env map[string]string, ownEnvOrFlag func(key 
 		environ = append(environ, k+"="+val)
 	}
 	cfg.Devices = capture.MergeDevices(cfg.Devices, capture.DevicesFromEnv(environ))
+}
+
+// machineName is the host name results record by default.
+func machineName() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown-host"
+	}
+	return h
 }
 
 func (c *Config) validate() error {

@@ -15,6 +15,7 @@ import (
 	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/capture/ocr"
 	"github.com/vpt-dev/vpt/executor"
+	"github.com/vpt-dev/vpt/internal/tool"
 	"github.com/vpt-dev/vpt/internal/ui"
 	"github.com/vpt-dev/vpt/store"
 )
@@ -86,69 +87,72 @@ func runDoctor(ctx context.Context, app *App) ([]check, error) {
 	if err != nil {
 		return nil, err
 	}
-	var checks []check
-	add := func(c check) { checks = append(checks, c) }
-
-	if cfg.File != "" {
-		add(check{Name: "config", OK: true, Detail: cfg.File})
-	} else {
-		add(check{Name: "config", OK: true, Detail: "no vpt.yaml: defaults (virtual device1, SQLite in " + cfg.ResultsDir + ")"})
+	checks := []check{configCheck(cfg), pythonCheck(ctx, cfg), pythonLibCheck()}
+	checks = append(checks, toolChecks(ctx, cfg, reg)...)
+	checks = append(checks, ocrCheck(ctx, cfg), resultsCheck(cfg), storeCheck(ctx, app, cfg), uploadCheck(ctx, app, cfg))
+	for _, d := range checkDevices(ctx, reg, 10*time.Second) {
+		c := check{Name: "device " + d.ID, OK: d.OK, Detail: fmt.Sprintf("%s (%s)", d.Name, d.Model)}
+		if !d.OK {
+			c.Detail += ": " + d.Error
+		}
+		checks = append(checks, c)
 	}
+	return checks, nil
+}
 
+func configCheck(cfg *Config) check {
+	if cfg.File != "" {
+		return check{Name: "config", OK: true, Detail: cfg.File}
+	}
+	return check{Name: "config", OK: true, Detail: "no vpt.yaml: defaults (virtual device1, SQLite in " + cfg.ResultsDir + ")"}
+}
+
+// pythonCheck finds the interpreter runs use: the project's venv, else
+// python:.
+func pythonCheck(ctx context.Context, cfg *Config) check {
 	python := cfg.Python
 	if venv := filepath.Join(cfg.ProjectRoot, "venv", "bin", "python"); fileExists(venv) {
 		python = venv
 	}
-	py := capture.FindTool(ctx, "python3", python)
-	pc := check{Name: "python", Required: true, OK: py.Err == nil, Fix: "install Python 3.8 or later (apt-get install python3), or set python: in vpt.yaml"}
+	min := fmt.Sprintf("%d.%d", executor.MinPython[0], executor.MinPython[1])
+	py := tool.Find(ctx, "python3", python)
+	c := check{Name: "python", Required: true, OK: py.Err == nil,
+		Fix: "install Python " + min + " or later (apt-get install python3), or set python: in vpt.yaml"}
 	if py.Err != nil {
-		pc.Detail = fmt.Sprintf("%s not found", python)
-	} else {
-		pc.Detail = fmt.Sprintf("%s %s", py.Path, py.Version)
-		if !pythonAtLeast(py.Version, 3, 8) {
-			pc.OK, pc.Detail = false, pc.Detail+": the vpt library needs Python 3.8 or later"
-		}
+		c.Detail = fmt.Sprintf("%s not found", python)
+		return c
 	}
-	add(pc)
-	if lib, err := executor.PythonLibDir(); err != nil {
-		add(check{Name: "python lib", Required: true, Detail: err.Error(), Fix: "make the user cache folder writable"})
-	} else {
-		add(check{Name: "python lib", OK: true, Detail: lib})
+	c.Detail = fmt.Sprintf("%s %s", py.Path, py.Version)
+	if !pythonAtLeast(py.Version, executor.MinPython[0], executor.MinPython[1]) {
+		c.OK, c.Detail = false, c.Detail+": the vpt library needs Python "+min+" or later"
 	}
+	return c
+}
 
+func pythonLibCheck() check {
+	lib, err := executor.PythonLibDir()
+	if err != nil {
+		return check{Name: "python lib", Required: true, Detail: err.Error(), Fix: "make the user cache folder writable"}
+	}
+	return check{Name: "python lib", OK: true, Detail: lib}
+}
+
+// toolChecks finds each external program; one a configured device needs
+// (capture says which) is required.
+func toolChecks(ctx context.Context, cfg *Config, reg *capture.Registry) []check {
 	needs := map[string][]string{}
 	for _, d := range reg.Devices() {
-		driver, _ := d.Driver()
-		need := func(tool string) { needs[tool] = append(needs[tool], d.ID) }
-		if cfg.Video.Mode != "off" || driver == capture.DriverHDMI || driver == capture.DriverHost {
-			need("ffmpeg")
+		for _, t := range d.Tools(cfg.Video.Mode != "off") {
+			needs[t] = append(needs[t], d.ID)
 		}
-		switch driver {
-		case capture.DriverADB:
-			need("adb")
-		case capture.DriverHDMI:
-			if d.IR.Keymap != "" || d.IR.Device != "" {
-				if d.IR.Tool == "irsend" {
-					need("irsend")
-				} else {
-					need("ir-ctl")
-				}
-			} else if d.ADB != "" {
-				need("adb")
-			}
-		case capture.DriverHost:
-			need("xdotool")
-		}
-	}
-	if len(needs["ffmpeg"]) > 0 {
-		needs["ffprobe"] = needs["ffmpeg"]
 	}
 	tools := []struct{ kind, name string }{
 		{"ffmpeg", cfg.Tools.FFmpeg}, {"ffprobe", cfg.Tools.FFprobe}, {"adb", cfg.Tools.ADB},
 		{"ir-ctl", cfg.Tools.IRCtl}, {"irsend", cfg.Tools.IRSend}, {"xdotool", cfg.Tools.XDoTool},
 	}
+	var out []check
 	for _, tl := range tools {
-		t := capture.FindTool(ctx, tl.kind, tl.name)
+		t := tool.Find(ctx, tl.kind, tl.name)
 		users := needs[tl.kind]
 		c := check{Name: tl.kind, OK: t.Err == nil, Required: len(users) > 0}
 		switch {
@@ -161,39 +165,34 @@ func runDoctor(ctx context.Context, app *App) ([]check, error) {
 			c.Detail = "not found (no configured device needs it)"
 			c.Fix = t.Install
 		}
-		add(c)
+		out = append(out, c)
 	}
+	return out
+}
 
-	add(ocrCheck(ctx, cfg))
-
-	rc := check{Name: "results", Required: true, Fix: "choose a writable folder with --results-dir or results_dir:"}
+func resultsCheck(cfg *Config) check {
+	c := check{Name: "results", Required: true, Fix: "choose a writable folder with --results-dir or results_dir:"}
 	if err := writable(cfg.ResultsDir); err != nil {
-		rc.Detail = err.Error()
+		c.Detail = err.Error()
 	} else {
-		rc.OK, rc.Detail = true, cfg.ResultsDir
+		c.OK, c.Detail = true, cfg.ResultsDir
 	}
-	add(rc)
-	sc := check{Name: "store", Required: true, Detail: store.Redact(cfg.Store)}
-	if st, err := app.Store(ctx); err != nil {
-		sc.Detail += ": " + err.Error()
-		sc.Fix = "check the store URL (--store, store:) and that the database server runs"
-	} else {
-		sc.OK = true
-		if n, err := st.ListResults(ctx, store.ResultFilter{Limit: 1}); err == nil && len(n) > 0 {
-			sc.Detail += ", last run " + n[0].StartedAt.Local().Format(time.DateTime)
-		}
-	}
-	add(sc)
-	add(uploadCheck(ctx, app, cfg))
+	return c
+}
 
-	for _, d := range checkDevices(ctx, reg, 10*time.Second) {
-		c := check{Name: "device " + d.ID, OK: d.OK, Detail: fmt.Sprintf("%s (%s)", d.Name, d.Model)}
-		if !d.OK {
-			c.Detail += ": " + d.Error
-		}
-		add(c)
+func storeCheck(ctx context.Context, app *App, cfg *Config) check {
+	c := check{Name: "store", Required: true, Detail: store.Redact(cfg.Store)}
+	st, err := app.Store(ctx)
+	if err != nil {
+		c.Detail += ": " + err.Error()
+		c.Fix = "check the store URL (--store, store:) and that the database server runs"
+		return c
 	}
-	return checks, nil
+	c.OK = true
+	if n, err := st.ListResults(ctx, store.ResultFilter{Limit: 1}); err == nil && len(n) > 0 {
+		c.Detail += ", last run " + n[0].StartedAt.Local().Format(time.DateTime)
+	}
+	return c
 }
 
 func pythonAtLeast(version string, major, minor int) bool {
@@ -270,7 +269,7 @@ func ocrCheck(ctx context.Context, cfg *Config) check {
 			users = append(users, name)
 		}
 	}
-	t := capture.FindTool(ctx, "tesseract", cfg.Tools.Tesseract)
+	t := tool.Find(ctx, "tesseract", cfg.Tools.Tesseract)
 	c := check{Name: "tesseract", Required: len(users) > 0, Fix: t.Install}
 	if len(users) > 0 {
 		c.Fix += " (text verifications of " + strings.Join(users, ", ") + ")"

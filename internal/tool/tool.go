@@ -1,4 +1,7 @@
-package capture
+// Package tool finds the external programs vpt may run (python, ffmpeg,
+// ffprobe, adb, ir-ctl, irsend, xdotool, Xvfb), asks their versions and says
+// how to install a missing one, for vpt doctor.
+package tool
 
 import (
 	"context"
@@ -8,8 +11,8 @@ import (
 	"time"
 )
 
-// Tool is an external program vpt may need.
-type Tool struct {
+// Info is what was found of a program.
+type Info struct {
 	Name    string // as configured: ffmpeg, adb, /opt/bin/ir-ctl
 	Path    string // where it was found
 	Version string
@@ -35,9 +38,10 @@ var installHints = map[string]string{
 
 var versionRe = regexp.MustCompile(`\d+\.\d+(\.\d+)?`)
 
-// FindTool looks a program up and asks its version.
-func FindTool(ctx context.Context, kind, name string) Tool {
-	t := Tool{Name: name, Install: installHints[kind]}
+// Find looks a program up by its configured name (a name on PATH or a
+// path) and asks its version; kind is what program it is ("ffmpeg").
+func Find(ctx context.Context, kind, name string) Info {
+	t := Info{Name: name, Install: installHints[kind]}
 	path, err := exec.LookPath(name)
 	if err != nil {
 		t.Err = err
