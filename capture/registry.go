@@ -14,42 +14,42 @@ import (
 // DeviceConfig is one entry of the `devices:` list of vpt.yaml (or one
 // upstream DEVICE{i}_* group of environment variables).
 type DeviceConfig struct {
-	ID            string `mapstructure:"id" yaml:"id" json:"id"`
-	Name          string `mapstructure:"name" yaml:"name" json:"name"`
-	Model         string `mapstructure:"model" yaml:"model" json:"model"`
-	UserInterface string `mapstructure:"userinterface" yaml:"userinterface" json:"userinterface,omitempty"`
+	ID            string `yaml:"id" json:"id"`
+	Name          string `yaml:"name" json:"name"`
+	Model         string `yaml:"model" json:"model"`
+	UserInterface string `yaml:"userinterface" json:"userinterface,omitempty"`
 	// Tags are the lab's own names for what sets the device apart ("4k",
 	// "living-room", "hdr"): a distributed campaign entry can ask for any
 	// device with a tag.
-	Tags []string `mapstructure:"tags" yaml:"tags" json:"tags,omitempty"`
+	Tags []string `yaml:"tags" json:"tags,omitempty"`
 	// ADB target: a serial or ip:port.
-	ADB string `mapstructure:"adb" yaml:"adb" json:"adb,omitempty"`
+	ADB string `yaml:"adb" json:"adb,omitempty"`
 	// Video source of an HDMI capture card: /dev/videoN. "lavfi:SPEC" uses
 	// ffmpeg's test sources instead (for trying a pipeline without a card).
-	Video      string `mapstructure:"video" yaml:"video" json:"video,omitempty"`
-	Audio      string `mapstructure:"audio" yaml:"audio" json:"audio,omitempty"`
-	FPS        int    `mapstructure:"fps" yaml:"fps" json:"fps,omitempty"`
-	Resolution string `mapstructure:"resolution" yaml:"resolution" json:"resolution,omitempty"`
+	Video      string `yaml:"video" json:"video,omitempty"`
+	Audio      string `yaml:"audio" json:"audio,omitempty"`
+	FPS        int    `yaml:"fps" json:"fps,omitempty"`
+	Resolution string `yaml:"resolution" json:"resolution,omitempty"`
 	// Display of the host to record: ":0", ":99".
-	Display string   `mapstructure:"display" yaml:"display" json:"display,omitempty"`
-	IR      IRConfig `mapstructure:"ir" yaml:"ir" json:"ir,omitempty"`
+	Display string   `yaml:"display" json:"display,omitempty"`
+	IR      IRConfig `yaml:"ir" json:"ir,omitempty"`
 	// Virtual device: latency of each key press, fraction of key presses
 	// it drops (0..1), seed of the drops.
-	KeyLatency time.Duration `mapstructure:"key_latency" yaml:"key_latency" json:"key_latency,omitempty"`
-	DropRate   float64       `mapstructure:"drop_rate" yaml:"drop_rate" json:"drop_rate,omitempty"`
-	Seed       int64         `mapstructure:"seed" yaml:"seed" json:"seed,omitempty"`
+	KeyLatency time.Duration `yaml:"key_latency" json:"key_latency,omitempty"`
+	DropRate   float64       `yaml:"drop_rate" json:"drop_rate,omitempty"`
+	Seed       int64         `yaml:"seed" json:"seed,omitempty"`
 	// ADB: restart screenrecord this often (it stops by itself at 180 s).
-	ScreenrecordLimit time.Duration `mapstructure:"screenrecord_limit" yaml:"screenrecord_limit" json:"screenrecord_limit,omitempty"`
+	ScreenrecordLimit time.Duration `yaml:"screenrecord_limit" json:"screenrecord_limit,omitempty"`
 }
 
 // IRConfig is an IR blaster.
 type IRConfig struct {
-	Device string `mapstructure:"device" yaml:"device" json:"device,omitempty"` // /dev/lirc0
-	Keymap string `mapstructure:"keymap" yaml:"keymap" json:"keymap,omitempty"` // remote type: samsung, eos, apple_tv…
+	Device string `yaml:"device" json:"device,omitempty"` // /dev/lirc0
+	Keymap string `yaml:"keymap" json:"keymap,omitempty"` // remote type: samsung, eos, apple_tv…
 	// Tool: ir-ctl (default) or irsend (LIRC daemon).
-	Tool string `mapstructure:"tool" yaml:"tool" json:"tool,omitempty"`
+	Tool string `yaml:"tool" json:"tool,omitempty"`
 	// Remote is the LIRC remote name for irsend (default: the keymap name).
-	Remote string `mapstructure:"remote" yaml:"remote" json:"remote,omitempty"`
+	Remote string `yaml:"remote" json:"remote,omitempty"`
 }
 
 // Driver names.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
@@ -23,99 +24,100 @@ import (
 const DefaultTeamID = "7fdeb4bb-3639-4ec3-959f-b54769a219ce"
 
 // Config is vpt's configuration, decoded once from defaults, vpt.yaml,
-// VPT_* variables and flags (in that order of precedence, flags last).
-// Only this package knows viper; everything else gets this struct.
+// VPT_* variables and flags (in that order of precedence, flags last), by
+// the yaml tags of its fields. Only this package knows viper; everything
+// else gets this struct.
 type Config struct {
-	TeamID            string                 `mapstructure:"team_id" yaml:"team_id"`
-	ScriptsDir        string                 `mapstructure:"scripts_dir" yaml:"scripts_dir"`
-	UserInterfacesDir string                 `mapstructure:"userinterfaces_dir" yaml:"userinterfaces_dir"`
-	ResultsDir        string                 `mapstructure:"results_dir" yaml:"results_dir"`
-	Store             string                 `mapstructure:"store" yaml:"store"`
-	Python            string                 `mapstructure:"python" yaml:"python"`
-	AIExecutor        string                 `mapstructure:"ai_executor" yaml:"ai_executor"`
-	Timeout           time.Duration          `mapstructure:"timeout" yaml:"timeout"`
-	Grace             time.Duration          `mapstructure:"grace" yaml:"grace"`
-	Devices           []capture.DeviceConfig `mapstructure:"devices" yaml:"devices"`
-	Video             VideoConfig            `mapstructure:"video" yaml:"video"`
-	Screenshots       ShotConfig             `mapstructure:"screenshots" yaml:"screenshots"`
-	Upload            UploadConfig           `mapstructure:"upload" yaml:"upload"`
-	Tools             ToolsConfig            `mapstructure:"tools" yaml:"tools"`
-	AV                AVConfig               `mapstructure:"av" yaml:"av"`
-	OCR               OCRConfig              `mapstructure:"ocr" yaml:"ocr"`
-	HostName          string                 `mapstructure:"host_name" yaml:"host_name"`
-	ProjectRoot       string                 `mapstructure:"project_root" yaml:"project_root"`
-	KeymapsDir        string                 `mapstructure:"keymaps_dir" yaml:"keymaps_dir"`
+	TeamID            string                 `yaml:"team_id"`
+	ScriptsDir        string                 `yaml:"scripts_dir"`
+	UserInterfacesDir string                 `yaml:"userinterfaces_dir"`
+	ResultsDir        string                 `yaml:"results_dir"`
+	Store             string                 `yaml:"store"`
+	Python            string                 `yaml:"python"`
+	AIExecutor        string                 `yaml:"ai_executor"`
+	Timeout           time.Duration          `yaml:"timeout"`
+	Grace             time.Duration          `yaml:"grace"`
+	Devices           []capture.DeviceConfig `yaml:"devices"`
+	Video             VideoConfig            `yaml:"video"`
+	Screenshots       ShotConfig             `yaml:"screenshots"`
+	Upload            UploadConfig           `yaml:"upload"`
+	Tools             ToolsConfig            `yaml:"tools"`
+	AV                AVConfig               `yaml:"av"`
+	OCR               OCRConfig              `yaml:"ocr"`
+	HostName          string                 `yaml:"host_name"`
+	ProjectRoot       string                 `yaml:"project_root"`
+	KeymapsDir        string                 `yaml:"keymaps_dir"`
 	// LockDir holds the device locks of this machine ("" for the default).
-	LockDir string `mapstructure:"lock_dir" yaml:"lock_dir"`
+	LockDir string `yaml:"lock_dir"`
 	// EnvPassthrough names variables holding vpt's own secrets that
 	// scripts get anyway (they stay masked in what a run records).
-	EnvPassthrough []string `mapstructure:"env_passthrough" yaml:"env_passthrough"`
+	EnvPassthrough []string `yaml:"env_passthrough"`
 	// Events: runs and campaigns append to the store's event log (vpt
 	// events, vpt report serve); false leaves it alone.
-	Events bool         `mapstructure:"events" yaml:"events"`
-	Notify NotifyConfig `mapstructure:"notify" yaml:"notify"`
+	Events bool         `yaml:"events"`
+	Notify NotifyConfig `yaml:"notify"`
 
 	// File is the vpt.yaml in use ("" when none).
-	File string `mapstructure:"-" yaml:"-"`
+	File string `yaml:"-"`
 	// PythonSet: the interpreter was chosen (not the default).
-	PythonSet bool `mapstructure:"-" yaml:"-"`
+	PythonSet bool `yaml:"-"`
 }
 
 // VideoConfig is the `video:` section.
 type VideoConfig struct {
-	Mode    string `mapstructure:"mode" yaml:"mode"`       // on, off, retain-on-failure
-	Quality string `mapstructure:"quality" yaml:"quality"` // copy, low, medium, high
-	FPS     int    `mapstructure:"fps" yaml:"fps"`
-	Segment int    `mapstructure:"segment" yaml:"segment"` // seconds per HLS segment
+	Mode    string `yaml:"mode"`    // on, off, retain-on-failure
+	Quality string `yaml:"quality"` // copy, low, medium, high
+	FPS     int    `yaml:"fps"`
+	Segment int    `yaml:"segment"` // seconds per HLS segment
 }
 
 // ShotConfig is the `screenshots:` section.
 type ShotConfig struct {
-	Format  string `mapstructure:"format" yaml:"format"` // png, jpeg
-	Quality int    `mapstructure:"quality" yaml:"quality"`
+	Format  string `yaml:"format"` // png, jpeg
+	Quality int    `yaml:"quality"`
 	// Auto takes the initial and final screenshot of every run.
-	Auto bool `mapstructure:"auto" yaml:"auto"`
+	Auto bool `yaml:"auto"`
 }
 
 // UploadConfig is the `upload:` section.
 type UploadConfig struct {
-	Enabled         bool          `mapstructure:"enabled" yaml:"enabled"`
-	Endpoint        string        `mapstructure:"endpoint" yaml:"endpoint"`
-	Bucket          string        `mapstructure:"bucket" yaml:"bucket"`
-	PublicURL       string        `mapstructure:"public_url" yaml:"public_url"`
-	Presign         time.Duration `mapstructure:"presign" yaml:"presign"`
-	Region          string        `mapstructure:"region" yaml:"region"`
-	AccessKeyID     string        `mapstructure:"access_key_id" yaml:"access_key_id"`
-	SecretAccessKey string        `mapstructure:"secret_access_key" yaml:"secret_access_key"`
-	Concurrency     int           `mapstructure:"concurrency" yaml:"concurrency"`
-	PathStyle       bool          `mapstructure:"path_style" yaml:"path_style"`
-	Prefix          string        `mapstructure:"prefix" yaml:"prefix"`
+	Enabled         bool          `yaml:"enabled"`
+	Endpoint        string        `yaml:"endpoint"`
+	Bucket          string        `yaml:"bucket"`
+	PublicURL       string        `yaml:"public_url"`
+	Presign         time.Duration `yaml:"presign"`
+	Region          string        `yaml:"region"`
+	AccessKeyID     string        `yaml:"access_key_id"`
+	SecretAccessKey string        `yaml:"secret_access_key"`
+	Concurrency     int           `yaml:"concurrency"`
+	PathStyle       bool          `yaml:"path_style"`
+	Prefix          string        `yaml:"prefix"`
 	// Timeout bounds one run's upload (and one campaign report's).
-	Timeout time.Duration `mapstructure:"timeout" yaml:"timeout"`
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // NotifyConfig is the `notify:` section: webhooks told of finished runs
 // and campaigns (--notify, --notify-on win over it).
 type NotifyConfig struct {
-	URLs []string `mapstructure:"urls" yaml:"urls"`
+	URLs []string `yaml:"urls"`
 	// On: failure (only runs and campaigns that did not pass) or always.
-	On string `mapstructure:"on" yaml:"on"`
+	On string `yaml:"on"`
 	// BaseURL is where vpt report serve is reached, for links in the
 	// message ("" for links to the report files).
-	BaseURL string `mapstructure:"base_url" yaml:"base_url"`
+	BaseURL string `yaml:"base_url"`
 }
 
 // ToolsConfig names the external programs.
 type ToolsConfig struct {
-	FFmpeg  string `mapstructure:"ffmpeg" yaml:"ffmpeg"`
-	FFprobe string `mapstructure:"ffprobe" yaml:"ffprobe"`
-	ADB     string `mapstructure:"adb" yaml:"adb"`
-	IRCtl   string `mapstructure:"ir_ctl" yaml:"ir_ctl"`
-	IRSend  string `mapstructure:"irsend" yaml:"irsend"`
-	XDoTool string `mapstructure:"xdotool" yaml:"xdotool"`
+	FFmpeg  string `yaml:"ffmpeg"`
+	FFprobe string `yaml:"ffprobe"`
+	ADB     string `yaml:"adb"`
+	IRCtl   string `yaml:"ir_ctl"`
+	IRSend  string `yaml:"irsend"`
+	XDoTool string `yaml:"xdotool"`
 	// Tesseract reads text on screen (vpt.ocr, match_text, text
 	// verifications).
-	Tesseract string `mapstructure:"tesseract" yaml:"tesseract"`
+	Tesseract string `yaml:"tesseract"`
 }
 
 // AVConfig is the `av:` section: the check of a run's recording
@@ -123,21 +125,21 @@ type ToolsConfig struct {
 // stretches a run may have (a negative one is not checked), and what the
 // detectors count.
 type AVConfig struct {
-	MaxBlack   time.Duration `mapstructure:"max_black" yaml:"max_black"`
-	MaxFreeze  time.Duration `mapstructure:"max_freeze" yaml:"max_freeze"`
-	MaxSilence time.Duration `mapstructure:"max_silence" yaml:"max_silence"`
+	MaxBlack   time.Duration `yaml:"max_black"`
+	MaxFreeze  time.Duration `yaml:"max_freeze"`
+	MaxSilence time.Duration `yaml:"max_silence"`
 	// Stretches shorter than these are not found at all.
-	MinBlack   time.Duration `mapstructure:"min_black" yaml:"min_black"`
-	MinFreeze  time.Duration `mapstructure:"min_freeze" yaml:"min_freeze"`
-	MinSilence time.Duration `mapstructure:"min_silence" yaml:"min_silence"`
+	MinBlack   time.Duration `yaml:"min_black"`
+	MinFreeze  time.Duration `yaml:"min_freeze"`
+	MinSilence time.Duration `yaml:"min_silence"`
 	// SilenceThreshold: sound at or below this level (dBFS) is silent.
-	SilenceThreshold float64 `mapstructure:"silence_threshold" yaml:"silence_threshold"`
+	SilenceThreshold float64 `yaml:"silence_threshold"`
 }
 
 // OCRConfig is the `ocr:` section.
 type OCRConfig struct {
 	// Languages tesseract reads by default (its names: eng, deu, fra).
-	Languages []string `mapstructure:"languages" yaml:"languages"`
+	Languages []string `yaml:"languages"`
 }
 
 // defaults are the configuration of a machine without vpt.yaml.
@@ -274,8 +276,11 @@ func loadConfig(explicit string, flags *pflag.FlagSet, bind map[string]string, e
 			v.Set(key, f.Value.String())
 		}
 	}
+	// viper decodes by the yaml tags, the names vpt.yaml uses (the strict
+	// decoder above reads the same tags), so that the device layer's
+	// types carry no tag of viper's.
 	var cfg Config
-	if err := v.Unmarshal(&cfg); err != nil {
+	if err := v.Unmarshal(&cfg, func(dc *mapstructure.DecoderConfig) { dc.TagName = "yaml" }); err != nil {
 		return nil, &configError{fmt.Errorf("configuration: %w", err)}
 	}
 	cfg.File = file

@@ -112,3 +112,31 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// The device list decodes by the names vpt.yaml uses, underscores and
+// nested sections included (capture's types carry no tag of viper's).
+func TestDevicesDecode(t *testing.T) {
+	t.Chdir(t.TempDir())
+	os.WriteFile("vpt.yaml", []byte(`devices:
+  - {id: stb1, name: Lab STB, model: stb, video: /dev/video0, ir: {keymap: eos, tool: irsend, remote: eos2}}
+  - {id: slow, model: virtual, key_latency: 250ms, drop_rate: 0.25, seed: 7}
+  - {id: tv, model: android_tv, adb: "10.0.0.5:5555", screenrecord_limit: 170s, userinterface: horizon_tv}
+upload: {path_style: true, access_key_id: AKIA0000}
+tools: {ir_ctl: /opt/ir-ctl}
+`), 0o644)
+	cfg, err := loadConfig("", flagsFor(t), flagKeys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []capture.DeviceConfig{
+		{ID: "stb1", Name: "Lab STB", Model: "stb", Video: "/dev/video0", IR: capture.IRConfig{Keymap: "eos", Tool: "irsend", Remote: "eos2"}},
+		{ID: "slow", Model: "virtual", KeyLatency: 250 * time.Millisecond, DropRate: 0.25, Seed: 7},
+		{ID: "tv", Model: "android_tv", ADB: "10.0.0.5:5555", ScreenrecordLimit: 170 * time.Second, UserInterface: "horizon_tv"},
+	}
+	if fmt.Sprint(cfg.Devices) != fmt.Sprint(want) {
+		t.Fatalf("devices %+v\nwant    %+v", cfg.Devices, want)
+	}
+	if !cfg.Upload.PathStyle || cfg.Upload.AccessKeyID != "AKIA0000" || cfg.Tools.IRCtl != "/opt/ir-ctl" {
+		t.Fatalf("upload %+v tools %+v", cfg.Upload, cfg.Tools)
+	}
+}
