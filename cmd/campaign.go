@@ -350,10 +350,7 @@ func printCampaignSummary(app *App, out *campaign.Outcome, junit string) {
 			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
 		}
 	}
-	status := strings.ToUpper(c.Status)
-	code := map[string]string{campaign.StatusCompleted: "1;32", campaign.StatusFailed: "1;31", campaign.StatusTimeout: "1;33",
-		campaign.StatusCancelled: "1;33", campaign.StatusRunning: "1;36"}[c.Status]
-	fmt.Fprintf(w, "%s %s: %d scripts, %s in %s\n", paint(color, code, status), c.Name, s.Total, strings.Join(parts, ", "),
+	fmt.Fprintf(w, "%s %s: %d scripts, %s in %s\n", paintVerdict(color, c.Status), c.Name, s.Total, strings.Join(parts, ", "),
 		fmtMs(c.ExecutionTimeMs))
 	if c.Status == campaign.StatusRunning && c.ShardTotal > 1 {
 		fmt.Fprintf(w, "  shards done: %v of %d; the execution completes with the last shard\n", c.ShardsDone, c.ShardTotal)

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -41,9 +40,7 @@ upstream DEVICE{i}_* variables, plus the virtual device1. Each is checked now
 			}
 			list := checkDevices(cmd.Context(), reg, timeout)
 			if app.jsonOut {
-				b, _ := json.MarshalIndent(list, "", "  ")
-				fmt.Fprintln(app.IO.Out, string(b))
-				return nil
+				return printJSON(app, list)
 			}
 			color := app.IO.ColorOut()
 			tw := tabwriter.NewWriter(app.IO.Out, 2, 4, 2, ' ', 0)

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,8 +51,9 @@ Exits 3 when something required is missing.`,
 				}
 			}
 			if app.jsonOut {
-				b, _ := json.MarshalIndent(checks, "", "  ")
-				fmt.Fprintln(app.IO.Out, string(b))
+				if err := printJSON(app, checks); err != nil {
+					return err
+				}
 			} else {
 				color := app.IO.ColorOut()
 				for _, c := range checks {

@@ -150,13 +150,6 @@ func validStatus(s string) bool {
 	return false
 }
 
-func paintStatus(color bool, s store.Status) string {
-	code := map[store.Status]string{store.StatusPassed: "32", store.StatusFailed: "31", store.StatusTimeout: "33",
-		store.StatusInterrupted: "33", store.StatusError: "35", store.StatusAbandoned: "35", store.StatusRunning: "36",
-		store.StatusFlaky: "33", store.StatusNotRun: "2"}[s]
-	return paint(color, code, string(s))
-}
-
 // parseSince reads an age (90m, 24h, 7d, 2w) or a date (2026-11-01,
 // 2026-11-01T10:00:00Z).
 func parseSince(s string, now time.Time) (time.Time, error) {

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -135,8 +134,9 @@ func runRun(ctx context.Context, app *App, opts runOptions) error {
 		}
 	}
 	if app.jsonOut {
-		b, _ := json.MarshalIndent(report.NewRunFile(res), "", "  ")
-		fmt.Fprintln(app.IO.Out, string(b))
+		if err := printJSON(app, report.NewRunFile(res)); err != nil {
+			return err
+		}
 	} else {
 		printRunSummary(app, app.IO.Out, res)
 	}
@@ -167,10 +167,7 @@ func scriptArgs(params, rest []string) ([]string, error) {
 // printRunSummary prints the one-line verdict and where the evidence is.
 func printRunSummary(app *App, w io.Writer, res *store.Result) {
 	color := app.IO.ColorOut()
-	status := strings.ToUpper(string(res.Status))
-	code := map[store.Status]string{store.StatusPassed: "32", store.StatusFailed: "31", store.StatusTimeout: "33",
-		store.StatusInterrupted: "33", store.StatusError: "35"}[res.Status]
-	line := fmt.Sprintf("%s %s on %s (%s) in %s", paint(color, "1;"+code, status), res.ScriptName, res.DeviceID,
+	line := fmt.Sprintf("%s %s on %s (%s) in %s", paintVerdict(color, string(res.Status)), res.ScriptName, res.DeviceID,
 		res.DeviceModel, fmtMs(res.ExecutionTimeMs))
 	if res.ErrorMsg != "" && res.Status != store.StatusPassed {
 		line += ": " + res.ErrorMsg
@@ -189,19 +186,4 @@ func printRunSummary(app *App, w io.Writer, res *store.Result) {
 	} else if res.Details.ReportURL != "" {
 		fmt.Fprintf(w, "  url     %s\n", res.Details.ReportURL)
 	}
-}
-
-// fmtMs renders milliseconds as people read them.
-func fmtMs(ms int64) string { return report.FormatDuration(time.Duration(ms) * time.Millisecond) }
-
-// relPath shows a path relative to the working directory when it is inside it.
-func relPath(p string) string {
-	wd, err := os.Getwd()
-	if err != nil {
-		return p
-	}
-	if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
-		return rel
-	}
-	return p
 }

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -35,9 +34,7 @@ subfolders, with the parameters each declares: upstream's _script_args list
 				if scripts == nil {
 					scripts = []executor.ScriptInfo{}
 				}
-				b, _ := json.MarshalIndent(scripts, "", "  ")
-				fmt.Fprintln(app.IO.Out, string(b))
-				return nil
+				return printJSON(app, scripts)
 			}
 			if len(scripts) == 0 {
 				app.Notice("no scripts in %s (set scripts_dir in vpt.yaml, or run a file by path: vpt run path/to/script.py)", cfg.ScriptsDir)

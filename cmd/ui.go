@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -266,18 +265,4 @@ func parseRegion(s string) (image.Rectangle, error) {
 		return image.Rectangle{}, &usageError{msg: fmt.Sprintf("--region %q: expected x,y,width,height", s), hint: "for example --region 40,10,600,100"}
 	}
 	return image.Rect(v[0], v[1], v[0]+v[2], v[1]+v[3]), nil
-}
-
-func printJSON(app *App, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(app.IO.Out, string(b))
-	return nil
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
 }

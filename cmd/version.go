@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 
@@ -15,10 +14,8 @@ func newVersionCmd(app *App) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if app.jsonOut {
-				b, _ := json.Marshal(map[string]string{"version": app.Version, "go": runtime.Version(),
+				return printJSON(app, map[string]string{"version": app.Version, "go": runtime.Version(),
 					"os": runtime.GOOS, "arch": runtime.GOARCH})
-				fmt.Fprintln(app.IO.Out, string(b))
-				return nil
 			}
 			fmt.Fprintf(app.IO.Out, "vpt %s (%s, %s/%s)\n", app.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return nil
