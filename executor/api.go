@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -224,7 +225,7 @@ func (run *runState) handle(line []byte) apiReply[any] {
 		req.Params = json.RawMessage("{}")
 	}
 	req.Params = run.maskParams(req.Method, req.Params)
-	result, err := h(run.apiCtx, run, req.Params)
+	result, err := h.call(run.apiCtx, run, req.Params)
 	if err != nil {
 		var ae *APIError
 		if !errors.As(err, &ae) {
@@ -263,17 +264,23 @@ func toAPIError(err error) *APIError {
 // apiMethod answers one method of the protocol. Device work runs on ctx,
 // the run's API context: it ends when the script times out, is
 // interrupted or exits, so no device call outlives its script.
-type apiMethod func(ctx context.Context, run *runState, params json.RawMessage) (any, error)
+type apiMethod struct {
+	// params is the type the params decode into; its JSON fields are the
+	// method's parameters, as docs/script-api.md lists them (a test holds
+	// the two together). nil: any keys (metadata).
+	params reflect.Type
+	call   func(ctx context.Context, run *runState, params json.RawMessage) (any, error)
+}
 
 // method registers a handler of typed params: unknown fields are refused.
 func method[P any](f func(ctx context.Context, run *runState, p P) (any, error)) apiMethod {
-	return func(ctx context.Context, run *runState, raw json.RawMessage) (any, error) {
+	return apiMethod{params: reflect.TypeFor[P](), call: func(ctx context.Context, run *runState, raw json.RawMessage) (any, error) {
 		p, err := decode[P](raw)
 		if err != nil {
 			return nil, err
 		}
 		return f(ctx, run, p)
-	}
+	}}
 }
 
 var apiMethods map[string]apiMethod
@@ -295,7 +302,7 @@ func init() {
 		"step":       method(apiStep),
 		"step_start": method(apiStepStart),
 		"step_end":   method(apiStepEnd),
-		"metadata":   apiMetadata,
+		"metadata":   {call: apiMetadata},
 		"summary":    method(apiSummary),
 		"fail":       method(apiFail),
 		"verdict":    method(apiVerdict),
@@ -375,7 +382,12 @@ func apiPress(ctx context.Context, run *runState, p pressParams) (any, error) {
 	return nil, nil
 }
 
-func apiTap(ctx context.Context, run *runState, p struct{ X, Y int }) (any, error) {
+type tapParams struct {
+	X int `json:"x"`
+	Y int `json:"y"`
+}
+
+func apiTap(ctx context.Context, run *runState, p tapParams) (any, error) {
 	run.nav.forget()
 	cctx, cancel := deviceCall(ctx)
 	defer cancel()
@@ -397,8 +409,11 @@ func apiText(ctx context.Context, run *runState, p textParams) (any, error) {
 }
 
 type swipeParams struct {
-	X1, Y1, X2, Y2 int
-	Ms             int `json:"ms"`
+	X1 int `json:"x1"`
+	Y1 int `json:"y1"`
+	X2 int `json:"x2"`
+	Y2 int `json:"y2"`
+	Ms int `json:"ms"`
 }
 
 func apiSwipe(ctx context.Context, run *runState, p swipeParams) (any, error) {

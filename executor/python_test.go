@@ -379,7 +379,7 @@ func TestResolveInterpreterRefusesOldPython(t *testing.T) {
 func TestPassedMustBeABoolean(t *testing.T) {
 	run := &runState{start: time.Now(), open: map[int]*openStep{}}
 	call := func(method, params string) string {
-		_, err := apiMethods[method](context.Background(), run, json.RawMessage(params))
+		_, err := apiMethods[method].call(context.Background(), run, json.RawMessage(params))
 		var ae *APIError
 		if errors.As(err, &ae) {
 			return ae.Code
