@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -20,17 +19,6 @@ const (
 	CampaignHTML = "index.html"
 	SummaryJSON  = "summary.json"
 	JUnitXML     = "junit.xml"
-)
-
-// CampaignSummary, EntrySummary and AttemptSummary are the campaign's
-// summary, which package campaign/summary owns and judges; report renders
-// it.
-//
-// Deprecated: use summary.Summary, summary.Entry, summary.Attempt.
-type (
-	CampaignSummary = summary.Summary
-	EntrySummary    = summary.Entry
-	AttemptSummary  = summary.Attempt
 )
 
 // RunLink is how the campaign report in dir links a run's report: relative
@@ -140,11 +128,4 @@ func JUnitForCampaign(sum summary.Summary, results map[string]*store.Result, per
 // CampaignDir is the folder of a campaign execution's reports.
 func CampaignDir(resultsDir, executionID string) string {
 	return filepath.Join(resultsDir, "campaigns", executionID)
-}
-
-// LoadCampaign reads and summarises a campaign for its report folder dir.
-//
-// Deprecated: use summary.Load(ctx, st, id, RunLink(dir)).
-func LoadCampaign(ctx context.Context, st summary.Source, id, dir string) (CampaignSummary, map[string]*store.Result, error) {
-	return summary.Load(ctx, st, id, RunLink(dir))
 }

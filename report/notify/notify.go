@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vpt-dev/vpt/campaign/summary"
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
 )
@@ -101,7 +102,7 @@ func ForRun(res *store.Result, l Links) Summary {
 
 // ForCampaign summarises a finished campaign (one shard of it, or the
 // whole execution).
-func ForCampaign(sum report.CampaignSummary, results map[string]*store.Result, passed bool, l Links) Summary {
+func ForCampaign(sum summary.Summary, results map[string]*store.Result, passed bool, l Links) Summary {
 	c := sum.Campaign
 	s := Summary{Schema: Schema, Kind: "campaign", ID: c.ExecutionID, Name: c.Name, Status: c.Status, Passed: passed,
 		Host: c.HostName, DurationMs: c.ExecutionTimeMs, Counts: map[string]int{}, Failures: []Failure{}}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vpt-dev/vpt/campaign/summary"
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
 )
@@ -35,7 +36,7 @@ func (u *Uploader) Publish(ctx context.Context, st store.Store, r *store.Result)
 
 // PublishCampaign uploads a campaign's report (UploadCampaign) and records
 // its URL in st.
-func (u *Uploader) PublishCampaign(ctx context.Context, st store.Store, dir string, sum report.CampaignSummary, results map[string]*store.Result) error {
+func (u *Uploader) PublishCampaign(ctx context.Context, st store.Store, dir string, sum summary.Summary, results map[string]*store.Result) error {
 	if err := u.UploadCampaign(ctx, dir, sum, results); err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func (u *Uploader) refreshCampaigns(ctx context.Context, st store.Store, runs []
 		}
 		seen[id] = true
 		dir := report.CampaignDir(resultsDir, id)
-		sum, results, err := report.LoadCampaign(ctx, st, id, dir)
+		sum, results, err := summary.Load(ctx, st, id, report.RunLink(dir))
 		if err != nil {
 			return fmt.Errorf("campaign %s: %w", id, err)
 		}

@@ -35,6 +35,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vpt-dev/vpt/campaign/summary"
+	"github.com/vpt-dev/vpt/internal/safename"
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/report/artifact"
 	"github.com/vpt-dev/vpt/store"
@@ -98,11 +100,11 @@ func (u *Uploader) Check(ctx context.Context) error {
 // made unique per run by the run id.
 func (u *Uploader) RunPrefix(r *store.Result) string {
 	t := r.StartedAt.UTC()
-	model := keySafe(r.DeviceModel)
+	model := safename.Key(r.DeviceModel, 80)
 	if model == "" {
 		model = "unknown"
 	}
-	folder := fmt.Sprintf("%s_%s_%s_%s", keySafe(r.ScriptName), t.Format("20060102"), t.Format("20060102150405"), shortID(r.ID))
+	folder := fmt.Sprintf("%s_%s_%s_%s", safename.Key(r.ScriptName, 80), t.Format("20060102"), t.Format("20060102150405"), shortID(r.ID))
 	return u.key("script-reports", model, folder)
 }
 
@@ -116,18 +118,6 @@ func (u *Uploader) key(parts ...string) string {
 		parts = append([]string{p}, parts...)
 	}
 	return path.Join(parts...)
-}
-
-// keySafe keeps letters, digits, '.', '-' and '_' of a name, for keys
-// that need no escaping anywhere.
-func keySafe(s string) string {
-	out := strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' {
-			return r
-		}
-		return '_'
-	}, s)
-	return out[:min(len(out), 80)]
 }
 
 func shortID(id string) string { return id[:min(len(id), 8)] }
@@ -343,7 +333,7 @@ func (u *Uploader) putFiles(ctx context.Context, dir, prefix string, files []str
 // UploadCampaign copies a campaign's report, summary and JUnit file to the
 // store, its links to runs pointing at their uploaded reports, and records
 // the key and URL in sum.Campaign. Nothing local changes.
-func (u *Uploader) UploadCampaign(ctx context.Context, dir string, sum report.CampaignSummary, results map[string]*store.Result) error {
+func (u *Uploader) UploadCampaign(ctx context.Context, dir string, sum summary.Summary, results map[string]*store.Result) error {
 	ctx, cancel := u.bounded(ctx)
 	defer cancel()
 	c, err := u.uploadCampaign(ctx, dir, sum, results)
@@ -354,7 +344,7 @@ func (u *Uploader) UploadCampaign(ctx context.Context, dir string, sum report.Ca
 	return nil
 }
 
-func (u *Uploader) uploadCampaign(ctx context.Context, dir string, sum report.CampaignSummary, results map[string]*store.Result) (*store.Campaign, error) {
+func (u *Uploader) uploadCampaign(ctx context.Context, dir string, sum summary.Summary, results map[string]*store.Result) (*store.Campaign, error) {
 	remote := sum
 	remote.Entries = slices.Clone(sum.Entries)
 	for i := range remote.Entries {
