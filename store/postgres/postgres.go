@@ -143,7 +143,11 @@ func DatabaseSchema(ctx context.Context, db *sql.DB) (int, error) {
 }
 
 // rebind turns ? placeholders into $1, $2… (vpt's SQL has no ? inside
-// string literals).
+// string literals). Neither database/sql nor pgx rewrites placeholders
+// (pgx speaks PostgreSQL's $n only; its NamedArgs rewrite @name), and
+// sqlx.Rebind, which does this, is not worth a dependency for these lines.
+// Writing $n in the shared SQL instead would bind right in SQLite only
+// while each $n first appears in order, a trap for the next query.
 func rebind(q string) string {
 	if !strings.Contains(q, "?") {
 		return q
