@@ -20,7 +20,7 @@ const lastFailedWindow = 20
 // LastFailed finds the previous finished execution of a campaign (the
 // newest of its last 20 that is not running) and the indexes of its entries
 // that did not pass (flaky counts as passed): what --last-failed runs
-// again. execution is "" when there is no such execution.
+// again (Options.Only). execution is "" when there is no such execution.
 func LastFailed(ctx context.Context, st History, campaignID string) (failed map[int]bool, execution string, err error) {
 	list, err := st.ListCampaigns(ctx, store.CampaignFilter{CampaignID: campaignID, Limit: lastFailedWindow})
 	if err != nil {
@@ -47,16 +47,4 @@ func LastFailed(ctx context.Context, st History, campaignID string) (failed map[
 		return failed, c.ExecutionID, nil
 	}
 	return nil, "", nil
-}
-
-// Keep narrows the plan to the entries whose index is in only (the
-// entries LastFailed found); the file, its total and the pool stay.
-func (p *Plan) Keep(only map[int]bool) {
-	var kept []PlannedEntry
-	for _, e := range p.Entries {
-		if only[e.Index] {
-			kept = append(kept, e)
-		}
-	}
-	p.Entries = kept
 }

@@ -47,9 +47,4 @@ func TestLastFailed(t *testing.T) {
 	if err != nil || prev != "campaign_exec_2" || fmt.Sprint(failed) != "map[2:true 3:true]" {
 		t.Fatalf("got %v %q %v", failed, prev, err)
 	}
-	plan := &Plan{Entries: []PlannedEntry{{Index: 0}, {Index: 2}, {Index: 3}, {Index: 4}}}
-	plan.Keep(failed)
-	if len(plan.Entries) != 2 || plan.Entries[0].Index != 2 || plan.Entries[1].Index != 3 {
-		t.Fatalf("kept %+v", plan.Entries)
-	}
 }

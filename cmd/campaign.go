@@ -107,85 +107,18 @@ func runCampaign(ctx context.Context, app *App, o campaignOptions) error {
 	if err != nil {
 		return err
 	}
-	f, err := loadCampaign(o)
-	if err != nil {
-		return err
-	}
 	notifier, err := app.notifier(o.notify)
 	if err != nil {
 		return err
-	}
-	opts := campaign.Options{Parallel: o.parallel, Retries: o.retries, MaxFailures: o.maxFailures, FailOnFlaky: o.failOnFlaky}
-	if o.devices != "" {
-		for _, d := range strings.Split(o.devices, ",") {
-			if d = strings.TrimSpace(d); d != "" {
-				opts.Devices = append(opts.Devices, d)
-			}
-		}
-	}
-	if o.shard != "" {
-		i, n, ok := parseShard(o.shard)
-		if !ok {
-			return &usageError{msg: fmt.Sprintf("--shard %q: expected i/n, such as 2/4", o.shard)}
-		}
-		opts.Shard, opts.Shards = i, n
-		if o.executionID == "" && n > 1 {
-			app.Notice("--shard without --execution-id: this shard's results are recorded apart from the other shards'")
-		}
-	}
-	if o.balance != "" && o.balance != campaign.BalanceHistory {
-		return &usageError{msg: fmt.Sprintf("--balance %q: the only balance is history", o.balance)}
-	}
-	if o.balance != "" && opts.Shards <= 1 {
-		return &usageError{msg: "--balance history splits shards: give --shard i/n too"}
 	}
 	reg, err := app.Registry(cfg)
 	if err != nil {
 		return err
 	}
-	env := campaign.Environment{Resolver: app.Resolver(cfg), Devices: reg, UIs: ui.Library{Dir: cfg.UserInterfacesDir}, DefaultTimeout: cfg.Timeout}
-	distributed := o.distributed || f.Settings().Distributed
-	if distributed {
-		lab, err := app.Lab(ctx)
-		if err != nil {
-			return err
-		}
-		env.Lab = lab
-	}
-	if o.balance != "" {
-		if opts, err = balanceOptions(ctx, app, f, env, opts); err != nil {
-			return err
-		}
-	}
-	plan, err := campaign.Prepare(f, env, opts)
-	if err != nil {
+	plan, err := planCampaign(ctx, app, cfg, reg, o)
+	if err != nil || plan == nil {
 		return err
 	}
-	if o.lastFailed {
-		st, err := app.Store(ctx)
-		if err != nil {
-			return err
-		}
-		failed, prev, err := campaign.LastFailed(ctx, st, f.CampaignID)
-		if err != nil {
-			return err
-		}
-		if prev == "" {
-			app.Notice("no previous execution of %s: running everything", f.CampaignID)
-		} else {
-			plan.Keep(failed)
-			app.Notice("rerunning %d script(s) that did not pass in %s", len(plan.Entries), prev)
-		}
-	}
-	if o.dryRun {
-		printPlan(app, plan)
-		return nil
-	}
-	if len(plan.Entries) == 0 {
-		app.Notice("nothing to run")
-		return nil
-	}
-
 	// Script output: not streamed unless asked (each run keeps it in its
 	// folder); runs share the terminal a line at a time.
 	var terminal io.Writer
@@ -203,17 +136,10 @@ func runCampaign(ctx context.Context, app *App, o campaignOptions) error {
 	if err := app.Recover(ctx, true); err != nil {
 		return err
 	}
-	if cfg.Upload.Enabled {
-		up, err := app.Uploader(ctx)
-		if err != nil {
-			return err
-		}
-		runner.Uploader = up
-	}
 	obs := newProgress(app, plan)
 	cr := &campaign.Runner{Exec: runner, Store: st, Observer: obs, Log: app.Log(), ResultsDir: cfg.ResultsDir,
 		TeamID: cfg.TeamID, HostName: cfg.HostName, CheckDevice: checkDevice(reg)}
-	if distributed {
+	if plan.Placed {
 		cr.Exec, cr.CheckDevice, cr.Extra = app.lab, nil, distributedExtra(o)
 	}
 	out, runErr := cr.Run(ctx, plan, o.executionID)
@@ -221,6 +147,93 @@ func runCampaign(ctx context.Context, app *App, o campaignOptions) error {
 	if out == nil {
 		return runErr
 	}
+	return endCampaign(ctx, app, cfg, o, out, notifier, runErr)
+}
+
+// planCampaign loads and checks the campaign file as the options say; a
+// nil plan (and no error) when nothing is to run: --dry-run printed it,
+// or no entry is left.
+func planCampaign(ctx context.Context, app *App, cfg *Config, reg *capture.Registry, o campaignOptions) (*campaign.Plan, error) {
+	f, err := loadCampaign(o)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := o.planOptions(app)
+	if err != nil {
+		return nil, err
+	}
+	env := campaign.Environment{Resolver: app.Resolver(cfg), Devices: reg, UIs: ui.Library{Dir: cfg.UserInterfacesDir}, DefaultTimeout: cfg.Timeout}
+	if o.distributed || f.Settings().Distributed {
+		if env.Lab, err = app.Lab(ctx); err != nil {
+			return nil, err
+		}
+	}
+	prev := ""
+	if o.lastFailed {
+		st, err := app.Store(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if opts.Only, prev, err = campaign.LastFailed(ctx, st, f.CampaignID); err != nil {
+			return nil, err
+		}
+		if prev == "" {
+			app.Notice("no previous execution of %s: running everything", f.CampaignID)
+		}
+	}
+	if o.balance != "" {
+		if opts, err = balanceOptions(ctx, app, f, env, opts); err != nil {
+			return nil, err
+		}
+	}
+	plan, err := campaign.Prepare(f, env, opts)
+	if err != nil {
+		return nil, err
+	}
+	if prev != "" {
+		app.Notice("rerunning %d script(s) that did not pass in %s", len(plan.Entries), prev)
+	}
+	switch {
+	case o.dryRun:
+		printPlan(app, plan)
+		return nil, nil
+	case len(plan.Entries) == 0:
+		app.Notice("nothing to run")
+		return nil, nil
+	}
+	return plan, nil
+}
+
+// planOptions are the command line's options of planning.
+func (o campaignOptions) planOptions(app *App) (campaign.Options, error) {
+	opts := campaign.Options{Parallel: o.parallel, Retries: o.retries, MaxFailures: o.maxFailures, FailOnFlaky: o.failOnFlaky}
+	for _, d := range strings.Split(o.devices, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			opts.Devices = append(opts.Devices, d)
+		}
+	}
+	if o.shard != "" {
+		i, n, ok := parseShard(o.shard)
+		if !ok {
+			return opts, &usageError{msg: fmt.Sprintf("--shard %q: expected i/n, such as 2/4", o.shard)}
+		}
+		opts.Shard, opts.Shards = i, n
+		if o.executionID == "" && n > 1 {
+			app.Notice("--shard without --execution-id: this shard's results are recorded apart from the other shards'")
+		}
+	}
+	if o.balance != "" && o.balance != campaign.BalanceHistory {
+		return opts, &usageError{msg: fmt.Sprintf("--balance %q: the only balance is history", o.balance)}
+	}
+	if o.balance != "" && opts.Shards <= 1 {
+		return opts, &usageError{msg: "--balance history splits shards: give --shard i/n too"}
+	}
+	return opts, nil
+}
+
+// endCampaign writes JUnit, uploads the campaign report, prints the
+// summary, notifies, and returns the campaign's verdict for the exit code.
+func endCampaign(ctx context.Context, app *App, cfg *Config, o campaignOptions, out *campaign.Outcome, notifier *notify.Notifier, runErr error) error {
 	if o.junit != "" {
 		if err := report.WriteJUnit(o.junit, report.JUnitForCampaign(out.Summary, out.Results, o.junitPerDevice)); err != nil {
 			return fmt.Errorf("JUnit %s: %w", o.junit, err)
