@@ -138,7 +138,7 @@ func runCampaign(ctx context.Context, app *App, o campaignOptions) error {
 	}
 	obs := newProgress(app, plan)
 	cr := &campaign.Runner{Exec: runner, Store: st, Observer: obs, Log: app.Log(), ResultsDir: cfg.ResultsDir,
-		TeamID: cfg.TeamID, HostName: cfg.HostName, CheckDevice: checkDevice(reg)}
+		TeamID: cfg.TeamID, HostName: cfg.HostName, CheckDevice: reg.Check}
 	if plan.Placed {
 		cr.Exec, cr.CheckDevice, cr.Extra = app.lab, nil, distributedExtra(o)
 	}
@@ -266,18 +266,6 @@ func endCampaign(ctx context.Context, app *App, cfg *Config, o campaignOptions, 
 		}
 	}
 	return campaignVerdict{v}
-}
-
-// checkDevice tells whether a device answers: open it, check it, close it.
-func checkDevice(reg *capture.Registry) func(ctx context.Context, id string) error {
-	return func(ctx context.Context, id string) error {
-		dev, err := reg.Open(id)
-		if err != nil {
-			return err
-		}
-		defer dev.Close()
-		return dev.Check(ctx)
-	}
 }
 
 func parseShard(s string) (int, int, bool) {

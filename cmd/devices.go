@@ -1,24 +1,13 @@
 package cmd
 
 import (
-	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/vpt-dev/vpt/capture"
 )
-
-// deviceStatus is one line of `vpt devices`.
-type deviceStatus struct {
-	capture.Info
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
-}
 
 func newDevicesCmd(app *App) *cobra.Command {
 	var timeout time.Duration
@@ -38,7 +27,7 @@ upstream DEVICE{i}_* variables, plus the virtual device1. Each is checked now
 			if err != nil {
 				return err
 			}
-			list := checkDevices(cmd.Context(), reg, timeout)
+			list := reg.CheckAll(cmd.Context(), timeout)
 			if app.jsonOut {
 				return printJSON(app, list)
 			}
@@ -57,34 +46,4 @@ upstream DEVICE{i}_* variables, plus the virtual device1. Each is checked now
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long each device may take to answer")
 	return cmd
-}
-
-// checkDevices opens and checks every device at once.
-func checkDevices(ctx context.Context, reg *capture.Registry, timeout time.Duration) []deviceStatus {
-	cfgs := reg.Devices()
-	out := make([]deviceStatus, len(cfgs))
-	var wg sync.WaitGroup
-	for i, c := range cfgs {
-		wg.Add(1)
-		go func(i int, c capture.DeviceConfig) {
-			defer wg.Done()
-			driver, _ := c.Driver()
-			st := deviceStatus{Info: capture.Info{ID: c.ID, Name: c.Name, Model: c.Model, Driver: driver}}
-			dev, err := reg.Open(c.ID)
-			if err == nil {
-				st.Info = dev.Info()
-				cctx, cancel := context.WithTimeout(ctx, timeout)
-				err = dev.Check(cctx)
-				cancel()
-				dev.Close()
-			}
-			st.OK = err == nil
-			if err != nil {
-				st.Error = err.Error()
-			}
-			out[i] = st
-		}(i, c)
-	}
-	wg.Wait()
-	return out
 }

@@ -90,7 +90,7 @@ func runDoctor(ctx context.Context, app *App) ([]check, error) {
 	checks := []check{configCheck(cfg), pythonCheck(ctx, cfg), pythonLibCheck()}
 	checks = append(checks, toolChecks(ctx, cfg, reg)...)
 	checks = append(checks, ocrCheck(ctx, cfg), resultsCheck(cfg), storeCheck(ctx, app, cfg), uploadCheck(ctx, app, cfg))
-	for _, d := range checkDevices(ctx, reg, 10*time.Second) {
+	for _, d := range reg.CheckAll(ctx, 10*time.Second) {
 		c := check{Name: "device " + d.ID, OK: d.OK, Detail: fmt.Sprintf("%s (%s)", d.Name, d.Model)}
 		if !d.OK {
 			c.Detail += ": " + d.Error

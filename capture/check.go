@@ -1,0 +1,56 @@
+package capture
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Check tells whether a device answers: it opens it, checks it and closes
+// it.
+func (r *Registry) Check(ctx context.Context, id string) error {
+	dev, err := r.Open(id)
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	return dev.Check(ctx)
+}
+
+// Status is a device and whether it answered (vpt devices, vpt doctor).
+type Status struct {
+	Info
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+// CheckAll opens and checks every device at once, each within timeout, and
+// returns them in the registry's order.
+func (r *Registry) CheckAll(ctx context.Context, timeout time.Duration) []Status {
+	cfgs := r.Devices()
+	out := make([]Status, len(cfgs))
+	var wg sync.WaitGroup
+	for i, c := range cfgs {
+		wg.Go(func() { out[i] = r.status(ctx, c, timeout) })
+	}
+	wg.Wait()
+	return out
+}
+
+func (r *Registry) status(ctx context.Context, c DeviceConfig, timeout time.Duration) Status {
+	driver, _ := c.Driver()
+	st := Status{Info: Info{ID: c.ID, Name: c.Name, Model: c.Model, Driver: driver}}
+	dev, err := r.Open(c.ID)
+	if err == nil {
+		st.Info = dev.Info()
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		err = dev.Check(cctx)
+		cancel()
+		dev.Close()
+	}
+	st.OK = err == nil
+	if err != nil {
+		st.Error = err.Error()
+	}
+	return st
+}
