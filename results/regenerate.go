@@ -55,13 +55,7 @@ func Regenerate(ctx context.Context, st Store, resultsDir string, runs []*store.
 // regenerateCampaigns rebuilds the reports of the campaigns that hold the
 // runs; a campaign deleted since is passed over.
 func regenerateCampaigns(ctx context.Context, st Store, resultsDir string, runs []*store.Result) error {
-	seen := map[string]bool{}
-	for _, r := range runs {
-		id := r.Details.CampaignID
-		if id == "" || seen[id] {
-			continue
-		}
-		seen[id] = true
+	for _, id := range summary.Executions(runs) {
 		dir := report.CampaignDir(resultsDir, id)
 		sum, _, err := summary.Load(ctx, st, id, report.RunLink(dir))
 		if errors.Is(err, store.ErrNotFound) {

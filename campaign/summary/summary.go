@@ -165,6 +165,20 @@ func Stats(sum Summary, total int) store.CampaignStats {
 	return s
 }
 
+// Executions are the campaign executions the runs belong to, each once,
+// in the order of the runs.
+func Executions(runs []*store.Result) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range runs {
+		if id := r.Details.CampaignID; id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // Source is what Load reads from the results store.
 type Source interface {
 	GetCampaign(ctx context.Context, id string) (*store.Campaign, []store.CampaignEntry, error)

@@ -59,3 +59,11 @@ func TestBuildAndStats(t *testing.T) {
 		t.Fatalf("stats %+v, want %+v", s, want)
 	}
 }
+
+func TestExecutions(t *testing.T) {
+	r := func(id string) *store.Result { return &store.Result{Details: store.Details{CampaignID: id}} }
+	got := Executions([]*store.Result{r("b"), r(""), r("a"), r("b"), r("c"), r("a")})
+	if len(got) != 3 || got[0] != "b" || got[1] != "a" || got[2] != "c" {
+		t.Fatalf("%v", got)
+	}
+}

@@ -117,13 +117,7 @@ func (u *Uploader) Republish(ctx context.Context, st store.Store, runs []*store.
 // refreshCampaigns uploads again the reports of the campaigns of runs, so
 // that they link the runs' uploaded reports.
 func (u *Uploader) refreshCampaigns(ctx context.Context, st store.Store, runs []*store.Result, resultsDir string) error {
-	seen := map[string]bool{}
-	for _, r := range runs {
-		id := r.Details.CampaignID
-		if id == "" || seen[id] {
-			continue
-		}
-		seen[id] = true
+	for _, id := range summary.Executions(runs) {
 		dir := report.CampaignDir(resultsDir, id)
 		sum, results, err := summary.Load(ctx, st, id, report.RunLink(dir))
 		if err != nil {

@@ -333,20 +333,26 @@ func (s *DB) ListResults(ctx context.Context, f store.ResultFilter) ([]store.Res
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
+	return s.queryResults(ctx, "list results", false, q, args...)
+}
+
+// queryResults runs a query of result rows (with the details column last
+// when details is set); what names it in errors.
+func (s *DB) queryResults(ctx context.Context, what string, details bool, q string, args ...any) ([]store.Result, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
 	if err != nil {
-		return nil, wrap("list results", err)
+		return nil, wrap(what, err)
 	}
 	defer rows.Close()
 	var out []store.Result
 	for rows.Next() {
-		r, err := scanResult(rows, false)
+		r, err := scanResult(rows, details)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, *r)
 	}
-	return out, wrap("list results", rows.Err())
+	return out, wrap(what, rows.Err())
 }
 
 // ScriptStats implements store.Store.
@@ -408,21 +414,8 @@ func (s *DB) DeleteResult(ctx context.Context, id string) error {
 
 // RunningResults implements store.Store.
 func (s *DB) RunningResults(ctx context.Context) ([]store.Result, error) {
-	rows, err := s.db.QueryContext(ctx, s.q("SELECT "+strings.Join(resultCols, ", ")+
-		" FROM script_results WHERE status = 'running'"))
-	if err != nil {
-		return nil, wrap("find running results", err)
-	}
-	defer rows.Close()
-	var out []store.Result
-	for rows.Next() {
-		r, err := scanResult(rows, true)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *r)
-	}
-	return out, wrap("find running results", rows.Err())
+	return s.queryResults(ctx, "find running results", true, "SELECT "+strings.Join(resultCols, ", ")+
+		" FROM script_results WHERE status = 'running'")
 }
 
 var campaignCols = []string{
@@ -660,21 +653,8 @@ func (s *DB) GetCampaign(ctx context.Context, id string) (*store.Campaign, []sto
 
 // CampaignResults implements store.Store.
 func (s *DB) CampaignResults(ctx context.Context, campaignID string) ([]store.Result, error) {
-	rows, err := s.db.QueryContext(ctx, s.q("SELECT "+strings.Join(resultCols, ", ")+
-		" FROM script_results WHERE id IN (SELECT script_result_id FROM campaign_script_results WHERE campaign_id = ?)"), campaignID)
-	if err != nil {
-		return nil, wrap("campaign results", err)
-	}
-	defer rows.Close()
-	var out []store.Result
-	for rows.Next() {
-		r, err := scanResult(rows, true)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *r)
-	}
-	return out, wrap("campaign results", rows.Err())
+	return s.queryResults(ctx, "campaign results", true, "SELECT "+strings.Join(resultCols, ", ")+
+		" FROM script_results WHERE id IN (SELECT script_result_id FROM campaign_script_results WHERE campaign_id = ?)", campaignID)
 }
 
 func (s *DB) shardsDone(ctx context.Context, campaignID string) ([]int, error) {
