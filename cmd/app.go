@@ -165,8 +165,13 @@ func (a *App) Recover(ctx context.Context, video bool) error {
 	return nil
 }
 
-// Registry builds the device registry from the configuration.
-func (a *App) Registry(cfg *Config) (*capture.Registry, error) {
+// Registry builds the device registry from the configuration, and returns
+// that configuration too (the commands that need one need the other).
+func (a *App) Registry() (*Config, *capture.Registry, error) {
+	cfg, err := a.Config()
+	if err != nil {
+		return nil, nil, err
+	}
 	lib := ui.Library{Dir: cfg.UserInterfacesDir}
 	env := capture.Environment{
 		UserInterfaces: lib.Find,
@@ -178,18 +183,14 @@ func (a *App) Registry(cfg *Config) (*capture.Registry, error) {
 	}
 	reg, err := capture.NewRegistry(cfg.Devices, env)
 	if err != nil {
-		return nil, &configError{err}
+		return nil, nil, &configError{err}
 	}
-	return reg, nil
+	return cfg, reg, nil
 }
 
 // Runner builds the script runner (with the uploader when uploads are on).
 func (a *App) Runner(ctx context.Context, terminal io.Writer) (*executor.Runner, error) {
-	cfg, err := a.Config()
-	if err != nil {
-		return nil, err
-	}
-	reg, err := a.Registry(cfg)
+	cfg, reg, err := a.Registry()
 	if err != nil {
 		return nil, err
 	}

@@ -103,15 +103,11 @@ when a run hit an infrastructure error, else 0.`,
 }
 
 func runCampaign(ctx context.Context, app *App, o campaignOptions) error {
-	cfg, err := app.Config()
+	cfg, reg, err := app.Registry()
 	if err != nil {
 		return err
 	}
 	notifier, err := app.notifier(o.notify)
-	if err != nil {
-		return err
-	}
-	reg, err := app.Registry(cfg)
 	if err != nil {
 		return err
 	}

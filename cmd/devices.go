@@ -19,11 +19,7 @@ upstream DEVICE{i}_* variables, plus the virtual device1. Each is checked now
 (adb answers, the capture card exists, the display opens).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := app.Config()
-			if err != nil {
-				return err
-			}
-			reg, err := app.Registry(cfg)
+			_, reg, err := app.Registry()
 			if err != nil {
 				return err
 			}

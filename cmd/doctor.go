@@ -79,11 +79,7 @@ Exits 3 when something required is missing.`,
 }
 
 func runDoctor(ctx context.Context, app *App) ([]check, error) {
-	cfg, err := app.Config()
-	if err != nil {
-		return nil, err
-	}
-	reg, err := app.Registry(cfg)
+	cfg, reg, err := app.Registry()
 	if err != nil {
 		return nil, err
 	}

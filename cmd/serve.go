@@ -69,15 +69,11 @@ func runServe(ctx context.Context, app *App, o serveOptions) error {
 	if o.token != "" && len(o.token) < 16 {
 		return &usageError{msg: "--token is too short to guard anything", hint: "use 16 characters or more, such as: openssl rand -hex 16"}
 	}
-	cfg, err := app.Config()
+	cfg, reg, err := app.Registry()
 	if err != nil {
 		return err
 	}
 	st, err := app.Store(ctx)
-	if err != nil {
-		return err
-	}
-	reg, err := app.Registry(cfg)
 	if err != nil {
 		return err
 	}

@@ -218,11 +218,7 @@ reference image of the node's image verification, beside the userinterface:
 }
 
 func runUIReference(ctx context.Context, app *App, req executor.ReferenceRequest) error {
-	cfg, err := app.Config()
-	if err != nil {
-		return err
-	}
-	reg, err := app.Registry(cfg)
+	cfg, reg, err := app.Registry()
 	if err != nil {
 		return err
 	}
