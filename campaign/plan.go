@@ -87,29 +87,59 @@ func Prepare(f *File, env Environment, o Options) (*Plan, error) {
 	at := func(field, msg, hint string, path ...any) {
 		ps = append(ps, yamlfile.At(f.Path, f.Root, field, msg, hint, path...))
 	}
-	settings := f.Settings()
+	settings := settingsOf(f, o)
+	checkFile(f, env, settings, at)
+	if env.Lab != nil {
+		return prepareLab(f, env, o, settings, ps)
+	}
+	pool, known := choosePool(f, env, o, at, &ps)
+	plan := &Plan{File: f, Total: len(f.ScriptConfigurations), Settings: settings, Options: o}
+	for i, e := range f.ScriptConfigurations {
+		pe, ok := planEntry(f, env, settings, o, i, e, at)
+		if !ok {
+			continue
+		}
+		if e.Device != "" {
+			checkEntryDevice(env, known, pool, i, e.Device, pe.UserInterface, at)
+		}
+		plan.Entries = append(plan.Entries, pe)
+	}
+	return finishPlan(plan, pool, o, ps)
+}
+
+// problemAt records a problem at a field of the campaign file.
+type problemAt func(field, msg, hint string, path ...any)
+
+// settingsOf is the file's settings under the command line's options.
+func settingsOf(f *File, o Options) Settings {
+	s := f.Settings()
 	if o.Retries >= 0 {
-		settings.Retries = o.Retries
+		s.Retries = o.Retries
 	}
 	if o.MaxFailures > 0 {
-		settings.MaxFailures = o.MaxFailures
+		s.MaxFailures = o.MaxFailures
 	}
 	if o.Parallel > 0 {
-		settings.Parallel = true
+		s.Parallel = true
 	}
+	return s
+}
+
+// checkFile checks the campaign's own fields.
+func checkFile(f *File, env Environment, s Settings, at problemAt) {
 	if f.CampaignID == "" {
 		at("campaign_id", "missing", "every campaign needs a campaign_id (a short name used across executions)")
 	}
 	if f.Name == "" {
 		at("name", "missing", "every campaign needs a name")
 	}
-	if settings.Timeout <= 0 {
+	if s.Timeout <= 0 {
 		at("execution_config.timeout_minutes", "must be more than 0", "", "execution_config", "timeout_minutes")
 	}
-	if settings.Retries < 0 {
+	if s.Retries < 0 {
 		at("execution_config.retries", "cannot be negative", "", "execution_config", "retries")
 	}
-	if settings.MaxFailures < 0 {
+	if s.MaxFailures < 0 {
 		at("execution_config.max_failures", "cannot be negative", "", "execution_config", "max_failures")
 	}
 	if len(f.ScriptConfigurations) == 0 {
@@ -120,17 +150,16 @@ func Prepare(f *File, env Environment, o Options) (*Plan, error) {
 			at("userinterface_name", firstLine(err.Error()), "", "userinterface_name")
 		}
 	}
+}
 
-	if env.Lab != nil {
-		return prepareLab(f, env, o, settings, ps)
-	}
-
-	// The device pool.
-	known := map[string]capture.DeviceConfig{}
+// choosePool picks the device pool: --device, else the file's device,
+// else every device that suits the campaign's userinterface. known is every
+// configured device by id.
+func choosePool(f *File, env Environment, o Options, at problemAt, ps *yamlfile.Problems) (pool []string, known map[string]capture.DeviceConfig) {
+	known = map[string]capture.DeviceConfig{}
 	for _, d := range env.Devices.Devices() {
 		known[d.ID] = d
 	}
-	var pool []string
 	explicit := o.Devices
 	fromFile := false
 	if len(explicit) == 0 && !f.Device.Auto() {
@@ -142,7 +171,7 @@ func Prepare(f *File, env Environment, o Options) (*Plan, error) {
 			if fromFile {
 				at("device", msg, "", "device")
 			} else {
-				ps = append(ps, yamlfile.Problem{File: "--device", Msg: msg})
+				*ps = append(*ps, yamlfile.Problem{File: "--device", Msg: msg})
 			}
 			continue
 		}
@@ -155,33 +184,27 @@ func Prepare(f *File, env Environment, o Options) (*Plan, error) {
 			}
 		}
 	}
-	if len(pool) == 0 && len(ps) == 0 {
+	if len(pool) == 0 && len(*ps) == 0 {
 		at("device", "no configured device suits this campaign", "configure a device with userinterface: "+f.UserInterfaceName, "device")
 	}
+	return pool, known
+}
 
-	plan := &Plan{File: f, Total: len(f.ScriptConfigurations), Settings: settings, Options: o}
-	for i, e := range f.ScriptConfigurations {
-		pe, ok := planEntry(f, env, settings, o, i, e, at)
-		if !ok {
-			continue
-		}
-		field := fmt.Sprintf("script_configurations[%d]", i)
-		path := []any{"script_configurations", i, "device"}
-		if e.Device != "" {
-			d, ok := known[e.Device]
-			switch {
-			case !ok:
-				at(field+".device", (&capture.UnknownDeviceError{ID: e.Device, Available: env.Devices.IDs()}).Error(), "", path...)
-			case !slices.Contains(pool, e.Device):
-				at(field+".device", fmt.Sprintf("device %s is not in this campaign's pool (%s)", e.Device, strings.Join(pool, ", ")),
-					"add it with --device, or remove the entry's device", path...)
-			case !suits(d, pe.UserInterface):
-				at(field+".device", fmt.Sprintf("device %s shows userinterface %s, not %s", e.Device, d.UserInterface, pe.UserInterface), "", path...)
-			}
-		}
-		plan.Entries = append(plan.Entries, pe)
+// checkEntryDevice checks the device entry i pins: known, in the pool,
+// showing the entry's userinterface.
+func checkEntryDevice(env Environment, known map[string]capture.DeviceConfig, pool []string, i int, id, uiName string, at problemAt) {
+	field := fmt.Sprintf("script_configurations[%d].device", i)
+	path := []any{"script_configurations", i, "device"}
+	d, ok := known[id]
+	switch {
+	case !ok:
+		at(field, (&capture.UnknownDeviceError{ID: id, Available: env.Devices.IDs()}).Error(), "", path...)
+	case !slices.Contains(pool, id):
+		at(field, fmt.Sprintf("device %s is not in this campaign's pool (%s)", id, strings.Join(pool, ", ")),
+			"add it with --device, or remove the entry's device", path...)
+	case !suits(d, uiName):
+		at(field, fmt.Sprintf("device %s shows userinterface %s, not %s", id, d.UserInterface, uiName), "", path...)
 	}
-	return finishPlan(plan, pool, o, ps)
 }
 
 // prepareLab plans a distributed campaign: each entry's device is a
