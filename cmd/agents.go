@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -32,9 +31,7 @@ with its model, tags and state (idle, busy with which run, or down and why).`,
 				return err
 			}
 			if app.jsonOut {
-				b, _ := json.MarshalIndent(list, "", "  ")
-				fmt.Fprintln(app.IO.Out, string(b))
-				return nil
+				return printJSON(app, list)
 			}
 			printAgents(app, list)
 			return nil
