@@ -88,6 +88,9 @@ gw/smartping) or a path to a script file. Arguments after -- go to the script;
 }
 
 func runRun(ctx context.Context, app *App, cmd *cobra.Command, opts runOptions) error {
+	if err := checkOutputFile("junit", opts.JUnit); err != nil {
+		return err
+	}
 	cfg, err := app.Config(cmd)
 	if err != nil {
 		return err

@@ -1,0 +1,92 @@
+package main
+
+// End-to-end tests of what the command line promises a CI engineer: ids
+// and paths are checked before anything runs, parameters are checked
+// against what a script declares, configuration errors name the flag,
+// variable or line they come from.
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// An execution id became a folder name: "../../../evil" wrote a campaign
+// report outside the results folder, "feature/x 1" nested folders and odd
+// upload keys. Ids are refused before anything runs.
+func TestExecutionIDValidated(t *testing.T) {
+	p := campaignProject(t)
+	p.write("c.yaml", "campaign_id: ids\nname: Ids\nscript_configurations:\n  - {script_name: ok}\n")
+	for _, id := range []string{"../../../evil", "feature/x 1", "..", ".hidden", "-dash", strings.Repeat("a", 129)} {
+		p.vpt("campaign", "c.yaml", "--execution-id", id).
+			expectErr(t, 2, "--execution-id", "letters, digits")
+	}
+	p.noRows()
+	if _, err := os.Stat(filepath.Join(p.dir, "..", "evil")); err == nil {
+		t.Fatal("a folder was written outside the project")
+	}
+	p.vpt("campaign", "c.yaml", "--execution-id", "pipeline-1234_2.1").expect(t, 0)
+	if _, err := os.Stat(filepath.Join(p.dir, "vpt-results", "campaigns", "pipeline-1234_2.1", "index.html")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An unwritable --junit file was found only after every script ran: the
+// exit code 3 hid the real 1. It is refused before anything runs.
+func TestJUnitPathCheckedBeforeTheRun(t *testing.T) {
+	p := campaignProject(t)
+	p.write("c.yaml", "campaign_id: j\nname: J\nscript_configurations:\n  - {script_name: bad}\n")
+	p.write("afile", "")
+	for _, path := range []string{"/proc/nope/j.xml", "afile/j.xml", "test_scripts"} {
+		p.vpt("campaign", "c.yaml", "--junit", path).expectErr(t, 2, "--junit "+path)
+		p.vpt("run", "ok", "--junit", path).expectErr(t, 2, "--junit "+path)
+	}
+	p.noRows()
+	// A writable one in a folder that does not exist yet is fine.
+	p.vpt("campaign", "c.yaml", "--junit", "out/deep/j.xml").expect(t, 1)
+	p.vpt("run", "ok", "--junit", "out/run/j.xml").expect(t, 0)
+	for _, f := range []string{"out/deep/j.xml", "out/run/j.xml"} {
+		if _, err := os.Stat(filepath.Join(p.dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Relative paths in a --config file resolved against the working
+// directory: `cd /tmp; vpt --config ~/lab/vpt.yaml run goto` did not find
+// the lab's scripts. They resolve against the file's folder.
+func TestConfigPathsRelativeToTheFile(t *testing.T) {
+	p := newProject(t)
+	p.write("lab/vpt.yaml", "scripts_dir: scripts\nuserinterfaces_dir: uis\nresults_dir: out\nstore: sqlite://out/db.sqlite\n")
+	p.write("lab/scripts/hello.py", "print('hello from the lab')\n")
+	p.write("lab/uis/tiny.yaml", "name: tiny\nentry: home\nnodes:\n  - {id: home, label: Home}\n")
+	other := filepath.Join(p.dir, "elsewhere")
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(p.dir, "lab", "vpt.yaml")
+	run := p.command(nil, "--config", cfg, "run", "hello", "-u", "tiny")
+	run.Dir = other
+	if out, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(p.dir, "lab", "out", "db.sqlite")); err != nil {
+		t.Fatal("the store is not beside the file: ", err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(p.dir, "lab", "out", "runs", "*", "result.json")); len(m) != 1 {
+		t.Fatalf("run folders beside the file: %v", m)
+	}
+	if entries, _ := os.ReadDir(other); len(entries) != 0 {
+		t.Fatalf("written in the working directory: %v", entries)
+	}
+	// A flag or variable is relative to the working directory, as usual.
+	run = p.command([]string{"VPT_RESULTS_DIR=here"}, "--config", cfg, "run", "hello", "-u", "tiny", "--store", "sqlite://here/x.db")
+	run.Dir = other
+	if out, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(other, "here", "x.db")); err != nil {
+		t.Fatal(err)
+	}
+}
