@@ -65,7 +65,7 @@ EXIT STATUS
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&app.configPath, "config", "", "configuration `file` (default ./vpt.yaml, then $XDG_CONFIG_HOME/vpt/vpt.yaml)")
+	pf.StringVar(&app.configPath, "config", "", "configuration `file` (default ./vpt.yaml, then $XDG_CONFIG_HOME/vpt/vpt.yaml); relative paths in it are relative to its folder")
 	pf.CountVarP(&app.verbose, "verbose", "v", "more diagnostics on stderr (-vv for debug)")
 	pf.BoolVarP(&app.quiet, "quiet", "q", false, "print only results and errors")
 	pf.BoolVar(&app.jsonOut, "json", false, "print machine-readable JSON on stdout")
