@@ -90,3 +90,47 @@ func TestConfigPathsRelativeToTheFile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// argparseScript declares a positional parameter, a required option and
+// choices, as scripts written for argparse do.
+const argparseScript = `import argparse
+p = argparse.ArgumentParser()
+p.add_argument("target", help="node to reach")
+p.add_argument("--mode", required=True, choices=["fast", "slow"])
+p.add_argument("--count", type=int, default=1)
+a = p.parse_args()
+print("target=%s mode=%s count=%d" % (a.target, a.mode, a.count))
+`
+
+// `vpt run goto -p bogus=1` and `-p channels=abc` reached the script,
+// whose argparse exited 2: a FAILED run in the history. Run parameters
+// are checked as a campaign's are, both against required parameters and
+// choices, and positional parameters listed by vpt scripts can be passed.
+func TestRunParametersChecked(t *testing.T) {
+	p := examplesProject(t)
+	p.write("test_scripts/reach.py", argparseScript)
+	p.vpt("run", "goto", "-p", "bogus=1").expectErr(t, 2, `-p bogus: goto does not declare "bogus"`, "vpt scripts")
+	p.vpt("run", "zap", "-p", "channels=abc").expectErr(t, 2, `zap declares "channels" as a whole number, got "abc"`)
+	p.vpt("run", "reach", "-p", "target=live").expectErr(t, 2, "reach needs mode (required)")
+	p.vpt("run", "reach", "-p", "target=live", "-p", "mode=warp").expectErr(t, 2, `reach takes mode from fast, slow, got "warp"`, "one of: fast, slow")
+	p.vpt("run", "reach", "-p", "mode=fast").expectErr(t, 2, "reach needs target (required)")
+	p.noRows()
+	p.vpt("scripts").expectOut(t, 0, "target str (required)", "--mode {fast,slow} (required)")
+	p.vpt("run", "reach", "-p", "target=live", "-p", "mode=slow", "-p", "count=2").expectOut(t, 0, "target=live mode=slow count=2")
+	// After -- the arguments go as they are, and count as given.
+	p.vpt("run", "reach", "--", "home", "--mode", "fast").expectOut(t, 0, "target=home mode=fast count=1")
+	// A campaign refuses the same, with the file's line.
+	p.write("c.yaml", `campaign_id: params
+name: Params
+script_configurations:
+  - {script_name: reach, parameters: {target: live, mode: warp}}
+  - script_name: reach
+    parameters: {mode: fast}
+  - {script_name: reach, parameters: {target: live, mode: fast}}
+`)
+	r := p.vpt("campaign", "c.yaml")
+	r.expectErr(t, 2, `c.yaml:4:`, `reach takes mode from fast, slow, got "warp"`, "c.yaml:6:", "reach needs target (required)")
+	if strings.Contains(r.stderr, "c.yaml:7") {
+		t.Fatalf("a good entry refused:\n%s", r.stderr)
+	}
+}

@@ -44,8 +44,9 @@ with output.log, screenshots, video.mp4, report.html and result.json, and a row
 in the results store.
 
 SCRIPT is a name in the scripts folder (.py optional, subfolders allowed:
-gw/smartping) or a path to a script file. Arguments after -- go to the script;
--p key=value becomes --key value.`,
+gw/smartping) or a path to a script file. Arguments after -- go to the script
+as they are; -p key=value becomes --key value (the bare value, for a positional
+parameter), checked first against what the script declares (vpt scripts).`,
 		Example: `  vpt run goto --device device1 -- --node live
   vpt run examples/hello.py
   vpt run validation -p max-iteration=5 --timeout 10m --json`,
@@ -95,11 +96,11 @@ func runRun(ctx context.Context, app *App, cmd *cobra.Command, opts runOptions) 
 	if err != nil {
 		return err
 	}
-	args, err := scriptArgs(opts.Params, opts.ScriptArgs)
+	script, err := app.Resolver(cfg).Resolve(opts.Script)
 	if err != nil {
 		return err
 	}
-	script, err := app.Resolver(cfg).Resolve(opts.Script)
+	args, err := scriptArgs(script, opts.Params, opts.ScriptArgs)
 	if err != nil {
 		return err
 	}
@@ -160,18 +161,37 @@ func runRun(ctx context.Context, app *App, cmd *cobra.Command, opts runOptions) 
 	return runVerdict{res.Status}
 }
 
-// scriptArgs turns -p key=value into --key value, before the args after --.
-func scriptArgs(params, rest []string) ([]string, error) {
-	var out []string
+// scriptArgs checks -p key=value against the parameters the script
+// declares, as a campaign entry's are, and renders them before the
+// arguments after --.
+func scriptArgs(script executor.Script, params, rest []string) ([]string, error) {
+	var given []executor.Given
 	for _, p := range params {
 		k, v, ok := strings.Cut(p, "=")
 		k = strings.TrimLeft(strings.TrimSpace(k), "-")
 		if !ok || k == "" {
 			return nil, &usageError{msg: fmt.Sprintf("-p %q: expected key=value", p), hint: "for example: -p node=live"}
 		}
-		out = append(out, "--"+k, v)
+		given = append(given, executor.Given{Name: k, Value: v})
 	}
-	return append(out, rest...), nil
+	args, problems := executor.Arguments(script.Name, executor.ReadParams(script.Path), given, rest)
+	if len(problems) == 0 {
+		return args, nil
+	}
+	var msgs []string
+	hint := ""
+	for _, p := range problems {
+		msg := p.Msg
+		if !p.Missing {
+			msg = "-p " + p.Name + ": " + msg
+		}
+		msgs = append(msgs, msg)
+		if hint == "" {
+			hint = p.Hint
+		}
+	}
+	hint = strings.TrimPrefix(hint+"; ", "; ") + "its parameters: vpt scripts"
+	return nil, &usageError{msg: strings.Join(msgs, "; "), hint: hint}
 }
 
 // printRunSummary prints the one-line verdict and where the evidence is.
