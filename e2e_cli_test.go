@@ -134,3 +134,20 @@ script_configurations:
 		t.Fatalf("a good entry refused:\n%s", r.stderr)
 	}
 }
+
+// An executable script whose #! line names a missing interpreter failed
+// with exit code 127, or could not start and left an error row: the
+// machine needs fixing, not the script (exit 3, before any run).
+func TestMissingShebangInterpreterRefusedBeforeTheRun(t *testing.T) {
+	p := newProject(t)
+	for name, line := range map[string]string{"env.sh": "#!/usr/bin/env no-such-interpreter", "abs.sh": "#!/no/such/interpreter -x"} {
+		path := p.write("test_scripts/"+name, line+"\necho hi\n")
+		os.Chmod(path, 0o755)
+	}
+	p.vpt("run", "env.sh").expectErr(t, 3, `Interpreter "no-such-interpreter" of the #! line of env.sh not found`, "fix the #! line of")
+	p.vpt("run", "abs.sh").expectErr(t, 3, `Interpreter "/no/such/interpreter" of the #! line of abs.sh not found`)
+	p.noRows()
+	ok := p.write("test_scripts/ok.sh", "#!/usr/bin/env -S sh -e\necho fine\n")
+	os.Chmod(ok, 0o755)
+	p.vpt("run", "ok.sh").expectOut(t, 0, "fine")
+}

@@ -134,7 +134,7 @@ func runRun(ctx context.Context, app *App, cmd *cobra.Command, opts runOptions) 
 	res, runErr := runner.Run(ctx, executor.Request{Script: script, Args: args, DeviceID: opts.Device, UserInterface: opts.UserInterface,
 		Raw: opts.Raw, NoWait: opts.NoWait, Quiet: app.quiet, CheckVideo: opts.CheckVideo, CheckAudio: opts.CheckAudio})
 	if runErr != nil && res == nil {
-		if errors.Is(runErr, executor.ErrInterpreterMissing) && cfg.PythonSet {
+		if errors.Is(runErr, executor.ErrInterpreterMissing) && cfg.PythonSet && strings.HasSuffix(script.Path, ".py") {
 			return &configError{runErr}
 		}
 		return runErr
