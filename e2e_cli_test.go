@@ -6,10 +6,13 @@ package main
 // variable or line they come from.
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vpt-dev/vpt/report"
 )
 
 // An execution id became a folder name: "../../../evil" wrote a campaign
@@ -150,4 +153,55 @@ func TestMissingShebangInterpreterRefusedBeforeTheRun(t *testing.T) {
 	ok := p.write("test_scripts/ok.sh", "#!/usr/bin/env -S sh -e\necho fine\n")
 	os.Chmod(ok, 0o755)
 	p.vpt("run", "ok.sh").expectOut(t, 0, "fine")
+}
+
+// The virtual device replayed the same seeded key drops on every run, so
+// a retry could never recover. Without seed: each run draws its own
+// seed, and records it; seed: N replays the drops of the run that
+// recorded N.
+func TestVirtualDropsSeededPerRun(t *testing.T) {
+	p := newProject(t)
+	p.write("vpt.yaml", "devices:\n  - {id: flaky, model: virtual, drop_rate: 0.5}\n")
+	// Which presses the device dropped shows in the screens it reached
+	// (a verification that fails fails the run: the exit code varies).
+	p.write("test_scripts/press.py", `import vpt
+seen = ""
+for _ in range(16):
+    vpt.press("OK")
+    seen += "L" if vpt.verify("live") else "-"
+    vpt.press("HOME")
+print("SEEN " + seen)
+`)
+	run := func() (string, int64) {
+		r := p.vpt("run", "press", "-d", "flaky")
+		_, seen, _ := strings.Cut(r.stdout, "SEEN ")
+		seen, _, _ = strings.Cut(seen, "\n")
+		rows := p.results()
+		res, err := report.ReadResultJSON(rows[0].RunDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed, _ := res.Metadata["device_seed"].(float64)
+		if seed == 0 || seen == "" {
+			t.Fatalf("seed %v, screens %q\n%s%s", res.Metadata["device_seed"], seen, r.stdout, r.stderr)
+		}
+		return seen, int64(seed)
+	}
+	seeds, screens := map[int64]bool{}, map[string]bool{}
+	firstSeen, firstSeed := run()
+	seeds[firstSeed], screens[firstSeen] = true, true
+	for i := 0; i < 3; i++ {
+		seen, seed := run()
+		seeds[seed], screens[seen] = true, true
+	}
+	if len(seeds) < 2 || len(screens) < 2 {
+		t.Fatalf("four runs drew seeds %v and dropped the same presses %v", seeds, screens)
+	}
+	// The recorded seed replays the first run.
+	p.write("vpt.yaml", fmt.Sprintf("devices:\n  - {id: flaky, model: virtual, drop_rate: 0.5, seed: %d}\n", firstSeed))
+	for i := 0; i < 2; i++ {
+		if seen, seed := run(); seed != firstSeed || seen != firstSeen {
+			t.Fatalf("seed %d dropped %q; the run that recorded it %q", seed, seen, firstSeen)
+		}
+	}
 }
