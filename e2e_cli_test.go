@@ -8,6 +8,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -203,5 +204,29 @@ print("SEEN " + seen)
 		if seen, seed := run(); seed != firstSeed || seen != firstSeen {
 			t.Fatalf("seed %d dropped %q; the run that recorded it %q", seed, seen, firstSeen)
 		}
+	}
+}
+
+// A store written by a newer vpt (a lab shares one PostgreSQL between
+// hosts of different versions) was used silently; it is refused, naming
+// the version that wrote it.
+func TestNewerStoreRefused(t *testing.T) {
+	p := newProject(t)
+	p.write("test_scripts/ok.py", "")
+	p.vpt("run", "ok").expect(t, 0)
+	db := filepath.Join(p.dir, "vpt-results", "vpt.db")
+	// Each migration records the vpt that applied it.
+	if out, err := exec.Command("sqlite3", db, "SELECT DISTINCT vpt_version FROM schema_migrations").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "dev") {
+		t.Fatalf("recorded versions %q %v", out, err)
+	}
+	sql := "INSERT INTO schema_migrations (version, name, applied_at, vpt_version) VALUES (999, '999_future.sql', '2030-01-01T00:00:00Z', 'v9.9.0')"
+	if out, err := exec.Command("sqlite3", db, sql).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	for _, args := range [][]string{{"report", "list"}, {"run", "ok"}} {
+		p.vpt(args...).expectErr(t, 3, "this store was written by vpt v9.9.0 (schema version 999", "; upgrade", "hint:")
+	}
+	if runs, _ := os.ReadDir(filepath.Join(p.dir, "vpt-results", "runs")); len(runs) != 1 {
+		t.Fatalf("%d run folders, want the first run's only", len(runs))
 	}
 }
