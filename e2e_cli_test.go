@@ -6,6 +6,7 @@ package main
 // variable or line they come from.
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -228,5 +229,30 @@ func TestNewerStoreRefused(t *testing.T) {
 	}
 	if runs, _ := os.ReadDir(filepath.Join(p.dir, "vpt-results", "runs")); len(runs) != 1 {
 		t.Fatalf("%d run folders, want the first run's only", len(runs))
+	}
+}
+
+// `vpt version` said "dev" whatever was built; `vpt --version` did not
+// exist. Both print the version and, when Go recorded it, the revision.
+func TestVersion(t *testing.T) {
+	p := newProject(t)
+	long := p.vpt("version")
+	long.expectOut(t, 0, "vpt ")
+	p.vpt("--version").expectOut(t, 0, long.stdout)
+	var info struct{ Version, Revision, Go string }
+	r := p.vpt("version", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &info); err != nil || info.Version == "" || info.Go == "" {
+		t.Fatalf("%v %s", err, r.stdout)
+	}
+	out, err := exec.Command("go", "version", "-m", vptBin).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if rev, ok := strings.CutPrefix(strings.TrimSpace(line), "build\tvcs.revision="); ok {
+			if info.Revision != rev || !strings.Contains(long.stdout, "revision "+rev) {
+				t.Fatalf("built from %s; vpt version says %q, --json %q", rev, long.stdout, info.Revision)
+			}
+		}
 	}
 }

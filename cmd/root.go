@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vpt-dev/vpt/executor"
+	"github.com/vpt-dev/vpt/internal/buildinfo"
 )
 
 // memoryLimit keeps vpt small beside the scripts and recorders it runs:
@@ -32,7 +33,8 @@ func Main(version string, args []string) int {
 	io := System()
 	ctx, kill, release := interrupts(context.Background(), io)
 	defer release()
-	app := &App{IO: io, Version: version, Environ: environ(), Kill: kill}
+	buildinfo.SetVersion(version)
+	app := &App{IO: io, Version: buildinfo.Version(), Environ: environ(), Kill: kill}
 	defer app.Close()
 	root := NewRoot(app)
 	root.SetArgs(args)
@@ -63,7 +65,9 @@ EXIT STATUS
   130  interrupted (Ctrl-C or SIGTERM)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       app.Version,
 	}
+	root.SetVersionTemplate(versionLine(buildinfo.Read()) + "\n")
 	pf := root.PersistentFlags()
 	pf.StringVar(&app.configPath, "config", "", "configuration `file` (default ./vpt.yaml, then $XDG_CONFIG_HOME/vpt/vpt.yaml); relative paths in it are relative to its folder")
 	pf.CountVarP(&app.verbose, "verbose", "v", "more diagnostics on stderr (-vv for debug)")

@@ -39,10 +39,20 @@ type Info struct {
 // Read returns the build's information.
 func Read() Info {
 	mu.Lock()
-	info := Info{Version: override}
+	v := override
 	mu.Unlock()
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
+		bi = nil
+	}
+	return fromBuild(bi, v)
+}
+
+// fromBuild reads what Go recorded of the build (bi may be nil), with the
+// version given at build time ("" for none).
+func fromBuild(bi *debug.BuildInfo, version string) Info {
+	info := Info{Version: version}
+	if bi == nil {
 		return withDefault(info)
 	}
 	info.Go = bi.GoVersion
@@ -72,8 +82,10 @@ func withDefault(i Info) Info {
 // Version is the version, with the short revision when the version alone
 // does not tell the build (dev builds): "v1.2.3", "dev+3f2a9c1e4b7d",
 // "dev+3f2a9c1e4b7d-dirty".
-func Version() string {
-	i := Read()
+func Version() string { return Read().String() }
+
+// String is the version as Version says it.
+func (i Info) String() string {
 	if i.Version != Dev || i.Revision == "" {
 		return i.Version
 	}
