@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -255,4 +256,53 @@ func TestVersion(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Shell completion completed commands only; it completes what the
+// project has: scripts, devices, userinterfaces, statuses, parameters,
+// run ids and the values of flags.
+func TestShellCompletion(t *testing.T) {
+	p := examplesProject(t)
+	p.write("test_scripts/reach.py", argparseScript)
+	complete := func(args ...string) []string {
+		t.Helper()
+		r := p.vpt(append([]string{"__complete"}, args...)...)
+		r.expectOut(t, 0)
+		var out []string
+		for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+			if !strings.HasPrefix(line, ":") {
+				id, _, _ := strings.Cut(line, "\t")
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	has := func(got []string, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				t.Fatalf("completions %q lack %q", got, w)
+			}
+		}
+	}
+	has(complete("run", ""), "goto", "zap", "reach")
+	has(complete("run", "goto", "--device", ""), "device1", "device2", "device3")
+	has(complete("campaign", "campaigns/nightly.yaml", "--device", "device1,"), "device1,device2")
+	has(complete("run", "goto", "-u", ""), "horizon_tv")
+	has(complete("ui", "show", ""), "horizon_tv", "virtual_tv")
+	has(complete("run", "goto", "--video", ""), "on", "off", "retain-on-failure")
+	has(complete("report", "list", "--status", "failed,"), "failed,passed", "failed,timeout")
+	has(complete("run", "reach", "-p", ""), "target=", "mode=", "count=")
+	has(complete("run", "reach", "-p", "mode="), "mode=fast", "mode=slow")
+	has(complete("devices", ""), "device2")
+	// No database is made to complete run ids; once there is one, they
+	// are offered.
+	if got := complete("report", "show", ""); len(got) != 0 {
+		t.Fatalf("run ids without runs: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(p.dir, "vpt-results")); err == nil {
+		t.Fatal("completion created the results folder")
+	}
+	p.vpt("run", "hello").expect(t, 0)
+	has(complete("report", "show", ""), "latest", p.results()[0].ID[:8])
 }

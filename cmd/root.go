@@ -92,6 +92,7 @@ EXIT STATUS
 		newAgentCmd(app),
 		newAgentsCmd(app),
 	)
+	addCompletions(root, app)
 	// Unknown commands and wrong argument counts are usage errors, at
 	// every depth of the tree.
 	usageArgs(root)
