@@ -48,7 +48,7 @@ gw/smartping) or a path to a script file. Arguments after -- go to the script
 as they are; -p key=value becomes --key value (the bare value, for a positional
 parameter), checked first against what the script declares (vpt scripts).`,
 		Example: `  vpt run goto --device device1 -- --node live
-  vpt run examples/hello.py
+  vpt run examples/test_scripts/hello.py
   vpt run validation -p max-iteration=5 --timeout 10m --json`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
