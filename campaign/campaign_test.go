@@ -260,7 +260,7 @@ func TestAVCheckParams(t *testing.T) {
 	if strings.Join(args, " ") != "--n 2" {
 		t.Fatalf("undeclared: %v", args)
 	}
-	if _, _, problems := avChecks(Params{{Key: "check_video", Value: "yes"}}); len(problems) != 1 || !strings.Contains(problems[0].msg, "true or false") {
+	if _, _, problems := avChecks(Params{{Key: "check_video", Value: "yes"}}); len(problems) != 1 || !strings.Contains(problems[0].Msg, "true or false") {
 		t.Fatalf("bad value: %v", problems)
 	}
 }

@@ -306,12 +306,16 @@ func planEntry(f *File, env Environment, settings Settings, o Options, i int, e 
 			pe.Retries = o.Retries
 		}
 	}
-	var problems []paramProblem
+	var problems []executor.ParamProblem
 	pe.CheckVideo, pe.CheckAudio, problems = avChecks(e.Parameters)
 	args, more := paramArgs(script, e.Parameters)
 	problems = append(problems, more...)
 	for _, p := range problems {
-		at(field+".parameters."+p.key, p.msg, p.hint, append(path, "parameters", p.key)...)
+		if p.Missing {
+			at(field+".parameters", p.Msg, p.Hint, append(path, "parameters")...)
+			continue
+		}
+		at(field+".parameters."+p.Name, p.Msg, p.Hint, append(path, "parameters", p.Name)...)
 	}
 	pe.Args = args
 	return pe, true
@@ -368,18 +372,13 @@ func suits(d capture.DeviceConfig, uiName string) bool {
 	return uiName == "" || d.Model == "virtual" || d.UserInterface == "" || d.UserInterface == uiName
 }
 
-type paramProblem struct{ key, msg, hint string }
-
-// frameworkParams are arguments every vpt script takes (ScriptExecutor's parser).
-var frameworkParams = map[string]bool{"userinterface": true, "userinterface_name": true, "host": true, "device": true}
-
 // avParams are the parameters vpt reads itself: the check of the entry's
 // recording for black and frozen picture, silence. A script receives them
 // only when it declares them, as upstream's scripts may.
 var avParams = map[string]bool{"check_video": true, "check_audio": true}
 
 // avChecks reads check_video and check_audio: true or false.
-func avChecks(params Params) (video, audio bool, problems []paramProblem) {
+func avChecks(params Params) (video, audio bool, problems []executor.ParamProblem) {
 	for _, x := range params {
 		key := strings.TrimLeft(x.Key, "-")
 		if !avParams[key] {
@@ -390,7 +389,8 @@ func avChecks(params Params) (video, audio bool, problems []paramProblem) {
 			on, ok = s == "true", true
 		}
 		if !ok {
-			problems = append(problems, paramProblem{x.Key, fmt.Sprintf("%s is true or false, not %q", key, x.String()), "vpt checks the recording when it is true"})
+			problems = append(problems, executor.ParamProblem{Name: x.Key, Msg: fmt.Sprintf("%s is true or false, not %q", key, x.String()),
+				Hint: "vpt checks the recording when it is true"})
 			continue
 		}
 		if key == "check_video" {
@@ -403,65 +403,18 @@ func avChecks(params Params) (video, audio bool, problems []paramProblem) {
 }
 
 // paramArgs checks parameters against what the script declares (when it
-// declares any) and renders them as arguments: --key value, booleans as
-// true/false, store_true flags as a bare --key.
-func paramArgs(s executor.Script, params Params) ([]string, []paramProblem) {
+// declares any) and renders them as its arguments (executor.Arguments).
+func paramArgs(s executor.Script, params Params) ([]string, []executor.ParamProblem) {
 	declared := executor.ReadParams(s.Path)
-	byName := map[string]executor.Param{}
-	var names []string
-	for _, p := range declared {
-		byName[p.Name] = p
-		names = append(names, p.Name)
-	}
-	var args []string
-	var problems []paramProblem
+	var given []executor.Given
 	for _, x := range params {
 		key := strings.TrimLeft(x.Key, "-")
-		d, ok := byName[key]
-		if avParams[key] && !ok {
+		if avParams[key] && !slices.ContainsFunc(declared, func(p executor.Param) bool { return p.Name == key }) {
 			continue // vpt's own, and the script does not take it
 		}
-		if !ok && len(declared) > 0 && !frameworkParams[key] {
-			hint := "declared: " + strings.Join(names, ", ")
-			if near := yamlfile.Closest(key, names, 1); len(near) > 0 {
-				hint = "did you mean " + near[0] + "?"
-			}
-			problems = append(problems, paramProblem{x.Key, fmt.Sprintf("%s does not declare %q", s.Name, key), hint})
-			continue
-		}
-		value := x.String()
-		if ok {
-			if d.Type == "flag" {
-				b, isBool := x.Value.(bool)
-				if !isBool {
-					problems = append(problems, paramProblem{x.Key, fmt.Sprintf("%q is a flag: give true or false, not %q", key, value), ""})
-					continue
-				}
-				if b {
-					args = append(args, "--"+key)
-				}
-				continue
-			}
-			if !executor.CheckValue(d.Type, value) {
-				problems = append(problems, paramProblem{x.Key, fmt.Sprintf("%s declares %q as %s, got %q", s.Name, key, typeName(d.Type), value), ""})
-				continue
-			}
-		}
-		args = append(args, "--"+key, value)
+		given = append(given, executor.Given{Name: x.Key, Value: x.String()})
 	}
-	return args, problems
-}
-
-func typeName(t string) string {
-	switch t {
-	case "int":
-		return "a whole number"
-	case "float":
-		return "a number"
-	case "bool":
-		return "true or false"
-	}
-	return "text"
+	return executor.Arguments(s.Name, declared, given, nil)
 }
 
 func firstLine(s string) string {

@@ -108,6 +108,32 @@ type EntryOutcome struct {
 	Last     *store.Result
 }
 
+// MaxExecutionIDLen bounds an execution id: it names a folder and is part
+// of upload keys.
+const MaxExecutionIDLen = 128
+
+// CheckExecutionID refuses an execution id that would not name one plain
+// folder: it must start with a letter or digit and hold only letters,
+// digits, '.', '_' and '-' (CI pipeline ids and "$CI_PIPELINE_ID-$JOB"
+// fit). A '/' or a space would nest folders or make odd upload keys, and
+// ".." would leave the results folder. The error quotes the id and
+// states the rule.
+func CheckExecutionID(id string) error {
+	bad := id == "" || len(id) > MaxExecutionIDLen || !isAlnum(id[0])
+	for i := 0; i < len(id) && !bad; i++ {
+		c := id[i]
+		bad = !isAlnum(c) && c != '.' && c != '_' && c != '-'
+	}
+	if bad {
+		return fmt.Errorf("%q: use 1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit", id, MaxExecutionIDLen)
+	}
+	return nil
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
 // NewExecutionID returns upstream's execution id: campaign_exec_<epoch>_<8 hex>.
 func NewExecutionID(now time.Time) string {
 	var b [4]byte
@@ -149,6 +175,9 @@ func (r *Runner) create(ctx context.Context, plan *Plan, executionID string, sta
 	f := plan.File
 	if executionID == "" {
 		executionID = NewExecutionID(start)
+	}
+	if err := CheckExecutionID(executionID); err != nil {
+		return nil, 0, fmt.Errorf("%w: execution id %w", ErrInvalid, err)
 	}
 	shard, shards := plan.Options.Shard, plan.Options.Shards
 	if shards <= 1 {

@@ -59,6 +59,13 @@ type Info struct {
 	Capabilities  []string `json:"capabilities"`
 }
 
+// Seeded is a device whose misbehaviour follows a random seed (the
+// virtual device's key drops). A run records the seed (0: none), so that
+// the device's seed: setting can replay it.
+type Seeded interface {
+	Seed() int64
+}
+
 // Has reports whether the device has a capability.
 func (i Info) Has(c string) bool {
 	for _, x := range i.Capabilities {

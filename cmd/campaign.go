@@ -103,6 +103,16 @@ when a run hit an infrastructure error, else 0.`,
 }
 
 func runCampaign(ctx context.Context, app *App, o campaignOptions) error {
+	if o.executionID != "" {
+		if err := campaign.CheckExecutionID(o.executionID); err != nil {
+			return &usageError{msg: "--execution-id " + err.Error(), hint: `CI ids fit, for example: --execution-id "$CI_PIPELINE_ID"`}
+		}
+	}
+	if !o.dryRun {
+		if err := checkOutputFile("junit", o.junit); err != nil {
+			return err
+		}
+	}
 	cfg, reg, err := app.Registry()
 	if err != nil {
 		return err

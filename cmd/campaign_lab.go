@@ -69,6 +69,9 @@ have, with the same exit code.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if err := checkOutputFile("junit", parent.junit); err != nil {
+				return err
+			}
 			st, err := app.Store(ctx)
 			if err != nil {
 				return err

@@ -285,6 +285,9 @@ func loadConfig(explicit string, flags *pflag.FlagSet, bind map[string]string, e
 	}
 	cfg.File = file
 	own := func(key string) bool { return env[envName(key)] != "" || flagChanged(flags, bind[key]) }
+	if file != "" {
+		cfg.resolveFilePaths(filepath.Dir(file), func(key string) bool { return v.InConfig(key) && !own(key) })
+	}
 	applyUpstreamEnv(&cfg, env, own)
 	cfg.PythonSet = v.IsSet("python") && (v.InConfig("python") || env["VPT_PYTHON"] != "" || flagChanged(flags, bind["python"]))
 	if err := cfg.validate(); err != nil {
@@ -361,6 +364,45 @@ func machineName() string {
 		return "unknown-host"
 	}
 	return h
+}
+
+// resolveFilePaths makes the relative paths written in the configuration
+// file relative to the file's folder, so that `vpt --config ~/lab/vpt.yaml`
+// works from any directory. Paths from flags, VPT_* variables and the
+// defaults stay relative to the working directory. fromFile tells whether
+// a key's value came from the file. Program names without a '/' (python3,
+// ffmpeg) are looked up in PATH and stay as they are.
+func (c *Config) resolveFilePaths(dir string, fromFile func(key string) bool) {
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	program := func(p string) string {
+		if !strings.Contains(p, "/") {
+			return p
+		}
+		return abs(p)
+	}
+	for key, dst := range map[string]*string{"scripts_dir": &c.ScriptsDir, "userinterfaces_dir": &c.UserInterfacesDir,
+		"results_dir": &c.ResultsDir, "keymaps_dir": &c.KeymapsDir, "lock_dir": &c.LockDir, "project_root": &c.ProjectRoot} {
+		if fromFile(key) {
+			*dst = abs(*dst)
+		}
+	}
+	for key, dst := range map[string]*string{"python": &c.Python, "tools.ffmpeg": &c.Tools.FFmpeg, "tools.ffprobe": &c.Tools.FFprobe,
+		"tools.adb": &c.Tools.ADB, "tools.ir_ctl": &c.Tools.IRCtl, "tools.irsend": &c.Tools.IRSend, "tools.xdotool": &c.Tools.XDoTool} {
+		if fromFile(key) {
+			*dst = program(*dst)
+		}
+	}
+	if path, ok := strings.CutPrefix(c.Store, "sqlite://"); ok && fromFile("store") {
+		c.Store = "sqlite://" + abs(path)
+	}
+	if path, ok := strings.CutPrefix(c.Upload.Endpoint, "file://"); ok && fromFile("upload.endpoint") {
+		c.Upload.Endpoint = "file://" + abs(path)
+	}
 }
 
 func (c *Config) validate() error {

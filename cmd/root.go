@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vpt-dev/vpt/executor"
+	"github.com/vpt-dev/vpt/internal/buildinfo"
 )
 
 // memoryLimit keeps vpt small beside the scripts and recorders it runs:
@@ -32,7 +33,8 @@ func Main(version string, args []string) int {
 	io := System()
 	ctx, kill, release := interrupts(context.Background(), io)
 	defer release()
-	app := &App{IO: io, Version: version, Environ: environ(), Kill: kill}
+	buildinfo.SetVersion(version)
+	app := &App{IO: io, Version: buildinfo.Version(), Environ: environ(), Kill: kill}
 	defer app.Close()
 	root := NewRoot(app)
 	root.SetArgs(args)
@@ -66,11 +68,13 @@ EXIT STATUS
 		// The configuration is decoded (lazily, by App.Config) with the
 		// flags of the command that runs.
 		PersistentPreRun: func(cmd *cobra.Command, args []string) { app.flags, app.commandPath = cmd.Flags(), cmd.CommandPath() },
+		Version:          app.Version,
 	}
+	root.SetVersionTemplate(versionLine(buildinfo.Read()) + "\n")
 	// Subcommands' own hooks (report's recovery) run after root's.
 	cobra.EnableTraverseRunHooks = true
 	pf := root.PersistentFlags()
-	pf.StringVar(&app.configPath, "config", "", "configuration `file` (default ./vpt.yaml, then $XDG_CONFIG_HOME/vpt/vpt.yaml)")
+	pf.StringVar(&app.configPath, "config", "", "configuration `file` (default ./vpt.yaml, then $XDG_CONFIG_HOME/vpt/vpt.yaml); relative paths in it are relative to its folder")
 	pf.CountVarP(&app.verbose, "verbose", "v", "more diagnostics on stderr (-vv for debug)")
 	pf.BoolVarP(&app.quiet, "quiet", "q", false, "print only results and errors")
 	pf.BoolVar(&app.jsonOut, "json", false, "print machine-readable JSON on stdout")
@@ -93,6 +97,7 @@ EXIT STATUS
 		newAgentCmd(app),
 		newAgentsCmd(app),
 	)
+	addCompletions(root, app)
 	// Unknown commands and wrong argument counts are usage errors, at
 	// every depth of the tree.
 	usageArgs(root)

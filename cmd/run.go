@@ -43,10 +43,11 @@ with output.log, screenshots, video.mp4, report.html and result.json, and a row
 in the results store.
 
 SCRIPT is a name in the scripts folder (.py optional, subfolders allowed:
-gw/smartping) or a path to a script file. Arguments after -- go to the script;
--p key=value becomes --key value.`,
+gw/smartping) or a path to a script file. Arguments after -- go to the script
+as they are; -p key=value becomes --key value (the bare value, for a positional
+parameter), checked first against what the script declares (vpt scripts).`,
 		Example: `  vpt run goto --device device1 -- --node live
-  vpt run examples/hello.py
+  vpt run examples/test_scripts/hello.py
   vpt run validation -p max-iteration=5 --timeout 10m --json`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -87,15 +88,18 @@ gw/smartping) or a path to a script file. Arguments after -- go to the script;
 }
 
 func runRun(ctx context.Context, app *App, opts runOptions) error {
+	if err := checkOutputFile("junit", opts.JUnit); err != nil {
+		return err
+	}
 	cfg, err := app.Config()
 	if err != nil {
 		return err
 	}
-	args, err := scriptArgs(opts.Params, opts.ScriptArgs)
+	script, err := app.Resolver(cfg).ResolvePath(opts.Script)
 	if err != nil {
 		return err
 	}
-	script, err := app.Resolver(cfg).ResolvePath(opts.Script)
+	args, err := scriptArgs(script, opts.Params, opts.ScriptArgs)
 	if err != nil {
 		return err
 	}
@@ -122,7 +126,7 @@ func runRun(ctx context.Context, app *App, opts runOptions) error {
 	res, runErr := runner.Run(ctx, executor.Request{Script: script, Args: args, DeviceID: opts.Device, UserInterface: opts.UserInterface,
 		Raw: opts.Raw, NoWait: opts.NoWait, Quiet: app.quiet, CheckVideo: opts.CheckVideo, CheckAudio: opts.CheckAudio})
 	if runErr != nil && res == nil {
-		if errors.Is(runErr, executor.ErrInterpreterMissing) && cfg.PythonSet {
+		if errors.Is(runErr, executor.ErrInterpreterMissing) && cfg.PythonSet && strings.HasSuffix(script.Path, ".py") {
 			return &configError{runErr}
 		}
 		return runErr
@@ -150,18 +154,37 @@ func runRun(ctx context.Context, app *App, opts runOptions) error {
 	return runVerdict{res.Status}
 }
 
-// scriptArgs turns -p key=value into --key value, before the args after --.
-func scriptArgs(params, rest []string) ([]string, error) {
-	var out []string
+// scriptArgs checks -p key=value against the parameters the script
+// declares, as a campaign entry's are, and renders them before the
+// arguments after --.
+func scriptArgs(script executor.Script, params, rest []string) ([]string, error) {
+	var given []executor.Given
 	for _, p := range params {
 		k, v, ok := strings.Cut(p, "=")
 		k = strings.TrimLeft(strings.TrimSpace(k), "-")
 		if !ok || k == "" {
 			return nil, &usageError{msg: fmt.Sprintf("-p %q: expected key=value", p), hint: "for example: -p node=live"}
 		}
-		out = append(out, "--"+k, v)
+		given = append(given, executor.Given{Name: k, Value: v})
 	}
-	return append(out, rest...), nil
+	args, problems := executor.Arguments(script.Name, executor.ReadParams(script.Path), given, rest)
+	if len(problems) == 0 {
+		return args, nil
+	}
+	var msgs []string
+	hint := ""
+	for _, p := range problems {
+		msg := p.Msg
+		if !p.Missing {
+			msg = "-p " + p.Name + ": " + msg
+		}
+		msgs = append(msgs, msg)
+		if hint == "" {
+			hint = p.Hint
+		}
+	}
+	hint = strings.TrimPrefix(hint+"; ", "; ") + "its parameters: vpt scripts"
+	return nil, &usageError{msg: strings.Join(msgs, "; "), hint: hint}
 }
 
 // printRunSummary prints the one-line verdict and where the evidence is.

@@ -16,7 +16,10 @@ func newScriptsCmd(app *App) *cobra.Command {
 		Short: "List the scripts in the scripts folder with their parameters",
 		Long: `List the scripts in the scripts folder (scripts_dir, default test_scripts) and its
 subfolders, with the parameters each declares: upstream's _script_args list
-('--name:type:default') or argparse add_argument calls.`,
+('--name:type:default') or argparse add_argument calls. Pass each with
+vpt run SCRIPT -p name=value (a positional parameter too: -p target=live);
+vpt run refuses names a script does not declare, values of the wrong type or
+outside the choices, and a required parameter left out.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := app.Config()
@@ -46,6 +49,9 @@ subfolders, with the parameters each declares: upstream's _script_args list
 				var ps []string
 				for _, p := range s.Params {
 					d := p.Flag + " " + p.Type
+					if len(p.Choices) > 0 {
+						d = p.Flag + " {" + strings.Join(p.Choices, ",") + "}"
+					}
 					if p.HasDefault {
 						d += "=" + p.Default
 					}

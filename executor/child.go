@@ -30,6 +30,9 @@ func Command(python string, s Script, args []string) ([]string, error) {
 		argv = []string{python, "-u", s.Path}
 	case isExecFile(s.Path):
 		argv = []string{s.Path}
+		if err := checkShebang(s.Path); err != nil {
+			return nil, err
+		}
 	default:
 		interp := shebang(s.Path)
 		if interp == nil && strings.HasSuffix(s.Path, ".sh") {
@@ -51,6 +54,41 @@ func Command(python string, s Script, args []string) ([]string, error) {
 			Msg: fmt.Sprintf("Interpreter %q for %s not found", argv[0], filepath.Base(s.Path)), Hint: hint}
 	}
 	return append(argv, args...), nil
+}
+
+// checkShebang finds the interpreter the #! line of an executable script
+// names, as the kernel and env(1) would: when it is missing the script
+// would fail with exit code 127 (or not start at all) and be recorded as a
+// failed run, when the machine, not the script, needs fixing.
+func checkShebang(path string) error {
+	interp := shebang(path)
+	if interp == nil {
+		return nil
+	}
+	missing := func(name string) error {
+		return &ResolveError{Err: ErrInterpreterMissing,
+			Msg:  fmt.Sprintf("Interpreter %q of the #! line of %s not found", name, filepath.Base(path)),
+			Hint: "install it, or fix the #! line of " + path}
+	}
+	if !isExecFile(interp[0]) {
+		return missing(interp[0])
+	}
+	if filepath.Base(interp[0]) != "env" {
+		return nil
+	}
+	for _, a := range interp[1:] {
+		switch {
+		case a == "-S" || a == "--split-string":
+			continue // the rest is the command, split
+		case strings.HasPrefix(a, "-") || strings.Contains(a, "="):
+			return nil // env options or variables: too many forms to follow
+		}
+		if _, err := exec.LookPath(a); err != nil {
+			return missing(a)
+		}
+		return nil
+	}
+	return nil
 }
 
 func isExecFile(p string) bool {

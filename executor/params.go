@@ -20,6 +20,8 @@ type Param struct {
 	Help       string `json:"help,omitempty"`
 	Required   bool   `json:"required,omitempty"`
 	Positional bool   `json:"positional,omitempty"`
+	// Choices are the values argparse's choices= allows (none: any).
+	Choices []string `json:"choices,omitempty"`
 }
 
 // paramScanLines bounds how much of a script is read for declarations, as
@@ -31,6 +33,9 @@ var (
 	stringLitRe   = regexp.MustCompile(`'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"`)
 	addArgumentRe = regexp.MustCompile(`\.add_argument\s*\(`)
 	kwargRe       = regexp.MustCompile(`(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[\w.\-+]+)`)
+	kwStartRe     = regexp.MustCompile(`\b[A-Za-z_]\w*\s*=`)
+	choicesRe     = regexp.MustCompile(`\bchoices\s*=\s*[\[(]`)
+	numberLitRe   = regexp.MustCompile(`^[-+]?[0-9][0-9_]*(\.[0-9]*)?$`)
 )
 
 // ReadParams reads the parameters a script declares. A script that declares
@@ -99,7 +104,7 @@ func ParseParams(src string) []Param {
 func parseAddArgument(body string) (Param, bool) {
 	// Positional string literals before the first keyword are the names.
 	firstKw := len(body)
-	if m := kwargRe.FindStringIndex(body); m != nil {
+	if m := kwStartRe.FindStringIndex(maskStrings(body)); m != nil {
 		firstKw = m[0]
 	}
 	var names []string
@@ -126,8 +131,12 @@ func parseAddArgument(body string) (Param, bool) {
 		}
 	}
 	p.Name = strings.TrimLeft(p.Flag, "-")
-	for _, kv := range kwargRe.FindAllStringSubmatch(body[firstKw:], -1) {
-		key, val := kv[1], kv[2]
+	p.Choices = parseChoices(body[firstKw:])
+	// Keywords are found in the text with its strings blanked (help="x=1"
+	// holds none), their values read from the text itself.
+	kwargs := body[firstKw:]
+	for _, m := range kwargRe.FindAllStringSubmatchIndex(maskStrings(kwargs), -1) {
+		key, val := kwargs[m[2]:m[3]], kwargs[m[4]:m[5]]
 		sval := val
 		if strings.HasPrefix(val, "'") || strings.HasPrefix(val, `"`) {
 			sval = unquoteLit(val)
@@ -160,6 +169,86 @@ func parseAddArgument(body string) (Param, bool) {
 		}
 	}
 	return p, true
+}
+
+// parseChoices reads choices=[...] or choices=(...) of literal strings
+// and numbers; choices it cannot read (a variable, range()) are none, so
+// no value is refused for them.
+func parseChoices(kwargs string) []string {
+	loc := choicesRe.FindStringIndex(kwargs)
+	if loc == nil {
+		return nil
+	}
+	open := kwargs[loc[1]-1]
+	close := byte(']')
+	if open == '(' {
+		close = ')'
+	}
+	body, ok := balanced(kwargs[loc[1]-1:], open, close)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, item := range splitItems(body) {
+		item = strings.TrimSpace(item)
+		switch {
+		case item == "":
+		case numberLitRe.MatchString(item):
+			out = append(out, strings.ReplaceAll(item, "_", ""))
+		default:
+			m := stringLitRe.FindStringSubmatch(item)
+			if m == nil || m[0] != item {
+				return nil
+			}
+			out = append(out, unquote(m))
+		}
+	}
+	return out
+}
+
+// maskStrings blanks the text inside string literals, keeping every
+// offset, so that what looks like code inside them is not taken for code.
+func maskStrings(s string) string {
+	b := []byte(s)
+	var quote byte
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case quote != 0 && c == '\\' && i+1 < len(b):
+			b[i], b[i+1] = ' ', ' '
+			i++
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+			b[i] = ' '
+		case c == '\'' || c == '"':
+			quote = c
+		}
+	}
+	return string(b)
+}
+
+// splitItems splits a list's text at the commas outside string literals.
+func splitItems(s string) []string {
+	var out []string
+	var quote byte
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0 && c == '\\':
+			i++
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+		case c == '\'' || c == '"':
+			quote = c
+		case c == ',':
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
 }
 
 func normType(t string) string {

@@ -152,6 +152,8 @@ type runState struct {
 	end        Ending
 	markers    Markers
 	stopBeat   context.CancelFunc
+	// seed is the device's random seed (capture.Seeded; 0: none).
+	seed int64
 
 	// scriptStart and scriptEnd: the script's time window.
 	scriptStart, scriptEnd time.Time
@@ -292,6 +294,9 @@ func (run *runState) device(ctx context.Context) {
 	dev, err := run.r.Devices.OpenWithUI(run.p.dev, run.ui)
 	if err == nil {
 		run.dev = dev
+		if s, ok := dev.(capture.Seeded); ok {
+			run.seed = s.Seed()
+		}
 		cctx, cancel := context.WithTimeout(ctx, deviceCheckTimeout)
 		err = dev.Check(cctx)
 		cancel()
@@ -493,6 +498,9 @@ func (run *runState) decide() {
 	res.Details.Screenshots = run.shotList
 	for k, v := range run.meta {
 		res.Metadata[k] = v
+	}
+	if run.seed != 0 {
+		res.Metadata["device_seed"] = run.seed
 	}
 	run.ev.emit(store.EventRunVerdict, store.RunVerdict{Status: v.Status, Reason: v.Reason, Source: v.Source})
 }

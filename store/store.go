@@ -23,6 +23,9 @@ var (
 	ErrAmbiguous = errors.New("ambiguous id prefix")
 	// ErrUnavailable: the database cannot be opened or reached.
 	ErrUnavailable = errors.New("results store unavailable")
+	// ErrNewerSchema: the database was migrated by a newer vpt, whose
+	// rows this one might misread or damage; it is refused.
+	ErrNewerSchema = errors.New("results store written by a newer vpt")
 	// ErrBadURL: the store URL is malformed or names an unknown scheme.
 	ErrBadURL = errors.New("bad store URL")
 )

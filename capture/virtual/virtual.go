@@ -49,6 +49,7 @@ type Device struct {
 	pending []string // keys pressed since the last screen change
 	lastKey string
 	keyAt   time.Time
+	seed    int64
 	rng     *rand.Rand
 	pressed int
 	dropped int
@@ -81,13 +82,28 @@ func New(cfg capture.DeviceConfig, u *ui.UI, ffmpeg string) *Device {
 	if u == nil {
 		u = ui.Builtin()
 	}
+	// Each run draws its own seed, so that a retry meets other drops; a
+	// configured seed replays the drops of the run that recorded it.
 	seed := cfg.Seed
 	if seed == 0 {
-		seed = 1
+		seed = rand.Int63n(maxSeed) + 1
 	}
-	d := &Device{cfg: cfg, ui: u, ffmpeg: ffmpeg, current: u.Entry, rng: rand.New(rand.NewSource(seed))}
+	d := &Device{cfg: cfg, ui: u, ffmpeg: ffmpeg, current: u.Entry, seed: seed, rng: rand.New(rand.NewSource(seed))}
 	d.history = []shown{{at: time.Now(), node: u.Entry}}
 	return d
+}
+
+// maxSeed bounds the seeds a run draws: numbers short enough to copy
+// into seed: of vpt.yaml.
+const maxSeed = 1_000_000_000
+
+// Seed implements capture.Seeded: the seed of the key drops (0 when the
+// device drops none).
+func (d *Device) Seed() int64 {
+	if d.cfg.DropRate <= 0 {
+		return 0
+	}
+	return d.seed
 }
 
 // Info implements capture.Device.

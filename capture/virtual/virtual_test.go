@@ -96,3 +96,20 @@ func TestConformance(t *testing.T) {
 		SlowCalls: []string{devicetest.CallPress},
 	})
 }
+
+func TestEachRunDrawsItsSeed(t *testing.T) {
+	seeds := map[int64]bool{}
+	for i := 0; i < 5; i++ {
+		d := New(capture.DeviceConfig{ID: "d", Model: "virtual", DropRate: 0.5}, nil, "ffmpeg")
+		seeds[d.Seed()] = true
+	}
+	if len(seeds) < 2 || seeds[0] {
+		t.Fatalf("seeds %v", seeds)
+	}
+	if s := New(capture.DeviceConfig{ID: "d", Model: "virtual", DropRate: 0.5, Seed: 9}, nil, "ffmpeg").Seed(); s != 9 {
+		t.Fatalf("configured seed 9, got %d", s)
+	}
+	if s := New(capture.DeviceConfig{ID: "d", Model: "virtual"}, nil, "ffmpeg").Seed(); s != 0 {
+		t.Fatalf("a device that drops nothing has seed %d", s)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -66,6 +67,11 @@ func Open(ctx context.Context, url string) (*sqlstore.DB, error) {
 	}
 	if err := migrate(ctx, db); err != nil {
 		db.Close()
+		var newer *sqlstore.NewerSchemaError
+		if errors.As(err, &newer) {
+			// Holds no secret, and carries its hint.
+			return nil, fmt.Errorf("%w: %s: %w", store.ErrUnavailable, store.Redact(url), newer)
+		}
 		return nil, fmt.Errorf("%w: %s: %v", store.ErrUnavailable, store.Redact(url), redactErr(err, url))
 	}
 	st := sqlstore.New(db, Dialect)

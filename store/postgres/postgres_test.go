@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -62,5 +63,23 @@ func TestBadServer(t *testing.T) {
 func TestRebind(t *testing.T) {
 	if got := postgres.Dialect.Rebind("a = ? AND b IN (?, ?)"); got != "a = $1 AND b IN ($2, $3)" {
 		t.Fatal(got)
+	}
+}
+
+// A database migrated by a newer vpt is refused, naming that vpt.
+func TestNewerSchemaRefused(t *testing.T) {
+	url := pgtest.FreshDB(t)
+	db, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SQL().ExecContext(context.Background(),
+		"INSERT INTO schema_migrations (version, name, applied_at, vpt_version) VALUES (999, '999_future.sql', 'now', 'v9.9.0')"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err = store.Open(context.Background(), url)
+	if !errors.Is(err, store.ErrNewerSchema) || !strings.Contains(err.Error(), "this store was written by vpt v9.9.0") {
+		t.Fatalf("error %v", err)
 	}
 }

@@ -77,7 +77,7 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 			return db, nil
 		}
 		if !isBusy(err) || time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: %s: %v", store.ErrUnavailable, path, err)
+			return nil, fmt.Errorf("%w: %s: %w", store.ErrUnavailable, path, err)
 		}
 		time.Sleep(time.Duration(10+rand.Intn(40)) * time.Millisecond)
 	}

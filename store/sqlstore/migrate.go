@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vpt-dev/vpt/internal/buildinfo"
+	"github.com/vpt-dev/vpt/store"
 )
 
 // Migrate applies the numbered *.sql files of dir in fsys that the database
@@ -51,6 +54,10 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS, dir string,
 		applied[v] = true
 	}
 	rows.Close()
+	if err := refuseNewer(ctx, tx, d, names, applied); err != nil {
+		return err
+	}
+	var now []any
 	for _, name := range names {
 		base := path.Base(name)
 		num, _, ok := strings.Cut(base, "_")
@@ -72,6 +79,58 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS, dir string,
 			v, base, time.Now().UTC().Format(TimeLayout)); err != nil {
 			return fmt.Errorf("migration %s: %w", base, err)
 		}
+		now = append(now, v)
+	}
+	// Which vpt applied them (the column is one of the migrations).
+	if len(now) > 0 {
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(now)), ", ")
+		if _, err := tx.ExecContext(ctx, d.Rebind("UPDATE schema_migrations SET vpt_version = ? WHERE version IN ("+marks+")"),
+			append([]any{buildinfo.Version()}, now...)...); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
 	}
 	return tx.Commit()
+}
+
+// refuseNewer refuses a database that has a migration this vpt does not
+// know: a newer vpt wrote it (a lab shares one PostgreSQL between hosts of
+// different versions), and this one might misread or damage its rows.
+func refuseNewer(ctx context.Context, tx *sql.Tx, d Dialect, names []string, applied map[int]bool) error {
+	known, newest := 0, 0
+	for _, name := range names {
+		if v, err := strconv.Atoi(strings.SplitN(path.Base(name), "_", 2)[0]); err == nil {
+			known = max(known, v)
+		}
+	}
+	for v := range applied {
+		newest = max(newest, v)
+	}
+	if newest <= known {
+		return nil
+	}
+	by := "a newer vpt"
+	var version string
+	if err := tx.QueryRowContext(ctx, d.Rebind("SELECT vpt_version FROM schema_migrations WHERE version = ?"), newest).Scan(&version); err == nil && version != "" {
+		by = "vpt " + version
+	}
+	return &NewerSchemaError{By: by, Schema: newest, Known: known}
+}
+
+// NewerSchemaError is a store migrated past what this vpt knows.
+type NewerSchemaError struct {
+	By            string // "vpt v1.4.0", or "a newer vpt"
+	Schema, Known int
+}
+
+func (e *NewerSchemaError) Error() string {
+	return fmt.Sprintf("this store was written by %s (schema version %d; this vpt, %s, knows up to %d); upgrade",
+		e.By, e.Schema, buildinfo.Version(), e.Known)
+}
+
+// Unwrap returns store.ErrNewerSchema.
+func (e *NewerSchemaError) Unwrap() error { return store.ErrNewerSchema }
+
+// HintText says what to do.
+func (e *NewerSchemaError) HintText() string {
+	return "install the vpt the other hosts of this store run, or point --store at a store of its own"
 }

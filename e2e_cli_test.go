@@ -1,0 +1,308 @@
+package main
+
+// End-to-end tests of what the command line promises a CI engineer: ids
+// and paths are checked before anything runs, parameters are checked
+// against what a script declares, configuration errors name the flag,
+// variable or line they come from.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vpt-dev/vpt/report"
+)
+
+// An execution id became a folder name: "../../../evil" wrote a campaign
+// report outside the results folder, "feature/x 1" nested folders and odd
+// upload keys. Ids are refused before anything runs.
+func TestExecutionIDValidated(t *testing.T) {
+	p := campaignProject(t)
+	p.write("c.yaml", "campaign_id: ids\nname: Ids\nscript_configurations:\n  - {script_name: ok}\n")
+	for _, id := range []string{"../../../evil", "feature/x 1", "..", ".hidden", "-dash", strings.Repeat("a", 129)} {
+		p.vpt("campaign", "c.yaml", "--execution-id", id).
+			expectErr(t, 2, "--execution-id", "letters, digits")
+	}
+	p.noRows()
+	if _, err := os.Stat(filepath.Join(p.dir, "..", "evil")); err == nil {
+		t.Fatal("a folder was written outside the project")
+	}
+	p.vpt("campaign", "c.yaml", "--execution-id", "pipeline-1234_2.1").expect(t, 0)
+	if _, err := os.Stat(filepath.Join(p.dir, "vpt-results", "campaigns", "pipeline-1234_2.1", "index.html")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An unwritable --junit file was found only after every script ran: the
+// exit code 3 hid the real 1. It is refused before anything runs.
+func TestJUnitPathCheckedBeforeTheRun(t *testing.T) {
+	p := campaignProject(t)
+	p.write("c.yaml", "campaign_id: j\nname: J\nscript_configurations:\n  - {script_name: bad}\n")
+	p.write("afile", "")
+	for _, path := range []string{"/proc/nope/j.xml", "afile/j.xml", "test_scripts"} {
+		p.vpt("campaign", "c.yaml", "--junit", path).expectErr(t, 2, "--junit "+path)
+		p.vpt("run", "ok", "--junit", path).expectErr(t, 2, "--junit "+path)
+	}
+	p.noRows()
+	// A writable one in a folder that does not exist yet is fine.
+	p.vpt("campaign", "c.yaml", "--junit", "out/deep/j.xml").expect(t, 1)
+	p.vpt("run", "ok", "--junit", "out/run/j.xml").expect(t, 0)
+	for _, f := range []string{"out/deep/j.xml", "out/run/j.xml"} {
+		if _, err := os.Stat(filepath.Join(p.dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Relative paths in a --config file resolved against the working
+// directory: `cd /tmp; vpt --config ~/lab/vpt.yaml run goto` did not find
+// the lab's scripts. They resolve against the file's folder.
+func TestConfigPathsRelativeToTheFile(t *testing.T) {
+	p := newProject(t)
+	p.write("lab/vpt.yaml", "scripts_dir: scripts\nuserinterfaces_dir: uis\nresults_dir: out\nstore: sqlite://out/db.sqlite\n")
+	p.write("lab/scripts/hello.py", "print('hello from the lab')\n")
+	p.write("lab/uis/tiny.yaml", "name: tiny\nentry: home\nnodes:\n  - {id: home, label: Home}\n")
+	other := filepath.Join(p.dir, "elsewhere")
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(p.dir, "lab", "vpt.yaml")
+	run := p.command(nil, "--config", cfg, "run", "hello", "-u", "tiny")
+	run.Dir = other
+	if out, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(p.dir, "lab", "out", "db.sqlite")); err != nil {
+		t.Fatal("the store is not beside the file: ", err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(p.dir, "lab", "out", "runs", "*", "result.json")); len(m) != 1 {
+		t.Fatalf("run folders beside the file: %v", m)
+	}
+	if entries, _ := os.ReadDir(other); len(entries) != 0 {
+		t.Fatalf("written in the working directory: %v", entries)
+	}
+	// A flag or variable is relative to the working directory, as usual.
+	run = p.command([]string{"VPT_RESULTS_DIR=here"}, "--config", cfg, "run", "hello", "-u", "tiny", "--store", "sqlite://here/x.db")
+	run.Dir = other
+	if out, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(other, "here", "x.db")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// argparseScript declares a positional parameter, a required option and
+// choices, as scripts written for argparse do.
+const argparseScript = `import argparse
+p = argparse.ArgumentParser()
+p.add_argument("target", help="node to reach")
+p.add_argument("--mode", required=True, choices=["fast", "slow"])
+p.add_argument("--count", type=int, default=1)
+a = p.parse_args()
+print("target=%s mode=%s count=%d" % (a.target, a.mode, a.count))
+`
+
+// `vpt run goto -p bogus=1` and `-p channels=abc` reached the script,
+// whose argparse exited 2: a FAILED run in the history. Run parameters
+// are checked as a campaign's are, both against required parameters and
+// choices, and positional parameters listed by vpt scripts can be passed.
+func TestRunParametersChecked(t *testing.T) {
+	p := examplesProject(t)
+	p.write("test_scripts/reach.py", argparseScript)
+	p.vpt("run", "goto", "-p", "bogus=1").expectErr(t, 2, `-p bogus: goto does not declare "bogus"`, "vpt scripts")
+	p.vpt("run", "zap", "-p", "channels=abc").expectErr(t, 2, `zap declares "channels" as a whole number, got "abc"`)
+	p.vpt("run", "reach", "-p", "target=live").expectErr(t, 2, "reach needs mode (required)")
+	p.vpt("run", "reach", "-p", "target=live", "-p", "mode=warp").expectErr(t, 2, `reach takes mode from fast, slow, got "warp"`, "one of: fast, slow")
+	p.vpt("run", "reach", "-p", "mode=fast").expectErr(t, 2, "reach needs target (required)")
+	p.noRows()
+	p.vpt("scripts").expectOut(t, 0, "target str (required)", "--mode {fast,slow} (required)")
+	p.vpt("run", "reach", "-p", "target=live", "-p", "mode=slow", "-p", "count=2").expectOut(t, 0, "target=live mode=slow count=2")
+	// After -- the arguments go as they are, and count as given.
+	p.vpt("run", "reach", "--", "home", "--mode", "fast").expectOut(t, 0, "target=home mode=fast count=1")
+	// A campaign refuses the same, with the file's line.
+	p.write("c.yaml", `campaign_id: params
+name: Params
+script_configurations:
+  - {script_name: reach, parameters: {target: live, mode: warp}}
+  - script_name: reach
+    parameters: {mode: fast}
+  - {script_name: reach, parameters: {target: live, mode: fast}}
+`)
+	r := p.vpt("campaign", "c.yaml")
+	r.expectErr(t, 2, `c.yaml:4:`, `reach takes mode from fast, slow, got "warp"`, "c.yaml:6:", "reach needs target (required)")
+	if strings.Contains(r.stderr, "c.yaml:7") {
+		t.Fatalf("a good entry refused:\n%s", r.stderr)
+	}
+}
+
+// An executable script whose #! line names a missing interpreter failed
+// with exit code 127, or could not start and left an error row: the
+// machine needs fixing, not the script (exit 3, before any run).
+func TestMissingShebangInterpreterRefusedBeforeTheRun(t *testing.T) {
+	p := newProject(t)
+	for name, line := range map[string]string{"env.sh": "#!/usr/bin/env no-such-interpreter", "abs.sh": "#!/no/such/interpreter -x"} {
+		path := p.write("test_scripts/"+name, line+"\necho hi\n")
+		os.Chmod(path, 0o755)
+	}
+	p.vpt("run", "env.sh").expectErr(t, 3, `Interpreter "no-such-interpreter" of the #! line of env.sh not found`, "fix the #! line of")
+	p.vpt("run", "abs.sh").expectErr(t, 3, `Interpreter "/no/such/interpreter" of the #! line of abs.sh not found`)
+	p.noRows()
+	ok := p.write("test_scripts/ok.sh", "#!/usr/bin/env -S sh -e\necho fine\n")
+	os.Chmod(ok, 0o755)
+	p.vpt("run", "ok.sh").expectOut(t, 0, "fine")
+}
+
+// The virtual device replayed the same seeded key drops on every run, so
+// a retry could never recover. Without seed: each run draws its own
+// seed, and records it; seed: N replays the drops of the run that
+// recorded N.
+func TestVirtualDropsSeededPerRun(t *testing.T) {
+	p := newProject(t)
+	p.write("vpt.yaml", "devices:\n  - {id: flaky, model: virtual, drop_rate: 0.5}\n")
+	// Which presses the device dropped shows in the screens it reached
+	// (a verification that fails fails the run: the exit code varies).
+	p.write("test_scripts/press.py", `import vpt
+seen = ""
+for _ in range(16):
+    vpt.press("OK")
+    seen += "L" if vpt.verify("live") else "-"
+    vpt.press("HOME")
+print("SEEN " + seen)
+`)
+	run := func() (string, int64) {
+		r := p.vpt("run", "press", "-d", "flaky")
+		_, seen, _ := strings.Cut(r.stdout, "SEEN ")
+		seen, _, _ = strings.Cut(seen, "\n")
+		rows := p.results()
+		res, err := report.ReadResultJSON(rows[0].RunDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed, _ := res.Metadata["device_seed"].(float64)
+		if seed == 0 || seen == "" {
+			t.Fatalf("seed %v, screens %q\n%s%s", res.Metadata["device_seed"], seen, r.stdout, r.stderr)
+		}
+		return seen, int64(seed)
+	}
+	seeds, screens := map[int64]bool{}, map[string]bool{}
+	firstSeen, firstSeed := run()
+	seeds[firstSeed], screens[firstSeen] = true, true
+	for i := 0; i < 3; i++ {
+		seen, seed := run()
+		seeds[seed], screens[seen] = true, true
+	}
+	if len(seeds) < 2 || len(screens) < 2 {
+		t.Fatalf("four runs drew seeds %v and dropped the same presses %v", seeds, screens)
+	}
+	// The recorded seed replays the first run.
+	p.write("vpt.yaml", fmt.Sprintf("devices:\n  - {id: flaky, model: virtual, drop_rate: 0.5, seed: %d}\n", firstSeed))
+	for i := 0; i < 2; i++ {
+		if seen, seed := run(); seed != firstSeed || seen != firstSeen {
+			t.Fatalf("seed %d dropped %q; the run that recorded it %q", seed, seen, firstSeen)
+		}
+	}
+}
+
+// A store written by a newer vpt (a lab shares one PostgreSQL between
+// hosts of different versions) was used silently; it is refused, naming
+// the version that wrote it.
+func TestNewerStoreRefused(t *testing.T) {
+	p := newProject(t)
+	p.write("test_scripts/ok.py", "")
+	p.vpt("run", "ok").expect(t, 0)
+	db := filepath.Join(p.dir, "vpt-results", "vpt.db")
+	// Each migration records the vpt that applied it.
+	if out, err := exec.Command("sqlite3", db, "SELECT DISTINCT vpt_version FROM schema_migrations").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "dev") {
+		t.Fatalf("recorded versions %q %v", out, err)
+	}
+	sql := "INSERT INTO schema_migrations (version, name, applied_at, vpt_version) VALUES (999, '999_future.sql', '2030-01-01T00:00:00Z', 'v9.9.0')"
+	if out, err := exec.Command("sqlite3", db, sql).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	for _, args := range [][]string{{"report", "list"}, {"run", "ok"}} {
+		p.vpt(args...).expectErr(t, 3, "this store was written by vpt v9.9.0 (schema version 999", "; upgrade", "hint:")
+	}
+	if runs, _ := os.ReadDir(filepath.Join(p.dir, "vpt-results", "runs")); len(runs) != 1 {
+		t.Fatalf("%d run folders, want the first run's only", len(runs))
+	}
+}
+
+// `vpt version` said "dev" whatever was built; `vpt --version` did not
+// exist. Both print the version and, when Go recorded it, the revision.
+func TestVersion(t *testing.T) {
+	p := newProject(t)
+	long := p.vpt("version")
+	long.expectOut(t, 0, "vpt ")
+	p.vpt("--version").expectOut(t, 0, long.stdout)
+	var info struct{ Version, Revision, Go string }
+	r := p.vpt("version", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &info); err != nil || info.Version == "" || info.Go == "" {
+		t.Fatalf("%v %s", err, r.stdout)
+	}
+	out, err := exec.Command("go", "version", "-m", vptBin).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if rev, ok := strings.CutPrefix(strings.TrimSpace(line), "build\tvcs.revision="); ok {
+			if info.Revision != rev || !strings.Contains(long.stdout, "revision "+rev) {
+				t.Fatalf("built from %s; vpt version says %q, --json %q", rev, long.stdout, info.Revision)
+			}
+		}
+	}
+}
+
+// Shell completion completed commands only; it completes what the
+// project has: scripts, devices, userinterfaces, statuses, parameters,
+// run ids and the values of flags.
+func TestShellCompletion(t *testing.T) {
+	p := examplesProject(t)
+	p.write("test_scripts/reach.py", argparseScript)
+	complete := func(args ...string) []string {
+		t.Helper()
+		r := p.vpt(append([]string{"__complete"}, args...)...)
+		r.expectOut(t, 0)
+		var out []string
+		for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+			if !strings.HasPrefix(line, ":") {
+				id, _, _ := strings.Cut(line, "\t")
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	has := func(got []string, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if !slices.Contains(got, w) {
+				t.Fatalf("completions %q lack %q", got, w)
+			}
+		}
+	}
+	has(complete("run", ""), "goto", "zap", "reach")
+	has(complete("run", "goto", "--device", ""), "device1", "device2", "device3")
+	has(complete("campaign", "campaigns/nightly.yaml", "--device", "device1,"), "device1,device2")
+	has(complete("run", "goto", "-u", ""), "horizon_tv")
+	has(complete("ui", "show", ""), "horizon_tv", "virtual_tv")
+	has(complete("run", "goto", "--video", ""), "on", "off", "retain-on-failure")
+	has(complete("report", "list", "--status", "failed,"), "failed,passed", "failed,timeout")
+	has(complete("run", "reach", "-p", ""), "target=", "mode=", "count=")
+	has(complete("run", "reach", "-p", "mode="), "mode=fast", "mode=slow")
+	has(complete("devices", ""), "device2")
+	// No database is made to complete run ids; once there is one, they
+	// are offered.
+	if got := complete("report", "show", ""); len(got) != 0 {
+		t.Fatalf("run ids without runs: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(p.dir, "vpt-results")); err == nil {
+		t.Fatal("completion created the results folder")
+	}
+	p.vpt("run", "hello").expect(t, 0)
+	has(complete("report", "show", ""), "latest", p.results()[0].ID[:8])
+}
