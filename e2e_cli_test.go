@@ -306,3 +306,113 @@ func TestShellCompletion(t *testing.T) {
 	p.vpt("run", "hello").expect(t, 0)
 	has(complete("report", "show", ""), "latest", p.results()[0].ID[:8])
 }
+
+// `vpt devices` exited 0 with devices that did not answer; a CI job uses
+// it as a health gate now: exit 3 when a device it lists is down, one
+// JSON object per device.
+func TestDevicesHealthGate(t *testing.T) {
+	p := newProject(t)
+	p.write("vpt.yaml", `devices:
+  - {id: tv, name: TV, model: stb, video: /dev/no-such-video}
+  - {id: box, name: Box, model: virtual}
+`)
+	r := p.vpt("devices")
+	r.expectOut(t, 3, "box", "tv")
+	r.expectErr(t, 3, "1 of 3 devices do not answer: tv")
+	p.vpt("devices", "box", "device1").expectOut(t, 0, "box", "device1")
+	p.vpt("devices", "nope").expectErr(t, 2, "Device nope not found")
+	r = p.vpt("devices", "--json")
+	var list []struct {
+		ID    string `json:"id"`
+		OK    bool   `json:"ok"`
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || r.code != 3 || len(list) != 3 {
+		t.Fatalf("%d %v %s", r.code, err, r.stdout)
+	}
+	for _, d := range list {
+		if d.OK != (d.ID != "tv") || d.ID == "tv" && d.Error == "" {
+			t.Fatalf("%+v", d)
+		}
+	}
+}
+
+// A bad IR keymap was "not answering" in vpt devices and left an error
+// row for each run; it is a configuration error, found before anything
+// runs. An unknown model says so and lists the known ones.
+func TestDeviceConfigurationErrors(t *testing.T) {
+	p := newProject(t)
+	p.write("test_scripts/ok.py", "")
+	p.write("vpt.yaml", `devices:
+  - {id: stb, name: STB, model: stb, video: "lavfi:testsrc", ir: {device: /dev/null, keymap: nosuchkeymap}}
+`)
+	for _, args := range [][]string{{"devices"}, {"run", "ok", "-d", "stb"}, {"doctor"}} {
+		p.vpt(args...).expectErr(t, 2, `no IR keymap "nosuchkeymap"`, "device stb")
+	}
+	p.noRows()
+	p.write("vpt.yaml", `devices:
+  - {id: tv, name: TV, model: androd_tv, adb: 10.0.0.2:5555}
+`)
+	p.vpt("devices").expectErr(t, 2, `device tv: unknown model "androd_tv"`, "did you mean android_tv?",
+		"known: virtual, android_mobile, android_tv")
+}
+
+// vpt doctor did not check the scripts and userinterfaces folders: a
+// typo in scripts_dir failed every run by name.
+func TestDoctorChecksFolders(t *testing.T) {
+	p := newProject(t)
+	p.write("vpt.yaml", "scripts_dir: tset_scripts\nuserinterfaces_dir: uis\n")
+	r := p.vpt("doctor")
+	r.expectOut(t, 3, "FAIL scripts", "tset_scripts does not exist", "FAIL userinterfaces", "uis does not exist")
+	os.MkdirAll(filepath.Join(p.dir, "tset_scripts"), 0o755)
+	os.MkdirAll(filepath.Join(p.dir, "uis"), 0o755)
+	r = p.vpt("doctor")
+	if strings.Contains(r.stdout, "FAIL scripts") || strings.Contains(r.stdout, "FAIL userinterfaces") {
+		t.Fatalf("folders that exist fail:\n%s", r.stdout)
+	}
+	// Without configuration a missing default folder is a warning.
+	q := newProject(t)
+	q.vpt("doctor").expectOut(t, 0, "warn scripts", "test_scripts does not exist")
+}
+
+// Upstream DEVICE{i}_* variables were dropped silently without
+// DEVICE{i}_NAME, and only 1 to 12 were read.
+func TestUpstreamDeviceVariables(t *testing.T) {
+	p := newProject(t)
+	env := []string{"DEVICE3_MODEL=android_tv", "DEVICE3_IP=10.0.0.3", "DEVICE14_NAME=Lab TV", "DEVICE14_MODEL=virtual",
+		"DEVICE14_VIDEO_STREAM_PATH=/stream"}
+	r := p.vptEnv(env, "devices", "--json")
+	r.expectErr(t, 0, "DEVICE3_IP, DEVICE3_MODEL are set but DEVICE3_NAME is not: device3 is left out")
+	if !strings.Contains(r.stdout, `"id": "device14"`) || strings.Contains(r.stdout, `"device3"`) {
+		t.Fatalf("devices:\n%s", r.stdout)
+	}
+	// The warning is one readable line, and variables vpt does not use
+	// are said with -v only.
+	if strings.Contains(r.stderr, "level=") || strings.Contains(r.stderr, "DEVICE14_VIDEO_STREAM_PATH") {
+		t.Fatalf("stderr:\n%s", r.stderr)
+	}
+	p.vptEnv(env, "devices", "-v").expectErr(t, 0, "device14: vpt does not use DEVICE14_VIDEO_STREAM_PATH")
+	// A device of the variables that is wrong names them.
+	p.vptEnv([]string{"DEVICE2_NAME=Phone", "DEVICE2_MODEL=android_mobile"}, "devices").
+		expectErr(t, 2, "device device2 (model android_mobile) needs adb:", "set by the DEVICE2_* variables")
+}
+
+// -v and -vv changed nothing: the diagnostics they promise (the
+// configuration's layers, store queries with their times, device calls)
+// were never written.
+func TestVerboseLevels(t *testing.T) {
+	p := newProject(t)
+	p.write("test_scripts/one.py", "import vpt\nvpt.press('OK')\nvpt.verdict(True)\n")
+	quiet := p.vpt("run", "one", "--video", "off")
+	quiet.expect(t, 0)
+	quiet.notErr(t, "level=", "time=", "debug:", "store query")
+
+	info := p.vpt("-v", "report", "list")
+	info.expect(t, 0)
+	info.notErr(t, "debug:")
+
+	debug := p.vpt("-vv", "run", "one", "--video", "off")
+	debug.expectErr(t, 0, "vpt: debug: ", "config: no config file", "store opened", "store query", "took=",
+		"device opened and checked", "script API press")
+	debug.notErr(t, "level=DEBUG")
+}

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -24,10 +25,16 @@ type Status struct {
 	Error string `json:"error,omitempty"`
 }
 
-// CheckAll opens and checks every device at once, each within timeout, and
-// returns them in the registry's order.
-func (r *Registry) CheckAll(ctx context.Context, timeout time.Duration) []Status {
-	cfgs := r.Devices()
+// CheckAll opens and checks the devices with those ids (none: every
+// device) at once, each within timeout, and returns them in the
+// registry's order.
+func (r *Registry) CheckAll(ctx context.Context, timeout time.Duration, ids ...string) []Status {
+	var cfgs []DeviceConfig
+	for _, c := range r.Devices() {
+		if len(ids) == 0 || slices.Contains(ids, c.ID) {
+			cfgs = append(cfgs, c)
+		}
+	}
 	out := make([]Status, len(cfgs))
 	var wg sync.WaitGroup
 	for i, c := range cfgs {

@@ -3,12 +3,17 @@ package capture
 import (
 	"context"
 	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/vpt-dev/vpt/internal/ui"
+	"github.com/vpt-dev/vpt/internal/yamlfile"
 )
 
 // DeviceConfig is one entry of the `devices:` list of vpt.yaml (or one
@@ -40,6 +45,9 @@ type DeviceConfig struct {
 	Seed       int64         `yaml:"seed" json:"seed,omitempty"`
 	// ADB: restart screenrecord this often (it stops by itself at 180 s).
 	ScreenrecordLimit time.Duration `yaml:"screenrecord_limit" json:"screenrecord_limit,omitempty"`
+	// Source names where the device came from when not from vpt.yaml
+	// ("the DEVICE2_* variables"), for messages.
+	Source string `yaml:"-" json:"-"`
 }
 
 // IRConfig is an IR blaster.
@@ -63,10 +71,23 @@ const (
 // DefaultDevice is the device of a machine with no configuration.
 var DefaultDevice = DeviceConfig{ID: "device1", Name: "Virtual STB", Model: "virtual"}
 
+// KnownModels are the device models vpt knows (upstream's names, and
+// virtual): a model says what the device is, its fields (adb:, video:,
+// display:) how vpt reaches it.
+var KnownModels = []string{"virtual", "android_mobile", "android_tv", "fire_tv", "stb", "apple_tv", "host", "host_vnc"}
+
 // Driver picks the driver that serves a device: the model says virtual or
 // host; a video source means an HDMI capture card (keys by IR, or by ADB
 // for Android TV sticks); an ADB target alone means Android over ADB.
 func (c DeviceConfig) Driver() (string, error) {
+	if c.Model != "" && !slices.Contains(KnownModels, c.Model) {
+		hint := ""
+		if near := closestModel(c.Model); near != "" {
+			hint = "did you mean " + near + "? "
+		}
+		return "", fmt.Errorf("%w: device %s: unknown model %q (%sknown: %s)", ErrBadDeviceConfig, c.ID, c.Model, hint,
+			strings.Join(KnownModels, ", "))
+	}
 	switch {
 	case c.Model == "virtual":
 		return DriverVirtual, nil
@@ -84,7 +105,7 @@ func (c DeviceConfig) Driver() (string, error) {
 	case "android_mobile", "android_tv":
 		return "", fmt.Errorf("%w: device %s (model %s) needs adb: (a serial or ip:port) or video: (an HDMI capture device)", ErrBadDeviceConfig, c.ID, c.Model)
 	case "":
-		return "", fmt.Errorf("%w: device %s has no model (use virtual, android_mobile, android_tv, fire_tv, stb, apple_tv, host)", ErrBadDeviceConfig, c.ID)
+		return "", fmt.Errorf("%w: device %s has no model (use %s)", ErrBadDeviceConfig, c.ID, strings.Join(KnownModels, ", "))
 	}
 	return "", fmt.Errorf("%w: device %s (model %s) needs video: (an HDMI capture device such as /dev/video0)", ErrBadDeviceConfig, c.ID, c.Model)
 }
@@ -114,6 +135,13 @@ func (c DeviceConfig) Tools(video bool) []string {
 		out = append(out, "xdotool")
 	}
 	return out
+}
+
+func closestModel(m string) string {
+	if near := yamlfile.Closest(m, KnownModels, 1); len(near) > 0 {
+		return near[0]
+	}
+	return ""
 }
 
 // Environment gives drivers what they need beyond their own config.
@@ -153,6 +181,22 @@ func RegisterDriver(name string, open Opener) {
 	drivers[name] = open
 }
 
+// ConfigCheck checks what a driver reads of a device's configuration
+// beyond what Driver does (an IR keymap that exists), without touching
+// the device; errors wrap ErrBadDeviceConfig.
+type ConfigCheck func(cfg DeviceConfig, env Environment) error
+
+var checks = map[string]ConfigCheck{}
+
+// RegisterConfigCheck makes NewRegistry check the configuration of every
+// device of a driver, so that a mistake in it is a configuration error
+// found before anything runs, not a device that does not answer.
+func RegisterConfigCheck(driver string, check ConfigCheck) {
+	driversMu.Lock()
+	defer driversMu.Unlock()
+	checks[driver] = check
+}
+
 // Lock takes a device's lock in the registry's lock folder (AcquireLock).
 func (r *Registry) Lock(ctx context.Context, c DeviceConfig, wait bool, owner string, onWait func(holder string)) (*Lock, error) {
 	return AcquireLock(ctx, r.env.LockDir, c, wait, owner, onWait)
@@ -165,7 +209,8 @@ type Registry struct {
 	env     Environment
 }
 
-// NewRegistry validates the device list. Errors wrap ErrBadDeviceConfig.
+// NewRegistry validates the device list. Errors wrap ErrBadDeviceConfig
+// and name the variables a device came from (DeviceConfig.Source).
 func NewRegistry(devices []DeviceConfig, env Environment) (*Registry, error) {
 	seen := map[string]bool{}
 	var out []DeviceConfig
@@ -175,21 +220,30 @@ func NewRegistry(devices []DeviceConfig, env Environment) (*Registry, error) {
 			return nil, fmt.Errorf("%w: devices[%d] has no id", ErrBadDeviceConfig, i)
 		}
 		if seen[d.ID] {
-			return nil, fmt.Errorf("%w: device id %q appears twice", ErrBadDeviceConfig, d.ID)
+			return nil, d.from(fmt.Errorf("%w: device id %q appears twice", ErrBadDeviceConfig, d.ID))
 		}
 		seen[d.ID] = true
 		if d.Name == "" {
 			d.Name = d.ID
 		}
-		if _, err := d.Driver(); err != nil {
-			return nil, err
+		driver, err := d.Driver()
+		if err != nil {
+			return nil, d.from(err)
+		}
+		driversMu.Lock()
+		check := checks[driver]
+		driversMu.Unlock()
+		if check != nil {
+			if err := check(d, env); err != nil {
+				return nil, d.from(err)
+			}
 		}
 		if d.DropRate < 0 || d.DropRate > 1 {
-			return nil, fmt.Errorf("%w: device %s: drop_rate must be between 0 and 1, got %g", ErrBadDeviceConfig, d.ID, d.DropRate)
+			return nil, d.from(fmt.Errorf("%w: device %s: drop_rate must be between 0 and 1, got %g", ErrBadDeviceConfig, d.ID, d.DropRate))
 		}
 		for _, tag := range d.Tags {
 			if tag == "" || strings.ContainsAny(tag, " \t,/:") {
-				return nil, fmt.Errorf("%w: device %s: tag %q: a tag is one word (letters, digits, - or _)", ErrBadDeviceConfig, d.ID, tag)
+				return nil, d.from(fmt.Errorf("%w: device %s: tag %q: a tag is one word (letters, digits, - or _)", ErrBadDeviceConfig, d.ID, tag))
 			}
 		}
 		if d.ID == DefaultDevice.ID {
@@ -201,6 +255,14 @@ func NewRegistry(devices []DeviceConfig, env Environment) (*Registry, error) {
 		out = append([]DeviceConfig{DefaultDevice}, out...)
 	}
 	return &Registry{devices: out, env: env}, nil
+}
+
+// from says where a device with a problem came from, when not vpt.yaml.
+func (c DeviceConfig) from(err error) error {
+	if c.Source == "" {
+		return err
+	}
+	return fmt.Errorf("%w (set by %s)", err, c.Source)
 }
 
 // Devices returns every device's configuration, device1 first, then in
@@ -284,30 +346,75 @@ func (e *UnknownDeviceError) HintText() string {
 	return "list devices with: vpt devices; add devices to the devices: list of vpt.yaml"
 }
 
-// DevicesFromEnv reads upstream's DEVICE{i}_* variables (i = 1..12; a
-// device exists when DEVICE{i}_NAME is set, its id is device{i}) and the
-// HOST_VIDEO_SOURCE display of the host.
-func DevicesFromEnv(environ []string) []DeviceConfig {
+// envDeviceRe matches upstream's per-device variables: DEVICE{i}_{FIELD}.
+var envDeviceRe = regexp.MustCompile(`^DEVICE([1-9][0-9]*)_([A-Z0-9_]+)$`)
+
+// envDeviceFields are the DEVICE{i}_* fields vpt reads; upstream's .env
+// has more (stream paths, power control…) that vpt has no use for.
+var envDeviceFields = map[string]bool{"NAME": true, "MODEL": true, "IP": true, "PORT": true, "VIDEO": true,
+	"VIDEO_AUDIO": true, "VIDEO_FPS": true, "IR_PATH": true, "IR_TYPE": true}
+
+// EnvNote is something DevicesFromEnv left out, and why.
+type EnvNote struct {
+	Msg string
+	// Ignored: a whole device was left out (a warning); else only
+	// variables vpt does not use.
+	Ignored bool
+}
+
+// DevicesFromEnv reads upstream's DEVICE{i}_* variables (any i ≥ 1: the
+// variables of one i describe device{i}) and the HOST_VIDEO_SOURCE display
+// of the host. A group needs DEVICE{i}_NAME and DEVICE{i}_MODEL; a group
+// without them is left out, and the notes say so, as they name the
+// variables vpt does not use.
+func DevicesFromEnv(environ []string) ([]DeviceConfig, []EnvNote) {
 	env := map[string]string{}
+	groups := map[int][]string{}
 	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		env[k] = v
+		if m := envDeviceRe.FindStringSubmatch(k); m != nil && v != "" {
+			i, _ := strconv.Atoi(m[1])
+			groups[i] = append(groups[i], k)
 		}
 	}
 	var out []DeviceConfig
-	for i := 1; i <= 12; i++ {
+	var notes []EnvNote
+	for _, i := range slices.Sorted(maps.Keys(groups)) {
 		p := fmt.Sprintf("DEVICE%d_", i)
-		name := env[p+"NAME"]
-		if name == "" {
+		vars := groups[i]
+		sort.Strings(vars)
+		var unused []string
+		for _, k := range vars {
+			if !envDeviceFields[strings.TrimPrefix(k, p)] {
+				unused = append(unused, k)
+			}
+		}
+		name, model := env[p+"NAME"], env[p+"MODEL"]
+		if name == "" || model == "" {
+			missing := p + "NAME"
+			if name != "" {
+				missing = p + "MODEL"
+			}
+			verb := "is"
+			if len(vars) > 1 {
+				verb = "are"
+			}
+			notes = append(notes, EnvNote{Ignored: true, Msg: fmt.Sprintf("%s %s set but %s is not: device%d is left out (set %s, or unset %s)",
+				strings.Join(vars, ", "), verb, missing, i, missing, p+"*")})
 			continue
 		}
-		d := DeviceConfig{
-			ID: fmt.Sprintf("device%d", i), Name: name, Model: env[p+"MODEL"],
-			Video: env[p+"VIDEO"], Audio: env[p+"VIDEO_AUDIO"],
-			IR: IRConfig{Device: env[p+"IR_PATH"], Keymap: env[p+"IR_TYPE"]},
+		if len(unused) > 0 {
+			notes = append(notes, EnvNote{Msg: fmt.Sprintf("device%d: vpt does not use %s", i, strings.Join(unused, ", "))})
 		}
-		if d.Model == "" {
-			d.Model = "unknown"
+		d := DeviceConfig{
+			ID: fmt.Sprintf("device%d", i), Name: name, Model: model,
+			Video: env[p+"VIDEO"], Audio: env[p+"VIDEO_AUDIO"],
+			IR:     IRConfig{Device: env[p+"IR_PATH"], Keymap: env[p+"IR_TYPE"]},
+			Source: "the " + p + "* variables",
 		}
 		if d.Audio == "null" {
 			d.Audio = ""
@@ -329,13 +436,13 @@ func DevicesFromEnv(environ []string) []DeviceConfig {
 		if name == "" {
 			name = "host"
 		}
-		d := DeviceConfig{ID: "host", Name: name + "_Host", Model: "host", Display: src}
+		d := DeviceConfig{ID: "host", Name: name + "_Host", Model: "host", Display: src, Source: "HOST_VIDEO_SOURCE"}
 		if fps, err := strconv.Atoi(env["HOST_VIDEO_FPS"]); err == nil {
 			d.FPS = fps
 		}
 		out = append(out, d)
 	}
-	return out
+	return out, notes
 }
 
 // MergeDevices lays configured devices over environment ones: an id in

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -83,6 +84,19 @@ func (a *App) Config() (*Config, error) {
 		return nil, err
 	}
 	a.cfg = cfg
+	log := a.Log()
+	for _, l := range cfg.Layers {
+		log.Debug("config: " + l)
+	}
+	log.Debug("config: in use", "scripts_dir", cfg.ScriptsDir, "userinterfaces_dir", cfg.UserInterfacesDir,
+		"results_dir", cfg.ResultsDir, "store", store.Redact(cfg.Store), "devices", len(cfg.Devices))
+	for _, n := range cfg.EnvNotes {
+		if n.Ignored {
+			a.Log().Warn(n.Msg)
+		} else {
+			a.Log().Info(n.Msg)
+		}
+	}
 	return cfg, nil
 }
 
@@ -98,7 +112,7 @@ func (a *App) Log() *slog.Logger {
 		case a.verbose > 1:
 			level = slog.LevelDebug
 		}
-		a.log = slog.New(slog.NewTextHandler(a.IO.Err, &slog.HandlerOptions{Level: level}))
+		a.log = slog.New(newLogHandler(a.IO.Err, level))
 	}
 	return a.log
 }
@@ -120,9 +134,15 @@ func (a *App) Store(ctx context.Context) (store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	st, err := store.Open(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
+	}
+	log := a.Log()
+	log.Debug("store opened", "url", store.Redact(cfg.Store), "took", time.Since(start))
+	if l, ok := st.(interface{ SetLog(*slog.Logger) }); ok && log.Enabled(ctx, slog.LevelDebug) {
+		l.SetLog(log)
 	}
 	if !cfg.Events {
 		st = store.WithoutEvents(st)
@@ -265,6 +285,9 @@ func (a *App) Uploader(ctx context.Context) (*upload.Uploader, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s (set upload: in vpt.yaml or the CLOUDFLARE_R2_* variables)", upload.ErrFailed, artifact.Reason(err))
+	}
+	if log := a.Log(); log.Enabled(ctx, slog.LevelDebug) {
+		st = loggedArtifacts{st, log}
 	}
 	opt := upload.Options{Prefix: u.Prefix, Concurrency: u.Concurrency, Timeout: u.Timeout,
 		Secrets: []string{u.SecretAccessKey, u.AccessKeyID}}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,6 +63,12 @@ type Config struct {
 	File string `yaml:"-"`
 	// PythonSet: the interpreter was chosen (not the default).
 	PythonSet bool `yaml:"-"`
+	// EnvNotes are what was left out of upstream's DEVICE{i}_* variables.
+	EnvNotes []capture.EnvNote `yaml:"-"`
+	// set tells which keys the file, a VPT_* variable or a flag set.
+	set map[string]bool
+	// Layers says where the configuration came from, for vpt -vv.
+	Layers []string `yaml:"-"`
 }
 
 // VideoConfig is the `video:` section.
@@ -289,11 +297,43 @@ func loadConfig(explicit string, flags *pflag.FlagSet, bind map[string]string, e
 		cfg.resolveFilePaths(filepath.Dir(file), func(key string) bool { return v.InConfig(key) && !own(key) })
 	}
 	applyUpstreamEnv(&cfg, env, own)
+	cfg.set = map[string]bool{}
+	for key := range defaults {
+		cfg.set[key] = v.InConfig(key) || own(key)
+	}
+	cfg.Layers = configLayers(file, explicit, env, flags, bind)
 	cfg.PythonSet = v.IsSet("python") && (v.InConfig("python") || env["VPT_PYTHON"] != "" || flagChanged(flags, bind["python"]))
 	if err := cfg.validate(); err != nil {
 		return nil, &configError{err}
 	}
 	return &cfg, nil
+}
+
+// configLayers says which file, variables and flags set the
+// configuration (names only: values may be secrets).
+func configLayers(file, explicit string, env map[string]string, flags *pflag.FlagSet, bind map[string]string) []string {
+	var out []string
+	switch {
+	case file != "":
+		out = append(out, "config file "+file)
+	case explicit == "":
+		out = append(out, "no config file (./vpt.yaml, $XDG_CONFIG_HOME/vpt/vpt.yaml): defaults")
+	}
+	for _, key := range slices.Sorted(maps.Keys(defaults)) {
+		if env[envName(key)] != "" {
+			out = append(out, envName(key)+" sets "+key)
+		}
+		if name := bind[key]; flagChanged(flags, name) {
+			out = append(out, "--"+name+" sets "+key)
+		}
+	}
+	for _, name := range []string{"TEAM_ID", "PROJECT_ROOT", "HOST_NAME", "CLOUDFLARE_R2_ENDPOINT", "CLOUDFLARE_R2_ACCESS_KEY_ID",
+		"CLOUDFLARE_R2_SECRET_ACCESS_KEY", "CLOUDFLARE_R2_PUBLIC_URL", "HOST_VIDEO_SOURCE"} {
+		if env[name] != "" {
+			out = append(out, "upstream variable "+name+" is set")
+		}
+	}
+	return out
 }
 
 func flagChanged(flags *pflag.FlagSet, name string) bool {
@@ -354,7 +394,8 @@ func applyUpstreamEnv(cfg *Config, env map[string]string, ownEnvOrFlag func(key 
 	for k, val := range env {
 		environ = append(environ, k+"="+val)
 	}
-	cfg.Devices = capture.MergeDevices(cfg.Devices, capture.DevicesFromEnv(environ))
+	fromEnv, notes := capture.DevicesFromEnv(environ)
+	cfg.Devices, cfg.EnvNotes = capture.MergeDevices(cfg.Devices, fromEnv), notes
 }
 
 // machineName is the host name results record by default.

@@ -83,7 +83,11 @@ func runDoctor(ctx context.Context, app *App) ([]check, error) {
 	if err != nil {
 		return nil, err
 	}
-	checks := []check{configCheck(cfg), pythonCheck(ctx, cfg), pythonLibCheck()}
+	checks := []check{configCheck(cfg), pythonCheck(ctx, cfg), pythonLibCheck(),
+		folderCheck("scripts", cfg.ScriptsDir, cfg.set["scripts_dir"], "scripts_dir",
+			"vpt run and campaigns find scripts by name there (vpt run can run a path anyway)"),
+		folderCheck("userinterfaces", cfg.UserInterfacesDir, cfg.set["userinterfaces_dir"], "userinterfaces_dir",
+			"only the built-in virtual_tv is known")}
 	checks = append(checks, toolChecks(ctx, cfg, reg)...)
 	checks = append(checks, ocrCheck(ctx, cfg), resultsCheck(cfg), storeCheck(ctx, app, cfg), uploadCheck(ctx, app, cfg))
 	for _, d := range reg.CheckAll(ctx, 10*time.Second) {
@@ -187,6 +191,28 @@ func storeCheck(ctx context.Context, app *App, cfg *Config) check {
 	c.OK = true
 	if n, err := st.ListResults(ctx, store.ResultFilter{Limit: 1}); err == nil && len(n) > 0 {
 		c.Detail += ", last run " + n[0].StartedAt.Local().Format(time.DateTime)
+	}
+	return c
+}
+
+// folderCheck checks that a configured folder exists: required when the
+// configuration names it (a typo there fails every run by name), a
+// warning when it is the default.
+func folderCheck(name, dir string, set bool, key, without string) check {
+	c := check{Name: name, Required: set}
+	st, err := os.Stat(dir)
+	switch {
+	case err == nil && st.IsDir():
+		c.OK, c.Detail = true, dir
+	case err == nil:
+		c.Detail = dir + " is a file, not a folder"
+		c.Fix = "set " + key + ": to a folder"
+	case set:
+		c.Detail = dir + " does not exist"
+		c.Fix = "create it, or fix " + key + ": (vpt.yaml, VPT_" + strings.ToUpper(key) + ")"
+	default:
+		c.Detail = dir + " does not exist: " + without
+		c.Fix = "create " + dir + ", or set " + key + ": in vpt.yaml"
 	}
 	return c
 }

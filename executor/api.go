@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -225,7 +226,11 @@ func (run *runState) handle(line []byte) apiReply[any] {
 		req.Params = json.RawMessage("{}")
 	}
 	req.Params = run.maskParams(req.Method, req.Params)
+	start := time.Now()
 	result, err := h.call(run.apiCtx, run, req.Params)
+	if run.log.Enabled(context.Background(), slog.LevelDebug) {
+		run.log.Debug("script API "+req.Method, "params", string(req.Params), "took", time.Since(start), "err", errText(err))
+	}
 	if err != nil {
 		var ae *APIError
 		if !errors.As(err, &ae) {
@@ -240,6 +245,13 @@ func (run *runState) handle(line []byte) apiReply[any] {
 	}
 	rep.Result = result
 	return rep
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
 
 func toAPIError(err error) *APIError {

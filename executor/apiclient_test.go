@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 )
@@ -10,7 +11,7 @@ import (
 // Call speaks to the run's server as a script would: results as vpt wrote
 // them, errors with their code, run_ended once the run has closed its API.
 func TestCallTheServer(t *testing.T) {
-	run := &runState{r: &Runner{}, start: time.Now(), apiCtx: context.Background()}
+	run := &runState{r: &Runner{}, start: time.Now(), apiCtx: context.Background(), log: slog.New(slog.DiscardHandler)}
 	srv, err := run.serveAPI()
 	if err != nil {
 		t.Fatal(err)

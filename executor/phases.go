@@ -291,7 +291,11 @@ func (run *runState) device(ctx context.Context) {
 	if run.err() != nil {
 		return
 	}
+	start := time.Now()
 	dev, err := run.r.Devices.OpenWithUI(run.p.dev, run.ui)
+	defer func() {
+		run.log.Debug("device opened and checked", "device", run.p.dev.ID, "took", time.Since(start), "err", errText(err))
+	}()
 	if err == nil {
 		run.dev = dev
 		if s, ok := dev.(capture.Seeded); ok {

@@ -21,6 +21,7 @@ func init() {
 	capture.RegisterDriver(capture.DriverHDMI, func(cfg capture.DeviceConfig, env capture.Environment) (capture.Device, error) {
 		return New(cfg, env)
 	})
+	capture.RegisterConfigCheck(capture.DriverHDMI, checkConfig)
 }
 
 // Default capture format of the cards vpt targets: MJPEG 1280x720.
@@ -60,22 +61,42 @@ func New(cfg capture.DeviceConfig, env capture.Environment) (*Device, error) {
 	d := &Device{cfg: cfg, pipe: &capture.Pipeline{Source: Source(cfg), FFmpeg: env.Tool("ffmpeg")}}
 	switch {
 	case cfg.IR.Device != "" || cfg.IR.Keymap != "":
-		km, err := ir.LoadKeymap(cfg.IR.Keymap, env.KeymapDirs)
+		km, tool, err := irConfig(cfg, env)
 		if err != nil {
-			return nil, fmt.Errorf("device %s: %w", cfg.ID, err)
-		}
-		tool := cfg.IR.Tool
-		if tool == "" {
-			tool = "ir-ctl"
-		}
-		if tool != "ir-ctl" && tool != "irsend" {
-			return nil, fmt.Errorf("%w: device %s: ir.tool %q: use ir-ctl or irsend", capture.ErrBadDeviceConfig, cfg.ID, tool)
+			return nil, err
 		}
 		d.ir = &ir.Sender{Keymap: km, Device: cfg.IR.Device, Tool: tool, Path: env.Tool(tool), Remote: cfg.IR.Remote}
 	case cfg.ADB != "":
 		d.adb = adb.New(cfg, env.Tool("adb"), env.Tool("ffmpeg"))
 	}
 	return d, nil
+}
+
+// irConfig reads the ir: section: its keymap and the tool that sends.
+func irConfig(cfg capture.DeviceConfig, env capture.Environment) (*ir.Keymap, string, error) {
+	km, err := ir.LoadKeymap(cfg.IR.Keymap, env.KeymapDirs)
+	if err != nil {
+		return nil, "", fmt.Errorf("device %s: %w", cfg.ID, err)
+	}
+	tool := cfg.IR.Tool
+	if tool == "" {
+		tool = "ir-ctl"
+	}
+	if tool != "ir-ctl" && tool != "irsend" {
+		return nil, "", fmt.Errorf("%w: device %s: ir.tool %q: use ir-ctl or irsend", capture.ErrBadDeviceConfig, cfg.ID, tool)
+	}
+	return km, tool, nil
+}
+
+// checkConfig finds the keymap and the tool of an ir: section when the
+// configuration is read: a keymap that does not exist is a mistake in
+// vpt.yaml, not a device that does not answer.
+func checkConfig(cfg capture.DeviceConfig, env capture.Environment) error {
+	if cfg.IR.Device == "" && cfg.IR.Keymap == "" {
+		return nil
+	}
+	_, _, err := irConfig(cfg, env)
+	return err
 }
 
 // Info implements capture.Device.

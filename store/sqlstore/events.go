@@ -17,21 +17,57 @@ type execer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// logging is e, logging its statements when the store logs (SetLog).
+func (s *DB) logging(e execer) execer {
+	if s.log == nil {
+		return e
+	}
+	return loggedExecer{e, s}
+}
+
+type loggedExecer struct {
+	execer
+	s *DB
+}
+
+func (l loggedExecer) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	start := time.Now()
+	res, err := l.execer.ExecContext(ctx, q, args...)
+	l.s.logged("exec", q, start, err)
+	return res, err
+}
+
+func (l loggedExecer) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	start := time.Now()
+	rows, err := l.execer.QueryContext(ctx, q, args...)
+	l.s.logged("query", q, start, err)
+	return rows, err
+}
+
+func (l loggedExecer) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	start := time.Now()
+	row := l.execer.QueryRowContext(ctx, q, args...)
+	l.s.logged("query", q, start, row.Err())
+	return row
+}
+
 // withEvents runs write, then appends evs, in one transaction: a reader of
 // the log never hears of a row that was not written. write reports whether
 // it changed anything; when it did not, the events are dropped with it.
 // Without events write runs on its own, as it always did.
 func (s *DB) withEvents(ctx context.Context, evs []store.Event, write func(execer) (bool, error)) error {
 	if len(evs) == 0 {
-		_, err := write(s.db)
+		_, err := write(s.logging(s.db))
 		return err
 	}
+	start := time.Now()
+	defer s.logged("transaction", "", start, nil)
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
-	changed, err := write(tx)
+	changed, err := write(s.logging(tx))
 	if err != nil {
 		return err
 	}
@@ -136,7 +172,7 @@ func (s *DB) Events(ctx context.Context, f store.EventFilter) ([]store.Event, er
 	}
 	q := fmt.Sprintf("SELECT seq, type, at, run_id, campaign_id, host_name, device_id, agent, data FROM events WHERE %s ORDER BY seq LIMIT %d",
 		strings.Join(where, " AND "), limit)
-	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	rows, err := s.query(ctx, s.q(q), args...)
 	if err != nil {
 		return nil, wrap("read events", err)
 	}
@@ -161,7 +197,7 @@ func (s *DB) Events(ctx context.Context, f store.EventFilter) ([]store.Event, er
 // LastEventSeq implements store.EventLog.
 func (s *DB) LastEventSeq(ctx context.Context) (int64, error) {
 	var seq int64
-	err := s.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM events").Scan(&seq)
+	err := s.queryRow(ctx, "SELECT COALESCE(MAX(seq), 0) FROM events").Scan(&seq)
 	return seq, wrap("last event", err)
 }
 
@@ -200,7 +236,7 @@ func (s *DB) WaitEvents(ctx context.Context, after int64) error {
 
 // PruneEvents implements store.EventLog.
 func (s *DB) PruneEvents(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.q("DELETE FROM events WHERE at < ?"), s.tv(before))
+	res, err := s.exec(ctx, s.q("DELETE FROM events WHERE at < ?"), s.tv(before))
 	if err != nil {
 		return 0, wrap("prune events", err)
 	}

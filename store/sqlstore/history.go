@@ -32,7 +32,7 @@ func (s *DB) RecentDurations(ctx context.Context, scripts []string, device strin
 		FROM script_results
 		WHERE script_name IN (` + placeholders(len(scripts)) + `)` + cond + ` AND status IN ('passed', 'failed')
 	) t WHERE rn <= ? ORDER BY script_name, started_at DESC`
-	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	rows, err := s.query(ctx, s.q(q), args...)
 	if err != nil {
 		return nil, wrap("recent durations", err)
 	}
@@ -70,7 +70,7 @@ func (s *DB) Trends(ctx context.Context, f store.TrendFilter) ([]store.ScriptTre
 			ROW_NUMBER() OVER (PARTITION BY script_name ORDER BY started_at DESC) AS rn
 		FROM script_results WHERE %s
 	) t WHERE rn <= ? ORDER BY script_name, started_at DESC`, where)
-	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	rows, err := s.query(ctx, s.q(q), args...)
 	if err != nil {
 		return nil, wrap("trends", err)
 	}

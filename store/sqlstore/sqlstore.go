@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -46,6 +47,7 @@ type DB struct {
 	db    *sql.DB
 	d     Dialect
 	waker Waker
+	log   *slog.Logger
 }
 
 var _ store.Store = (*DB)(nil)
@@ -55,6 +57,49 @@ func New(db *sql.DB, d Dialect) *DB { return &DB{db: db, d: d} }
 
 // SQL returns the underlying handle (tests and benchmarks).
 func (s *DB) SQL() *sql.DB { return s.db }
+
+// SetLog makes the store log each query and transaction with the time
+// it took, at debug level (vpt -vv); nil logs nothing.
+func (s *DB) SetLog(l *slog.Logger) { s.log = l }
+
+func (s *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	start := time.Now()
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	s.logged("query", q, start, err)
+	return rows, err
+}
+
+func (s *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	start := time.Now()
+	res, err := s.db.ExecContext(ctx, q, args...)
+	s.logged("exec", q, start, err)
+	return res, err
+}
+
+func (s *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	start := time.Now()
+	row := s.db.QueryRowContext(ctx, q, args...)
+	s.logged("query", q, start, row.Err())
+	return row
+}
+
+// logged logs one statement: its first words (the columns and values of
+// a row are long and say little) and its time.
+func (s *DB) logged(what, q string, start time.Time, err error) {
+	if s.log == nil {
+		return
+	}
+	took := time.Since(start)
+	q = strings.Join(strings.Fields(q), " ")
+	if len(q) > 100 {
+		q = q[:100] + "…"
+	}
+	attrs := []any{"sql", q, "took", took}
+	if err != nil {
+		attrs = append(attrs, "err", err.Error())
+	}
+	s.log.Debug("store "+what, attrs...)
+}
 
 // SetWaker makes WaitEvents wait for w instead of only polling.
 func (s *DB) SetWaker(w Waker) { s.waker = w }
@@ -193,7 +238,7 @@ func (s *DB) Heartbeat(ctx context.Context, ids []string, at time.Time) error {
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	_, err := s.db.ExecContext(ctx, s.q("UPDATE script_results SET heartbeat_at = ? WHERE status = 'running' AND id IN ("+
+	_, err := s.exec(ctx, s.q("UPDATE script_results SET heartbeat_at = ? WHERE status = 'running' AND id IN ("+
 		placeholders(len(ids))+")"), args...)
 	return wrap("heartbeat", err)
 }
@@ -250,7 +295,7 @@ func (s *DB) GetResult(ctx context.Context, id string) (*store.Result, error) {
 	if id == "" {
 		return nil, fmt.Errorf("empty id: %w", store.ErrNotFound)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q("SELECT "+strings.Join(resultCols, ", ")+
+	rows, err := s.query(ctx, s.q("SELECT "+strings.Join(resultCols, ", ")+
 		" FROM script_results WHERE id >= ? AND id < ? ORDER BY (id = ?) DESC LIMIT 2"), id, prefixEnd(id), id)
 	if err != nil {
 		return nil, wrap("get result", err)
@@ -339,7 +384,7 @@ func (s *DB) ListResults(ctx context.Context, f store.ResultFilter) ([]store.Res
 // queryResults runs a query of result rows (with the details column last
 // when details is set); what names it in errors.
 func (s *DB) queryResults(ctx context.Context, what string, details bool, q string, args ...any) ([]store.Result, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	rows, err := s.query(ctx, s.q(q), args...)
 	if err != nil {
 		return nil, wrap(what, err)
 	}
@@ -375,7 +420,7 @@ func (s *DB) ScriptStats(ctx context.Context, scripts []string, window int) (map
 		FROM script_results
 		WHERE script_name IN (` + placeholders(len(scripts)) + `) AND status IN ('passed', 'failed', 'error', 'timeout')
 	) t WHERE rn <= ? ORDER BY script_name, started_at DESC`
-	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	rows, err := s.query(ctx, s.q(q), args...)
 	if err != nil {
 		return nil, wrap("script stats", err)
 	}
@@ -565,7 +610,7 @@ func (s *DB) updateCampaign(ctx context.Context, c *store.Campaign, cond string,
 
 // HeartbeatCampaign implements store.Store.
 func (s *DB) HeartbeatCampaign(ctx context.Context, id, owner string, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.q("UPDATE campaign_executions SET heartbeat_at = ?, owner = ? WHERE id = ? AND status = 'running'"),
+	_, err := s.exec(ctx, s.q("UPDATE campaign_executions SET heartbeat_at = ?, owner = ? WHERE id = ? AND status = 'running'"),
 		s.tv(at), owner, id)
 	return wrap("campaign heartbeat", err)
 }
@@ -598,7 +643,7 @@ func (s *DB) PutCampaignEntry(ctx context.Context, e store.CampaignEntry, evs ..
 
 // GetCampaign implements store.Store.
 func (s *DB) GetCampaign(ctx context.Context, id string) (*store.Campaign, []store.CampaignEntry, error) {
-	rows, err := s.db.QueryContext(ctx, s.q("SELECT "+strings.Join(campaignCols, ", ")+
+	rows, err := s.query(ctx, s.q("SELECT "+strings.Join(campaignCols, ", ")+
 		` FROM campaign_executions WHERE (id >= ? AND id < ?) OR (campaign_execution_id >= ? AND campaign_execution_id < ?)
 		ORDER BY (id = ? OR campaign_execution_id = ?) DESC LIMIT 2`),
 		id, prefixEnd(id), id, prefixEnd(id), id, id)
@@ -628,7 +673,7 @@ func (s *DB) GetCampaign(ctx context.Context, id string) (*store.Campaign, []sto
 	if c.ShardsDone, err = s.shardsDone(ctx, c.ID); err != nil {
 		return nil, nil, err
 	}
-	erows, err := s.db.QueryContext(ctx, s.q(`SELECT campaign_id, entry_index, attempt, shard, script_name, device_id,
+	erows, err := s.query(ctx, s.q(`SELECT campaign_id, entry_index, attempt, shard, script_name, device_id,
 		status, COALESCE(script_result_id, ''), started_at, duration_ms, run_dir, error, requeued
 		FROM campaign_script_results WHERE campaign_id = ? ORDER BY entry_index, attempt`), c.ID)
 	if err != nil {
@@ -658,7 +703,7 @@ func (s *DB) CampaignResults(ctx context.Context, campaignID string) ([]store.Re
 }
 
 func (s *DB) shardsDone(ctx context.Context, campaignID string) ([]int, error) {
-	rows, err := s.db.QueryContext(ctx, s.q("SELECT shard FROM campaign_shards WHERE campaign_id = ? ORDER BY shard"), campaignID)
+	rows, err := s.query(ctx, s.q("SELECT shard FROM campaign_shards WHERE campaign_id = ? ORDER BY shard"), campaignID)
 	if err != nil {
 		return nil, wrap("campaign shards", err)
 	}
@@ -676,7 +721,7 @@ func (s *DB) shardsDone(ctx context.Context, campaignID string) ([]int, error) {
 
 // FinishShard implements store.Store.
 func (s *DB) FinishShard(ctx context.Context, campaignID string, shard int, status, host string) ([]int, error) {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO campaign_shards (campaign_id, shard, status, host_name, completed_at)
+	_, err := s.exec(ctx, s.q(`INSERT INTO campaign_shards (campaign_id, shard, status, host_name, completed_at)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT (campaign_id, shard) DO UPDATE SET status = excluded.status,
 		host_name = excluded.host_name, completed_at = excluded.completed_at`),
 		campaignID, shard, status, host, s.tv(time.Now()))
@@ -711,7 +756,7 @@ func (s *DB) ListCampaigns(ctx context.Context, f store.CampaignFilter) ([]store
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
+	rows, err := s.query(ctx, s.q(q), args...)
 	if err != nil {
 		return nil, wrap("list campaigns", err)
 	}
@@ -740,7 +785,9 @@ func (s *DB) DeleteCampaign(ctx context.Context, id string) error {
 	})
 }
 
-func (s *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *DB) tx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
+	start := time.Now()
+	defer func() { s.logged("transaction", "", start, err) }()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return wrap("begin", err)
