@@ -353,7 +353,7 @@ func TestDeviceConfigurationErrors(t *testing.T) {
 	p.write("vpt.yaml", `devices:
   - {id: tv, name: TV, model: androd_tv, adb: 10.0.0.2:5555}
 `)
-	p.vpt("devices").expectErr(t, 2, `device tv: unknown model "androd_tv"`, "did you mean android_tv?",
+	p.vpt("devices").expectErr(t, 2, `vpt.yaml:2:31: devices[0].model: unknown model "androd_tv"`, "did you mean android_tv?",
 		"known: virtual, android_mobile, android_tv")
 }
 
@@ -415,4 +415,35 @@ func TestVerboseLevels(t *testing.T) {
 	debug.expectErr(t, 0, "vpt: debug: ", "config: no config file", "store opened", "store query", "took=",
 		"device opened and checked", "script API press")
 	debug.notErr(t, "level=DEBUG")
+}
+
+// Negative or zero counts and durations were accepted, errors from flags
+// and variables blamed vpt.yaml, and vpt.yaml's own errors had no line.
+func TestValuesRefusedWithTheirName(t *testing.T) {
+	p := newProject(t)
+	p.write("test_scripts/p.py", "import vpt\nvpt.verdict(True)\n")
+	p.write("c.yaml", "campaign_id: c\nname: c\nscript_configurations:\n  - script_name: p\n")
+	p.vpt("run", "p", "--timeout", "-3s").expectErr(t, 2, "--timeout -3s: cannot be negative")
+	p.vptEnv([]string{"VPT_TIMEOUT=-3s"}, "run", "p").expectErr(t, 2, "VPT_TIMEOUT: -3s: cannot be negative")
+	p.vptEnv([]string{"VPT_VIDEO_FPS=ten"}, "run", "p").expectErr(t, 2, `VPT_VIDEO_FPS: "ten": give a whole number`)
+	p.vptEnv([]string{"VPT_GRACE=-1s"}, "run", "p").expectErr(t, 2, "VPT_GRACE: -1s: cannot be negative")
+	for _, args := range [][]string{{"--parallel", "-1"}, {"--parallel", "0"}, {"--retries", "-1"}, {"--max-failures", "-5"}, {"--grace", "-2s"}} {
+		r := p.vpt(append([]string{"campaign", "c.yaml", "--video", "off"}, args...)...)
+		r.expectErr(t, 2, args[0]+" "+args[1]+": ")
+	}
+	p.write("vpt.yaml", "timeout: -5s\nvideo:\n  quality: bogus\n  fps: -2\n")
+	p.vpt("run", "p").expectErr(t, 2, "vpt.yaml:1:10: timeout: -5s: cannot be negative",
+		`vpt.yaml:3:12: video.quality: "bogus"`, "vpt.yaml:4:8: video.fps: -2: use 1 to 60")
+	// The project's environment sets VPT_VIDEO_MODE: a bad value there
+	// names the variable, not the file.
+	p.vptEnv([]string{"VPT_VIDEO_MODE=bogus"}, "run", "p").expectErr(t, 2, `VPT_VIDEO_MODE: "bogus": use on, off`)
+	p.write("vpt.yaml", "devices:\n  - id: d1\n    model: virtual\n  - id: d1\n    model: virtul\n    key_latency: -2s\n")
+	p.vpt("devices").expectErr(t, 2, `vpt.yaml:4:9: devices[1].id: "d1" is also the id of devices[0]`,
+		`vpt.yaml:5:12: devices[1].model: unknown model "virtul" (did you mean virtual?`,
+		"vpt.yaml:6:18: devices[1].key_latency: -2s: cannot be negative")
+	p.write("vpt.yaml", "")
+	p.vptEnv([]string{"VPT_VIDEO_MODE=OFF"}, "run", "p").expect(t, 0)
+	p.vpt("run", "p", "--video", "Off").expect(t, 0)
+	p.write("test_scripts/p.py", "import vpt\nvpt.press('OK', times=-5)\nvpt.verdict(True)\n")
+	p.vpt("run", "p", "--video", "off").expect(t, 1, "press(times=-5): times is how often to press the key")
 }

@@ -77,7 +77,7 @@ func TestVideoModes(t *testing.T) {
 			t.Errorf("a passed run kept its video (retain-on-failure or off)")
 		}
 	}
-	p.vpt("run", "pass", "--video", "sometimes").expectErr(t, 2, "video.mode")
+	p.vpt("run", "pass", "--video", "sometimes").expectErr(t, 2, `--video: "sometimes": use on, off or retain-on-failure`)
 }
 
 func TestJPEGScreenshots(t *testing.T) {

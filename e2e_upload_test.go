@@ -162,7 +162,7 @@ func TestUploadTimeLimit(t *testing.T) {
 	if row := p.row(t, rows[0].ID); row.UploadStatus != store.UploadPending || !strings.Contains(row.Details.UploadError, "upload.timeout") {
 		t.Fatalf("row: %q %q", row.UploadStatus, row.Details.UploadError)
 	}
-	p.vptEnv(append(env, "VPT_UPLOAD_TIMEOUT=0s"), "run", "ok", "--upload").expect(t, 2, "upload.timeout")
+	p.vptEnv(append(env, "VPT_UPLOAD_TIMEOUT=0s"), "run", "ok", "--upload").expect(t, 2, "VPT_UPLOAD_TIMEOUT: 0s")
 }
 
 // Why an upload failed is said, stored and shown, with no secret in it.

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	"gopkg.in/yaml.v3"
 
 	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/capture/avcheck"
@@ -251,6 +251,7 @@ func loadConfig(explicit string, flags *pflag.FlagSet, bind map[string]string, e
 	if err != nil {
 		return nil, err
 	}
+	var root *yaml.Node
 	if file != "" {
 		data, err := yamlfile.ReadFile(file)
 		if err != nil {
@@ -259,7 +260,7 @@ func loadConfig(explicit string, flags *pflag.FlagSet, bind map[string]string, e
 		// Strict first, for errors with file, line and field; then viper
 		// merges the same text under environment and flags.
 		var check Config
-		_, err = yamlfile.Decode(file, data, &check)
+		root, err = yamlfile.Decode(file, data, &check)
 		switch {
 		case yamlfile.Empty(err):
 			// A vpt.yaml of comments only: the defaults.
@@ -274,6 +275,10 @@ func loadConfig(explicit string, flags *pflag.FlagSet, bind map[string]string, e
 	}
 	// Environment, then flags: each layer set after the one it overrides.
 	env := envMap(environ)
+	where := origin{file: file, root: root, flags: flags, bind: bind, env: env}
+	if ps := checkEnvValues(env); len(ps) > 0 {
+		return nil, where.errs(ps)
+	}
 	for key := range defaults {
 		if val, ok := env[envName(key)]; ok && val != "" {
 			v.Set(key, val)
@@ -303,8 +308,8 @@ func loadConfig(explicit string, flags *pflag.FlagSet, bind map[string]string, e
 	}
 	cfg.Layers = configLayers(file, explicit, env, flags, bind)
 	cfg.PythonSet = v.IsSet("python") && (v.InConfig("python") || env["VPT_PYTHON"] != "" || flagChanged(flags, bind["python"]))
-	if err := cfg.validate(); err != nil {
-		return nil, &configError{err}
+	if ps := cfg.validate(); len(ps) > 0 {
+		return nil, where.errs(ps)
 	}
 	return &cfg, nil
 }
@@ -446,8 +451,11 @@ func (c *Config) resolveFilePaths(dir string, fromFile func(key string) bool) {
 	}
 }
 
-func (c *Config) validate() error {
-	var problems []string
+// validate checks the decoded configuration and fills what follows from
+// it. Each problem names its key; loadConfig says where the key was set.
+func (c *Config) validate() []problem {
+	var ps problems
+	c.Video.Mode = strings.ToLower(c.Video.Mode)
 	switch c.Video.Mode {
 	case "on", "off", "retain-on-failure":
 	case "true":
@@ -455,48 +463,55 @@ func (c *Config) validate() error {
 	case "false":
 		c.Video.Mode = "off"
 	default:
-		problems = append(problems, fmt.Sprintf("video.mode %q: use on, off or retain-on-failure", c.Video.Mode))
+		ps.add("video.mode", "%q: use on, off or retain-on-failure", c.Video.Mode)
 	}
+	c.Video.Quality = strings.ToLower(c.Video.Quality)
 	if _, ok := capture.Qualities[c.Video.Quality]; !ok && c.Video.Quality != "copy" && c.Video.Quality != "" {
-		problems = append(problems, fmt.Sprintf("video.quality %q: use copy, low, fast, medium or high", c.Video.Quality))
+		ps.add("video.quality", "%q: use copy, low, fast, medium or high", c.Video.Quality)
 	}
 	if c.Video.FPS <= 0 || c.Video.FPS > 60 {
-		problems = append(problems, fmt.Sprintf("video.fps %d: use 1 to 60", c.Video.FPS))
+		ps.add("video.fps", "%d: use 1 to 60", c.Video.FPS)
 	}
 	if c.Video.Segment <= 0 || c.Video.Segment > 60 {
-		problems = append(problems, fmt.Sprintf("video.segment %d: use 1 to 60 seconds", c.Video.Segment))
+		ps.add("video.segment", "%d: use 1 to 60 seconds", c.Video.Segment)
 	}
+	c.Screenshots.Format = strings.ToLower(c.Screenshots.Format)
 	switch c.Screenshots.Format {
 	case "png", "jpeg", "jpg":
 	default:
-		problems = append(problems, fmt.Sprintf("screenshots.format %q: use png or jpeg", c.Screenshots.Format))
+		ps.add("screenshots.format", "%q: use png or jpeg", c.Screenshots.Format)
+	}
+	if c.Screenshots.Quality < 1 || c.Screenshots.Quality > 100 {
+		ps.add("screenshots.quality", "%d: use 1 to 100 (JPEG quality)", c.Screenshots.Quality)
 	}
 	if c.Timeout < 0 {
-		problems = append(problems, "timeout cannot be negative")
+		ps.add("timeout", "%s: cannot be negative (0: no timeout)", c.Timeout)
+	}
+	if c.Grace < 0 {
+		ps.add("grace", "%s: cannot be negative", c.Grace)
 	}
 	if c.Upload.Presign <= 0 || c.Upload.Presign > 7*24*time.Hour {
-		problems = append(problems, fmt.Sprintf("upload.presign %s: presigned URLs last at most 7 days (168h), R2's limit", c.Upload.Presign))
+		ps.add("upload.presign", "%s: presigned URLs last at most 7 days (168h), R2's limit", c.Upload.Presign)
 	}
 	if c.Upload.Concurrency <= 0 {
-		problems = append(problems, "upload.concurrency must be at least 1")
+		ps.add("upload.concurrency", "%d: use 1 or more", c.Upload.Concurrency)
 	}
 	if c.Upload.Timeout <= 0 {
-		problems = append(problems, fmt.Sprintf("upload.timeout %s: give the longest one upload may take, e.g. 10m", c.Upload.Timeout))
+		ps.add("upload.timeout", "%s: give the longest one upload may take, e.g. 10m", c.Upload.Timeout)
 	}
 	if c.TeamID == "" {
-		problems = append(problems, "team_id cannot be empty")
+		ps.add("team_id", "cannot be empty")
 	}
-	problems = append(problems, c.AV.check()...)
-	problems = append(problems, checkPassthrough(c.EnvPassthrough)...)
+	c.AV.check(&ps)
+	for _, msg := range checkPassthrough(c.EnvPassthrough) {
+		ps.add("env_passthrough", "%s", msg)
+	}
 	if c.Notify.On != "always" && c.Notify.On != "failure" {
-		problems = append(problems, fmt.Sprintf("notify.on %q: use failure or always", c.Notify.On))
+		ps.add("notify.on", "%q: use failure or always", c.Notify.On)
 	}
-	if len(problems) > 0 {
-		where := "configuration"
-		if c.File != "" {
-			where = c.File
-		}
-		return errors.New(where + ": " + strings.Join(problems, "; "))
+	checkDevices(c.Devices, &ps)
+	if len(ps) > 0 {
+		return ps
 	}
 	if c.Store == "" {
 		c.Store = "sqlite://" + filepath.Join(c.ResultsDir, "vpt.db")
@@ -530,14 +545,13 @@ func detectProjectRoot(configFile string) string {
 	}
 }
 
-func (a AVConfig) check() []string {
-	var problems []string
+func (a AVConfig) check(ps *problems) {
 	for _, d := range []struct {
 		key string
 		v   time.Duration
 	}{{"min_black", a.MinBlack}, {"min_freeze", a.MinFreeze}, {"min_silence", a.MinSilence}} {
 		if d.v <= 0 {
-			problems = append(problems, fmt.Sprintf("av.%s %s: give a duration more than 0, such as 500ms", d.key, d.v))
+			ps.add("av."+d.key, "%s: give a duration more than 0, such as 500ms", d.v)
 		}
 	}
 	for _, d := range []struct {
@@ -545,13 +559,12 @@ func (a AVConfig) check() []string {
 		v   time.Duration
 	}{{"max_black", a.MaxBlack}, {"max_freeze", a.MaxFreeze}, {"max_silence", a.MaxSilence}} {
 		if d.v > 0 && d.v < time.Millisecond {
-			problems = append(problems, fmt.Sprintf("av.%s %s: give the duration with its unit, such as 5s (negative: not checked)", d.key, d.v))
+			ps.add("av."+d.key, "%s: give the duration with its unit, such as 5s (negative: not checked)", d.v)
 		}
 	}
 	if a.SilenceThreshold >= 0 {
-		problems = append(problems, fmt.Sprintf("av.silence_threshold %g: give a level in dBFS below 0, such as -50", a.SilenceThreshold))
+		ps.add("av.silence_threshold", "%g: give a level in dBFS below 0, such as -50", a.SilenceThreshold)
 	}
-	return problems
 }
 
 // AVSettings are the recording check's settings of the executor.

@@ -67,7 +67,10 @@ EXIT STATUS
 		SilenceErrors: true,
 		// The configuration is decoded (lazily, by App.Config) with the
 		// flags of the command that runs.
-		PersistentPreRun: func(cmd *cobra.Command, args []string) { app.flags, app.commandPath = cmd.Flags(), cmd.CommandPath() },
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			app.flags, app.commandPath = cmd.Flags(), cmd.CommandPath()
+			return checkCounts(cmd.Flags())
+		},
 		Version:          app.Version,
 	}
 	root.SetVersionTemplate(versionLine(buildinfo.Read()) + "\n")

@@ -63,7 +63,7 @@ func checkPassthrough(names []string) []string {
 	var problems []string
 	for _, n := range names {
 		if n == "" || strings.ContainsAny(n, "= \t\n") {
-			problems = append(problems, fmt.Sprintf("env_passthrough: %q is not a variable name", n))
+			problems = append(problems, fmt.Sprintf("%q is not a variable name", n))
 		}
 	}
 	return problems

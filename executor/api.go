@@ -374,15 +374,23 @@ func apiScreenshot(ctx context.Context, run *runState, p screenshotParams) (any,
 }
 
 type pressParams struct {
-	Key   string `json:"key"`
-	Times int    `json:"times"`
+	Key string `json:"key"`
+	// Times is how often to press (absent: once).
+	Times *int `json:"times"`
 }
 
 func apiPress(ctx context.Context, run *runState, p pressParams) (any, error) {
 	if p.Key == "" {
 		return nil, &APIError{CodeBadParams, `press needs a "key"`}
 	}
-	for i := 0; i < max(1, p.Times); i++ {
+	times := 1
+	if p.Times != nil {
+		times = *p.Times
+	}
+	if times < 1 {
+		return nil, &APIError{CodeBadParams, fmt.Sprintf("press(times=%d): times is how often to press the key: give 1 or more", times)}
+	}
+	for i := 0; i < times; i++ {
 		cctx, cancel := deviceCall(ctx)
 		err := run.dev.Press(cctx, p.Key)
 		cancel()

@@ -1,0 +1,164 @@
+package cmd
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+
+	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/internal/yamlfile"
+)
+
+// problem is one bad value of the configuration: its key ("video.fps"),
+// the path of its node in vpt.yaml when that is deeper than the key
+// (devices[2].key_latency), and what is wrong with it.
+type problem struct {
+	key  string
+	path []any
+	msg  string
+}
+
+type problems []problem
+
+func (ps *problems) add(key, format string, args ...any) {
+	*ps = append(*ps, problem{key: key, msg: fmt.Sprintf(format, args...)})
+}
+
+func (ps *problems) addAt(key string, path []any, format string, args ...any) {
+	*ps = append(*ps, problem{key: key, path: path, msg: fmt.Sprintf(format, args...)})
+}
+
+// origin tells where each key of the configuration was set, so that an
+// error names what the user typed: the flag, the variable, or the line of
+// vpt.yaml.
+type origin struct {
+	file  string
+	root  *yaml.Node
+	flags *pflag.FlagSet
+	bind  map[string]string
+	env   map[string]string
+}
+
+// where names the place a key was set: "--timeout", "VPT_TIMEOUT", or
+// vpt.yaml with its line.
+func (o origin) where(p problem) error {
+	switch {
+	case flagChanged(o.flags, o.bind[p.key]):
+		return fmt.Errorf("--%s: %s", o.bind[p.key], p.msg)
+	case o.env[envName(p.key)] != "":
+		return fmt.Errorf("%s: %s", envName(p.key), p.msg)
+	case o.file != "" && o.root != nil:
+		path := p.path
+		if path == nil {
+			for _, part := range strings.Split(p.key, ".") {
+				path = append(path, part)
+			}
+		}
+		return yamlfile.At(o.file, o.root, fieldName(path), p.msg, "", path...)
+	}
+	return fmt.Errorf("configuration: %s: %s", p.key, p.msg)
+}
+
+// fieldName writes a node path as the dotted field name errors use:
+// devices[2].key_latency.
+func fieldName(path []any) string {
+	var b strings.Builder
+	for _, part := range path {
+		switch x := part.(type) {
+		case int:
+			fmt.Fprintf(&b, "[%d]", x)
+		default:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			fmt.Fprint(&b, x)
+		}
+	}
+	return b.String()
+}
+
+// errs places every problem.
+func (o origin) errs(ps []problem) error {
+	var lines []string
+	for _, p := range ps {
+		lines = append(lines, o.where(p).Error())
+	}
+	return &configError{fmt.Errorf("%s", strings.Join(lines, "\n"))}
+}
+
+// checkEnvValues refuses a VPT_* variable whose value is not of its key's
+// type before viper decodes it (viper's error names neither the variable
+// nor the type).
+func checkEnvValues(env map[string]string) []problem {
+	var ps problems
+	for key, def := range defaults {
+		val := env[envName(key)]
+		if val == "" {
+			continue
+		}
+		var err error
+		want := ""
+		switch def.(type) {
+		case time.Duration:
+			_, err = time.ParseDuration(val)
+			want = "a duration such as 30s or 5m"
+		case int:
+			_, err = strconv.Atoi(val)
+			want = "a whole number"
+		case float64:
+			_, err = strconv.ParseFloat(val, 64)
+			want = "a number"
+		case bool:
+			_, err = strconv.ParseBool(val)
+			want = "true or false"
+		}
+		if err != nil {
+			ps.add(key, "%q: give %s", val, want)
+		}
+	}
+	return ps
+}
+
+// checkDevices checks the devices: list where vpt.yaml can say which
+// line is wrong; the registry checks what needs the drivers.
+func checkDevices(devices []capture.DeviceConfig, ps *problems) {
+	first := map[string]int{}
+	for i, d := range devices {
+		at := func(field, format string, args ...any) {
+			ps.addAt("devices", []any{"devices", i, field}, format, args...)
+		}
+		if d.ID != "" {
+			if j, ok := first[d.ID]; ok {
+				at("id", "%q is also the id of devices[%d]: give each device its own id", d.ID, j)
+			} else {
+				first[d.ID] = i
+			}
+		}
+		if d.Model != "" && !slices.Contains(capture.KnownModels, d.Model) {
+			hint := ""
+			if near := yamlfile.Closest(d.Model, capture.KnownModels, 1); len(near) > 0 {
+				hint = "did you mean " + near[0] + "? "
+			}
+			at("model", "unknown model %q (%sknown: %s)", d.Model, hint, strings.Join(capture.KnownModels, ", "))
+		}
+		for _, x := range []struct {
+			field string
+			v     time.Duration
+		}{{"key_latency", d.KeyLatency}, {"screenrecord_limit", d.ScreenrecordLimit}} {
+			if x.v < 0 {
+				at(x.field, "%s: cannot be negative", x.v)
+			}
+		}
+		if d.FPS < 0 || d.FPS > 120 {
+			at("fps", "%d: use 1 to 120 (or leave it out for the card's rate)", d.FPS)
+		}
+		if d.DropRate < 0 || d.DropRate > 1 {
+			at("drop_rate", "%g: use a fraction from 0 to 1", d.DropRate)
+		}
+	}
+}
