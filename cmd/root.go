@@ -71,7 +71,7 @@ EXIT STATUS
 			app.flags, app.commandPath = cmd.Flags(), cmd.CommandPath()
 			return checkCounts(cmd.Flags())
 		},
-		Version:          app.Version,
+		Version: app.Version,
 	}
 	root.SetVersionTemplate(versionLine(buildinfo.Read()) + "\n")
 	// Subcommands' own hooks (report's recovery) run after root's.
