@@ -447,3 +447,39 @@ func TestValuesRefusedWithTheirName(t *testing.T) {
 	p.write("test_scripts/p.py", "import vpt\nvpt.press('OK', times=-5)\nvpt.verdict(True)\n")
 	p.vpt("run", "p", "--video", "off").expect(t, 1, "press(times=-5): times is how often to press the key")
 }
+
+// What a newcomer met on the way in: typos answered with "see --help",
+// wrong help topics and shells exiting 0, missing upload settings called
+// an infrastructure error, variables named after flags ignored without a
+// word, a typo in events --campaign, Ctrl-C on report serve exiting 130.
+func TestNewcomerSurface(t *testing.T) {
+	p := newProject(t)
+	p.write("test_scripts/hello.py", "import vpt\n")
+	p.vpt("rnu", "hello").expectErr(t, 2, `unknown command "rnu" for "vpt"`, "did you mean vpt run?")
+	p.vpt("report", "lsit").expectErr(t, 2, "did you mean vpt report list?")
+	p.vpt("run", "hello", "--vidoe", "off").expectErr(t, 2, "unknown flag: --vidoe", "did you mean --video?")
+	p.vpt("help", "nosuch").expectErr(t, 2, `unknown command "nosuch"`)
+	p.vpt("help", "run").expectOut(t, 0, "Run one script")
+	p.vpt("completion", "tcsh").expectErr(t, 2, `unknown command "tcsh" for "vpt completion"`)
+	p.vpt("completion", "bash").expectOut(t, 0, "bash completion")
+	p.vpt("scripts", "extra").expectErr(t, 2, `vpt scripts takes no arguments (got "extra")`)
+
+	p.vpt("run", "hello", "--upload").expectErr(t, 2, "upload: the S3 settings lack endpoint")
+	p.noRows()
+
+	p.vptEnv([]string{"VPT_VIDEO=on"}, "run", "hello").expectErr(t, 0,
+		"warning: VPT_VIDEO is not a variable of vpt's: it sets nothing (the variable of --video is VPT_VIDEO_MODE)")
+	p.vptEnv([]string{"VPT_TIMOUT=1s"}, "run", "hello").expectErr(t, 0, "VPT_TIMOUT", "did you mean VPT_TIMEOUT?")
+
+	p.vpt("events", "--campaign", "nosuch").expectErr(t, 2, "--campaign nosuch: no campaign of that execution id is recorded")
+	p.vpt("events", "--run", "nosuch").expectErr(t, 2, "--run nosuch: no run of that id is recorded")
+
+	serve, out := p.background(t, nil, "serving http://", "report", "serve", "--addr", "127.0.0.1:0")
+	serve.Process.Signal(os.Interrupt)
+	if err := serve.Wait(); err != nil {
+		t.Fatalf("report serve stopped by Ctrl-C: %v\n%s", err, out.String())
+	}
+	if strings.Contains(out.String(), "kill the scripts") {
+		t.Fatalf("report serve has no scripts to kill:\n%s", out.String())
+	}
+}

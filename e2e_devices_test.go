@@ -155,17 +155,20 @@ func TestDevicesAndDoctor(t *testing.T) {
 	p := newProject(t)
 	p.write("vpt.yaml", "devices:\n  - {id: stb, name: STB, model: stb, video: /dev/video97}\n  - {id: d2, name: Second, model: virtual, userinterface: virtual_tv}\n")
 	var list []map[string]any
+	// A device that does not answer fails the health gate (exit 3).
 	r := p.vpt("devices", "--json")
-	r.expect(t, 0)
+	r.expect(t, 3)
 	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 3 {
 		t.Fatalf("devices: %v %s", err, r.stdout)
 	}
 	if list[0]["id"] != "device1" || list[0]["ok"] != true || list[1]["ok"] != false {
 		t.Fatalf("devices: %v", list)
 	}
-	p.vpt("devices").expectOut(t, 0, "device1", "not answering", "/dev/video97")
+	p.vpt("devices").expectOut(t, 3, "device1", "not answering", "/dev/video97")
+	p.vpt("devices", "device1", "d2").expectOut(t, 0, "device1", "d2")
 	r = p.vpt("doctor")
-	r.expectOut(t, 0, "python", "ffmpeg", "store", "upload", "device stb")
+	r.expectOut(t, 3, "python", "ffmpeg", "store", "upload", "FAIL device stb")
+	p.vpt("doctor", "-q").notOut(t, "ok   python")
 	// A required tool that is missing fails the doctor with exit 3.
 	p.write("vpt.yaml", "tools: {ffmpeg: /no/such/ffmpeg}\n")
 	p.vptEnv([]string{"VPT_VIDEO_MODE=on"}, "doctor").expectOut(t, 3, "needed by device1", "apt-get install ffmpeg")
@@ -174,5 +177,5 @@ func TestDevicesAndDoctor(t *testing.T) {
 	standin, _ := filepath.Abs(filepath.Join("capture", "adb", "testdata"))
 	p.vptEnv([]string{"DEVICE2_NAME=Upstream STB", "DEVICE2_MODEL=android_mobile", "DEVICE2_IP=10.255.0.9",
 		"PATH=" + standin + string(os.PathListSeparator) + os.Getenv("PATH"), "ADB_STANDIN_STATE=" + filepath.Join(p.dir, "state")},
-		"devices", "--json").expectOut(t, 0, "10.255.0.9:5555", "Upstream STB", "failed to connect")
+		"devices", "--json").expectOut(t, 3, "10.255.0.9:5555", "Upstream STB", "failed to connect")
 }

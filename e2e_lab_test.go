@@ -567,7 +567,7 @@ func TestLabBadInput(t *testing.T) {
 	if _, err := db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, '099_future.sql', '')`); err != nil {
 		t.Fatal(err)
 	}
-	l.project().vpt("agent", "--store", l.url, "--name", "new").expect(t, 2, "the database has schema 99, this vpt knows")
+	l.project().vpt("agent", "--store", l.url, "--name", "new").expect(t, 3, "written by a newer vpt (schema version 99")
 	if code := a.stop(); code != 0 {
 		t.Fatalf("agent exit %d", code)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -50,6 +51,8 @@ type App struct {
 	flags *pflag.FlagSet
 	// commandPath is the command that runs ("vpt campaign"), for messages.
 	commandPath string
+	// stopMsg is what the first Ctrl-C says for that command.
+	stopMsg atomic.Pointer[string]
 
 	cfg   *Config
 	store store.Store
@@ -275,16 +278,19 @@ func (a *App) Uploader(ctx context.Context) (*upload.Uploader, error) {
 	u := cfg.Upload
 	var st artifact.Store
 	if dir, ok := strings.CutPrefix(u.Endpoint, "file://"); ok {
-		st, err = artifact.NewFolder(dir, u.PublicURL)
+		if st, err = artifact.NewFolder(dir, u.PublicURL); err != nil {
+			return nil, fmt.Errorf("%w: %s", upload.ErrFailed, artifact.Reason(err))
+		}
 	} else {
 		st, err = artifact.NewS3(artifact.S3Config{
 			Endpoint: u.Endpoint, Bucket: u.Bucket, Region: u.Region, AccessKeyID: u.AccessKeyID,
 			SecretAccessKey: u.SecretAccessKey, PublicURL: u.PublicURL, Presign: u.Presign,
 			Concurrency: u.Concurrency, PathStyle: u.PathStyle,
 		})
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s (set upload: in vpt.yaml or the CLOUDFLARE_R2_* variables)", upload.ErrFailed, artifact.Reason(err))
+		if err != nil {
+			// NewS3 reaches nothing: what it refuses is the settings.
+			return nil, &configError{fmt.Errorf("upload: %s (set upload: in vpt.yaml or the CLOUDFLARE_R2_* variables)", artifact.Reason(err))}
+		}
 	}
 	if log := a.Log(); log.Enabled(ctx, slog.LevelDebug) {
 		st = loggedArtifacts{st, log}

@@ -400,7 +400,7 @@ func applyUpstreamEnv(cfg *Config, env map[string]string, ownEnvOrFlag func(key 
 		environ = append(environ, k+"="+val)
 	}
 	fromEnv, notes := capture.DevicesFromEnv(environ)
-	cfg.Devices, cfg.EnvNotes = capture.MergeDevices(cfg.Devices, fromEnv), notes
+	cfg.Devices, cfg.EnvNotes = capture.MergeDevices(cfg.Devices, fromEnv), append(notes, unknownVariables(env)...)
 }
 
 // machineName is the host name results record by default.

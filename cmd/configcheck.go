@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -161,4 +162,46 @@ func checkDevices(devices []capture.DeviceConfig, ps *problems) {
 			at("drop_rate", "%g: use a fraction from 0 to 1", d.DropRate)
 		}
 	}
+}
+
+// runVariables are the VPT_* variables vpt sets for the scripts it runs
+// (and its tests and benchmarks read): seen in vpt's own environment they
+// are not a mistake.
+var runVariables = []string{"VPT_CONTROL", "VPT_DEVICE", "VPT_DEVICE_MODEL", "VPT_USERINTERFACE", "VPT_RUN_ID",
+	"VPT_HOST", "VPT_SERVE_TOKEN", "VPT_REQUIRE_SERVICES"}
+
+// unknownVariables warns of VPT_* variables that set nothing
+// (VPT_VIDEO=off, when the key is video.mode): without a word the run
+// would silently go on with the default.
+func unknownVariables(env map[string]string) []capture.EnvNote {
+	known := slices.Clone(runVariables)
+	for key := range defaults {
+		known = append(known, envName(key))
+	}
+	var notes []capture.EnvNote
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		if !strings.HasPrefix(name, "VPT_") || slices.Contains(known, name) ||
+			strings.HasPrefix(name, "VPT_TEST_") || strings.HasPrefix(name, "VPT_BENCH") {
+			continue
+		}
+		msg := name + " is not a variable of vpt's: it sets nothing"
+		if key, ok := keyOfFlagVariable(name); ok {
+			msg += " (the variable of --" + flagKeys[key] + " is " + envName(key) + ")"
+		} else if near := yamlfile.Closest(name, known, 1); len(near) > 0 {
+			msg += " (did you mean " + near[0] + "?)"
+		}
+		notes = append(notes, capture.EnvNote{Msg: msg, Ignored: true})
+	}
+	return notes
+}
+
+// keyOfFlagVariable finds the key whose flag the variable is named after
+// (VPT_VIDEO: --video, whose key video.mode has VPT_VIDEO_MODE).
+func keyOfFlagVariable(name string) (string, bool) {
+	for key, flag := range flagKeys {
+		if name == "VPT_"+strings.ToUpper(strings.ReplaceAll(flag, "-", "_")) {
+			return key, true
+		}
+	}
+	return "", false
 }

@@ -37,7 +37,8 @@ the Python interpreter, ffmpeg and ffprobe (video), adb (Android devices),
 ir-ctl or irsend (IR remotes), xdotool (host display), tesseract (reading
 text on screen) and its languages, the results folder
 and store, the upload settings, and every configured device.
-Exits 3 when something required is missing.`,
+Exits 3 when something required is missing or a device does not answer;
+-q prints only what is wrong.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			checks, err := runDoctor(cmd.Context(), app)
@@ -57,6 +58,9 @@ Exits 3 when something required is missing.`,
 			} else {
 				color := app.IO.ColorOut()
 				for _, c := range checks {
+					if c.OK && app.quiet {
+						continue // -q: only what is wrong
+					}
 					mark := paint(color, "32", "ok  ")
 					switch {
 					case !c.OK && c.Required:
@@ -91,7 +95,8 @@ func runDoctor(ctx context.Context, app *App) ([]check, error) {
 	checks = append(checks, toolChecks(ctx, cfg, reg)...)
 	checks = append(checks, ocrCheck(ctx, cfg), resultsCheck(cfg), storeCheck(ctx, app, cfg), uploadCheck(ctx, app, cfg))
 	for _, d := range reg.CheckAll(ctx, 10*time.Second) {
-		c := check{Name: "device " + d.ID, OK: d.OK, Detail: fmt.Sprintf("%s (%s)", d.Name, d.Model)}
+		// A configured device that does not answer fails, as in vpt devices.
+		c := check{Name: "device " + d.ID, Required: true, OK: d.OK, Detail: fmt.Sprintf("%s (%s)", d.Name, d.Model)}
 		if !d.OK {
 			c.Detail += ": " + d.Error
 		}

@@ -75,17 +75,32 @@ func runEvents(ctx context.Context, app *App, o eventsOptions) error {
 		}
 	}
 	if o.campaign != "" {
-		// A row id or a prefix names the execution; an id not recorded yet
-		// is followed as given (the campaign may be about to start).
-		if c, _, err := st.GetCampaign(ctx, o.campaign); err == nil {
+		// A row id or a prefix names the execution; with --follow an id not
+		// recorded yet is followed as given (the campaign may be about to
+		// start), and that is said: a typo would wait for ever.
+		c, _, err := st.GetCampaign(ctx, o.campaign)
+		switch {
+		case err == nil:
 			f.Campaign = c.ExecutionID
-		} else if !errors.Is(err, store.ErrNotFound) {
+		case !errors.Is(err, store.ErrNotFound):
 			return err
+		case !o.follow:
+			return &usageError{msg: fmt.Sprintf("--campaign %s: no campaign of that execution id is recorded", o.campaign), hint: "see: vpt report list"}
+		default:
+			app.Notice("no campaign %s is recorded yet: waiting for it (Ctrl-C to stop)", o.campaign)
 		}
 	}
 	if o.run != "" {
-		if res, err := st.GetResult(ctx, o.run); err == nil {
+		res, err := st.GetResult(ctx, o.run)
+		switch {
+		case err == nil:
 			f.Run = res.ID
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		case !o.follow:
+			return &usageError{msg: fmt.Sprintf("--run %s: no run of that id is recorded", o.run), hint: "see: vpt report list"}
+		default:
+			app.Notice("no run %s is recorded yet: waiting for it (Ctrl-C to stop)", o.run)
 		}
 	}
 	enc := json.NewEncoder(app.IO.Out)

@@ -11,12 +11,15 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/vpt-dev/vpt/executor"
 	"github.com/vpt-dev/vpt/internal/buildinfo"
+	"github.com/vpt-dev/vpt/internal/yamlfile"
 )
 
 // memoryLimit keeps vpt small beside the scripts and recorders it runs:
@@ -31,10 +34,11 @@ const memoryLimit = 32 << 20
 func Main(version string, args []string) int {
 	debug.SetMemoryLimit(memoryLimit)
 	io := System()
-	ctx, kill, release := interrupts(context.Background(), io)
-	defer release()
 	buildinfo.SetVersion(version)
-	app := &App{IO: io, Version: buildinfo.Version(), Environ: environ(), Kill: kill}
+	app := &App{IO: io, Version: buildinfo.Version(), Environ: environ()}
+	ctx, kill, release := interrupts(context.Background(), io, app.stopping)
+	defer release()
+	app.Kill = kill
 	defer app.Close()
 	root := NewRoot(app)
 	root.SetArgs(args)
@@ -68,7 +72,7 @@ EXIT STATUS
 		// The configuration is decoded (lazily, by App.Config) with the
 		// flags of the command that runs.
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			app.flags, app.commandPath = cmd.Flags(), cmd.CommandPath()
+			app.setCommand(cmd)
 			return checkCounts(cmd.Flags())
 		},
 		Version: app.Version,
@@ -101,10 +105,85 @@ EXIT STATUS
 		newAgentsCmd(app),
 	)
 	addCompletions(root, app)
+	// cobra adds these two when it executes; added now, they get the
+	// same argument checks as every other command.
+	root.InitDefaultCompletionCmd()
+	root.SetHelpCommand(newHelpCmd())
+	root.SetFlagErrorFunc(flagError)
 	// Unknown commands and wrong argument counts are usage errors, at
 	// every depth of the tree.
 	usageArgs(root)
 	return root
+}
+
+// newHelpCmd is `vpt help [command]`: an unknown topic is a usage error
+// with suggestions, not the root's help and exit 0.
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return unknownCommand(cmd, args[len(args)-max(1, len(rest))])
+			}
+			return cmd.Help()
+		},
+	}
+}
+
+// stopping is what the first Ctrl-C says: only the commands that run
+// scripts have scripts to kill.
+// It is read from the signal goroutine, hence the atomic.
+func (a *App) stopping() string {
+	if s := a.stopMsg.Load(); s != nil {
+		return *s
+	}
+	return "stopping"
+}
+
+func (a *App) setCommand(cmd *cobra.Command) {
+	a.flags, a.commandPath = cmd.Flags(), cmd.CommandPath()
+	msg := "stopping"
+	switch strings.TrimPrefix(a.commandPath, "vpt ") {
+	case "run", "campaign", "campaign attach", "agent":
+		msg = "stopping (press Ctrl-C again to kill the scripts at once)"
+	}
+	a.stopMsg.Store(&msg)
+}
+
+// flagError makes a flag error a usage error, with the closest flag of
+// the command when the flag is unknown (--jsn: did you mean --json?).
+func flagError(cmd *cobra.Command, err error) error {
+	hint := "see: " + cmd.CommandPath() + " --help"
+	if name, ok := strings.CutPrefix(err.Error(), "unknown flag: --"); ok {
+		var names []string
+		cmd.Flags().VisitAll(func(f *pflag.Flag) { names = append(names, f.Name) })
+		if s := yamlfile.Closest(name, names, 1); len(s) > 0 {
+			hint = "did you mean --" + s[0] + "?"
+		}
+	}
+	return &usageError{msg: err.Error(), hint: hint}
+}
+
+// unknownCommand is the usage error for a word that names no command
+// below parent, with cobra's suggestions of the commands it is close to.
+func unknownCommand(parent *cobra.Command, word string) error {
+	if parent == nil {
+		return &usageError{msg: fmt.Sprintf("unknown command %q", word), hint: "see: vpt --help"}
+	}
+	hint := "see: " + parent.CommandPath() + " --help"
+	var names []string
+	for _, c := range parent.Commands() {
+		if c.IsAvailableCommand() {
+			names = append(names, append([]string{c.Name()}, c.Aliases...)...)
+		}
+	}
+	if s := yamlfile.Closest(word, names, 1); len(s) > 0 {
+		hint = "did you mean " + parent.CommandPath() + " " + s[0] + "?"
+	}
+	return &usageError{msg: fmt.Sprintf("unknown command %q for %q", word, parent.CommandPath()), hint: hint}
 }
 
 // usageArgs makes argument errors usage errors (exit 2) for c and every
@@ -118,12 +197,15 @@ func usageArgs(c *cobra.Command) {
 	c.Args = func(cmd *cobra.Command, args []string) error {
 		if inner == nil {
 			if len(args) > 0 && cmd.HasSubCommands() {
-				return &usageError{msg: fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath()),
-					hint: "see: " + cmd.CommandPath() + " --help"}
+				return unknownCommand(cmd, args[0])
 			}
 			return nil
 		}
 		if err := inner(cmd, args); err != nil {
+			if strings.HasPrefix(err.Error(), "unknown command") && !cmd.HasSubCommands() {
+				return &usageError{msg: fmt.Sprintf("%s takes no arguments (got %q)", cmd.CommandPath(), args[0]),
+					hint: "see: " + cmd.CommandPath() + " --help"}
+			}
 			return &usageError{msg: err.Error(), hint: "see: " + cmd.CommandPath() + " --help"}
 		}
 		return nil
@@ -162,7 +244,7 @@ func printError(app *App, err error, code int) {
 // short), a third exits at once. SIGPIPE on vpt's own output (`vpt run |
 // head`) is caught rather than fatal: writes to the closed pipe fail, and
 // the run goes on and is recorded whole.
-func interrupts(parent context.Context, io *IOStreams) (ctx context.Context, kill <-chan struct{}, release func()) {
+func interrupts(parent context.Context, io *IOStreams, stopping func() string) (ctx context.Context, kill <-chan struct{}, release func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	killC := make(chan struct{})
 	ch := make(chan os.Signal, 3)
@@ -179,7 +261,7 @@ func interrupts(parent context.Context, io *IOStreams) (ctx context.Context, kil
 				n++
 				switch n {
 				case 1:
-					fmt.Fprintln(io.Err, "\nvpt: stopping (press Ctrl-C again to kill the scripts at once)")
+					fmt.Fprintln(io.Err, "\nvpt: "+stopping())
 					cancel(executor.ErrInterrupted)
 				case 2:
 					fmt.Fprintln(io.Err, "\nvpt: killing the scripts")

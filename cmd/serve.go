@@ -108,5 +108,7 @@ func runServe(ctx context.Context, app *App, o serveOptions) error {
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		hs.Close()
 	}
-	return context.Cause(ctx)
+	// Ctrl-C is how a server is stopped: that is success, not an
+	// interrupted job.
+	return nil
 }
