@@ -483,3 +483,13 @@ func TestNewcomerSurface(t *testing.T) {
 		t.Fatalf("report serve has no scripts to kill:\n%s", out.String())
 	}
 }
+
+// The campaign help's example named nightly.yaml, which is in campaigns/;
+// the error was a raw stat error.
+func TestCampaignFileNotFound(t *testing.T) {
+	p := newProject(t)
+	p.write("campaigns/nightly.yaml", "campaign_id: n\nname: N\nscript_configurations:\n  - script_name: x\n")
+	p.vpt("campaign", "nightly.yaml").expectErr(t, 2, "nightly.yaml: no such campaign file (did you mean campaigns/nightly.yaml?)")
+	p.vpt("campaign", "other.yaml").expectErr(t, 2, "other.yaml: no such campaign file")
+	p.vpt("campaign", "--help").expectOut(t, 0, "vpt campaign campaigns/nightly.yaml")
+}

@@ -2,7 +2,10 @@ package campaign
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -179,6 +182,13 @@ func (p Params) Map() map[string]any {
 // (unknown keys with the closest known one, wrong types, a file that is not
 // text or expands too much) comes back at once with file, line and column.
 func Load(path string) (*File, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		p := yamlfile.Problem{File: path, Msg: "no such campaign file"}
+		if near := filepath.Join("campaigns", path); fileExists(near) {
+			p.Hint = "did you mean " + near + "?"
+		}
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, yamlfile.Problems{p})
+	}
 	data, err := yamlfile.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, asProblems(path, err))
@@ -255,4 +265,9 @@ func (f *File) DisplayName() string {
 		return f.CampaignID
 	}
 	return strings.TrimSuffix(filepath.Base(f.Path), filepath.Ext(f.Path))
+}
+
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && !st.IsDir()
 }

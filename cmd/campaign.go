@@ -61,10 +61,10 @@ column, and nothing runs (exit 2).
 Exit status: 130 when interrupted, else 1 when a script failed (or was flaky,
 with --fail-on-flaky), else 4 when a script or the campaign timed out, else 3
 when a run hit an infrastructure error, else 0.`,
-		Example: `  vpt campaign nightly.yaml
-  vpt campaign nightly.yaml --parallel 4 --retries 1 --junit out/junit.xml
-  vpt campaign nightly.yaml --shard 2/4 --execution-id "$CI_PIPELINE_ID"
-  vpt campaign nightly.yaml --last-failed -x`,
+		Example: `  vpt campaign campaigns/nightly.yaml
+  vpt campaign campaigns/nightly.yaml --parallel 4 --retries 1 --junit out/junit.xml
+  vpt campaign campaigns/nightly.yaml --shard 2/4 --execution-id "$CI_PIPELINE_ID"
+  vpt campaign campaigns/nightly.yaml --last-failed -x`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			executor.WarmSupervisor()
@@ -92,11 +92,13 @@ when a run hit an infrastructure error, else 0.`,
 	f.BoolVar(&o.junitPerDevice, "junit-per-device", false, "one JUnit testsuite per device instead of one per campaign")
 	f.BoolVar(&o.stream, "stream", false, "stream the scripts' output, prefixed with device and script")
 	f.BoolVar(&o.distributed, "distributed", false, "run on the lab's agents (vpt agent on each host) instead of this machine's devices")
-	f.Duration("timeout", 0, "timeout of each script without its own (default 1h)")
-	f.String("video", "", "record video: on, off or retain-on-failure")
+	f.Duration("timeout", 0, "timeout of each script without its own (default 1h, or timeout: in vpt.yaml)")
+	f.String("video", "", "record video: on, off or retain-on-failure (default on, or video.mode: in vpt.yaml)")
 	f.Bool("upload", false, "upload every run folder and the campaign report to R2/S3")
-	f.String("python", "", "Python `interpreter` for .py scripts")
-	f.Duration("grace", 0, "time a script gets to stop before SIGKILL")
+	f.String("python", "", "Python `interpreter` for .py scripts (default python3, or the project's venv)")
+	f.Duration("grace", 0, "time a script gets to stop before SIGKILL (default 10s, or grace: in vpt.yaml)")
+	// -1 stands for "not given": the help says what that means.
+	f.Lookup("retries").DefValue = "0"
 	addNotifyFlags(cmd, &o.notify)
 	cmd.AddCommand(newCampaignAttachCmd(app, &o), newCampaignCancelCmd(app))
 	return cmd

@@ -74,7 +74,7 @@ parameter), checked first against what the script declares (vpt scripts).`,
 	f.StringVarP(&opts.UserInterface, "userinterface", "u", "", "userinterface `name` (default: the device's)")
 	f.StringArrayVarP(&opts.Params, "param", "p", nil, "script parameter `key=value`, passed as --key value (repeatable)")
 	f.Duration("timeout", 0, "stop the script after this `duration` (default 1h, or timeout: in vpt.yaml)")
-	f.String("video", "", "record video: on, off or retain-on-failure (default on)")
+	f.String("video", "", "record video: on, off or retain-on-failure (default on, or video.mode: in vpt.yaml)")
 	f.Bool("upload", false, "upload the run folder to R2/S3 (the upload: settings) after the run")
 	f.String("python", "", "Python `interpreter` for .py scripts (default python3, or the project's venv)")
 	f.Duration("grace", 0, "time a script gets to stop after SIGTERM or SIGINT before SIGKILL (default 10s)")
