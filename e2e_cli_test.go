@@ -493,3 +493,18 @@ func TestCampaignFileNotFound(t *testing.T) {
 	p.vpt("campaign", "other.yaml").expectErr(t, 2, "other.yaml: no such campaign file")
 	p.vpt("campaign", "--help").expectOut(t, 0, "vpt campaign campaigns/nightly.yaml")
 }
+
+// `vpt run ../other/x.py` was refused as "outside the scripts folder"
+// while `vpt run other/x.py` ran: both are paths the user typed.
+func TestRunPathWithDotDot(t *testing.T) {
+	p := newProject(t)
+	p.write("other/x.py", "import vpt\nvpt.verdict(True)\n")
+	p.write("sub/.keep", "")
+	r := p.command(nil, "run", "../other/x.py")
+	r.Dir = filepath.Join(p.dir, "sub")
+	if out, err := r.CombinedOutput(); err != nil || !strings.Contains(string(out), "PASSED x") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	p.write("c.yaml", "campaign_id: c\nname: c\nscript_configurations:\n  - script_name: ../other/x.py\n")
+	p.vpt("campaign", "c.yaml").expectErr(t, 2, "resolves outside the scripts folder")
+}

@@ -201,7 +201,9 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"missing script", []string{"run", "gotto"}, nil, 2, []string{"Script not found: " + filepath.Join(p.dir, "test_scripts", "gotto.py"), "did you mean: goto"}},
 		{"folder", []string{"run", "folder"}, nil, 2, []string{"is a directory"}},
-		{"escaping", []string{"run", "../../etc/passwd"}, nil, 2, []string{"resolves outside the scripts folder"}},
+		// On the command line a path with .. is a path from the working
+		// directory, like any other (campaign files may not climb out).
+		{"path from the working directory", []string{"run", "../nosuch/x.py"}, nil, 2, []string{"Script not found: " + filepath.Join(filepath.Dir(p.dir), "nosuch", "x.py")}},
 		{"not executable", []string{"run", "notes.txt"}, nil, 2, []string{"not executable", "chmod +x"}},
 		{"interpreter missing", []string{"run", "goto"}, []string{"VPT_PYTHON=/no/such/python3"}, 2, []string{`Interpreter "/no/such/python3"`}},
 		{"unknown flag", []string{"run", "goto", "--bogus"}, nil, 2, []string{"unknown flag: --bogus"}},

@@ -107,8 +107,12 @@ func (r Resolver) resolve(name string, paths bool) (Script, error) {
 		candidate = filepath.Clean(name)
 	} else {
 		// A name never climbs out of the folder: "../x" is refused even if
-		// such a file exists.
+		// such a file exists. On the command line it is a path from the
+		// working directory, as any other path.
 		for _, part := range strings.Split(filepath.ToSlash(name), "/") {
+			if part == ".." && paths {
+				return r.fromWorkingDir(dir, name)
+			}
 			if part == ".." {
 				return Script{}, &ResolveError{Err: ErrScriptOutside,
 					Msg:  fmt.Sprintf("Script %q resolves outside the scripts folder %s", name, dir),
@@ -133,12 +137,7 @@ func (r Resolver) resolve(name string, paths bool) (Script, error) {
 	}
 	// Fallback: a path relative to the working directory.
 	if paths && !filepath.IsAbs(name) {
-		p, _ := filepath.Abs(name)
-		ptries := []string{p}
-		if filepath.Ext(p) == "" {
-			ptries = []string{p + ".py", p}
-		}
-		if s, err, ok := r.try(dir, ptries); ok {
+		if s, err := r.fromWorkingDir(dir, name); !errors.Is(err, ErrScriptNotFound) {
 			return s, err
 		}
 	}
@@ -150,6 +149,19 @@ func (r Resolver) resolve(name string, paths bool) (Script, error) {
 	return Script{}, &ResolveError{Err: ErrScriptNotFound,
 		Msg:  "Script not found: " + missing,
 		Hint: r.suggest(name)}
+}
+
+// fromWorkingDir finds name as a path relative to the working directory.
+func (r Resolver) fromWorkingDir(dir, name string) (Script, error) {
+	p, _ := filepath.Abs(name)
+	tries := []string{p}
+	if filepath.Ext(p) == "" {
+		tries = []string{p + ".py", p}
+	}
+	if s, err, ok := r.try(dir, tries); ok {
+		return s, err
+	}
+	return Script{}, &ResolveError{Err: ErrScriptNotFound, Msg: "Script not found: " + tries[0], Hint: r.suggest(filepath.Base(name))}
 }
 
 // try returns the first existing candidate; ok=false when none exists.
