@@ -44,20 +44,36 @@ func (t ScriptTrend) Passed() int {
 	return n
 }
 
-// PassRate is the share of passed runs (-1 without runs).
-func (t ScriptTrend) PassRate() float64 {
-	if len(t.Runs) == 0 {
-		return -1
+// verdicts are the runs that judged the script: an infrastructure error
+// (a device that did not answer) says nothing of it, and would make a
+// steady script look flaky.
+func (t ScriptTrend) verdicts() []TrendPoint {
+	out := make([]TrendPoint, 0, len(t.Runs))
+	for _, p := range t.Runs {
+		if p.Status != StatusError {
+			out = append(out, p)
+		}
 	}
-	return float64(t.Passed()) / float64(len(t.Runs))
+	return out
 }
 
-// Flips counts the changes between passing and failing from one run to
-// the next: how flaky the script is.
+// PassRate is the share of passed runs among those that judged the script
+// (-1 without any).
+func (t ScriptTrend) PassRate() float64 {
+	v := t.verdicts()
+	if len(v) == 0 {
+		return -1
+	}
+	return float64(t.Passed()) / float64(len(v))
+}
+
+// Flips counts the changes between passing and failing from one judging
+// run to the next: how flaky the script is.
 func (t ScriptTrend) Flips() int {
+	v := t.verdicts()
 	n := 0
-	for i := 1; i < len(t.Runs); i++ {
-		if (t.Runs[i].Status == StatusPassed) != (t.Runs[i-1].Status == StatusPassed) {
+	for i := 1; i < len(v); i++ {
+		if (v[i].Status == StatusPassed) != (v[i-1].Status == StatusPassed) {
 			n++
 		}
 	}
@@ -66,10 +82,11 @@ func (t ScriptTrend) Flips() int {
 
 // Flakiness is Flips over the changes the runs could have made (0 to 1).
 func (t ScriptTrend) Flakiness() float64 {
-	if len(t.Runs) < 2 {
+	v := t.verdicts()
+	if len(v) < 2 {
 		return 0
 	}
-	return float64(t.Flips()) / float64(len(t.Runs)-1)
+	return float64(t.Flips()) / float64(len(v)-1)
 }
 
 // MedianMs is the median duration of the runs (0 without runs).

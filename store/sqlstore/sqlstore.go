@@ -418,7 +418,7 @@ func (s *DB) ScriptStats(ctx context.Context, scripts []string, window int) (map
 		SELECT script_name, status, started_at,
 			ROW_NUMBER() OVER (PARTITION BY script_name ORDER BY started_at DESC) AS rn
 		FROM script_results
-		WHERE script_name IN (` + placeholders(len(scripts)) + `) AND status IN ('passed', 'failed', 'error', 'timeout')
+		WHERE script_name IN (` + placeholders(len(scripts)) + `) AND status IN ('passed', 'failed', 'timeout')
 	) t WHERE rn <= ? ORDER BY script_name, started_at DESC`
 	rows, err := s.query(ctx, s.q(q), args...)
 	if err != nil {
