@@ -65,6 +65,15 @@ func seconds(method, name string, v *float64, dflt float64) (time.Duration, erro
 	return time.Duration(x * float64(time.Second)), nil
 }
 
+// watchFor is the "duration" a check watches or listens for: required,
+// more than 0.
+func watchFor(method string, v *float64) (time.Duration, error) {
+	if v == nil || *v <= 0 {
+		return 0, badParams(`%s needs a "duration" in seconds, more than 0`, method)
+	}
+	return seconds(method, "duration", v, 0)
+}
+
 // secs renders a duration as the results give it: seconds, to the ms.
 func secs(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 }
 

@@ -465,10 +465,7 @@ const maxEvidence = 3
 func apiCheckVideo(ctx context.Context, run *runState, p checkVideoParams) (any, error) {
 	const method = "check_video"
 	start := time.Now()
-	if p.Duration == nil || *p.Duration <= 0 {
-		return nil, badParams(`%s needs a "duration" in seconds, more than 0`, method)
-	}
-	dur, err := seconds(method, "duration", p.Duration, 0)
+	dur, err := watchFor(method, p.Duration)
 	if err != nil {
 		return nil, err
 	}

@@ -58,10 +58,7 @@ func round1(f float64) float64 { return math.Round(f*10) / 10 }
 func apiCheckAudio(ctx context.Context, run *runState, p checkAudioParams) (any, error) {
 	const method = "check_audio"
 	start := time.Now()
-	if p.Duration == nil || *p.Duration <= 0 {
-		return nil, badParams(`%s needs a "duration" in seconds, more than 0`, method)
-	}
-	dur, err := seconds(method, "duration", p.Duration, 0)
+	dur, err := watchFor(method, p.Duration)
 	if err != nil {
 		return nil, err
 	}
