@@ -47,7 +47,21 @@ var Dialect = sqlstore.Dialect{
 // EventPoll is how often a SQLite listener looks for new events.
 const EventPoll = 50 * time.Millisecond
 
+// driverName is mattn/go-sqlite3 with vpt's connection settings.
+const driverName = "sqlite3-vpt"
+
 func init() {
+	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		// Keep the WAL file when the last connection closes (truncated to
+		// nothing, journal_size_limit=0) instead of deleting it and its
+		// wal-index: each vpt process would otherwise unlink both files on
+		// close and create them again on open, with a sync of the folder.
+		if err := c.SetFileControlInt("main", sqlite3.SQLITE_FCNTL_PERSIST_WAL, 1); err != nil {
+			return err
+		}
+		_, err := c.Exec("PRAGMA journal_size_limit = 0", nil)
+		return err
+	}})
 	store.Register("sqlite", func(ctx context.Context, url string) (store.Store, error) {
 		return Open(ctx, strings.TrimPrefix(url, "sqlite://"))
 	})
@@ -87,7 +101,7 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 const openRetryFor = 30 * time.Second
 
 func open(ctx context.Context, path string) (*sqlstore.DB, error) {
-	db, err := sql.Open("sqlite3", path+"?"+dsnOptions)
+	db, err := sql.Open(driverName, path+"?"+dsnOptions)
 	if err != nil {
 		return nil, err
 	}

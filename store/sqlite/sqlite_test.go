@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -55,5 +56,35 @@ func TestConcurrentFirstOpen(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// The WAL outlives the connections, emptied: closing does not delete it
+// (and its wal-index) only for the next open to create them again.
+func TestWALKeptEmpty(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "vpt.db")
+	for i := 0; i < 2; i++ {
+		s, err := sqlite.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateResult(ctx, &store.Result{ID: store.NewID(), TeamID: "t", ScriptName: "s", ScriptType: "s",
+			HostName: "h", DeviceName: "d", Status: store.StatusRunning}); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		fi, err := os.Stat(path + "-wal")
+		if err != nil || fi.Size() != 0 {
+			t.Fatalf("after close %d: WAL %v, %v", i, fi, err)
+		}
+	}
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if rows, err := s.RunningResults(ctx); err != nil || len(rows) != 2 {
+		t.Fatalf("rows after reopening: %d, %v", len(rows), err)
 	}
 }
