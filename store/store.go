@@ -44,7 +44,10 @@ type Store interface {
 	// StatusRunning.
 	CreateResult(ctx context.Context, r *Result, evs ...Event) error
 	// UpdateResult writes every mutable field of r (status, times, verdict,
-	// details, upload state, metadata). It returns ErrNotFound if the row is gone.
+	// details, upload state, metadata). What CreateResult recorded of who
+	// ran what, where and when (team, script, parameters, userinterface,
+	// host, device, start, run folder, owning process) stays as it was.
+	// It returns ErrNotFound if the row is gone.
 	UpdateResult(ctx context.Context, r *Result, evs ...Event) error
 	// Heartbeat records that the vpt process owning these running rows is alive.
 	Heartbeat(ctx context.Context, ids []string, at time.Time) error

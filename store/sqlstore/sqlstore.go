@@ -199,27 +199,46 @@ func (s *DB) FinishResult(ctx context.Context, r *store.Result, evs ...store.Eve
 	return n == 1, err
 }
 
-// updateResult writes every column but id and created_at where the id
-// matches and cond holds, with evs when it changed the row; it returns the
-// rows changed.
+// fixedResultCols are the columns a result's creation sets for good: who
+// ran what, where and when. An update leaves them alone, and so leaves
+// alone the indexes on them (only the status index changes when a run
+// finishes): the write of a finished run touches a few pages, not every
+// index of the table.
+var fixedResultCols = map[string]bool{
+	"id": true, "team_id": true, "script_name": true, "script_type": true, "script_path": true, "parameters": true,
+	"userinterface_name": true, "host_name": true, "device_id": true, "device_name": true, "device_model": true,
+	"started_at": true, "run_dir": true, "pid": true, "pid_start": true, "owner": true, "created_at": true,
+}
+
+// updateResultSet is the SET clause of an update: every column but the
+// fixed ones, in resultCols order.
+var updateResultSet = func() string {
+	var sets []string
+	for _, c := range resultCols {
+		if !fixedResultCols[c] {
+			sets = append(sets, c+" = ?")
+		}
+	}
+	return strings.Join(sets, ", ")
+}()
+
+// updateResult writes the mutable columns where the id matches and cond
+// holds, with evs when it changed the row; it returns the rows changed.
 func (s *DB) updateResult(ctx context.Context, r *store.Result, cond string, evs []store.Event) (int64, error) {
 	args, err := s.resultArgs(r, time.Now())
 	if err != nil {
 		return 0, err
 	}
-	var sets []string
-	var vals []any
+	vals := make([]any, 0, len(resultCols))
 	for i, c := range resultCols {
-		if c == "id" || c == "created_at" {
-			continue
+		if !fixedResultCols[c] {
+			vals = append(vals, args[i])
 		}
-		sets = append(sets, c+" = ?")
-		vals = append(vals, args[i])
 	}
 	vals = append(vals, r.ID)
 	var n int64
 	err = s.withEvents(ctx, evs, func(ex execer) (bool, error) {
-		res, err := ex.ExecContext(ctx, s.q("UPDATE script_results SET "+strings.Join(sets, ", ")+" WHERE id = ?"+cond), vals...)
+		res, err := ex.ExecContext(ctx, s.q("UPDATE script_results SET "+updateResultSet+" WHERE id = ?"+cond), vals...)
 		if err != nil {
 			return false, err
 		}

@@ -108,6 +108,20 @@ func testCreateGetUpdate(t *testing.T, s store.Store) {
 	if info, _ := got.Metadata["info"].(map[string]any); info["version"] != "1.2" {
 		t.Fatalf("metadata: %v", got.Metadata)
 	}
+	// What the creation recorded of who ran what, where and when stays.
+	moved := *r
+	moved.ScriptName, moved.DeviceID, moved.HostName, moved.RunDir = "other", "device9", "host-z", "runs/y"
+	moved.StartedAt, moved.PID = base.Add(time.Hour), 99
+	if err := s.UpdateResult(ctx, &moved); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = s.GetResult(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got.ScriptName != "goto" || got.DeviceID != "device1" || got.HostName != "host-a" || got.RunDir != "runs/x" ||
+		!got.StartedAt.Equal(base) || got.PID != 42 || got.Status != store.StatusFailed {
+		t.Fatalf("an update changed what the creation fixed: %+v", got)
+	}
 	missing := newResult("x", base)
 	if err := s.UpdateResult(ctx, missing); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("update of a missing row: %v", err)
