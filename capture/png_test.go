@@ -213,3 +213,13 @@ func roundTrip(t *testing.T, name string, img *image.RGBA, cache *pngCache) {
 		}
 	}
 }
+
+func BenchmarkThumbnail(b *testing.B) {
+	src := image.NewRGBA(image.Rect(0, 0, 1280, 720))
+	for i := range src.Pix {
+		src.Pix[i] = uint8(i * 7)
+	}
+	for b.Loop() {
+		Thumbnail(src, 320)
+	}
+}

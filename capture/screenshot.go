@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -221,38 +222,51 @@ func Thumbnail(img image.Image, w int) image.Image {
 
 // scaleRGBA fills dst with src scaled bilinearly (each pixel from the four
 // source pixels around its centre, in fixed point): what ApproxBiLinear
-// does, without its per-pixel floating point.
+// does, without its per-pixel floating point. The four channels of a pixel
+// are weighed at once, each in its own 16-bit quarter of a word: first
+// between the two source rows, rounded back to bytes, then between the two
+// columns (weights of 8 bits: a weighted byte fits in 16).
 func scaleRGBA(dst, src *image.RGBA) {
 	sw, sh := src.Rect.Dx(), src.Rect.Dy()
 	dw, dh := dst.Rect.Dx(), dst.Rect.Dy()
 	// Source coordinate of each destination column and row, in 1/256ths.
-	pos := func(i, d, s int) (int, int, int) {
+	pos := func(i, d, s int) (int, int, uint64) {
 		p := ((2*i+1)*s*256/(2*d) - 128)
 		p = max(0, min(p, (s-1)*256))
 		i0 := p >> 8
-		return i0, min(i0+1, s-1), p & 0xff
+		return i0, min(i0+1, s-1), uint64(p & 0xff)
 	}
-	x0s, x1s, wxs := make([]int, dw), make([]int, dw), make([]int, dw)
+	x0s, x1s, wxs := make([]int, dw), make([]int, dw), make([]uint64, dw)
 	for x := range dw {
 		x0, x1, wx := pos(x, dw, sw)
 		x0s[x], x1s[x], wxs[x] = x0*4, x1*4, wx
 	}
 	for y := range dh {
 		y0, y1, wy := pos(y, dh, sh)
-		r0 := src.Pix[y0*src.Stride:]
-		r1 := src.Pix[y1*src.Stride:]
+		r0 := src.Pix[y0*src.Stride : y0*src.Stride+sw*4]
+		r1 := src.Pix[y1*src.Stride : y1*src.Stride+sw*4]
 		out := dst.Pix[y*dst.Stride : y*dst.Stride+dw*4]
 		for x := range dw {
 			a, b, wx := x0s[x], x1s[x], wxs[x]
-			w00, w01 := (256-wx)*(256-wy), wx*(256-wy)
-			w10, w11 := (256-wx)*wy, wx*wy
-			p00, p01, p10, p11 := r0[a:a+4:a+4], r0[b:b+4:b+4], r1[a:a+4:a+4], r1[b:b+4:b+4]
-			o := out[x*4 : x*4+4 : x*4+4]
-			for c := range 4 {
-				o[c] = uint8((int(p00[c])*w00 + int(p01[c])*w01 + int(p10[c])*w10 + int(p11[c])*w11 + 1<<15) >> 16)
-			}
+			left := lerp(quarters(binary.LittleEndian.Uint32(r0[a:a+4])), quarters(binary.LittleEndian.Uint32(r1[a:a+4])), wy)
+			right := lerp(quarters(binary.LittleEndian.Uint32(r0[b:b+4])), quarters(binary.LittleEndian.Uint32(r1[b:b+4])), wy)
+			v := lerp(left, right, wx)
+			binary.LittleEndian.PutUint32(out[x*4:x*4+4], uint32(v|v>>24))
 		}
 	}
+}
+
+// quarters spreads the bytes of a pixel (R, G, B, A) into the low bytes of
+// the 16-bit quarters of a word (R, B, G, A).
+func quarters(p uint32) uint64 {
+	x := uint64(p)
+	return (x | x<<24) & 0x00ff00ff00ff00ff
+}
+
+// lerp weighs two words of quarters, (256-w)/256 of a and w/256 of b,
+// rounded.
+func lerp(a, b, w uint64) uint64 {
+	return ((a*(256-w) + b*w + 0x0080008000800080) >> 8) & 0x00ff00ff00ff00ff
 }
 
 // DecodeImage reads a PNG or JPEG file.
