@@ -23,3 +23,26 @@ func BenchmarkScreenshot(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRunScreenshots is the automatic screenshots of one run: a new
+// device and run folder, the initial screenshot drawn and written in the
+// background, the final one at once.
+func BenchmarkRunScreenshots(b *testing.B) {
+	ctx := context.Background()
+	for b.Loop() {
+		d := New(capture.DeviceConfig{ID: "d", Model: "virtual"}, nil, "ffmpeg")
+		s := capture.NewShots(b.TempDir(), capture.ShotOptions{})
+		draw, size := d.Freeze()
+		s.SaveLaterFrom(draw, size, "initial")
+		img, err := d.Screenshot(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Save(img, "final"); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Wait(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
