@@ -6,7 +6,6 @@ import (
 	"compress/flate"
 	"encoding/binary"
 	"errors"
-	"hash/adler32"
 	"hash/crc32"
 	"image"
 	"image/png"
@@ -271,7 +270,7 @@ func (z *bandDeflater) deflate(b []byte) (pngBand, error) {
 	if err := z.fw.Flush(); err != nil {
 		return pngBand{}, err
 	}
-	return pngBand{packed: buf.Bytes(), adler: adler32.Checksum(b), n: len(b)}, nil
+	return pngBand{packed: buf.Bytes(), adler: adler32Sparse(b), n: len(b)}, nil
 }
 
 // flatRuns holds the compressed form of runs of rows that repeat the row
@@ -354,6 +353,40 @@ func filterRows(img *image.RGBA, raw []byte, y0, y1 int) (n int, zero uint32, er
 		k += rowLen
 	}
 	return k, zero, nil
+}
+
+// adler32Sparse is adler32.Checksum for data that is mostly zeros (the
+// filtered rows of a screen): a zero byte leaves the first sum as it is
+// and adds it to the second, so a zero word adds it eight times at once.
+func adler32Sparse(b []byte) uint32 {
+	const (
+		mod = 65521
+		// nmax bytes keep both sums within 32 bits (zlib's NMAX).
+		nmax = 5552 &^ 7
+	)
+	s1, s2 := uint32(1), uint32(0)
+	for len(b) > 0 {
+		n := min(len(b), nmax)
+		p := b[:n]
+		for len(p) >= 8 {
+			if binary.LittleEndian.Uint64(p) == 0 {
+				s2 += 8 * s1
+			} else {
+				for _, c := range p[:8] {
+					s1 += uint32(c)
+					s2 += s1
+				}
+			}
+			p = p[8:]
+		}
+		for _, c := range p {
+			s1 += uint32(c)
+			s2 += s1
+		}
+		s1, s2 = s1%mod, s2%mod
+		b = b[n:]
+	}
+	return s2<<16 | s1
 }
 
 // adler32Combine is the Adler-32 of a stream made of a part whose sum is a

@@ -223,3 +223,26 @@ func BenchmarkThumbnail(b *testing.B) {
 		Thumbnail(src, 320)
 	}
 }
+
+// adler32Sparse is Adler-32, on sparse and dense data of any length.
+func TestAdler32Sparse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{0, 1, 7, 8, 9, 5551, 5552, 5553, 20000, 100003} {
+		for _, density := range []int{0, 1, 10, 100} {
+			b := make([]byte, n)
+			for i := range b {
+				if rng.IntN(100) < density {
+					b[i] = uint8(rng.IntN(256))
+				}
+			}
+			if n > 0 && density == 100 {
+				for i := range b {
+					b[i] = 0xff
+				}
+			}
+			if got, want := adler32Sparse(b), adler32.Checksum(b); got != want {
+				t.Fatalf("%d bytes, %d%% not zero: %08x, want %08x", n, density, got, want)
+			}
+		}
+	}
+}
