@@ -428,41 +428,26 @@ func (s *DB) ScriptStats(ctx context.Context, scripts []string, window int) (map
 	if window <= 0 {
 		window = 20
 	}
-	args := []any{}
-	for _, sc := range scripts {
-		args = append(args, sc)
-	}
-	args = append(args, window)
-	q := `SELECT script_name, status FROM (
-		SELECT script_name, status, started_at,
-			ROW_NUMBER() OVER (PARTITION BY script_name ORDER BY started_at DESC) AS rn
-		FROM script_results
-		WHERE script_name IN (` + placeholders(len(scripts)) + `) AND status IN ('passed', 'failed', 'timeout')
-	) t WHERE rn <= ? ORDER BY script_name, started_at DESC`
-	rows, err := s.query(ctx, s.q(q), args...)
-	if err != nil {
-		return nil, wrap("script stats", err)
-	}
-	defer rows.Close()
 	last := map[string]bool{}
-	for rows.Next() {
-		var name, status string
-		if err := rows.Scan(&name, &status); err != nil {
-			return nil, err
-		}
-		st := out[name]
-		pass := status == string(store.StatusPassed)
-		if st.Runs > 0 && last[name] != pass {
-			st.Flips++
-		}
-		last[name] = pass
-		st.Runs++
-		if pass {
-			st.Passed++
-		}
-		out[name] = st
-	}
-	return out, wrap("script stats", rows.Err())
+	return out, s.recentPerScript(ctx, "script stats", scripts, "status", " AND status IN ('passed', 'failed', 'timeout')", nil,
+		window, func(rows *sql.Rows) error {
+			var name, status string
+			if err := rows.Scan(&name, &status); err != nil {
+				return err
+			}
+			st := out[name]
+			pass := status == string(store.StatusPassed)
+			if st.Runs > 0 && last[name] != pass {
+				st.Flips++
+			}
+			last[name] = pass
+			st.Runs++
+			if pass {
+				st.Passed++
+			}
+			out[name] = st
+			return nil
+		})
 }
 
 // DeleteResult implements store.Store.

@@ -257,6 +257,30 @@ func testStats(t *testing.T, s store.Store) {
 	if st := stats["never"]; st.Runs != 0 || st.PassRate() != -1 {
 		t.Errorf("never: %+v", st)
 	}
+	// The window counts the newest runs of each script, of many scripts
+	// at once (more than one query's worth), and leaves running ones out.
+	var many []string
+	for i := range 230 {
+		name := fmt.Sprintf("many_%03d", i)
+		many = append(many, name)
+		for j, st := range []store.Status{store.StatusFailed, store.StatusPassed, store.StatusPassed, store.StatusRunning} {
+			r := newResult(name, base.Add(time.Duration(j)*time.Minute))
+			if st != store.StatusRunning {
+				finish(r, st, time.Second)
+			}
+			if err := s.CreateResult(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if stats, err = s.ScriptStats(ctx, many, 2); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range many {
+		if st := stats[name]; st.Runs != 2 || st.Passed != 2 {
+			t.Fatalf("%s, window 2: %+v", name, st)
+		}
+	}
 }
 
 func testAbandoned(t *testing.T, s store.Store) {
