@@ -4,6 +4,9 @@
 //
 //	storeload -store sqlite://x.db -n 2500            start+finish pairs
 //	storeload -store sqlite://x.db -n 100000 -bulk    finished rows, fast (fixtures)
+//	storeload -store sqlite://x.db -n 10000 -campaign one campaign of n entries,
+//	                                                  each with its result; prints
+//	                                                  the id of its first result
 package main
 
 import (
@@ -23,9 +26,17 @@ func main() {
 	url := flag.String("store", "", "store URL")
 	n := flag.Int("n", 1000, "results to write")
 	bulk := flag.Bool("bulk", false, "write finished rows in large transactions (SQLite only)")
+	campaign := flag.Bool("campaign", false, "write one finished campaign of n entries")
 	flag.Parse()
 	ctx := context.Background()
 	start := time.Now()
+	if *campaign {
+		if err := fillCampaign(ctx, *url, *n); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *bulk {
 		if err := bulkFill(ctx, *url, *n); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -102,5 +113,58 @@ func bulkFill(ctx context.Context, url string, n int) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// fillCampaign writes a finished campaign of n entries, each attempt with
+// its finished result (one in ten failed), and prints its first result's
+// id: `vpt report regenerate ID` then rebuilds the campaign's report.
+func fillCampaign(ctx context.Context, url string, n int) error {
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	base := time.Now().Add(-time.Duration(n) * time.Second).UTC()
+	c := &store.Campaign{ID: store.NewID(), ExecutionID: "bench-" + store.NewID()[:8], TeamID: "bench", Name: "Bench",
+		CampaignID: "bench", HostName: "h", Status: string(store.StatusRunning), StartedAt: base, ShardTotal: 1}
+	if _, err := st.CreateCampaign(ctx, c); err != nil {
+		return err
+	}
+	first := ""
+	for i := 0; i < n; i++ {
+		at := base.Add(time.Duration(i) * time.Second)
+		end := at.Add(900 * time.Millisecond)
+		status, code := store.StatusPassed, 0
+		if i%10 == 9 {
+			status, code = store.StatusFailed, 1
+		}
+		r := &store.Result{ID: store.NewID(), TeamID: "bench", ScriptName: fmt.Sprintf("script_%03d", i%200), ScriptType: "bench",
+			HostName: "h", DeviceID: "device1", DeviceName: "Virtual", DeviceModel: "virtual", Status: status,
+			Success: status == store.StatusPassed, ExitCode: &code, StartedAt: at, CompletedAt: &end, ExecutionTimeMs: 900,
+			RunDir: fmt.Sprintf("runs/bench-%05d", i), ScriptPath: "test_scripts/" + fmt.Sprintf("script_%03d", i%200) + ".py",
+			Parameters: []string{"--node", "live"}, PID: os.Getpid(), Owner: "bench",
+			// What a run records: its device, its interpreter.
+			Metadata: map[string]any{"device_id": "device1", "device_model": "virtual",
+				"python": map[string]any{"path": "/usr/bin/python3", "version": "3.11.2"}}}
+		r.Details.CampaignID, r.Details.Attempt = c.ExecutionID, 1
+		if err := st.CreateResult(ctx, r); err != nil {
+			return err
+		}
+		if first == "" {
+			first = r.ID
+		}
+		e := store.CampaignEntry{CampaignID: c.ID, Index: i, Attempt: 1, ScriptName: r.ScriptName, DeviceID: r.DeviceID,
+			Status: status, ScriptResultID: r.ID, StartedAt: at, DurationMs: 900, RunDir: r.RunDir}
+		if err := st.PutCampaignEntry(ctx, e); err != nil {
+			return err
+		}
+	}
+	end := base.Add(time.Duration(n) * time.Second)
+	c.Status, c.CompletedAt = string(store.StatusFailed), &end
+	if _, err := st.FinishCampaign(ctx, c); err != nil {
+		return err
+	}
+	fmt.Println(first)
 	return nil
 }
