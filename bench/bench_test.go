@@ -190,69 +190,6 @@ func needTool(b *testing.B, tools ...string) {
 	testenv.NeedTools(b, tools...)
 }
 
-// Issue "vpt run": vpt adds at most 20 ms at the median to a no-op script.
-func BenchmarkRunOverhead(b *testing.B) {
-	p := newProj(b)
-	p.write(b, "noop.py", "")
-	p.timed(b, false, nil, vptBin, "run", "noop.py", "--video", "off", "-q") // the store, the library
-	var base, withShots, noShots []time.Duration
-	for i := 0; i < 30; i++ {
-		base = append(base, p.timed(b, false, nil, python, "noop.py").wall)
-		withShots = append(withShots, p.timed(b, false, nil, vptBin, "run", "noop.py", "--video", "off", "-q").wall)
-		noShots = append(noShots, p.timed(b, false, nil, "env", "VPT_SCREENSHOTS_AUTO=false", vptBin, "run", "noop.py", "--video", "off", "-q").wall)
-	}
-	b.ReportMetric(ms(median(base)), "ms-python")
-	b.ReportMetric(ms(median(withShots)-median(base)), "ms-added")
-	b.ReportMetric(ms(median(noShots)-median(base)), "ms-added-no-screenshots")
-}
-
-// Issue "vpt run": streaming 1 GiB of short lines and one 100 MiB line:
-// at most 1.15x the script writing to a file, under 50 MiB of memory.
-func BenchmarkStreaming(b *testing.B) {
-	p := newProj(b)
-	p.write(b, "short.py", `import sys
-block = "".join("line %06d of a script's output, short\n" % i for i in range(1000))
-data = block.encode()
-out = sys.stdout.buffer
-for _ in range((1 << 30) // len(data)):
-    out.write(data)
-`)
-	p.write(b, "long.py", "import sys\nsys.stdout.buffer.write(b'x' * (100 << 20))\n")
-	devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	defer devnull.Close()
-	for _, s := range []string{"short", "long"} {
-		// Alternate five times and take medians (the baseline itself varies
-		// by a third from run to run on a shared disk); flush the page cache's
-		// dirty pages first, so one measurement does not pay for the
-		// writeback of the one before.
-		var base, vpt, bare []time.Duration
-		var peak int64
-		for round := 0; round < 5; round++ {
-			exec.Command("sync").Run()
-			out := filepath.Join(p.dir, s+".out")
-			file, _ := os.Create(out)
-			base = append(base, p.timed(b, false, file, python, "-u", s+".py").wall)
-			file.Close()
-			os.Remove(out)
-			exec.Command("sync").Run()
-			v := p.timed(b, true, devnull, vptBin, "run", s+".py", "--video", "off")
-			vpt = append(vpt, v.wall)
-			peak = max(peak, v.peak)
-			os.RemoveAll(filepath.Join(p.dir, "vpt-results", "runs"))
-			// The same without the two automatic screenshots, whose fixed
-			// cost weighs on a run this short.
-			exec.Command("sync").Run()
-			bare = append(bare, p.timed(b, false, devnull, "env", "VPT_SCREENSHOTS_AUTO=false", vptBin, "run", s+".py", "--video", "off").wall)
-			os.RemoveAll(filepath.Join(p.dir, "vpt-results", "runs"))
-		}
-		b.ReportMetric(median(bare).Seconds()/median(base).Seconds(), s+"-ratio-no-screenshots")
-		b.ReportMetric(median(base).Seconds(), s+"-s-to-file")
-		b.ReportMetric(median(vpt).Seconds(), s+"-s-vpt")
-		b.ReportMetric(median(vpt).Seconds()/median(base).Seconds(), s+"-ratio")
-		b.ReportMetric(float64(peak)/1024, s+"-MiB-peak")
-	}
-}
-
 // Issue "vpt run": 10,000 start+finish pairs from 4 processes at once:
 // no error, and the throughput. Issue "PostgreSQL": 1,000 from 4.
 func BenchmarkStoreConcurrent(b *testing.B) {
@@ -421,37 +358,6 @@ print("RESULT", json.dumps({"ping_us": t[len(t)//2] * 1e6, "goto_ms": g * 1000, 
 	b.ReportMetric(float64(shots), "screenshots")
 	// The same goto without its screenshots, in process: BenchmarkGoto in
 	// executor/ (bench/run runs it).
-}
-
-// Issue "reports": vpt report list over 100,000 stored results in at most 150 ms.
-func BenchmarkReportList(b *testing.B) {
-	p := newProj(b)
-	db := filepath.Join(p.dir, "vpt-results", "vpt.db")
-	os.MkdirAll(filepath.Dir(db), 0o755)
-	if out, err := exec.Command(loadBin, "-store", "sqlite://"+db, "-n", "100000", "-bulk").CombinedOutput(); err != nil {
-		b.Fatalf("%v %s", err, out)
-	}
-	var d []time.Duration
-	for i := 0; i < 15; i++ {
-		d = append(d, p.timed(b, false, nil, vptBin, "report", "list").wall)
-	}
-	b.ReportMetric(ms(median(d)), "ms-list-100k")
-}
-
-// Issue "campaigns": 200 no-op scripts, capture off: at most 30 ms per
-// script beyond a shell loop running the same interpreter.
-func BenchmarkCampaignSequential(b *testing.B) {
-	p := newProj(b, "VPT_VIDEO_MODE=off", "VPT_SCREENSHOTS_AUTO=false")
-	var entries strings.Builder
-	for i := 0; i < 200; i++ {
-		p.write(b, fmt.Sprintf("test_scripts/noop_%03d.py", i), "")
-		fmt.Fprintf(&entries, "  - {script_name: noop_%03d}\n", i)
-	}
-	p.write(b, "c.yaml", "campaign_id: seq\nname: Sequential\ndevice: device1\nscript_configurations:\n"+entries.String())
-	loop := p.timed(b, false, nil, "sh", "-c", "for f in test_scripts/noop_*.py; do "+python+" \"$f\"; done")
-	v := p.timed(b, false, nil, vptBin, "campaign", "c.yaml", "-q")
-	b.ReportMetric(ms(loop.wall)/200, "ms-per-script-loop")
-	b.ReportMetric((ms(v.wall)-ms(loop.wall))/200, "ms-per-script-added")
 }
 
 // Issue "campaigns": 40 scripts sleeping 1 s on 4 virtual devices: at
