@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,9 @@ type App struct {
 	store store.Store
 	log   *slog.Logger
 	lab   *agent.Coordinator
+	// background stops and waits for the finalisation of abandoned runs'
+	// videos that Recover started (nil: none).
+	background func()
 }
 
 // flagKeys binds configuration keys to the flags that set them.
@@ -155,9 +159,11 @@ func (a *App) Store(ctx context.Context) (store.Store, error) {
 }
 
 // Recover finishes the runs and campaigns of vpt processes that died (see
-// executor.Recover and campaign.Recover), and says which. With video, it
-// also finalises the video they left as segments (ffmpeg: seconds); the
-// commands that run scripts do, the others leave that to them.
+// executor.Recover and campaign.Recover), and says which. The video they
+// left as segments (ffmpeg: seconds) is noted as pending; with video (the
+// commands that run scripts) it is finalised in the background of the
+// command, which never waits for it: Close stops it, and the next such
+// command takes it up again.
 func (a *App) Recover(ctx context.Context, video bool) error {
 	cfg, err := a.Config()
 	if err != nil {
@@ -167,7 +173,9 @@ func (a *App) Recover(ctx context.Context, video bool) error {
 	if err != nil {
 		return err
 	}
-	runs, err := executor.Recover(ctx, st, executor.RecoverOptions{FFmpeg: cfg.Tools.FFmpeg, Quality: cfg.Video.Quality, Video: video})
+	o := executor.RecoverOptions{FFmpeg: cfg.Tools.FFmpeg, Quality: cfg.Video.Quality, Video: video,
+		Pending: filepath.Join(cfg.ResultsDir, ".pending-video")}
+	runs, err := executor.Recover(ctx, st, o)
 	if err != nil {
 		a.Log().Warn("recovering abandoned runs", "err", err)
 	}
@@ -176,7 +184,16 @@ func (a *App) Recover(ctx context.Context, video bool) error {
 			a.Notice("run %s (%s on %s) had finished but its row had not been updated; recorded it as %s from its result.json", r.ID[:8], r.ScriptName, r.DeviceID, r.Status)
 			continue
 		}
-		a.Notice("run %s (%s on %s) was abandoned by a vpt process that died; marked abandoned", r.ID[:8], r.ScriptName, r.DeviceID)
+		then := ""
+		if r.VideoPending && video {
+			then = "; finalising its video in the background (else the next run or campaign will)"
+		} else if r.VideoPending {
+			then = "; the next run or campaign will finalise its video"
+		}
+		a.Notice("run %s (%s on %s) was abandoned by a vpt process that died; marked abandoned%s", r.ID[:8], r.ScriptName, r.DeviceID, then)
+	}
+	if video {
+		a.finaliseInBackground(st, o)
 	}
 	camps, err := campaign.Recover(ctx, st, cfg.ResultsDir)
 	if err != nil {
@@ -257,7 +274,35 @@ func (a *App) Resolver(cfg *Config) executor.Resolver {
 }
 
 // Close releases what was opened.
+// finaliseInBackground finalises the videos of abandoned runs while the
+// command does its own work: ffmpeg may take seconds, which no command
+// should wait for. Close stops it; what is left is finished by the next
+// run or campaign.
+func (a *App) finaliseInBackground(st store.Store, o executor.RecoverOptions) {
+	if a.background != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		err := executor.FinalisePending(ctx, st, o, func(r *store.Result) {
+			a.Log().Info("finalised the video of an abandoned run", "run", r.ID[:8])
+		})
+		if err != nil {
+			a.Log().Warn("finalising abandoned runs' videos", "err", err)
+		}
+	}()
+	a.background = func() {
+		cancel()
+		<-done
+	}
+}
+
 func (a *App) Close() {
+	if a.background != nil {
+		a.background()
+	}
 	if a.lab != nil {
 		a.lab.Close()
 	}

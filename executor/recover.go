@@ -18,6 +18,10 @@ type RecoverOptions struct {
 	// Video finalises the video a dead run left as segments (ffmpeg: it may
 	// take seconds); without it the segments stay for a later recovery.
 	Video bool
+	// Pending defers that finalisation: Recover only notes the run in this
+	// folder (with or without Video), and FinalisePending does the ffmpeg
+	// part in the background of a command, so recovery never holds one up.
+	Pending string
 }
 
 // Recovered is a run recovery finished.
@@ -26,6 +30,8 @@ type Recovered struct {
 	// FromFiles: the run had finished (its result.json was complete) and
 	// only its row was behind; otherwise it is abandoned.
 	FromFiles bool
+	// VideoPending: its video is left for FinalisePending.
+	VideoPending bool
 }
 
 // Recover finishes the running rows whose vpt process is gone. Recovery
@@ -74,7 +80,7 @@ func recoverRun(ctx context.Context, st store.Store, res *store.Result, certain 
 		if len(res.Details.Screenshots) == 0 {
 			res.Details.Screenshots = screenshotsOnDisk(res.RunDir, res.StartedAt)
 		}
-		if certain && o.Video {
+		if certain && o.Video && o.Pending == "" {
 			finaliseLeftVideo(ctx, res, o)
 		} else if segs, _ := capture.Segments(filepath.Join(res.RunDir, "video")); len(segs) > 0 {
 			res.Details.Video = &store.Video{State: "recorded", Error: "not finalised yet: segments kept in video/"}
@@ -84,13 +90,17 @@ func recoverRun(ctx context.Context, st store.Store, res *store.Result, certain 
 	if err != nil || !changed {
 		return Recovered{}, false, err
 	}
+	pending := false
+	if certain && o.Pending != "" && res.Details.Video != nil && res.Details.Video.State == "recorded" {
+		pending = notePending(o.Pending, res.ID) == nil
+	}
 	// Written only where nothing is: a run judged by its heartbeat may
 	// still finish and write its own, complete files.
 	if res.RunDir != "" {
 		_ = report.WriteResultJSONIfAbsent(res)
 		_ = report.WriteRunReportIfAbsent(res)
 	}
-	return Recovered{Result: *res}, true, nil
+	return Recovered{Result: *res, VideoPending: pending}, true, nil
 }
 
 // recoveredEvents tell that a run's row was finished by recovery and its
