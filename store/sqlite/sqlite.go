@@ -30,7 +30,12 @@ var migrations embed.FS
 //     of failing with "database is locked";
 //   - txlock=immediate: transactions take the write lock up front, the only
 //     way busy_timeout applies to a transaction that reads then writes;
-//   - synchronous=NORMAL: durable at every checkpoint, safe with WAL.
+//   - synchronous=NORMAL: durable at every checkpoint, safe with WAL: a
+//     commit is not fsynced, so a power cut (not a crash of vpt) can lose
+//     the last transactions. That is the trade: a run's final row write
+//     costs no fsync, and what it records is in the run's result.json,
+//     which is fsynced before the row is written and which recovery
+//     trusts over the row (report.WriteFileAtomic).
 const dsnOptions = "_journal_mode=WAL&_busy_timeout=30000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate"
 
 // Dialect is SQLite's: '?' placeholders and fixed-width UTC text times.
