@@ -181,7 +181,7 @@ func unknownVariables(env map[string]string) []capture.EnvNote {
 	var notes []capture.EnvNote
 	for _, name := range slices.Sorted(maps.Keys(env)) {
 		if !strings.HasPrefix(name, "VPT_") || slices.Contains(known, name) ||
-			strings.HasPrefix(name, "VPT_TEST_") || strings.HasPrefix(name, "VPT_BENCH") {
+			strings.HasPrefix(name, "VPT_TEST_") || strings.HasPrefix(name, "VPT_E2E_") || strings.HasPrefix(name, "VPT_BENCH") {
 			continue
 		}
 		msg := name + " is not a variable of vpt's: it sets nothing"
