@@ -81,7 +81,7 @@ func recoverCampaign(ctx context.Context, st RecoveryStore, c *store.Campaign, r
 	if dir == "" {
 		dir = report.CampaignDir(resultsDir, c.ExecutionID)
 	}
-	sum, _, err := summary.Load(ctx, st, c.ID, report.RunLink(dir))
+	sum, results, err := summary.Load(ctx, st, c.ID, report.RunLink(dir))
 	if err != nil {
 		return false, err
 	}
@@ -103,6 +103,6 @@ func recoverCampaign(ctx context.Context, st RecoveryStore, c *store.Campaign, r
 		return false, err
 	}
 	sum.Campaign = c
-	_ = report.WriteCampaign(dir, sum)
+	_ = report.WriteCampaign(dir, sum, results)
 	return true, nil
 }

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vpt-dev/vpt/campaign/summary"
@@ -48,8 +52,10 @@ type campaignPage struct {
 	Data any
 }
 
-// WriteCampaign writes index.html and summary.json into the campaign folder.
-func WriteCampaign(dir string, sum summary.Summary) error {
+// WriteCampaign writes summary.json, junit.xml and index.html into the
+// campaign folder. results are the script results of the attempts, by id
+// (JUnit shows their output and files; a missing one is a pruned run).
+func WriteCampaign(dir string, sum summary.Summary, results map[string]*store.Result) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -58,6 +64,9 @@ func WriteCampaign(dir string, sum summary.Summary) error {
 		return err
 	}
 	if err := WriteFileAtomic(filepath.Join(dir, SummaryJSON), append(b, '\n')); err != nil {
+		return err
+	}
+	if err := WriteJUnit(filepath.Join(dir, JUnitXML), JUnitForCampaign(sum, results, false)); err != nil {
 		return err
 	}
 	var buf bytes.Buffer
@@ -94,7 +103,12 @@ func RenderCampaign(w *bytes.Buffer, sum summary.Summary) error {
 }
 
 // JUnitForCampaign is the JUnit document of a campaign: one testsuite for
-// the campaign (or one per device), one test case per entry.
+// the campaign (or one per device), one test case per entry. A case's
+// identity is stable: its classname is the campaign's id and its name the
+// entry's label, whichever device ran it (the device is a property). The
+// last attempt decides; earlier attempts that did not pass are kept as
+// flakyFailure (the entry passed later) or rerunFailure elements, as Maven
+// Surefire and Gradle write them, and listed in system-out.
 func JUnitForCampaign(sum summary.Summary, results map[string]*store.Result, perDevice bool) JUnit {
 	c := sum.Campaign
 	j := JUnit{Name: c.Name}
@@ -103,7 +117,7 @@ func JUnitForCampaign(sum summary.Summary, results map[string]*store.Result, per
 		if perDevice {
 			suite = c.Name + "." + e.Device
 		}
-		jc := JUnitCase{Name: e.Script, Suite: suite, Classname: cmp.Or(c.CampaignID, c.Name) + "." + e.Device,
+		jc := JUnitCase{Name: cmp.Or(e.Label, e.Script), Suite: suite, Classname: cmp.Or(c.CampaignID, c.Name),
 			Status: e.Status, Attempts: len(e.Attempts), Duration: time.Duration(e.DurationMs) * time.Millisecond}
 		last := e.Attempts[len(e.Attempts)-1]
 		if r := results[last.ResultID]; r != nil {
@@ -112,9 +126,12 @@ func JUnitForCampaign(sum summary.Summary, results map[string]*store.Result, per
 				jc.Tail, _ = ReadTail(filepath.Join(r.RunDir, OutputLog), TailBytes)
 			}
 		}
+		junitAttempts(&jc, e)
 		switch e.Status {
 		case store.StatusFlaky:
-			jc.Note = "flaky: failed, then passed on attempt " + strconv.Itoa(last.Attempt)
+			jc.Flaky = true
+			jc.Properties = append(jc.Properties, JUnitProperty{"flaky", "true"})
+			jc.Note = flakyNote(e)
 			jc.Status = store.StatusPassed
 		case store.StatusNotRun:
 			jc.Note = firstLineOr(last.Error, "not run")
@@ -123,6 +140,59 @@ func JUnitForCampaign(sum summary.Summary, results map[string]*store.Result, per
 		j.Cases = append(j.Cases, jc)
 	}
 	return j
+}
+
+// junitAttempts adds the entry's device, attempts and parameters as
+// properties, its earlier attempts that did not pass as reruns, and a line
+// per attempt when there were several.
+func junitAttempts(jc *JUnitCase, e summary.Entry) {
+	jc.Properties = append(jc.Properties, JUnitProperty{"device", e.Device}, JUnitProperty{"attempts", strconv.Itoa(len(e.Attempts))})
+	for _, k := range slices.Sorted(maps.Keys(e.Parameters)) {
+		jc.Properties = append(jc.Properties, JUnitProperty{"parameter." + k, e.Parameters[k]})
+	}
+	for _, a := range e.Attempts[:len(e.Attempts)-1] {
+		if a.Status != store.StatusPassed && a.Status != store.StatusNotRun {
+			jc.Reruns = append(jc.Reruns, JUnitRerun{Attempt: a.Attempt, Status: a.Status, Message: firstLineOr(a.Error, string(a.Status))})
+		}
+	}
+	if len(e.Attempts) > 1 {
+		for _, a := range e.Attempts {
+			jc.History = append(jc.History, attemptLine(a))
+		}
+	}
+}
+
+// flakyNote says which attempts failed before the one that passed.
+func flakyNote(e summary.Entry) string {
+	var failed []string
+	for _, a := range e.Attempts[:len(e.Attempts)-1] {
+		if a.Status != store.StatusPassed && a.Status != store.StatusNotRun {
+			failed = append(failed, strconv.Itoa(a.Attempt))
+		}
+	}
+	word := "attempt"
+	if len(failed) > 1 {
+		word = "attempts"
+	}
+	return fmt.Sprintf("flaky: failed on %s %s, passed on attempt %d", word, strings.Join(failed, ", "), e.Attempts[len(e.Attempts)-1].Attempt)
+}
+
+// attemptLine is one attempt in a test case's system-out.
+func attemptLine(a summary.Attempt) string {
+	line := fmt.Sprintf("attempt %d: %s", a.Attempt, a.Status)
+	if a.Device != "" {
+		line += " on " + a.Device
+	}
+	if a.DurationMs > 0 {
+		line += " in " + FormatDuration(time.Duration(a.DurationMs)*time.Millisecond)
+	}
+	if a.Error != "" && a.Status != store.StatusPassed {
+		line += ": " + firstLineOr(a.Error, "")
+	}
+	if a.ResultID != "" {
+		line += " (run " + a.ResultID + ")"
+	}
+	return line
 }
 
 // CampaignDir is the folder of a campaign execution's reports.

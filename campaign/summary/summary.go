@@ -27,12 +27,19 @@ type Summary struct {
 
 // Entry is one script configuration of the campaign and its attempts.
 type Entry struct {
-	Index      int          `json:"index"`
-	Script     string       `json:"script_name"`
-	Device     string       `json:"device_id"`
-	Status     store.Status `json:"status"`
-	DurationMs int64        `json:"duration_ms"`
-	Attempts   []Attempt    `json:"attempts"`
+	Index  int    `json:"index"`
+	Script string `json:"script_name"`
+	// Label names the entry as a test: its name: in the file, else the
+	// script and its parameters (nap[s=0.5]). It stays the same from one
+	// execution to the next, whichever device runs it.
+	Label string `json:"label"`
+	// Parameters are the entry's parameters in the file, as the script
+	// receives them.
+	Parameters map[string]string `json:"parameters,omitempty"`
+	Device     string            `json:"device_id"`
+	Status     store.Status      `json:"status"`
+	DurationMs int64             `json:"duration_ms"`
+	Attempts   []Attempt         `json:"attempts"`
 }
 
 // Attempt is one run of an entry.
@@ -71,10 +78,15 @@ func Build(c *store.Campaign, entries []store.CampaignEntry, results map[string]
 	}
 	sort.Ints(order)
 	sum := Summary{Schema: Schema, Campaign: c}
+	configs := entryConfigs(c.ScriptConfigurations)
 	for _, i := range order {
 		atts := byIndex[i]
 		sort.Slice(atts, func(a, b int) bool { return atts[a].Attempt < atts[b].Attempt })
 		es := Entry{Index: i, Script: atts[0].ScriptName, Device: atts[len(atts)-1].DeviceID, Status: FinalStatus(atts)}
+		es.Label = es.Script
+		if i >= 0 && i < len(configs) && configs[i].ScriptName == es.Script {
+			es.Label, es.Parameters = configs[i].label(), configs[i].Parameters
+		}
 		for _, a := range atts {
 			es.DurationMs += a.DurationMs
 			es.Attempts = append(es.Attempts, attempt(c, a, results[a.ScriptResultID], link))
