@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -124,10 +123,16 @@ func runReportList(ctx context.Context, app *App, o listOptions) error {
 		return nil
 	}
 	color := app.IO.ColorOut()
-	tw := tabwriter.NewWriter(app.IO.Out, 2, 4, 2, ' ', 0)
+	tw := newTable(app.IO.Out)
 	fmt.Fprintln(tw, "ID\tSTARTED\tSTATUS\tSCRIPT\tDEVICE\tDURATION\tPASS RATE")
+	now := time.Now()
 	for _, r := range rows {
 		s := stats[r.ScriptName]
+		dur := fmtMs(r.ExecutionTimeMs)
+		if r.Status == store.StatusRunning {
+			// A running row records no duration yet: how long it has run.
+			dur = fmtMs(now.Sub(r.StartedAt).Milliseconds()) + " so far"
+		}
 		rate := "-"
 		if s.Runs > 0 {
 			rate = fmt.Sprintf("%3.0f%% of %d", s.PassRate()*100, s.Runs)
@@ -136,7 +141,7 @@ func runReportList(ctx context.Context, app *App, o listOptions) error {
 			rate += " flaky"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID[:8], r.StartedAt.Local().Format("2006-01-02 15:04:05"),
-			paintStatus(color, r.Status), r.ScriptName, r.DeviceID, fmtMs(r.ExecutionTimeMs), rate)
+			paintStatus(color, r.Status), r.ScriptName, r.DeviceID, dur, rate)
 	}
 	return tw.Flush()
 }

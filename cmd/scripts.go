@@ -3,7 +3,6 @@ package cmd
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -43,7 +42,7 @@ outside the choices, and a required parameter left out.`,
 				app.Notice("no scripts in %s (set scripts_dir in vpt.yaml, or run a file by path: vpt run path/to/script.py)", cfg.ScriptsDir)
 				return nil
 			}
-			tw := tabwriter.NewWriter(app.IO.Out, 2, 4, 2, ' ', 0)
+			tw := newTable(app.IO.Out)
 			fmt.Fprintln(tw, "SCRIPT\tPARAMETERS")
 			for _, s := range scripts {
 				var ps []string

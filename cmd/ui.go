@@ -7,7 +7,6 @@ import (
 	"image"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -70,7 +69,7 @@ func newUIListCmd(app *App) *cobra.Command {
 			if app.jsonOut {
 				return printJSON(app, rows)
 			}
-			tw := tabwriter.NewWriter(app.IO.Out, 2, 4, 2, ' ', 0)
+			tw := newTable(app.IO.Out)
 			fmt.Fprintln(tw, "NAME\tNODES\tEDGES\tFILE")
 			for _, r := range rows {
 				if r.Error != "" {

@@ -118,7 +118,7 @@ func JUnitForCampaign(sum summary.Summary, results map[string]*store.Result, per
 			suite = c.Name + "." + e.Device
 		}
 		jc := JUnitCase{Name: cmp.Or(e.Label, e.Script), Suite: suite, Classname: cmp.Or(c.CampaignID, c.Name),
-			Status: e.Status, Attempts: len(e.Attempts), Duration: time.Duration(e.DurationMs) * time.Millisecond}
+			Status: e.Status, Attempts: e.Ran(), Duration: time.Duration(e.DurationMs) * time.Millisecond}
 		last := e.Attempts[len(e.Attempts)-1]
 		if r := results[last.ResultID]; r != nil {
 			jc.Result = r
@@ -146,7 +146,7 @@ func JUnitForCampaign(sum summary.Summary, results map[string]*store.Result, per
 // properties, its earlier attempts that did not pass as reruns, and a line
 // per attempt when there were several.
 func junitAttempts(jc *JUnitCase, e summary.Entry) {
-	jc.Properties = append(jc.Properties, JUnitProperty{"device", e.Device}, JUnitProperty{"attempts", strconv.Itoa(len(e.Attempts))})
+	jc.Properties = append(jc.Properties, JUnitProperty{"device", e.Device}, JUnitProperty{"attempts", strconv.Itoa(e.Ran())})
 	for _, k := range slices.Sorted(maps.Keys(e.Parameters)) {
 		jc.Properties = append(jc.Properties, JUnitProperty{"parameter." + k, e.Parameters[k]})
 	}

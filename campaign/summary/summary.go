@@ -42,6 +42,18 @@ type Entry struct {
 	Attempts   []Attempt         `json:"attempts"`
 }
 
+// Ran counts the attempts that ran (a not_run entry has one attempt row,
+// which did not).
+func (e Entry) Ran() int {
+	n := 0
+	for _, a := range e.Attempts {
+		if a.Status != store.StatusNotRun && a.Status != "" {
+			n++
+		}
+	}
+	return n
+}
+
 // Attempt is one run of an entry.
 type Attempt struct {
 	Attempt   int          `json:"attempt"`
