@@ -169,6 +169,14 @@ func (r rooted) GetCampaign(ctx context.Context, id string) (*Campaign, []Campai
 	return c, entries, err
 }
 
+func (r rooted) CampaignResults(ctx context.Context, campaignID string) ([]Result, error) {
+	rows, err := r.Store.CampaignResults(ctx, campaignID)
+	for i := range rows {
+		r.readResult(&rows[i])
+	}
+	return rows, err
+}
+
 func (r rooted) ListCampaigns(ctx context.Context, f CampaignFilter) ([]Campaign, error) {
 	list, err := r.Store.ListCampaigns(ctx, f)
 	for i := range list {

@@ -82,6 +82,9 @@ func TestRootedFindsFoldersWhereTheyAreNow(t *testing.T) {
 	if err != nil || gc.ReportDir != filepath.Join(moved, "campaigns", "x1") || entries[0].RunDir != filepath.Join(moved, "runs", "a") {
 		t.Fatalf("campaign %q, entry %q (%v)", gc.ReportDir, entries[0].RunDir, err)
 	}
+	if rs, err := st.CampaignResults(ctx, c.ID); err != nil || len(rs) != 1 || rs[0].RunDir != filepath.Join(moved, "runs", "a") {
+		t.Fatalf("CampaignResults: %+v %v", rs, err)
+	}
 	// Another shard joins: the row it loads is resolved too.
 	join := &store.Campaign{ID: store.NewID(), ExecutionID: "x1", Name: "n", Status: "running", StartedAt: at}
 	if joined, err := st.CreateCampaign(ctx, join); err != nil || !joined || join.ReportDir != filepath.Join(moved, "campaigns", "x1") {
