@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vpt-dev/vpt/campaign/summary"
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/results"
 	"github.com/vpt-dev/vpt/store"
@@ -31,7 +32,7 @@ IDs may be shortened to any unique prefix; "latest" is the newest run.`,
 			return app.Recover(cmd.Context(), false)
 		},
 	}
-	cmd.AddCommand(newReportListCmd(app), newReportShowCmd(app), newReportOpenCmd(app),
+	cmd.AddCommand(newReportListCmd(app), newReportCampaignsCmd(app), newReportShowCmd(app), newReportOpenCmd(app),
 		newReportRegenerateCmd(app), newReportPruneCmd(app), newReportUploadCmd(app),
 		newReportServeCmd(app), newReportTrendsCmd(app))
 	return cmd
@@ -203,13 +204,23 @@ func (a *App) result(ctx context.Context, id string) (store.Store, *store.Result
 func newReportShowCmd(app *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show [ID]",
-		Short: "Show one result: every field, its files and URLs, the last results of its script",
-		Args:  cobra.MaximumNArgs(1),
+		Short: "Show one result (every field, its files and URLs, the last results of its script) or one campaign execution",
+		Long: `Show one result: every field, its files and URLs, the last results of its
+script. ID is a run's id or a prefix of it, or "latest"; a campaign execution's
+id (or a prefix) shows the campaign: its counts, files and every entry.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, res, err := app.result(ctx, firstArg(args))
+			st, res, camp, err := findTarget(ctx, app, firstArg(args))
 			if err != nil {
 				return err
+			}
+			if camp != nil {
+				if app.jsonOut {
+					return printJSON(app, camp)
+				}
+				printCampaign(app, app.IO.Out, *camp)
+				return nil
 			}
 			history, err := st.ListResults(ctx, store.ResultFilter{Script: res.ScriptName, Limit: 10})
 			if err != nil {
@@ -306,20 +317,16 @@ func firstArg(args []string) string {
 func newReportOpenCmd(app *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "open [ID]",
-		Short: "Open a run's report in the desktop browser (or print its path)",
+		Short: "Open a run's or a campaign's report in the desktop browser (or print its path)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, res, err := app.result(cmd.Context(), firstArg(args))
+			_, res, camp, err := findTarget(cmd.Context(), app, firstArg(args))
 			if err != nil {
 				return err
 			}
-			target := filepath.Join(res.RunDir, report.ReportHTML)
-			if _, err := os.Stat(target); err != nil {
-				if res.HTMLReportR2URL == "" {
-					return &usageError{msg: fmt.Sprintf("run %s has no report at %s", res.ID[:8], target),
-						hint: "rebuild it with: vpt report regenerate " + res.ID[:8]}
-				}
-				target = res.HTMLReportR2URL
+			target, err := reportTarget(res, camp)
+			if err != nil {
+				return err
 			}
 			if opener := desktopOpener(); opener != "" {
 				if err := exec.Command(opener, target).Start(); err == nil {
@@ -331,6 +338,32 @@ func newReportOpenCmd(app *App) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// reportTarget is the report of a run or a campaign: its file when here,
+// else its uploaded URL.
+func reportTarget(res *store.Result, camp *summary.Summary) (string, error) {
+	if camp != nil {
+		c := camp.Campaign
+		target := filepath.Join(c.ReportDir, report.CampaignHTML)
+		if _, err := os.Stat(target); err == nil {
+			return target, nil
+		}
+		if c.HTMLReportR2URL == "" {
+			return "", &usageError{msg: fmt.Sprintf("campaign %s has no report at %s", c.ExecutionID, target),
+				hint: "rebuild it with: vpt report regenerate --all"}
+		}
+		return c.HTMLReportR2URL, nil
+	}
+	target := filepath.Join(res.RunDir, report.ReportHTML)
+	if _, err := os.Stat(target); err == nil {
+		return target, nil
+	}
+	if res.HTMLReportR2URL == "" {
+		return "", &usageError{msg: fmt.Sprintf("run %s has no report at %s", res.ID[:8], target),
+			hint: "rebuild it with: vpt report regenerate " + res.ID[:8]}
+	}
+	return res.HTMLReportR2URL, nil
 }
 
 // desktopOpener is the program that opens files in the user's browser,
@@ -407,28 +440,42 @@ func runPrune(ctx context.Context, app *App, o results.PruneOptions, remote bool
 			return err
 		}
 	}
-	o.RunsDir = filepath.Join(cfg.ResultsDir, "runs")
+	o.ResultsDir = cfg.ResultsDir
 	o.Warn = app.Notice
-	if o.DryRun {
-		o.Pruned = func(r store.Result) {
-			fmt.Fprintf(app.IO.Out, "would delete %s  %s  %s  %s\n", r.ID[:8], r.StartedAt.Local().Format("2006-01-02"), r.ScriptName, r.Status)
-		}
-	}
 	rep, err := results.Prune(ctx, st, o)
 	if err != nil {
 		return err
 	}
-	verb := "deleted"
-	if o.DryRun {
-		verb = "would delete"
+	if app.jsonOut {
+		return printJSON(app, rep)
 	}
-	fmt.Fprintf(app.IO.Out, "%s %d result(s), %.1f MB; kept %d\n", verb, rep.Deleted, float64(rep.Bytes)/(1<<20), rep.Kept)
-	if o.DryRun {
-		fmt.Fprintf(app.IO.Out, "would delete the events older than %s\n", o.Before.Local().Format("2006-01-02 15:04"))
-	} else {
-		fmt.Fprintf(app.IO.Out, "deleted %d event(s)\n", rep.Events)
-	}
+	printPrune(app.IO.Out, rep, o.Before)
 	return nil
+}
+
+// printPrune says what a prune did, or with --dry-run would do.
+func printPrune(w io.Writer, rep results.PruneReport, before time.Time) {
+	verb, update := "deleted", "updated"
+	if rep.DryRun {
+		verb, update = "would delete", "would update"
+		for _, r := range rep.Results {
+			fmt.Fprintf(w, "would delete %s  %s  %s  %s\n", r.ID[:8], r.StartedAt.Local().Format("2006-01-02"), r.Script, r.Status)
+		}
+		for _, id := range rep.CampaignsDeleted {
+			fmt.Fprintf(w, "would delete campaign %s (none of its runs is left)\n", id)
+		}
+	}
+	fmt.Fprintf(w, "%s %d result(s), %.1f MB; kept %d\n", verb, rep.Deleted, float64(rep.Bytes)/(1<<20), rep.Kept)
+	fmt.Fprintf(w, "%s %d campaign(s) whose runs are all gone; %s %d campaign report(s) that listed deleted runs\n",
+		verb, len(rep.CampaignsDeleted), update, len(rep.CampaignsUpdated))
+	if rep.LatestRepaired {
+		fmt.Fprintln(w, "moved latest off a deleted run")
+	}
+	if rep.DryRun {
+		fmt.Fprintf(w, "would delete the events older than %s\n", before.Local().Format("2006-01-02 15:04"))
+		return
+	}
+	fmt.Fprintf(w, "deleted %d event(s)\n", rep.Events)
 }
 
 func runRegenerate(ctx context.Context, app *App, args []string, all bool) error {

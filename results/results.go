@@ -22,6 +22,8 @@ type Store interface {
 	GetResult(ctx context.Context, id string) (*store.Result, error)
 	ListResults(ctx context.Context, f store.ResultFilter) ([]store.Result, error)
 	DeleteResult(ctx context.Context, id string) error
+	ListCampaigns(ctx context.Context, f store.CampaignFilter) ([]store.Campaign, error)
+	DeleteCampaign(ctx context.Context, id string) error
 	PruneEvents(ctx context.Context, before time.Time) (int64, error)
 }
 

@@ -70,6 +70,9 @@ type Attempt struct {
 	// distributed campaign): its run folder is RunDir on that host.
 	Host  string `json:"host,omitempty"`
 	Error string `json:"error,omitempty"`
+	// Pruned: the attempt's run was deleted since (vpt report prune); its
+	// status and duration stay, its report is gone.
+	Pruned bool `json:"pruned,omitempty"`
 }
 
 // Linker gives the link from the campaign's report to a run's report
@@ -114,6 +117,8 @@ func attempt(c *store.Campaign, a store.CampaignEntry, r *store.Result, link Lin
 	if !a.StartedAt.IsZero() && a.Status != store.StatusNotRun {
 		as.OffsetMs = a.StartedAt.Sub(c.StartedAt).Milliseconds()
 	}
+	// A run made, then pruned: its attempt stays, unlinked.
+	as.Pruned = r == nil && a.Status != store.StatusNotRun && a.Status != "" && !a.Requeued && (a.ScriptResultID != "" || a.RunDir != "")
 	if r != nil {
 		if link != nil {
 			as.Report = link(r)
