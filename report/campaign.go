@@ -73,7 +73,50 @@ func WriteCampaign(dir string, sum summary.Summary, results map[string]*store.Re
 	if err := RenderCampaign(&buf, sum); err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(dir, CampaignHTML), buf.Bytes())
+	if err := WriteFileAtomic(filepath.Join(dir, CampaignHTML), buf.Bytes()); err != nil {
+		return err
+	}
+	return linkAttempts(sum, results)
+}
+
+// linkAttempts writes again the run reports of the entries that ran more
+// than once, each linking the others (a run's report is written when it
+// ends, before its entry's next attempt exists). Runs not here are passed
+// over.
+func linkAttempts(sum summary.Summary, results map[string]*store.Result) error {
+	for _, e := range sum.Entries {
+		if e.Ran() < 2 {
+			continue
+		}
+		for _, a := range e.Attempts {
+			r := results[a.ResultID]
+			if r == nil || r.RunDir == "" || !exists(filepath.Join(r.RunDir, ReportHTML)) {
+				continue
+			}
+			var links []AttemptLink
+			for _, b := range e.Attempts {
+				if b.Status == store.StatusNotRun || b.Status == "" {
+					continue
+				}
+				l := AttemptLink{Attempt: b.Attempt, Status: b.Status, This: b.ResultID == a.ResultID}
+				if o := results[b.ResultID]; o != nil && o.RunDir != "" && exists(filepath.Join(o.RunDir, ReportHTML)) {
+					if rel, err := filepath.Rel(r.RunDir, filepath.Join(o.RunDir, ReportHTML)); err == nil {
+						l.Href = filepath.ToSlash(rel)
+					}
+				}
+				links = append(links, l)
+			}
+			if err := WriteRunAttempts(r, links); err != nil {
+				return fmt.Errorf("run %s: %w", r.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // RenderCampaign renders the campaign report.
@@ -88,9 +131,10 @@ func RenderCampaign(w *bytes.Buffer, sum summary.Summary) error {
 			if a.Host != "" && a.RunDir != "" {
 				where = a.Host + ":" + a.RunDir
 			}
-			atts = append(atts, []any{a.Attempt, a.Status, a.Report, a.DurationMs, a.Device, a.OffsetMs, a.ResultID, a.Error, where})
+			atts = append(atts, []any{a.Attempt, a.Status, a.Report, a.DurationMs, a.Device, a.OffsetMs, a.ResultID, a.Error, where, a.Pruned})
 		}
-		rows = append(rows, []any{e.Index, e.Script, e.Device, e.Status, e.DurationMs, atts})
+		rows = append(rows, []any{e.Index, e.Script, e.Device, e.Status, e.DurationMs, atts,
+			cmp.Or(e.Label, e.Script), paramsText(e.Parameters), why(e)})
 	}
 	p := campaignPage{C: sum.Campaign, S: sum.Campaign.Stats, Rows: len(rows), Data: rows}
 	for d := range devices {
@@ -100,6 +144,33 @@ func RenderCampaign(w *bytes.Buffer, sum summary.Summary) error {
 	}
 	sort.Strings(p.Devices)
 	return templates().ExecuteTemplate(w, "campaign.html.tmpl", p)
+}
+
+// paramsText is an entry's parameters as the page shows them: k=v, in
+// key order.
+func paramsText(ps map[string]string) string {
+	parts := make([]string, 0, len(ps))
+	for _, k := range slices.Sorted(maps.Keys(ps)) {
+		parts = append(parts, k+"="+ps[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+// why is the reason an entry did not pass: its last attempt's error, or
+// for a flaky one the first failure it recovered from.
+func why(e summary.Entry) string {
+	switch e.Status {
+	case store.StatusPassed:
+		return ""
+	case store.StatusFlaky:
+		for _, a := range e.Attempts {
+			if a.Status != store.StatusPassed && a.Status != store.StatusNotRun && a.Error != "" {
+				return "recovered from: " + firstLineOr(a.Error, "")
+			}
+		}
+		return ""
+	}
+	return firstLineOr(e.Attempts[len(e.Attempts)-1].Error, string(e.Status))
 }
 
 // JUnitForCampaign is the JUnit document of a campaign: one testsuite for

@@ -291,3 +291,27 @@ func TestRunReportAVGolden(t *testing.T) {
 		}
 	}
 }
+
+// Nested metadata reads as indented JSON, its characters escaped for
+// HTML once (not as \u003c).
+func TestMetadataReadsAsJSON(t *testing.T) {
+	r := fixture()
+	r.Metadata = map[string]any{"nested": map[string]any{"tag": "<b>&", "n": []any{1, 2}}, "plain": "a<b"}
+	var buf bytes.Buffer
+	if err := RenderRun(&buf, r, fixtureLog, false); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	page = page[strings.Index(page, `aria-label="Metadata"`):]
+	page = page[:strings.Index(page, "</section>")]
+	if strings.Contains(page, `\u003c`) || strings.Contains(page, `\u0026`) {
+		t.Fatalf("metadata shows JSON's HTML escapes:\n%s", page[:800])
+	}
+	want := "{\n  &#34;n&#34;: [\n    1,\n    2\n  ],\n  &#34;tag&#34;: &#34;&lt;b&gt;&amp;&#34;\n}"
+	if !strings.Contains(page, want) {
+		t.Fatalf("nested metadata not as indented JSON; page has:\n%s", page[:600])
+	}
+	if !strings.Contains(page, "<td class=\"value\">a&lt;b</td>") {
+		t.Fatal("a text value is not shown as it is")
+	}
+}
