@@ -202,6 +202,8 @@ func planCampaign(ctx context.Context, app *App, cfg *Config, reg *capture.Regis
 		app.Notice("rerunning %d script(s) that did not pass in %s", len(plan.Entries), prev)
 	}
 	switch {
+	case o.dryRun && app.jsonOut:
+		return nil, printJSON(app, newPlanView(plan))
 	case o.dryRun:
 		printPlan(app, plan)
 		return nil, nil

@@ -328,6 +328,10 @@ func newReportOpenCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if app.jsonOut {
+				// Where the report is; a program reading it opens it itself.
+				return printJSON(app, newOpenView(res, camp, target))
+			}
 			if opener := desktopOpener(); opener != "" {
 				if err := exec.Command(opener, target).Start(); err == nil {
 					fmt.Fprintln(app.IO.Err, "opened", target)
@@ -364,6 +368,31 @@ func reportTarget(res *store.Result, camp *summary.Summary) (string, error) {
 			hint: "rebuild it with: vpt report regenerate " + res.ID[:8]}
 	}
 	return res.HTMLReportR2URL, nil
+}
+
+// openView is `vpt report open --json`: where a report is.
+type openView struct {
+	Kind string `json:"kind"` // run or campaign
+	ID   string `json:"id"`   // the run's id, or the campaign's execution id
+	// Path is the report's file on this machine; URL its uploaded copy
+	// (the one of the two it opens: the file when it is here).
+	Path string `json:"path,omitempty"`
+	URL  string `json:"url,omitempty"`
+}
+
+func newOpenView(res *store.Result, camp *summary.Summary, target string) openView {
+	v := openView{Kind: "run"}
+	if camp != nil {
+		v.Kind, v.ID = "campaign", camp.Campaign.ExecutionID
+	} else {
+		v.ID = res.ID
+	}
+	if strings.Contains(target, "://") {
+		v.URL = target
+	} else {
+		v.Path = target
+	}
+	return v
 }
 
 // desktopOpener is the program that opens files in the user's browser,
@@ -507,6 +536,9 @@ func runRegenerate(ctx context.Context, app *App, args []string, all bool) error
 	rep, err := results.Regenerate(ctx, st, cfg.ResultsDir, targets, !all)
 	if err != nil {
 		return err
+	}
+	if app.jsonOut {
+		return printJSON(app, map[string]int{"regenerated": rep.Done, "skipped": rep.Skipped})
 	}
 	fmt.Fprintf(app.IO.Out, "regenerated %d report(s)", rep.Done)
 	if rep.Skipped > 0 {

@@ -30,7 +30,9 @@ outside the choices, and a required parameter left out.`,
 				return err
 			}
 			for i := range scripts {
-				scripts[i].Params = executor.ReadParams(scripts[i].Path)
+				if scripts[i].Params = executor.ReadParams(scripts[i].Path); scripts[i].Params == nil {
+					scripts[i].Params = []executor.Param{} // [] in JSON: it has none
+				}
 			}
 			if app.jsonOut {
 				if scripts == nil {

@@ -74,3 +74,16 @@ func paramText(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// Labels are the test names of a campaign file's entries (its script
+// configurations, as the campaign row keeps them or as campaign.File
+// holds them), in file order: each entry's name:, else its script and
+// parameters.
+func Labels(scriptConfigurations any) []string {
+	configs := entryConfigs(scriptConfigurations)
+	out := make([]string, len(configs))
+	for i, c := range configs {
+		out[i] = c.label()
+	}
+	return out
+}
