@@ -183,7 +183,10 @@ func newUIReferenceCmd(app *App) *cobra.Command {
 		Short: "Capture a node's reference image from a device",
 		Long: `Navigate a device to NODE and save its screenshot (or a region of it) as the
 reference image of the node's image verification, beside the userinterface:
-<userinterfaces_dir>/<ui>/<node>.png.`,
+<userinterfaces_dir>/<ui>/<node>.png. The region is the one the node's image
+verification searches unless --region says otherwise, and must lie on the
+screen. NODE itself is not verified on arrival, so a broken reference can be
+captured again. The file is written in the format its name says (.png, .jpg).`,
 		Example: `  vpt ui reference live --device device1 --region 40,10,600,100`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -197,7 +200,7 @@ reference image of the node's image verification, beside the userinterface:
 	}
 	cmd.Flags().StringVarP(&device, "device", "d", "device1", "device `id` to capture from")
 	cmd.Flags().StringVarP(&name, "userinterface", "u", "", "userinterface `name` (default: the device's)")
-	cmd.Flags().StringVar(&region, "region", "", "crop to `x,y,width,height`")
+	cmd.Flags().StringVar(&region, "region", "", "crop to `x,y,width,height` (default: the region of the node's image verification)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "image `file` (default: the node's reference, or <ui>/<node>.png)")
 	return cmd
 }
@@ -221,8 +224,12 @@ func runUIReference(ctx context.Context, app *App, req executor.ReferenceRequest
 		return err
 	}
 	if app.jsonOut {
-		return printJSON(app, referenceView{Path: ref.Path, Width: ref.Size.X, Height: ref.Size.Y, Node: ref.Node,
-			UIFile: ref.UIFile, Verification: ref.Verification})
+		v := referenceView{Path: ref.Path, Width: ref.Size.X, Height: ref.Size.Y, Node: ref.Node,
+			UIFile: ref.UIFile, Verification: ref.Verification}
+		if r := ref.Region; !r.Empty() {
+			v.Region = []int{r.Min.X, r.Min.Y, r.Dx(), r.Dy()}
+		}
+		return printJSON(app, v)
 	}
 	fmt.Fprintf(app.IO.Out, "saved %s (%dx%d)\n", ref.Path, ref.Size.X, ref.Size.Y)
 	if ref.Verification != "" {
@@ -236,6 +243,9 @@ type referenceView struct {
 	Path   string `json:"path"`
 	Width  int    `json:"width"`
 	Height int    `json:"height"`
+	// Region is the part of the screen saved, [x, y, width, height]
+	// (absent: the whole screen).
+	Region []int  `json:"region,omitempty"`
 	Node   string `json:"node"`
 	UIFile string `json:"userinterface_file,omitempty"`
 	// Verification is the image verification to add to the node's YAML
