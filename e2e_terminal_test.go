@@ -147,3 +147,27 @@ func TestAbandonedRunsShowHowLongTheyRan(t *testing.T) {
 		os.RemoveAll(filepath.Join(p.dir, "vpt-results"))
 	}
 }
+
+// report list: which host ran each run (a lab's hosts each have a
+// device1), a filter by host, statuses in any case, scripts by file name.
+func TestReportListHostsAndFilters(t *testing.T) {
+	p := campaignProject(t)
+	p.vptEnv([]string{"HOST_NAME=rack-a"}, "run", "ok").expect(t, 0)
+	p.vptEnv([]string{"HOST_NAME=rack-b"}, "run", "bad").expect(t, 1)
+
+	r := p.vpt("report", "list")
+	r.expectOut(t, 0, "HOST", "rack-a", "rack-b")
+	p.vpt("report", "list", "--host", "rack-a").expectOut(t, 0, "rack-a", "ok")
+	if r := p.vpt("report", "list", "--host", "rack-a"); strings.Contains(r.stdout, "rack-b") {
+		t.Fatalf("--host rack-a lists rack-b's run:\n%s", r.stdout)
+	}
+	if r := p.vpt("report", "list", "--status", "FAILED"); r.code != 0 || !strings.Contains(r.stdout, "bad") || strings.Contains(r.stdout, " ok ") {
+		t.Fatalf("--status FAILED: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := p.vpt("report", "list", "--script", "ok.py"); r.code != 0 || !strings.Contains(r.stdout, "ok") || strings.Contains(r.stdout, "bad") {
+		t.Fatalf("--script ok.py: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := p.vpt("report", "list", "--script", "test_scripts/ok.py"); r.code != 0 || !strings.Contains(r.stdout, "rack-a") {
+		t.Fatalf("--script test_scripts/ok.py: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -39,8 +39,8 @@ IDs may be shortened to any unique prefix; "latest" is the newest run.`,
 }
 
 type listOptions struct {
-	script, status, device, campaign, since string
-	limit                                   int
+	script, status, device, host, campaign, since string
+	limit                                         int
 }
 
 func newReportListCmd(app *App) *cobra.Command {
@@ -49,16 +49,18 @@ func newReportListCmd(app *App) *cobra.Command {
 		Use:   "list",
 		Short: "List results, newest first, with each script's recent pass rate",
 		Example: `  vpt report list --status failed --since 24h
-  vpt report list --script goto --limit 20 --json`,
+  vpt report list --script goto --limit 20 --json
+  vpt report list --host rack-2 --device device1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runReportList(cmd.Context(), app, o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.script, "script", "", "only this `script`")
-	f.StringVar(&o.status, "status", "", "only these `statuses` (comma list: passed,failed,error,timeout,interrupted,abandoned,running)")
+	f.StringVar(&o.script, "script", "", "only this `script` (its name, goto, or its file, goto.py)")
+	f.StringVar(&o.status, "status", "", "only these `statuses` (comma list, any case: passed,failed,error,timeout,interrupted,abandoned,running)")
 	f.StringVar(&o.device, "device", "", "only this device `id` or name")
+	f.StringVar(&o.host, "host", "", "only runs of this `host` (host_name; every host of a lab has a device1)")
 	f.StringVar(&o.campaign, "campaign", "", "only runs of this campaign execution `id`")
 	f.StringVar(&o.since, "since", "", "only runs started within this `age` (24h, 7d) or since a date (2026-11-01)")
 	f.IntVar(&o.limit, "limit", 50, "at most `n` results (0: all)")
@@ -73,14 +75,18 @@ type reportRow struct {
 }
 
 func runReportList(ctx context.Context, app *App, o listOptions) error {
+	cfg, err := app.Config()
+	if err != nil {
+		return err
+	}
 	st, err := app.Store(ctx)
 	if err != nil {
 		return err
 	}
-	f := store.ResultFilter{Script: o.script, Device: o.device, Campaign: o.campaign, Limit: o.limit}
+	f := store.ResultFilter{Script: scriptName(cfg.ScriptsDir, o.script), Device: o.device, Host: o.host, Campaign: o.campaign, Limit: o.limit}
 	if o.status != "" {
 		for _, s := range strings.Split(o.status, ",") {
-			s = strings.TrimSpace(s)
+			s = strings.ToLower(strings.TrimSpace(s))
 			if !validStatus(s) {
 				return &usageError{msg: fmt.Sprintf("--status %q: unknown status", s),
 					hint: "use passed, failed, error, timeout, interrupted, abandoned or running"}
@@ -125,7 +131,7 @@ func runReportList(ctx context.Context, app *App, o listOptions) error {
 	}
 	color := app.IO.ColorOut()
 	tw := newTable(app.IO.Out)
-	fmt.Fprintln(tw, "ID\tSTARTED\tSTATUS\tSCRIPT\tDEVICE\tDURATION\tPASS RATE")
+	fmt.Fprintln(tw, "ID\tSTARTED\tSTATUS\tSCRIPT\tHOST\tDEVICE\tDURATION\tPASS RATE")
 	now := time.Now()
 	for _, r := range rows {
 		s := stats[r.ScriptName]
@@ -141,10 +147,27 @@ func runReportList(ctx context.Context, app *App, o listOptions) error {
 		if s.Flaky() {
 			rate += " flaky"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID[:8], r.StartedAt.Local().Format("2006-01-02 15:04:05"),
-			paintStatus(color, r.Status), r.ScriptName, r.DeviceID, dur, rate)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID[:8], r.StartedAt.Local().Format("2006-01-02 15:04:05"),
+			paintStatus(color, r.Status), r.ScriptName, r.HostName, r.DeviceID, dur, rate)
 	}
 	return tw.Flush()
+}
+
+// scriptName is how results name the script s names: its name (goto,
+// gw/smartping), or its file (goto.py, or a path inside the scripts folder).
+func scriptName(scriptsDir, s string) string {
+	if s == "" {
+		return ""
+	}
+	name := strings.TrimSuffix(s, ".py")
+	if abs, err := filepath.Abs(name); err == nil {
+		if dir, err := filepath.Abs(scriptsDir); err == nil {
+			if rel, err := filepath.Rel(dir, abs); err == nil && !strings.HasPrefix(rel, "..") && fileExists(abs+".py") {
+				return filepath.ToSlash(rel)
+			}
+		}
+	}
+	return filepath.ToSlash(name)
 }
 
 func validStatus(s string) bool {
