@@ -182,12 +182,15 @@ func RenderRunLinked(w io.Writer, res *store.Result, tail []byte, truncated bool
 }
 
 func renderRun(w io.Writer, res *store.Result, tail []byte, truncated bool, link func(rel string) string, attempts []AttemptLink) error {
+	// Links out of the run folder hold in the results folder's layout
+	// only, not in a copy kept apart (an uploaded report).
+	local := link == nil
 	if link == nil {
 		link = func(rel string) string { return rel }
 	}
 	p := runPage{R: res, Status: string(res.Status), LogBytes: res.Details.OutputBytes, LogCut: truncated,
 		DurationMs: res.ExecutionTimeMs, Campaign: res.Details.CampaignID, LogHref: link(OutputLog), ResultHref: link(ResultJSON)}
-	if id := res.Details.CampaignID; id != "" {
+	if id := res.Details.CampaignID; id != "" && local {
 		// Run folders are <results>/runs/<id>, campaign folders
 		// <results>/campaigns/<execution id>.
 		p.CampaignHref = "../../campaigns/" + url.PathEscape(id) + "/" + CampaignHTML
