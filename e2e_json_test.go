@@ -95,6 +95,20 @@ script_configurations:
 	if regen["regenerated"] != 1 {
 		t.Fatalf("report regenerate: %v", regen)
 	}
+	env := []string{"VPT_UPLOAD_ENDPOINT=file://" + filepath.Join(p.dir, "published"), "VPT_UPLOAD_PUBLIC_URL=https://lab.example/vpt"}
+	var up struct {
+		Uploaded []struct {
+			ID        string `json:"id"`
+			ReportURL string `json:"report_url"`
+		} `json:"uploaded"`
+		Failed  []any `json:"failed"`
+		Skipped []any `json:"skipped"`
+	}
+	decode(t, p.vptEnv(env, "report", "upload", res.ID, "--json"), 0, &up)
+	if len(up.Uploaded) != 1 || up.Uploaded[0].ID != res.ID || !strings.HasPrefix(up.Uploaded[0].ReportURL, "https://lab.example/vpt/") ||
+		up.Failed == nil || up.Skipped == nil {
+		t.Fatalf("report upload: %+v", up)
+	}
 	var prune struct {
 		DryRun  bool `json:"dry_run"`
 		Deleted int  `json:"deleted"`
