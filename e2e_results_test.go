@@ -200,3 +200,29 @@ script_configurations:
 		t.Fatal("latest is left pointing at nothing")
 	}
 }
+
+// A retried entry's run reports link each other, and keep doing so when
+// one is uploaded later (which writes the run's report again).
+func TestAttemptLinksSurviveAnUpload(t *testing.T) {
+	p := campaignProject(t)
+	p.write("c.yaml", "campaign_id: retry\nname: Retry\ndevice: device1\nscript_configurations:\n  - {script_name: second_try, retries: 1}\n")
+	p.vpt("campaign", "c.yaml").expect(t, 0)
+	sum := p.campaignSummary(t)
+	if len(sum.Entries) != 1 || len(sum.Entries[0].Attempts) != 2 {
+		t.Fatalf("entries: %+v", sum.Entries)
+	}
+	id := sum.Entries[0].Attempts[0].ResultID
+	first := filepath.Join(p.dir, "vpt-results", "runs", id, "report.html")
+	second := "../" + sum.Entries[0].Attempts[1].ResultID + "/report.html"
+	links := func(when string) {
+		t.Helper()
+		b, err := os.ReadFile(first)
+		if err != nil || !strings.Contains(string(b), `href="`+second+`"`) {
+			t.Fatalf("%s: the first attempt's report does not link the second (%s): %v", when, second, err)
+		}
+	}
+	links("after the campaign")
+	env := []string{"VPT_UPLOAD_ENDPOINT=file://" + filepath.Join(p.dir, "published"), "VPT_UPLOAD_PUBLIC_URL=https://lab.example/vpt"}
+	p.vptEnv(env, "report", "upload", id).expectOut(t, 0, "uploaded")
+	links("after the upload")
+}
