@@ -23,9 +23,10 @@ func newReportCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report",
 		Short: "Browse, open, regenerate, upload and prune stored results",
-		Long: `Work with the results store and the run folders: list results, show one, open
-its HTML report, rebuild reports after an upgrade, upload them, prune old ones.
-IDs may be shortened to any unique prefix; "latest" is the newest run.`,
+		Long: `Work with the results store and the run folders: list results and campaign
+executions, show one, open its HTML report, rebuild reports after an upgrade,
+upload them, prune old ones. IDs may be shortened to any unique prefix;
+"latest" is the newest run; show and open take a campaign execution id too.`,
 		// Results read here are current: the rows of vpt processes that died
 		// are finished first (their video is left to the next run).
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
@@ -454,7 +455,12 @@ func newReportPruneCmd(app *App) *cobra.Command {
 	var keepFailed, dryRun, remote bool
 	cmd := &cobra.Command{
 		Use:   "prune --older-than AGE",
-		Short: "Delete old results: their run folders and rows (never a running run)",
+		Short: "Delete old results: their run folders and rows (never a running run), and campaigns left with none",
+		Long: `Delete the results that started before --older-than: the row, the run folder,
+with --remote the uploaded copy. No reference is left pointing at nothing: a
+campaign execution whose runs are all gone is deleted (row and folder), one
+that keeps some has its report written again with the pruned runs marked, and
+the results folder's latest link moves to the newest run left.`,
 		Example: `  vpt report prune --older-than 30d --keep-failed --dry-run
   vpt report prune --older-than 90d --remote`,
 		Args: cobra.NoArgs,
