@@ -223,3 +223,108 @@ vpt.fail("reason " + P)
 		t.Fatalf("title %q", st.Title)
 	}
 }
+
+// campaignInspect reads what the campaign page shows once its script has
+// rendered the entries.
+const campaignInspect = `
+var done = arguments[arguments.length - 1];
+function bg(sel) { var e = document.querySelector(sel); return e ? getComputedStyle(e).backgroundColor : ""; }
+var rows = Array.prototype.slice.call(document.querySelectorAll("#rows tr")).map(function (tr) {
+  return { id: tr.id, text: tr.textContent, why: (tr.querySelector("td.why") || {}).textContent || "",
+    links: Array.prototype.slice.call(tr.querySelectorAll("a.att")).map(function (a) { return a.getAttribute("href"); }) };
+});
+done({
+  headers: Array.prototype.slice.call(document.querySelectorAll("table.entries th")).map(function (th) { return th.textContent; }),
+  rows: rows,
+  legend: Array.prototype.slice.call(document.querySelectorAll("#legend li")).map(function (li) { return li.textContent; }),
+  flaky: bg("#rows .badge.st-flaky"), timeout: bg("#rows .badge.st-timeout"), failed: bg("#rows .badge.st-failed"),
+  swatchFlaky: bg("#legend .swatch.st-flaky"), swatchTimeout: bg("#legend .swatch.st-timeout"),
+  timelineHeight: document.getElementById("timeline").clientHeight
+});`
+
+type campaignPageState struct {
+	Headers []string `json:"headers"`
+	Rows    []struct {
+		ID    string   `json:"id"`
+		Text  string   `json:"text"`
+		Why   string   `json:"why"`
+		Links []string `json:"links"`
+	} `json:"rows"`
+	Legend        []string `json:"legend"`
+	Flaky         string   `json:"flaky"`
+	Timeout       string   `json:"timeout"`
+	Failed        string   `json:"failed"`
+	SwatchFlaky   string   `json:"swatchFlaky"`
+	SwatchTimeout string   `json:"swatchTimeout"`
+	Height        int      `json:"timelineHeight"`
+}
+
+// The campaign report says why each entry did not pass, with its
+// parameters; flaky and timeout have colours of their own, the timeline a
+// legend; a run's report links back to its campaign and its other attempts.
+func TestCampaignReportInBrowser(t *testing.T) {
+	p := campaignProject(t)
+	p.write("c.yaml", `campaign_id: page
+name: Page
+device: device1
+script_configurations:
+  - {script_name: ok}
+  - {script_name: bad, name: the bad one}
+  - {script_name: nap, parameters: {s: 0.1}}
+  - {script_name: second_try, retries: 1}
+  - {script_name: nap, parameters: {s: 5}, timeout: 1s}
+`)
+	p.vpt("campaign", "c.yaml").expect(t, 1)
+	sum := p.campaignSummary(t)
+	dir := filepath.Join(p.dir, "vpt-results", "campaigns", sum.Campaign.ExecutionID)
+	wd := startBrowser(t)
+	wd.call("POST", wd.s("/url"), map[string]string{"url": "file://" + filepath.Join(dir, "index.html")}, nil)
+	var st campaignPageState
+	wd.call("POST", wd.s("/execute/async"), map[string]any{"script": campaignInspect, "args": []any{}}, &st)
+	wd.screenshot(t, "campaign-report.png")
+	if strings.Join(st.Headers, ",") != "#,Test,Device,Status,Duration,Why,Attempts" || len(st.Rows) != 5 {
+		t.Fatalf("headers %v, %d rows", st.Headers, len(st.Rows))
+	}
+	bad, nap, flaky, slow := st.Rows[1], st.Rows[2], st.Rows[3], st.Rows[4]
+	if !strings.Contains(bad.Text, "the bad one") || !strings.Contains(bad.Why, "exit code 1") {
+		t.Fatalf("the failed entry: %+v", bad)
+	}
+	if !strings.Contains(nap.Text, "nap[s=0.1]") || !strings.Contains(nap.Text, "s=0.1") || nap.Why != "" {
+		t.Fatalf("the parametrised entry: %+v", nap)
+	}
+	if !strings.Contains(flaky.Why, "recovered from") || len(flaky.Links) != 2 || flaky.ID != "entry-4" {
+		t.Fatalf("the flaky entry: %+v", flaky)
+	}
+	if !strings.Contains(slow.Why, "timeout") && !strings.Contains(slow.Why, "timed out") {
+		t.Fatalf("the entry that timed out: %+v", slow)
+	}
+	if st.Flaky == "" || st.Timeout == "" || st.Flaky == st.Timeout || st.Flaky == st.Failed || st.Timeout == st.Failed {
+		t.Fatalf("badge colours: flaky %q, timeout %q, failed %q", st.Flaky, st.Timeout, st.Failed)
+	}
+	if st.SwatchFlaky != st.Flaky || st.SwatchTimeout != st.Timeout || len(st.Legend) < 6 {
+		t.Fatalf("legend %v: flaky %q timeout %q", st.Legend, st.SwatchFlaky, st.SwatchTimeout)
+	}
+	if errs := wd.consoleErrors(t); len(errs) > 0 {
+		t.Fatalf("console errors: %v", errs)
+	}
+
+	// The flaky entry's first attempt: its report links the campaign and
+	// the attempt that passed.
+	first := filepath.Join(dir, filepath.FromSlash(flaky.Links[0]))
+	wd.call("POST", wd.s("/url"), map[string]string{"url": "file://" + first}, nil)
+	var links struct {
+		Campaign string   `json:"campaign"`
+		Attempts []string `json:"attempts"`
+	}
+	wd.call("POST", wd.s("/execute/async"), map[string]any{"script": `var done = arguments[arguments.length - 1];
+var c = document.getElementById("campaign-link");
+done({campaign: c ? c.href : "", attempts: Array.prototype.slice.call(document.querySelectorAll(".attempts a")).map(function (a) { return a.href; })});`,
+		"args": []any{}}, &links)
+	if links.Campaign != "file://"+filepath.Join(dir, "index.html") {
+		t.Fatalf("the run report links its campaign as %q", links.Campaign)
+	}
+	second := filepath.Join(dir, filepath.FromSlash(flaky.Links[1]))
+	if len(links.Attempts) != 1 || links.Attempts[0] != "file://"+second {
+		t.Fatalf("the run report links its other attempts as %v, want %s", links.Attempts, second)
+	}
+}

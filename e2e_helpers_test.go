@@ -218,15 +218,17 @@ func (p *project) results() []store.Result {
 	return rows
 }
 
-// store opens the project's store (the default SQLite one); the caller
+// store opens the project's store (the default SQLite one) as vpt does,
+// its run folders found in the project's results folder; the caller
 // closes it.
 func (p *project) store() store.Store {
 	p.t.Helper()
-	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(p.dir, "vpt-results", "vpt.db"))
+	results := filepath.Join(p.dir, "vpt-results")
+	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(results, "vpt.db"))
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	return st
+	return store.Rooted(st, results)
 }
 
 // only returns the single result of the project, read from its run folder.

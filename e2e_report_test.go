@@ -119,7 +119,7 @@ for s in x:
     for c in s:
         print(s.name, c.classname, c.name, c.time, [type(r).__name__ for r in c.result], "boom" in (c.system_out or ""))
 `, junit).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "vpt.device1 vpt.device1 bad") || !strings.Contains(string(out), "['Failure'] True") {
+	if err != nil || !strings.Contains(string(out), "vpt vpt bad") || !strings.Contains(string(out), "['Failure'] True") {
 		t.Fatalf("junitparser: %v\n%s", err, out)
 	}
 }

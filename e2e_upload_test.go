@@ -75,10 +75,7 @@ func pendingRun(t *testing.T, p *project, env []string) store.Result {
 // row reads one row from the project's store.
 func (p *project) row(t *testing.T, id string) *store.Result {
 	t.Helper()
-	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(p.dir, "vpt-results", "vpt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := p.store()
 	defer st.Close()
 	r, err := st.GetResult(context.Background(), id)
 	if err != nil {

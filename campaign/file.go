@@ -51,7 +51,10 @@ type ExecutionConfig struct {
 
 // Entry is one script configuration.
 type Entry struct {
-	ScriptName  string `yaml:"script_name" json:"script_name"`
+	ScriptName string `yaml:"script_name" json:"script_name"`
+	// Name is the entry's test name in reports and JUnit (default: the
+	// script and its parameters, as Label gives it).
+	Name        string `yaml:"name" json:"name,omitempty"`
 	ScriptType  string `yaml:"script_type" json:"script_type,omitempty"`
 	Description string `yaml:"description" json:"description,omitempty"`
 	Parameters  Params `yaml:"parameters" json:"parameters,omitempty"`

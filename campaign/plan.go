@@ -145,6 +145,7 @@ func checkFile(f *File, env Environment, s Settings, at problemAt) {
 	if len(f.ScriptConfigurations) == 0 {
 		at("script_configurations", "no scripts to run", "list at least one {script_name: …}", "script_configurations")
 	}
+	checkNames(f, at)
 	if f.UserInterfaceName != "" {
 		if _, err := env.UIs.Find(f.UserInterfaceName); err != nil {
 			at("userinterface_name", firstLine(err.Error()), "", "userinterface_name")
@@ -204,6 +205,23 @@ func checkEntryDevice(env Environment, known map[string]capture.DeviceConfig, po
 			"add it with --device, or remove the entry's device", path...)
 	case !suits(d, uiName):
 		at(field, fmt.Sprintf("device %s shows userinterface %s, not %s", id, d.UserInterface, uiName), "", path...)
+	}
+}
+
+// checkNames refuses two entries of one name: CI systems keep one test
+// case of a name (and class), so the other's result would be lost.
+func checkNames(f *File, at problemAt) {
+	first := map[string]int{}
+	for i, e := range f.ScriptConfigurations {
+		if e.Name == "" {
+			continue
+		}
+		if j, ok := first[e.Name]; ok {
+			at(fmt.Sprintf("script_configurations[%d].name", i), fmt.Sprintf("%q is also the name of entry %d", e.Name, j+1),
+				"give each entry its own name: it is the test's name in JUnit", "script_configurations", i, "name")
+			continue
+		}
+		first[e.Name] = i
 	}
 }
 

@@ -81,15 +81,12 @@ func recoverCampaign(ctx context.Context, st RecoveryStore, c *store.Campaign, r
 	if dir == "" {
 		dir = report.CampaignDir(resultsDir, c.ExecutionID)
 	}
-	sum, _, err := summary.Load(ctx, st, c.ID, report.RunLink(dir))
+	sum, results, err := summary.Load(ctx, st, c.ID, report.RunLink(dir))
 	if err != nil {
 		return false, err
 	}
 	total := c.Stats.Total
-	end := c.HeartbeatAt
-	if end.Before(c.StartedAt) {
-		end = c.StartedAt
-	}
+	end := lastSign(c, sum)
 	c.Stats = summary.Stats(sum, total)
 	c.Status, c.Success, c.CompletedAt, c.ReportDir = StatusAbandoned, false, &end, dir
 	c.ExecutionTimeMs = end.Sub(c.StartedAt).Milliseconds()
@@ -103,6 +100,27 @@ func recoverCampaign(ctx context.Context, st RecoveryStore, c *store.Campaign, r
 		return false, err
 	}
 	sum.Campaign = c
-	_ = report.WriteCampaign(dir, sum)
+	_ = report.WriteCampaign(dir, sum, results)
 	return true, nil
+}
+
+// lastSign is when a campaign was last known alive: its last heartbeat,
+// or the end of its latest attempt, since a campaign that dies before its
+// first heartbeat has only those.
+func lastSign(c *store.Campaign, sum summary.Summary) time.Time {
+	end := c.HeartbeatAt
+	if end.Before(c.StartedAt) {
+		end = c.StartedAt
+	}
+	for _, e := range sum.Entries {
+		for _, a := range e.Attempts {
+			if a.StartedAt.IsZero() {
+				continue
+			}
+			if done := a.StartedAt.Add(time.Duration(a.DurationMs) * time.Millisecond); done.After(end) {
+				end = done
+			}
+		}
+	}
+	return end.UTC()
 }

@@ -132,7 +132,7 @@ func (r *Runner) finalise(ctx context.Context, plan *Plan, out *Outcome, shard i
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	out.Summary = sum
-	if err := report.WriteCampaign(out.Dir, sum); err != nil {
+	if err := report.WriteCampaign(out.Dir, sum, results); err != nil {
 		return fmt.Errorf("campaign report: %w", err)
 	}
 	return nil

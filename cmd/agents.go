@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,7 +44,7 @@ func printAgents(app *App, list []agent.AgentInfo) {
 		return
 	}
 	color := app.IO.ColorOut()
-	tw := tabwriter.NewWriter(app.IO.Out, 2, 4, 2, ' ', 0)
+	tw := newTable(app.IO.Out)
 	fmt.Fprintln(tw, "AGENT\tHOST\tVERSION\tSTATE\tHEARTBEAT\tDEVICE\tMODEL\tTAGS\tDEVICE STATE")
 	for _, a := range list {
 		state := a.Status()

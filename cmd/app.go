@@ -154,6 +154,9 @@ func (a *App) Store(ctx context.Context) (store.Store, error) {
 	if !cfg.Events {
 		st = store.WithoutEvents(st)
 	}
+	// Rows record run folders relative to the results folder, so that a
+	// moved or copied one (a CI artifact) keeps working.
+	st = store.Rooted(st, cfg.ResultsDir)
 	a.store = st
 	return st, nil
 }

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -202,6 +202,8 @@ func planCampaign(ctx context.Context, app *App, cfg *Config, reg *capture.Regis
 		app.Notice("rerunning %d script(s) that did not pass in %s", len(plan.Entries), prev)
 	}
 	switch {
+	case o.dryRun && app.jsonOut:
+		return nil, printJSON(app, newPlanView(plan))
 	case o.dryRun:
 		printPlan(app, plan)
 		return nil, nil
@@ -304,7 +306,7 @@ func printPlan(app *App, plan *campaign.Plan) {
 		fmt.Fprintf(w, ", shard %d/%d", plan.Options.Shard, plan.Options.Shards)
 	}
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	tw := newTable(w)
 	fmt.Fprintln(tw, "#\tSCRIPT\tDEVICE\tTIMEOUT\tRETRIES\tARGUMENTS")
 	for _, e := range plan.Entries {
 		dev := e.Device
@@ -330,11 +332,11 @@ func printCampaignSummary(app *App, out *campaign.Outcome, junit string) {
 			}
 		}
 		if len(notable) > 0 {
-			fmt.Fprintf(w, "%d scripts; the %d that did not simply pass:\n", len(entries), len(notable))
+			fmt.Fprintf(w, "%s; the %d that did not simply pass:\n", plural(len(entries), "script"), len(notable))
 		}
 	}
 	if len(notable) > 0 {
-		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		tw := newTable(w)
 		fmt.Fprintln(tw, "#\tSCRIPT\tDEVICE\tATTEMPTS\tSTATUS\tDURATION\tWHY")
 		for _, e := range notable {
 			why := ""
@@ -344,22 +346,13 @@ func printCampaignSummary(app *App, out *campaign.Outcome, junit string) {
 					why = why[:70] + "…"
 				}
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Index+1, e.Script, e.Device, len(e.Attempts),
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", e.Index+1, cmp.Or(e.Label, e.Script), e.Device, e.Ran(),
 				paintStatus(color, e.Status), fmtMs(e.DurationMs), why)
 		}
 		tw.Flush()
 	}
 	s := c.Stats
-	parts := []string{fmt.Sprintf("%d passed", s.Passed)}
-	for _, x := range []struct {
-		n    int
-		what string
-	}{{s.Flaky, "flaky"}, {s.Failed, "failed"}, {s.Timeout, "timed out"}, {s.Error, "errors"}, {s.Interrupted, "interrupted"}, {s.NotRun, "not run"}} {
-		if x.n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
-		}
-	}
-	fmt.Fprintf(w, "%s %s: %d scripts, %s in %s\n", paintVerdict(color, c.Status), c.Name, s.Total, strings.Join(parts, ", "),
+	fmt.Fprintf(w, "%s %s: %s, %s in %s\n", paintVerdict(color, c.Status), c.Name, plural(s.Total, "script"), statsText(s),
 		fmtMs(c.ExecutionTimeMs))
 	if c.Status == campaign.StatusRunning && c.ShardTotal > 1 {
 		fmt.Fprintf(w, "  shards done: %v of %d; the execution completes with the last shard\n", c.ShardsDone, c.ShardTotal)
@@ -371,6 +364,33 @@ func printCampaignSummary(app *App, out *campaign.Outcome, junit string) {
 	if c.HTMLReportR2URL != "" {
 		fmt.Fprintf(w, "  url     %s\n", c.HTMLReportR2URL)
 	}
+}
+
+// statsText counts a campaign's entries by final status: "3 passed, 1
+// flaky, 1 error".
+func statsText(s store.CampaignStats) string {
+	parts := []string{fmt.Sprintf("%d passed", s.Passed)}
+	for _, x := range []struct {
+		n    int
+		what string
+	}{{s.Flaky, "flaky"}, {s.Failed, "failed"}, {s.Timeout, "timed out"}, {s.Error, noun(s.Error, "error")},
+		{s.Interrupted, "interrupted"}, {s.NotRun, "not run"}} {
+		if x.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", x.n, x.what))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// plural counts things: "1 script", "2 scripts".
+func plural(n int, thing string) string { return strconv.Itoa(n) + " " + noun(n, thing) }
+
+// noun is thing, or things when n is not 1.
+func noun(n int, thing string) string {
+	if n == 1 {
+		return thing
+	}
+	return thing + "s"
 }
 
 // progress shows a campaign as it runs: a bar with counts and what each

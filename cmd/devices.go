@@ -3,7 +3,6 @@ package cmd
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -52,7 +51,7 @@ its devices before it runs anything; --json prints one object per device.`,
 				return result
 			}
 			color := app.IO.ColorOut()
-			tw := tabwriter.NewWriter(app.IO.Out, 2, 4, 2, ' ', 0)
+			tw := newTable(app.IO.Out)
 			fmt.Fprintln(tw, "ID\tNAME\tMODEL\tTARGET\tCAPABILITIES\tSTATUS")
 			for _, d := range list {
 				status := paint(color, "32", "ok")

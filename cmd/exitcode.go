@@ -29,7 +29,7 @@ const (
 // usageErrors and infraErrors classify the errors of the domain packages.
 var (
 	usageErrors = []error{
-		executor.ErrScriptNotFound, executor.ErrScriptOutside, executor.ErrScriptIsDir, executor.ErrNoInterpreter,
+		executor.ErrScriptNotFound, executor.ErrScriptOutside, executor.ErrScriptIsDir, executor.ErrNoInterpreter, executor.ErrBadReference,
 		capture.ErrUnknownDevice, capture.ErrBadDeviceConfig, capture.ErrUnknownKey,
 		ui.ErrNotFound, ui.ErrNodeNotFound, ui.ErrInvalid, ui.ErrUnreachable,
 		store.ErrBadURL, store.ErrNotFound, store.ErrAmbiguous,

@@ -9,11 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/vpt-dev/vpt/campaign/summary"
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/results"
 	"github.com/vpt-dev/vpt/store"
@@ -23,24 +23,25 @@ func newReportCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "report",
 		Short: "Browse, open, regenerate, upload and prune stored results",
-		Long: `Work with the results store and the run folders: list results, show one, open
-its HTML report, rebuild reports after an upgrade, upload them, prune old ones.
-IDs may be shortened to any unique prefix; "latest" is the newest run.`,
+		Long: `Work with the results store and the run folders: list results and campaign
+executions, show one, open its HTML report, rebuild reports after an upgrade,
+upload them, prune old ones. IDs may be shortened to any unique prefix;
+"latest" is the newest run; show and open take a campaign execution id too.`,
 		// Results read here are current: the rows of vpt processes that died
 		// are finished first (their video is left to the next run).
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			return app.Recover(cmd.Context(), false)
 		},
 	}
-	cmd.AddCommand(newReportListCmd(app), newReportShowCmd(app), newReportOpenCmd(app),
+	cmd.AddCommand(newReportListCmd(app), newReportCampaignsCmd(app), newReportShowCmd(app), newReportOpenCmd(app),
 		newReportRegenerateCmd(app), newReportPruneCmd(app), newReportUploadCmd(app),
 		newReportServeCmd(app), newReportTrendsCmd(app))
 	return cmd
 }
 
 type listOptions struct {
-	script, status, device, campaign, since string
-	limit                                   int
+	script, status, device, host, campaign, since string
+	limit                                         int
 }
 
 func newReportListCmd(app *App) *cobra.Command {
@@ -49,16 +50,18 @@ func newReportListCmd(app *App) *cobra.Command {
 		Use:   "list",
 		Short: "List results, newest first, with each script's recent pass rate",
 		Example: `  vpt report list --status failed --since 24h
-  vpt report list --script goto --limit 20 --json`,
+  vpt report list --script goto --limit 20 --json
+  vpt report list --host rack-2 --device device1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runReportList(cmd.Context(), app, o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.script, "script", "", "only this `script`")
-	f.StringVar(&o.status, "status", "", "only these `statuses` (comma list: passed,failed,error,timeout,interrupted,abandoned,running)")
+	f.StringVar(&o.script, "script", "", "only this `script` (its name, goto, or its file, goto.py)")
+	f.StringVar(&o.status, "status", "", "only these `statuses` (comma list, any case: passed,failed,error,timeout,interrupted,abandoned,running)")
 	f.StringVar(&o.device, "device", "", "only this device `id` or name")
+	f.StringVar(&o.host, "host", "", "only runs of this `host` (host_name; every host of a lab has a device1)")
 	f.StringVar(&o.campaign, "campaign", "", "only runs of this campaign execution `id`")
 	f.StringVar(&o.since, "since", "", "only runs started within this `age` (24h, 7d) or since a date (2026-11-01)")
 	f.IntVar(&o.limit, "limit", 50, "at most `n` results (0: all)")
@@ -73,14 +76,18 @@ type reportRow struct {
 }
 
 func runReportList(ctx context.Context, app *App, o listOptions) error {
+	cfg, err := app.Config()
+	if err != nil {
+		return err
+	}
 	st, err := app.Store(ctx)
 	if err != nil {
 		return err
 	}
-	f := store.ResultFilter{Script: o.script, Device: o.device, Campaign: o.campaign, Limit: o.limit}
+	f := store.ResultFilter{Script: scriptName(cfg.ScriptsDir, o.script), Device: o.device, Host: o.host, Campaign: o.campaign, Limit: o.limit}
 	if o.status != "" {
 		for _, s := range strings.Split(o.status, ",") {
-			s = strings.TrimSpace(s)
+			s = strings.ToLower(strings.TrimSpace(s))
 			if !validStatus(s) {
 				return &usageError{msg: fmt.Sprintf("--status %q: unknown status", s),
 					hint: "use passed, failed, error, timeout, interrupted, abandoned or running"}
@@ -124,10 +131,16 @@ func runReportList(ctx context.Context, app *App, o listOptions) error {
 		return nil
 	}
 	color := app.IO.ColorOut()
-	tw := tabwriter.NewWriter(app.IO.Out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTARTED\tSTATUS\tSCRIPT\tDEVICE\tDURATION\tPASS RATE")
+	tw := newTable(app.IO.Out)
+	fmt.Fprintln(tw, "ID\tSTARTED\tSTATUS\tSCRIPT\tHOST\tDEVICE\tDURATION\tPASS RATE")
+	now := time.Now()
 	for _, r := range rows {
 		s := stats[r.ScriptName]
+		dur := fmtMs(r.ExecutionTimeMs)
+		if r.Status == store.StatusRunning {
+			// A running row records no duration yet: how long it has run.
+			dur = fmtMs(now.Sub(r.StartedAt).Milliseconds()) + " so far"
+		}
 		rate := "-"
 		if s.Runs > 0 {
 			rate = fmt.Sprintf("%3.0f%% of %d", s.PassRate()*100, s.Runs)
@@ -135,10 +148,27 @@ func runReportList(ctx context.Context, app *App, o listOptions) error {
 		if s.Flaky() {
 			rate += " flaky"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID[:8], r.StartedAt.Local().Format("2006-01-02 15:04:05"),
-			paintStatus(color, r.Status), r.ScriptName, r.DeviceID, fmtMs(r.ExecutionTimeMs), rate)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID[:8], r.StartedAt.Local().Format("2006-01-02 15:04:05"),
+			paintStatus(color, r.Status), r.ScriptName, r.HostName, r.DeviceID, dur, rate)
 	}
 	return tw.Flush()
+}
+
+// scriptName is how results name the script s names: its name (goto,
+// gw/smartping), or its file (goto.py, or a path inside the scripts folder).
+func scriptName(scriptsDir, s string) string {
+	if s == "" {
+		return ""
+	}
+	name := strings.TrimSuffix(s, ".py")
+	if abs, err := filepath.Abs(name); err == nil {
+		if dir, err := filepath.Abs(scriptsDir); err == nil {
+			if rel, err := filepath.Rel(dir, abs); err == nil && !strings.HasPrefix(rel, "..") && fileExists(abs+".py") {
+				return filepath.ToSlash(rel)
+			}
+		}
+	}
+	return filepath.ToSlash(name)
 }
 
 func validStatus(s string) bool {
@@ -198,13 +228,23 @@ func (a *App) result(ctx context.Context, id string) (store.Store, *store.Result
 func newReportShowCmd(app *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show [ID]",
-		Short: "Show one result: every field, its files and URLs, the last results of its script",
-		Args:  cobra.MaximumNArgs(1),
+		Short: "Show one result (every field, its files and URLs, the last results of its script) or one campaign execution",
+		Long: `Show one result: every field, its files and URLs, the last results of its
+script. ID is a run's id or a prefix of it, or "latest"; a campaign execution's
+id (or a prefix) shows the campaign: its counts, files and every entry.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, res, err := app.result(ctx, firstArg(args))
+			st, res, camp, err := findTarget(ctx, app, firstArg(args))
 			if err != nil {
 				return err
+			}
+			if camp != nil {
+				if app.jsonOut {
+					return printJSON(app, camp)
+				}
+				printCampaign(app, app.IO.Out, *camp)
+				return nil
 			}
 			history, err := st.ListResults(ctx, store.ResultFilter{Script: res.ScriptName, Limit: 10})
 			if err != nil {
@@ -301,20 +341,20 @@ func firstArg(args []string) string {
 func newReportOpenCmd(app *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "open [ID]",
-		Short: "Open a run's report in the desktop browser (or print its path)",
+		Short: "Open a run's or a campaign's report in the desktop browser (or print its path)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, res, err := app.result(cmd.Context(), firstArg(args))
+			_, res, camp, err := findTarget(cmd.Context(), app, firstArg(args))
 			if err != nil {
 				return err
 			}
-			target := filepath.Join(res.RunDir, report.ReportHTML)
-			if _, err := os.Stat(target); err != nil {
-				if res.HTMLReportR2URL == "" {
-					return &usageError{msg: fmt.Sprintf("run %s has no report at %s", res.ID[:8], target),
-						hint: "rebuild it with: vpt report regenerate " + res.ID[:8]}
-				}
-				target = res.HTMLReportR2URL
+			target, err := reportTarget(res, camp)
+			if err != nil {
+				return err
+			}
+			if app.jsonOut {
+				// Where the report is; a program reading it opens it itself.
+				return printJSON(app, newOpenView(res, camp, target))
 			}
 			if opener := desktopOpener(); opener != "" {
 				if err := exec.Command(opener, target).Start(); err == nil {
@@ -326,6 +366,57 @@ func newReportOpenCmd(app *App) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// reportTarget is the report of a run or a campaign: its file when here,
+// else its uploaded URL.
+func reportTarget(res *store.Result, camp *summary.Summary) (string, error) {
+	if camp != nil {
+		c := camp.Campaign
+		target := filepath.Join(c.ReportDir, report.CampaignHTML)
+		if _, err := os.Stat(target); err == nil {
+			return target, nil
+		}
+		if c.HTMLReportR2URL == "" {
+			return "", &usageError{msg: fmt.Sprintf("campaign %s has no report at %s", c.ExecutionID, target),
+				hint: "rebuild it with: vpt report regenerate --all"}
+		}
+		return c.HTMLReportR2URL, nil
+	}
+	target := filepath.Join(res.RunDir, report.ReportHTML)
+	if _, err := os.Stat(target); err == nil {
+		return target, nil
+	}
+	if res.HTMLReportR2URL == "" {
+		return "", &usageError{msg: fmt.Sprintf("run %s has no report at %s", res.ID[:8], target),
+			hint: "rebuild it with: vpt report regenerate " + res.ID[:8]}
+	}
+	return res.HTMLReportR2URL, nil
+}
+
+// openView is `vpt report open --json`: where a report is.
+type openView struct {
+	Kind string `json:"kind"` // run or campaign
+	ID   string `json:"id"`   // the run's id, or the campaign's execution id
+	// Path is the report's file on this machine; URL its uploaded copy
+	// (the one of the two it opens: the file when it is here).
+	Path string `json:"path,omitempty"`
+	URL  string `json:"url,omitempty"`
+}
+
+func newOpenView(res *store.Result, camp *summary.Summary, target string) openView {
+	v := openView{Kind: "run"}
+	if camp != nil {
+		v.Kind, v.ID = "campaign", camp.Campaign.ExecutionID
+	} else {
+		v.ID = res.ID
+	}
+	if strings.Contains(target, "://") {
+		v.URL = target
+	} else {
+		v.Path = target
+	}
+	return v
 }
 
 // desktopOpener is the program that opens files in the user's browser,
@@ -364,7 +455,12 @@ func newReportPruneCmd(app *App) *cobra.Command {
 	var keepFailed, dryRun, remote bool
 	cmd := &cobra.Command{
 		Use:   "prune --older-than AGE",
-		Short: "Delete old results: their run folders and rows (never a running run)",
+		Short: "Delete old results: their run folders and rows (never a running run), and campaigns left with none",
+		Long: `Delete the results that started before --older-than: the row, the run folder,
+with --remote the uploaded copy. No reference is left pointing at nothing: a
+campaign execution whose runs are all gone is deleted (row and folder), one
+that keeps some has its report written again with the pruned runs marked, and
+the results folder's latest link moves to the newest run left.`,
 		Example: `  vpt report prune --older-than 30d --keep-failed --dry-run
   vpt report prune --older-than 90d --remote`,
 		Args: cobra.NoArgs,
@@ -402,28 +498,42 @@ func runPrune(ctx context.Context, app *App, o results.PruneOptions, remote bool
 			return err
 		}
 	}
-	o.RunsDir = filepath.Join(cfg.ResultsDir, "runs")
+	o.ResultsDir = cfg.ResultsDir
 	o.Warn = app.Notice
-	if o.DryRun {
-		o.Pruned = func(r store.Result) {
-			fmt.Fprintf(app.IO.Out, "would delete %s  %s  %s  %s\n", r.ID[:8], r.StartedAt.Local().Format("2006-01-02"), r.ScriptName, r.Status)
-		}
-	}
 	rep, err := results.Prune(ctx, st, o)
 	if err != nil {
 		return err
 	}
-	verb := "deleted"
-	if o.DryRun {
-		verb = "would delete"
+	if app.jsonOut {
+		return printJSON(app, rep)
 	}
-	fmt.Fprintf(app.IO.Out, "%s %d result(s), %.1f MB; kept %d\n", verb, rep.Deleted, float64(rep.Bytes)/(1<<20), rep.Kept)
-	if o.DryRun {
-		fmt.Fprintf(app.IO.Out, "would delete the events older than %s\n", o.Before.Local().Format("2006-01-02 15:04"))
-	} else {
-		fmt.Fprintf(app.IO.Out, "deleted %d event(s)\n", rep.Events)
-	}
+	printPrune(app.IO.Out, rep, o.Before)
 	return nil
+}
+
+// printPrune says what a prune did, or with --dry-run would do.
+func printPrune(w io.Writer, rep results.PruneReport, before time.Time) {
+	verb, update := "deleted", "updated"
+	if rep.DryRun {
+		verb, update = "would delete", "would update"
+		for _, r := range rep.Results {
+			fmt.Fprintf(w, "would delete %s  %s  %s  %s\n", r.ID[:8], r.StartedAt.Local().Format("2006-01-02"), r.Script, r.Status)
+		}
+		for _, id := range rep.CampaignsDeleted {
+			fmt.Fprintf(w, "would delete campaign %s (none of its runs is left)\n", id)
+		}
+	}
+	fmt.Fprintf(w, "%s %d result(s), %.1f MB; kept %d\n", verb, rep.Deleted, float64(rep.Bytes)/(1<<20), rep.Kept)
+	fmt.Fprintf(w, "%s %d campaign(s) whose runs are all gone; %s %d campaign report(s) that listed deleted runs\n",
+		verb, len(rep.CampaignsDeleted), update, len(rep.CampaignsUpdated))
+	if rep.LatestRepaired {
+		fmt.Fprintln(w, "moved latest off a deleted run")
+	}
+	if rep.DryRun {
+		fmt.Fprintf(w, "would delete the events older than %s\n", before.Local().Format("2006-01-02 15:04"))
+		return
+	}
+	fmt.Fprintf(w, "deleted %d event(s)\n", rep.Events)
 }
 
 func runRegenerate(ctx context.Context, app *App, args []string, all bool) error {
@@ -455,6 +565,9 @@ func runRegenerate(ctx context.Context, app *App, args []string, all bool) error
 	rep, err := results.Regenerate(ctx, st, cfg.ResultsDir, targets, !all)
 	if err != nil {
 		return err
+	}
+	if app.jsonOut {
+		return printJSON(app, map[string]int{"regenerated": rep.Done, "skipped": rep.Skipped})
 	}
 	fmt.Fprintf(app.IO.Out, "regenerated %d report(s)", rep.Done)
 	if rep.Skipped > 0 {

@@ -3,7 +3,6 @@ package cmd
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -31,7 +30,9 @@ outside the choices, and a required parameter left out.`,
 				return err
 			}
 			for i := range scripts {
-				scripts[i].Params = executor.ReadParams(scripts[i].Path)
+				if scripts[i].Params = executor.ReadParams(scripts[i].Path); scripts[i].Params == nil {
+					scripts[i].Params = []executor.Param{} // [] in JSON: it has none
+				}
 			}
 			if app.jsonOut {
 				if scripts == nil {
@@ -43,7 +44,7 @@ outside the choices, and a required parameter left out.`,
 				app.Notice("no scripts in %s (set scripts_dir in vpt.yaml, or run a file by path: vpt run path/to/script.py)", cfg.ScriptsDir)
 				return nil
 			}
-			tw := tabwriter.NewWriter(app.IO.Out, 2, 4, 2, ' ', 0)
+			tw := newTable(app.IO.Out)
 			fmt.Fprintln(tw, "SCRIPT\tPARAMETERS")
 			for _, s := range scripts {
 				var ps []string

@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -92,7 +91,7 @@ func runTrends(ctx context.Context, app *App, o trendsOptions) error {
 		fmt.Fprintln(app.IO.Out, "no finished runs")
 		return nil
 	}
-	w := tabwriter.NewWriter(app.IO.Out, 2, 4, 2, ' ', 0)
+	w := newTable(app.IO.Out)
 	if len(flaky) > 0 {
 		fmt.Fprintln(w, "FLAKIEST\tFLIPS\tFLAKINESS\tPASS RATE")
 		for _, t := range flaky {

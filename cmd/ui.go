@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -70,7 +70,7 @@ func newUIListCmd(app *App) *cobra.Command {
 			if app.jsonOut {
 				return printJSON(app, rows)
 			}
-			tw := tabwriter.NewWriter(app.IO.Out, 2, 4, 2, ' ', 0)
+			tw := newTable(app.IO.Out)
 			fmt.Fprintln(tw, "NAME\tNODES\tEDGES\tFILE")
 			for _, r := range rows {
 				if r.Error != "" {
@@ -153,35 +153,20 @@ Exits 2 when a file is invalid.`,
 				args = lib.Names()
 			}
 			bad := 0
+			checks := make([]uiCheckView, 0, len(args))
 			for _, a := range args {
-				var u *ui.UI
-				var err error
-				if strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml") {
-					u, err = ui.Load(a)
-				} else {
-					u, err = lib.Find(a)
-				}
-				if err != nil {
+				c := checkUI(lib, a)
+				if !c.Valid {
 					bad++
-					var ps yamlfile.Problems
-					if errors.As(err, &ps) {
-						for _, p := range ps {
-							fmt.Fprintln(app.IO.Out, p.Error())
-						}
-					} else {
-						fmt.Fprintf(app.IO.Out, "%s: %v\n", a, err)
-					}
-					continue
 				}
-				where := u.File
-				if where == "" {
-					where = u.Name + " (built in)"
+				checks = append(checks, c)
+			}
+			if app.jsonOut {
+				if err := printJSON(app, checks); err != nil {
+					return err
 				}
-				msg := fmt.Sprintf("%s: ok, %d nodes, %d edges", where, len(u.Nodes), len(u.Edges))
-				if un := u.Unreachable(); len(un) > 0 {
-					msg += fmt.Sprintf("; warning: not reachable from %s: %s", u.Entry, strings.Join(un, ", "))
-				}
-				fmt.Fprintln(app.IO.Out, msg)
+			} else {
+				printUIChecks(app.IO.Out, checks)
 			}
 			if bad > 0 {
 				return fmt.Errorf("%w: %d userinterface(s)", ui.ErrInvalid, bad)
@@ -198,7 +183,10 @@ func newUIReferenceCmd(app *App) *cobra.Command {
 		Short: "Capture a node's reference image from a device",
 		Long: `Navigate a device to NODE and save its screenshot (or a region of it) as the
 reference image of the node's image verification, beside the userinterface:
-<userinterfaces_dir>/<ui>/<node>.png.`,
+<userinterfaces_dir>/<ui>/<node>.png. The region is the one the node's image
+verification searches unless --region says otherwise, and must lie on the
+screen. NODE itself is not verified on arrival, so a broken reference can be
+captured again. The file is written in the format its name says (.png, .jpg).`,
 		Example: `  vpt ui reference live --device device1 --region 40,10,600,100`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -212,7 +200,7 @@ reference image of the node's image verification, beside the userinterface:
 	}
 	cmd.Flags().StringVarP(&device, "device", "d", "device1", "device `id` to capture from")
 	cmd.Flags().StringVarP(&name, "userinterface", "u", "", "userinterface `name` (default: the device's)")
-	cmd.Flags().StringVar(&region, "region", "", "crop to `x,y,width,height`")
+	cmd.Flags().StringVar(&region, "region", "", "crop to `x,y,width,height` (default: the region of the node's image verification)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "image `file` (default: the node's reference, or <ui>/<node>.png)")
 	return cmd
 }
@@ -235,11 +223,34 @@ func runUIReference(ctx context.Context, app *App, req executor.ReferenceRequest
 	if err != nil {
 		return err
 	}
+	if app.jsonOut {
+		v := referenceView{Path: ref.Path, Width: ref.Size.X, Height: ref.Size.Y, Node: ref.Node,
+			UIFile: ref.UIFile, Verification: ref.Verification}
+		if r := ref.Region; !r.Empty() {
+			v.Region = []int{r.Min.X, r.Min.Y, r.Dx(), r.Dy()}
+		}
+		return printJSON(app, v)
+	}
 	fmt.Fprintf(app.IO.Out, "saved %s (%dx%d)\n", ref.Path, ref.Size.X, ref.Size.Y)
 	if ref.Verification != "" {
 		fmt.Fprintf(app.IO.Out, "add to node %s in %s:\n  %s\n", ref.Node, ref.UIFile, ref.Verification)
 	}
 	return nil
+}
+
+// referenceView is `vpt ui reference --json`: the picture saved.
+type referenceView struct {
+	Path   string `json:"path"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	// Region is the part of the screen saved, [x, y, width, height]
+	// (absent: the whole screen).
+	Region []int  `json:"region,omitempty"`
+	Node   string `json:"node"`
+	UIFile string `json:"userinterface_file,omitempty"`
+	// Verification is the image verification to add to the node's YAML
+	// ("" when the node has one).
+	Verification string `json:"verification,omitempty"`
 }
 
 func parseRegion(s string) (image.Rectangle, error) {
@@ -261,4 +272,78 @@ func parseRegion(s string) (image.Rectangle, error) {
 		return image.Rectangle{}, &usageError{msg: fmt.Sprintf("--region %q: expected x,y,width,height", s), hint: "for example --region 40,10,600,100"}
 	}
 	return image.Rect(v[0], v[1], v[0]+v[2], v[1]+v[3]), nil
+}
+
+// uiCheckView is one userinterface in `vpt ui check --json`.
+type uiCheckView struct {
+	Name  string `json:"name"`           // as given, or the library's name
+	File  string `json:"file,omitempty"` // "" for a built-in one
+	Valid bool   `json:"valid"`
+	Nodes int    `json:"nodes"`
+	Edges int    `json:"edges"`
+	// Unreachable nodes: no path from the entry node reaches them (a
+	// warning: the file is valid).
+	Unreachable []string      `json:"unreachable"`
+	Problems    []problemView `json:"problems"`
+	entry       string        // the entry node, which the warning names
+}
+
+// problemView is a problem of a file, where it is and how to fix it.
+type problemView struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+}
+
+// checkUI loads and checks a userinterface named or given by file.
+func checkUI(lib ui.Library, a string) uiCheckView {
+	c := uiCheckView{Name: a, Unreachable: []string{}, Problems: []problemView{}}
+	var u *ui.UI
+	var err error
+	if strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml") {
+		c.File = a
+		u, err = ui.Load(a)
+	} else {
+		u, err = lib.Find(a)
+	}
+	if err != nil {
+		var ps yamlfile.Problems
+		if errors.As(err, &ps) {
+			for _, p := range ps {
+				c.Problems = append(c.Problems, problemView{File: p.File, Line: p.Line, Column: p.Col, Field: p.Field, Message: p.Msg, Hint: p.Hint})
+			}
+		} else {
+			c.Problems = append(c.Problems, problemView{File: a, Message: err.Error()})
+		}
+		return c
+	}
+	c.Valid, c.File, c.Nodes, c.Edges = true, u.File, len(u.Nodes), len(u.Edges)
+	if un := u.Unreachable(); len(un) > 0 {
+		c.Unreachable = un
+	}
+	c.entry = u.Entry
+	return c
+}
+
+func printUIChecks(w io.Writer, checks []uiCheckView) {
+	for _, c := range checks {
+		if !c.Valid {
+			for _, p := range c.Problems {
+				fmt.Fprintln(w, yamlfile.Problem{File: p.File, Line: p.Line, Col: p.Column, Field: p.Field, Msg: p.Message, Hint: p.Hint}.Error())
+			}
+			continue
+		}
+		where := c.File
+		if where == "" {
+			where = c.Name + " (built in)"
+		}
+		msg := fmt.Sprintf("%s: ok, %d nodes, %d edges", where, c.Nodes, c.Edges)
+		if len(c.Unreachable) > 0 {
+			msg += fmt.Sprintf("; warning: not reachable from %s: %s", c.entry, strings.Join(c.Unreachable, ", "))
+		}
+		fmt.Fprintln(w, msg)
+	}
 }

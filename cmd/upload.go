@@ -78,6 +78,7 @@ func runReportUpload(ctx context.Context, app *App, args []string, pending bool)
 		return err
 	}
 	var targets []*store.Result
+	view := uploadView{Uploaded: []uploadRunView{}, Failed: []uploadRunView{}, Skipped: []uploadSkipView{}}
 	if pending {
 		inUse := func(r *store.Result) bool { return store.OwnerLife(r.Owner, r.HeartbeatAt) == store.Alive }
 		var skipped []upload.Skipped
@@ -86,8 +87,12 @@ func runReportUpload(ctx context.Context, app *App, args []string, pending bool)
 		}
 		for _, s := range skipped {
 			app.Notice("run %s left alone: %s", shortID(s.Result.ID), s.Why)
+			view.Skipped = append(view.Skipped, uploadSkipView{ID: s.Result.ID, Why: s.Why})
 		}
 		if len(targets) == 0 {
+			if app.jsonOut {
+				return printJSON(app, view)
+			}
 			if len(skipped) == 0 {
 				fmt.Fprintln(app.IO.Out, "no pending uploads")
 			}
@@ -103,14 +108,43 @@ func runReportUpload(ctx context.Context, app *App, args []string, pending bool)
 	outcomes, campaignErr := up.Republish(ctx, st, targets, cfg.ResultsDir, func(o upload.Outcome) {
 		if o.Err != nil {
 			app.Notice("run %s: %v", shortID(o.Result.ID), o.Err)
+			view.Failed = append(view.Failed, uploadRunView{ID: o.Result.ID, Error: o.Err.Error()})
 			return
 		}
-		fmt.Fprintf(app.IO.Out, "uploaded %s  %s\n", shortID(o.Result.ID), o.Result.HTMLReportR2URL)
+		view.Uploaded = append(view.Uploaded, uploadRunView{ID: o.Result.ID, ReportURL: o.Result.HTMLReportR2URL, LogsURL: o.Result.LogsR2URL})
+		if !app.jsonOut {
+			fmt.Fprintf(app.IO.Out, "uploaded %s  %s\n", shortID(o.Result.ID), o.Result.HTMLReportR2URL)
+		}
 	})
 	if campaignErr != nil {
 		app.Notice("campaign reports: %v", campaignErr)
 	}
+	if app.jsonOut {
+		if err := printJSON(app, view); err != nil {
+			return err
+		}
+	}
 	return uploadOutcome(ctx, outcomes, len(targets))
+}
+
+// uploadView is `vpt report upload --json`: the runs uploaded, those
+// whose upload failed (they stay pending) and those --pending left alone.
+type uploadView struct {
+	Uploaded []uploadRunView  `json:"uploaded"`
+	Failed   []uploadRunView  `json:"failed"`
+	Skipped  []uploadSkipView `json:"skipped"`
+}
+
+type uploadRunView struct {
+	ID        string `json:"id"`
+	ReportURL string `json:"report_url,omitempty"`
+	LogsURL   string `json:"logs_url,omitempty"`
+	Error     string `json:"error,omitempty"` // secrets masked, as stored
+}
+
+type uploadSkipView struct {
+	ID  string `json:"id"`
+	Why string `json:"why"`
 }
 
 // uploadOutcome is the command's error: the first failure, counted with

@@ -105,11 +105,13 @@ func (run *runState) gotoNode(ctx context.Context, uiName, target string) (*NavR
 		// One screenshot serves both checks and starts the first step.
 		entry, _ := u.Node(u.Entry)
 		img, shot := run.lookIfNeeded(ctx, u, node, entry)
-		if ok, _ := run.verify(ctx, u, node, img, shot); ok {
-			n.current = node.ID
-			number := run.recordAlready(u, node, shot)
-			res.Node, res.Already, res.Steps = node.ID, true, []int{number}
-			return res, nil
+		if node.ID != run.unverified {
+			if ok, _ := run.verify(ctx, u, node, img, shot); ok {
+				n.current = node.ID
+				number := run.recordAlready(u, node, shot)
+				res.Node, res.Already, res.Steps = node.ID, true, []int{number}
+				return res, nil
+			}
 		}
 		if n.current == "" {
 			n.current = u.Entry
@@ -409,6 +411,9 @@ func (run *runState) verificationShot(ctx context.Context, u *ui.UI, node *ui.No
 // is checked by the device's own knowledge of its screen where it has it,
 // and otherwise passes unverified.
 func (run *runState) verify(ctx context.Context, u *ui.UI, node *ui.Node, img image.Image, shot int) (bool, []store.Verification) {
+	if node.ID == run.unverified {
+		return true, []store.Verification{{Type: "none", Label: node.ID, Passed: true, Detail: "not verified: its reference is being captured"}}
+	}
 	vs := node.Verifications
 	if len(vs) == 0 {
 		if run.dev.Info().Has(capture.CapScreen) {
@@ -568,7 +573,7 @@ func (run *runState) locateIn(ctx context.Context, u *ui.UI, img image.Image, sh
 		if img == nil && needsPicture(node) {
 			img, shot = run.verificationShot(ctx, u, node, "locate")
 		}
-		if len(node.Verifications) == 0 && !run.dev.Info().Has(capture.CapScreen) {
+		if len(node.Verifications) == 0 && !run.dev.Info().Has(capture.CapScreen) || node.ID == run.unverified {
 			continue
 		}
 		if ok, _ := run.verify(ctx, u, node, img, shot); ok {

@@ -136,6 +136,10 @@ type runState struct {
 	start time.Time
 	log   *slog.Logger
 	ui    *ui.UI
+	// unverified is a node navigation goes to without verifying it: the
+	// one whose reference picture is being captured (it may be the broken
+	// one being replaced). "" in runs.
+	unverified string
 
 	logFile *os.File
 	ev      *outbox

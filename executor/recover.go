@@ -117,17 +117,36 @@ func recoveredEvents(res *store.Result) []store.Event {
 	return evs
 }
 
-// abandon marks a result as abandoned at its last heartbeat.
+// abandon marks a result as abandoned at its last sign of life.
 func abandon(res *store.Result) {
-	end := res.HeartbeatAt
-	if end.Before(res.StartedAt) {
-		end = res.StartedAt
-	}
+	end := lastSign(res)
 	res.Status, res.Success = store.StatusAbandoned, false
 	res.CompletedAt = &end
 	res.ExecutionTimeMs = end.Sub(res.StartedAt).Milliseconds()
 	res.ErrorMsg = "the vpt process running this script stopped without finishing it"
 	res.Details.FailReason = res.ErrorMsg
+}
+
+// lastSign is when a run was last known alive: its last heartbeat, or a
+// later write to its folder (its output, a screenshot, a video segment),
+// since a run that dies before its first heartbeat has only those.
+func lastSign(res *store.Result) time.Time {
+	end := res.HeartbeatAt
+	if end.Before(res.StartedAt) {
+		end = res.StartedAt
+	}
+	if res.RunDir == "" {
+		return end
+	}
+	for _, sub := range []string{".", "screenshots", "video"} {
+		entries, _ := os.ReadDir(filepath.Join(res.RunDir, sub))
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil && !e.IsDir() && info.ModTime().After(end) {
+				end = info.ModTime()
+			}
+		}
+	}
+	return end.UTC()
 }
 
 // finaliseLeftVideo turns the segments of a dead run into video.mp4.

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vpt-dev/vpt/campaign/summary"
@@ -48,8 +52,10 @@ type campaignPage struct {
 	Data any
 }
 
-// WriteCampaign writes index.html and summary.json into the campaign folder.
-func WriteCampaign(dir string, sum summary.Summary) error {
+// WriteCampaign writes summary.json, junit.xml and index.html into the
+// campaign folder. results are the script results of the attempts, by id
+// (JUnit shows their output and files; a missing one is a pruned run).
+func WriteCampaign(dir string, sum summary.Summary, results map[string]*store.Result) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -60,11 +66,57 @@ func WriteCampaign(dir string, sum summary.Summary) error {
 	if err := WriteFileAtomic(filepath.Join(dir, SummaryJSON), append(b, '\n')); err != nil {
 		return err
 	}
+	if err := WriteJUnit(filepath.Join(dir, JUnitXML), JUnitForCampaign(sum, results, false)); err != nil {
+		return err
+	}
 	var buf bytes.Buffer
 	if err := RenderCampaign(&buf, sum); err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(dir, CampaignHTML), buf.Bytes())
+	if err := WriteFileAtomic(filepath.Join(dir, CampaignHTML), buf.Bytes()); err != nil {
+		return err
+	}
+	return linkAttempts(sum, results)
+}
+
+// linkAttempts writes again the run reports of the entries that ran more
+// than once, each linking the others (a run's report is written when it
+// ends, before its entry's next attempt exists). Runs not here are passed
+// over.
+func linkAttempts(sum summary.Summary, results map[string]*store.Result) error {
+	for _, e := range sum.Entries {
+		if e.Ran() < 2 {
+			continue
+		}
+		for _, a := range e.Attempts {
+			r := results[a.ResultID]
+			if r == nil || r.RunDir == "" || !exists(filepath.Join(r.RunDir, ReportHTML)) {
+				continue
+			}
+			var links []AttemptLink
+			for _, b := range e.Attempts {
+				if b.Status == store.StatusNotRun || b.Status == "" {
+					continue
+				}
+				l := AttemptLink{Attempt: b.Attempt, Status: b.Status, This: b.ResultID == a.ResultID}
+				if o := results[b.ResultID]; o != nil && o.RunDir != "" && exists(filepath.Join(o.RunDir, ReportHTML)) {
+					if rel, err := filepath.Rel(r.RunDir, filepath.Join(o.RunDir, ReportHTML)); err == nil {
+						l.Href = filepath.ToSlash(rel)
+					}
+				}
+				links = append(links, l)
+			}
+			if err := WriteRunAttempts(r, links); err != nil {
+				return fmt.Errorf("run %s: %w", r.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // RenderCampaign renders the campaign report.
@@ -79,9 +131,10 @@ func RenderCampaign(w *bytes.Buffer, sum summary.Summary) error {
 			if a.Host != "" && a.RunDir != "" {
 				where = a.Host + ":" + a.RunDir
 			}
-			atts = append(atts, []any{a.Attempt, a.Status, a.Report, a.DurationMs, a.Device, a.OffsetMs, a.ResultID, a.Error, where})
+			atts = append(atts, []any{a.Attempt, a.Status, a.Report, a.DurationMs, a.Device, a.OffsetMs, a.ResultID, a.Error, where, a.Pruned})
 		}
-		rows = append(rows, []any{e.Index, e.Script, e.Device, e.Status, e.DurationMs, atts})
+		rows = append(rows, []any{e.Index, e.Script, e.Device, e.Status, e.DurationMs, atts,
+			cmp.Or(e.Label, e.Script), paramsText(e.Parameters), why(e)})
 	}
 	p := campaignPage{C: sum.Campaign, S: sum.Campaign.Stats, Rows: len(rows), Data: rows}
 	for d := range devices {
@@ -93,8 +146,40 @@ func RenderCampaign(w *bytes.Buffer, sum summary.Summary) error {
 	return templates().ExecuteTemplate(w, "campaign.html.tmpl", p)
 }
 
+// paramsText is an entry's parameters as the page shows them: k=v, in
+// key order.
+func paramsText(ps map[string]string) string {
+	parts := make([]string, 0, len(ps))
+	for _, k := range slices.Sorted(maps.Keys(ps)) {
+		parts = append(parts, k+"="+ps[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+// why is the reason an entry did not pass: its last attempt's error, or
+// for a flaky one the first failure it recovered from.
+func why(e summary.Entry) string {
+	switch e.Status {
+	case store.StatusPassed:
+		return ""
+	case store.StatusFlaky:
+		for _, a := range e.Attempts {
+			if a.Status != store.StatusPassed && a.Status != store.StatusNotRun && a.Error != "" {
+				return "recovered from: " + firstLineOr(a.Error, "")
+			}
+		}
+		return ""
+	}
+	return firstLineOr(e.Attempts[len(e.Attempts)-1].Error, string(e.Status))
+}
+
 // JUnitForCampaign is the JUnit document of a campaign: one testsuite for
-// the campaign (or one per device), one test case per entry.
+// the campaign (or one per device), one test case per entry. A case's
+// identity is stable: its classname is the campaign's id and its name the
+// entry's label, whichever device ran it (the device is a property). The
+// last attempt decides; earlier attempts that did not pass are kept as
+// flakyFailure (the entry passed later) or rerunFailure elements, as Maven
+// Surefire and Gradle write them, and listed in system-out.
 func JUnitForCampaign(sum summary.Summary, results map[string]*store.Result, perDevice bool) JUnit {
 	c := sum.Campaign
 	j := JUnit{Name: c.Name}
@@ -103,8 +188,8 @@ func JUnitForCampaign(sum summary.Summary, results map[string]*store.Result, per
 		if perDevice {
 			suite = c.Name + "." + e.Device
 		}
-		jc := JUnitCase{Name: e.Script, Suite: suite, Classname: cmp.Or(c.CampaignID, c.Name) + "." + e.Device,
-			Status: e.Status, Attempts: len(e.Attempts), Duration: time.Duration(e.DurationMs) * time.Millisecond}
+		jc := JUnitCase{Name: cmp.Or(e.Label, e.Script), Suite: suite, Classname: cmp.Or(c.CampaignID, c.Name),
+			Status: e.Status, Attempts: e.Ran(), Duration: time.Duration(e.DurationMs) * time.Millisecond}
 		last := e.Attempts[len(e.Attempts)-1]
 		if r := results[last.ResultID]; r != nil {
 			jc.Result = r
@@ -112,9 +197,12 @@ func JUnitForCampaign(sum summary.Summary, results map[string]*store.Result, per
 				jc.Tail, _ = ReadTail(filepath.Join(r.RunDir, OutputLog), TailBytes)
 			}
 		}
+		junitAttempts(&jc, e)
 		switch e.Status {
 		case store.StatusFlaky:
-			jc.Note = "flaky: failed, then passed on attempt " + strconv.Itoa(last.Attempt)
+			jc.Flaky = true
+			jc.Properties = append(jc.Properties, JUnitProperty{"flaky", "true"})
+			jc.Note = flakyNote(e)
 			jc.Status = store.StatusPassed
 		case store.StatusNotRun:
 			jc.Note = firstLineOr(last.Error, "not run")
@@ -123,6 +211,59 @@ func JUnitForCampaign(sum summary.Summary, results map[string]*store.Result, per
 		j.Cases = append(j.Cases, jc)
 	}
 	return j
+}
+
+// junitAttempts adds the entry's device, attempts and parameters as
+// properties, its earlier attempts that did not pass as reruns, and a line
+// per attempt when there were several.
+func junitAttempts(jc *JUnitCase, e summary.Entry) {
+	jc.Properties = append(jc.Properties, JUnitProperty{"device", e.Device}, JUnitProperty{"attempts", strconv.Itoa(e.Ran())})
+	for _, k := range slices.Sorted(maps.Keys(e.Parameters)) {
+		jc.Properties = append(jc.Properties, JUnitProperty{"parameter." + k, e.Parameters[k]})
+	}
+	for _, a := range e.Attempts[:len(e.Attempts)-1] {
+		if a.Status != store.StatusPassed && a.Status != store.StatusNotRun {
+			jc.Reruns = append(jc.Reruns, JUnitRerun{Attempt: a.Attempt, Status: a.Status, Message: firstLineOr(a.Error, string(a.Status))})
+		}
+	}
+	if len(e.Attempts) > 1 {
+		for _, a := range e.Attempts {
+			jc.History = append(jc.History, attemptLine(a))
+		}
+	}
+}
+
+// flakyNote says which attempts failed before the one that passed.
+func flakyNote(e summary.Entry) string {
+	var failed []string
+	for _, a := range e.Attempts[:len(e.Attempts)-1] {
+		if a.Status != store.StatusPassed && a.Status != store.StatusNotRun {
+			failed = append(failed, strconv.Itoa(a.Attempt))
+		}
+	}
+	word := "attempt"
+	if len(failed) > 1 {
+		word = "attempts"
+	}
+	return fmt.Sprintf("flaky: failed on %s %s, passed on attempt %d", word, strings.Join(failed, ", "), e.Attempts[len(e.Attempts)-1].Attempt)
+}
+
+// attemptLine is one attempt in a test case's system-out.
+func attemptLine(a summary.Attempt) string {
+	line := fmt.Sprintf("attempt %d: %s", a.Attempt, a.Status)
+	if a.Device != "" {
+		line += " on " + a.Device
+	}
+	if a.DurationMs > 0 {
+		line += " in " + FormatDuration(time.Duration(a.DurationMs)*time.Millisecond)
+	}
+	if a.Error != "" && a.Status != store.StatusPassed {
+		line += ": " + firstLineOr(a.Error, "")
+	}
+	if a.ResultID != "" {
+		line += " (run " + a.ResultID + ")"
+	}
+	return line
 }
 
 // CampaignDir is the folder of a campaign execution's reports.

@@ -50,14 +50,19 @@ type junitProp struct {
 }
 
 type junitTestCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	File      string        `xml:"file,attr,omitempty"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitProblem `xml:"failure,omitempty"`
-	Error     *junitProblem `xml:"error,omitempty"`
-	Skipped   *junitSkipped `xml:"skipped,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
+	Name         string         `xml:"name,attr"`
+	Classname    string         `xml:"classname,attr"`
+	File         string         `xml:"file,attr,omitempty"`
+	Time         string         `xml:"time,attr"`
+	Properties   *junitProps    `xml:"properties,omitempty"`
+	Failure      *junitProblem  `xml:"failure,omitempty"`
+	Error        *junitProblem  `xml:"error,omitempty"`
+	Skipped      *junitSkipped  `xml:"skipped,omitempty"`
+	FlakyFailure []junitProblem `xml:"flakyFailure,omitempty"`
+	FlakyError   []junitProblem `xml:"flakyError,omitempty"`
+	RerunFailure []junitProblem `xml:"rerunFailure,omitempty"`
+	RerunError   []junitProblem `xml:"rerunError,omitempty"`
+	SystemOut    string         `xml:"system-out,omitempty"`
 }
 
 type junitProblem struct {
@@ -82,6 +87,25 @@ type JUnitCase struct {
 	Tail      []byte // end of the output
 	Note      string // why it did not run, what the retries did
 	Duration  time.Duration
+	// Properties of the case (device, attempts, parameters, flaky).
+	Properties []JUnitProperty
+	// Reruns are the earlier attempts that did not pass.
+	Reruns []JUnitRerun
+	// Flaky: the case passed after Reruns failed.
+	Flaky bool
+	// History has a line per attempt, for system-out.
+	History []string
+}
+
+// JUnitProperty is a name and value of a test case's properties.
+type JUnitProperty struct{ Name, Value string }
+
+// JUnitRerun is an attempt of a test case that did not pass before the
+// last one.
+type JUnitRerun struct {
+	Attempt int
+	Status  store.Status
+	Message string
 }
 
 // JUnit is a JUnit document in the making.
@@ -91,10 +115,13 @@ type JUnit struct {
 }
 
 // JUnitForRun is the JUnit document of one run.
+// Its identity (classname vpt, the script's name) does not change with the
+// device, which is a property.
 func JUnitForRun(res *store.Result, tail []byte) JUnit {
 	return JUnit{Name: "vpt", Cases: []JUnitCase{{
-		Name: res.ScriptName, Suite: "vpt." + res.DeviceID, Classname: "vpt." + res.DeviceID,
+		Name: res.ScriptName, Suite: "vpt", Classname: "vpt",
 		Status: res.Status, Result: res, Attempts: 1, Tail: tail, Duration: time.Duration(res.ExecutionTimeMs) * time.Millisecond,
+		Properties: []JUnitProperty{{"device", res.DeviceID}},
 	}}}
 }
 
@@ -141,9 +168,21 @@ func (j JUnit) Marshal() ([]byte, error) {
 		}
 		seen[key]++
 		tc := junitTestCase{Name: name, Classname: c.Classname, Time: seconds(c.Duration)}
+		if len(c.Properties) > 0 {
+			tc.Properties = &junitProps{}
+			for _, p := range c.Properties {
+				tc.Properties.Props = append(tc.Properties.Props, junitProp{Name: p.Name, Value: xmlSafe(p.Value)})
+			}
+		}
+		for _, r := range c.Reruns {
+			addRerun(&tc, r, c.Flaky)
+		}
 		var out strings.Builder
 		if c.Note != "" {
 			out.WriteString(c.Note + "\n")
+		}
+		for _, h := range c.History {
+			out.WriteString(h + "\n")
 		}
 		if r := c.Result; r != nil {
 			tc.File = r.ScriptPath
@@ -157,7 +196,7 @@ func (j JUnit) Marshal() ([]byte, error) {
 				tc.Error = &junitProblem{Message: firstLineOr(msg, string(c.Status)), Type: string(c.Status), Text: msg}
 			}
 			fmt.Fprintf(&out, "vpt run %s on %s (%s): %s\n", r.ID, r.DeviceID, r.DeviceModel, r.Status)
-			if c.Attempts > 1 {
+			if c.Attempts > 1 && len(c.History) == 0 {
 				fmt.Fprintf(&out, "attempts: %d\n", c.Attempts)
 			}
 			if r.HTMLReportR2URL != "" {
@@ -211,6 +250,23 @@ func (j JUnit) Marshal() ([]byte, error) {
 		return nil, err
 	}
 	return append([]byte(xml.Header), append(b, '\n')...), nil
+}
+
+// addRerun records an earlier attempt that did not pass: a flakyFailure
+// (or flakyError) when the case passed in the end, else a rerunFailure
+// (or rerunError). Failures are the script's; the rest are errors.
+func addRerun(tc *junitTestCase, r JUnitRerun, flaky bool) {
+	p := junitProblem{Message: xmlSafe(fmt.Sprintf("attempt %d: %s", r.Attempt, r.Message)), Type: string(r.Status)}
+	switch {
+	case flaky && r.Status == store.StatusFailed:
+		tc.FlakyFailure = append(tc.FlakyFailure, p)
+	case flaky:
+		tc.FlakyError = append(tc.FlakyError, p)
+	case r.Status == store.StatusFailed:
+		tc.RerunFailure = append(tc.RerunFailure, p)
+	default:
+		tc.RerunError = append(tc.RerunError, p)
+	}
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }

@@ -41,3 +41,25 @@ func TestRenderRunLinked(t *testing.T) {
 		t.Fatal("the linked report differs from the report by more than its links")
 	}
 }
+
+// A run of a campaign links its campaign's report in the results folder;
+// a copy kept apart (uploaded) names the campaign without a link that
+// would lead nowhere there.
+func TestCampaignLinkOnlyInTheResultsFolder(t *testing.T) {
+	r := fixture()
+	r.Details.CampaignID, r.Details.Attempt = "campaign_exec_1_abcdef12", 2
+	var plain, linked bytes.Buffer
+	if err := RenderRun(&plain, r, fixtureLog, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderRunLinked(&linked, r, fixtureLog, true, func(rel string) string { return "https://b.example/" + rel }); err != nil {
+		t.Fatal(err)
+	}
+	want := `<a id="campaign-link" href="../../campaigns/campaign_exec_1_abcdef12/index.html">campaign_exec_1_abcdef12</a>`
+	if !strings.Contains(plain.String(), want) {
+		t.Fatal("the report does not link its campaign")
+	}
+	if strings.Contains(linked.String(), "campaign-link") || !strings.Contains(linked.String(), "campaign_exec_1_abcdef12 · attempt 2") {
+		t.Fatal("the uploaded report links out of its folder, or does not name its campaign")
+	}
+}

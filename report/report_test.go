@@ -103,12 +103,18 @@ func TestJUnitGolden(t *testing.T) {
 	passed.ID, passed.ScriptName, passed.Status, passed.ErrorMsg = "1a2b3c4d-0000-4000-8000-000000000002", "goto", store.StatusPassed, ""
 	timeout := fixture()
 	timeout.ID, timeout.ScriptName, timeout.Status, timeout.ErrorMsg = "1a2b3c4d-0000-4000-8000-000000000003", "slow", store.StatusTimeout, "timed out"
+	dev1 := []JUnitProperty{{"device", "device1"}, {"attempts", "1"}}
 	j := JUnit{Name: "nightly", Cases: []JUnitCase{
-		{Name: r.ScriptName, Suite: "nightly", Classname: "nightly.device1", Status: r.Status, Result: r, Attempts: 2, Tail: fixtureLog, Duration: 12500 * time.Millisecond},
-		{Name: "goto", Suite: "nightly", Classname: "nightly.device1", Status: store.StatusPassed, Result: passed, Attempts: 1, Duration: 1500 * time.Millisecond},
-		{Name: "goto", Suite: "nightly", Classname: "nightly.device1", Status: store.StatusPassed, Result: passed, Attempts: 2, Note: "flaky: failed, then passed on attempt 2", Duration: 2 * time.Second},
-		{Name: "slow", Suite: "nightly", Classname: "nightly.device2", Status: store.StatusTimeout, Result: timeout, Attempts: 1, Duration: time.Minute},
-		{Name: "never", Suite: "nightly", Classname: "nightly.device2", Status: store.StatusNotRun, Note: "not run: the campaign timed out"},
+		{Name: r.ScriptName, Suite: "nightly", Classname: "nightly", Status: r.Status, Result: r, Attempts: 2, Tail: fixtureLog, Duration: 12500 * time.Millisecond,
+			Properties: []JUnitProperty{{"device", "device1"}, {"attempts", "2"}, {"parameter.channels", xss}},
+			Reruns:     []JUnitRerun{{Attempt: 1, Status: store.StatusTimeout, Message: "timed out after 10s"}},
+			History:    []string{"attempt 1: timeout on device2 in 10.0s", "attempt 2: failed on device1 in 2.5s: step 2 failed"}},
+		{Name: "goto", Suite: "nightly", Classname: "nightly", Status: store.StatusPassed, Result: passed, Attempts: 1, Duration: 1500 * time.Millisecond, Properties: dev1},
+		{Name: "goto", Suite: "nightly", Classname: "nightly", Status: store.StatusPassed, Result: passed, Attempts: 2, Note: "flaky: failed on attempt 1, passed on attempt 2", Duration: 2 * time.Second,
+			Flaky: true, Reruns: []JUnitRerun{{Attempt: 1, Status: store.StatusFailed, Message: "exit code 1"}},
+			Properties: []JUnitProperty{{"device", "device2"}, {"attempts", "2"}, {"flaky", "true"}}},
+		{Name: "slow", Suite: "nightly", Classname: "nightly", Status: store.StatusTimeout, Result: timeout, Attempts: 1, Duration: time.Minute},
+		{Name: "never", Suite: "nightly", Classname: "nightly", Status: store.StatusNotRun, Note: "not run: the campaign timed out"},
 	}}
 	b, err := j.Marshal()
 	if err != nil {
@@ -131,7 +137,9 @@ func TestCampaignReport(t *testing.T) {
 	dir := t.TempDir()
 	c := &store.Campaign{ID: "c1", ExecutionID: "campaign_exec_1_abcdef12", Name: "Nightly " + xss, CampaignID: "nightly",
 		Status: "failed", StartedAt: t0, ExecutionTimeMs: 60000, HostName: "lab-1", ShardTotal: 1,
-		Stats: store.CampaignStats{Total: 3, Passed: 1, Flaky: 1, Failed: 0, NotRun: 1}}
+		Stats: store.CampaignStats{Total: 3, Passed: 1, Flaky: 1, Failed: 0, NotRun: 1},
+		ScriptConfigurations: []map[string]any{{"script_name": "goto", "parameters": map[string]any{"node": "live", "n": 2.5, "fast": true}},
+			{"script_name": xss, "name": "hostile"}, {"script_name": "zap"}}}
 	entries := []store.CampaignEntry{
 		{Index: 0, Attempt: 1, ScriptName: "goto", DeviceID: "device1", Status: store.StatusFailed, StartedAt: t0, DurationMs: 1000, ScriptResultID: "r1"},
 		{Index: 0, Attempt: 2, ScriptName: "goto", DeviceID: "device2", Status: store.StatusPassed, StartedAt: t0.Add(2 * time.Second), DurationMs: 1000, ScriptResultID: "r2"},
@@ -147,18 +155,26 @@ func TestCampaignReport(t *testing.T) {
 	if len(sum.Entries) != 3 || sum.Entries[0].Status != store.StatusFlaky || sum.Entries[2].Status != store.StatusNotRun {
 		t.Fatalf("summary %+v", sum.Entries)
 	}
+	if got := []string{sum.Entries[0].Label, sum.Entries[1].Label, sum.Entries[2].Label}; fmt.Sprint(got) != "[goto[fast=true,n=2.5,node=live] hostile zap]" {
+		t.Fatalf("labels %q", got)
+	}
+	if sum.Entries[0].Parameters["n"] != "2.5" {
+		t.Fatalf("parameters %v", sum.Entries[0].Parameters)
+	}
 	if sum.Entries[0].Attempts[1].Report != "../../runs/r2/report.html" || sum.Entries[0].Attempts[0].Report != "https://pub.example/r1/report.html" {
 		t.Fatalf("links %+v", sum.Entries[0].Attempts)
 	}
-	if err := WriteCampaign(cdir, sum); err != nil {
+	if err := WriteCampaign(cdir, sum, results); err != nil {
 		t.Fatal(err)
 	}
 	html, _ := os.ReadFile(filepath.Join(cdir, CampaignHTML))
 	if bytes.Contains(html, []byte("<script>document.title")) || bytes.Contains(html, []byte("<img src=x")) {
 		t.Fatal("unescaped text in the campaign report")
 	}
-	if _, err := os.Stat(filepath.Join(cdir, SummaryJSON)); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{SummaryJSON, JUnitXML} {
+		if _, err := os.Stat(filepath.Join(cdir, f)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -273,5 +289,29 @@ func TestRunReportAVGolden(t *testing.T) {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+}
+
+// Nested metadata reads as indented JSON, its characters escaped for
+// HTML once (not as \u003c).
+func TestMetadataReadsAsJSON(t *testing.T) {
+	r := fixture()
+	r.Metadata = map[string]any{"nested": map[string]any{"tag": "<b>&", "n": []any{1, 2}}, "plain": "a<b"}
+	var buf bytes.Buffer
+	if err := RenderRun(&buf, r, fixtureLog, false); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	page = page[strings.Index(page, `aria-label="Metadata"`):]
+	page = page[:strings.Index(page, "</section>")]
+	if strings.Contains(page, `\u003c`) || strings.Contains(page, `\u0026`) {
+		t.Fatalf("metadata shows JSON's HTML escapes:\n%s", page[:800])
+	}
+	want := "{\n  &#34;n&#34;: [\n    1,\n    2\n  ],\n  &#34;tag&#34;: &#34;&lt;b&gt;&amp;&#34;\n}"
+	if !strings.Contains(page, want) {
+		t.Fatalf("nested metadata not as indented JSON; page has:\n%s", page[:600])
+	}
+	if !strings.Contains(page, "<td class=\"value\">a&lt;b</td>") {
+		t.Fatal("a text value is not shown as it is")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -68,11 +69,16 @@ func formatValue(v any) string {
 	case nil:
 		return ""
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
+	// Nested values as readable JSON: indented, and with <, > and & as
+	// they are (the template escapes them for HTML once).
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return fmt.Sprint(v)
 	}
-	return string(b)
+	return strings.TrimSuffix(buf.String(), "\n")
 }
 
 // FormatDuration renders a duration as people read it: 850ms, 3.2s, 4m05s.
@@ -109,6 +115,12 @@ type runPage struct {
 	Generated  string
 	URLs       []kv
 	Campaign   string
+	// CampaignHref links the campaign's report (from the run folder, in
+	// the results folder's layout); "" for a run of no campaign.
+	CampaignHref string
+	// Attempts are the runs of the same campaign entry, this one
+	// included, when it ran more than once.
+	Attempts []AttemptLink
 	// AV is the check of the recording (nil: none was asked for).
 	AV *avView
 }
@@ -126,6 +138,18 @@ type stepView struct {
 type shotRef struct {
 	Index int
 	Shot  store.Screenshot
+}
+
+// AttemptLink is one run of a campaign entry, as another attempt's report
+// links it.
+type AttemptLink struct {
+	Attempt int
+	Status  store.Status
+	// Href is its report, relative to the linking run's folder ("" when
+	// it is not here).
+	Href string
+	// This: the attempt of the report itself.
+	This bool
 }
 
 type kv struct {
@@ -154,11 +178,24 @@ func RenderRun(w io.Writer, res *store.Result, tail []byte, truncated bool) erro
 // where each object needs its own signed URL. A nil link keeps them
 // relative.
 func RenderRunLinked(w io.Writer, res *store.Result, tail []byte, truncated bool, link func(rel string) string) error {
+	return renderRun(w, res, tail, truncated, link, nil)
+}
+
+func renderRun(w io.Writer, res *store.Result, tail []byte, truncated bool, link func(rel string) string, attempts []AttemptLink) error {
+	// Links out of the run folder hold in the results folder's layout
+	// only, not in a copy kept apart (an uploaded report).
+	local := link == nil
 	if link == nil {
 		link = func(rel string) string { return rel }
 	}
 	p := runPage{R: res, Status: string(res.Status), LogBytes: res.Details.OutputBytes, LogCut: truncated,
 		DurationMs: res.ExecutionTimeMs, Campaign: res.Details.CampaignID, LogHref: link(OutputLog), ResultHref: link(ResultJSON)}
+	if id := res.Details.CampaignID; id != "" && local {
+		// Run folders are <results>/runs/<id>, campaign folders
+		// <results>/campaigns/<execution id>.
+		p.CampaignHref = "../../campaigns/" + url.PathEscape(id) + "/" + CampaignHTML
+	}
+	p.Attempts = attempts
 	p.Shots = slices.Clone(res.Details.Screenshots)
 	for i, s := range p.Shots {
 		s.Path, s.Thumbnail = link(s.Path), link(s.Thumbnail)
@@ -248,6 +285,18 @@ func WriteRunReportIfAbsent(res *store.Result) error {
 		return err
 	}
 	return WriteFileNew(filepath.Join(res.RunDir, ReportHTML), b)
+}
+
+// WriteRunAttempts writes report.html of a run of a campaign entry again,
+// linking the entry's other attempts (attempts holds them all, this one
+// marked This).
+func WriteRunAttempts(res *store.Result, attempts []AttemptLink) error {
+	tail, truncated := ReadTail(filepath.Join(res.RunDir, OutputLog), TailBytes)
+	var buf bytes.Buffer
+	if err := renderRun(&buf, res, tail, truncated, nil, attempts); err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(res.RunDir, ReportHTML), buf.Bytes())
 }
 
 func renderRunFile(res *store.Result, tail []byte) ([]byte, error) {

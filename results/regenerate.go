@@ -57,14 +57,14 @@ func Regenerate(ctx context.Context, st Store, resultsDir string, runs []*store.
 func regenerateCampaigns(ctx context.Context, st Store, resultsDir string, runs []*store.Result) error {
 	for _, id := range summary.Executions(runs) {
 		dir := report.CampaignDir(resultsDir, id)
-		sum, _, err := summary.Load(ctx, st, id, report.RunLink(dir))
+		sum, results, err := summary.Load(ctx, st, id, report.RunLink(dir))
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("campaign %s: %w", id, err)
 		}
-		if err := report.WriteCampaign(dir, sum); err != nil {
+		if err := report.WriteCampaign(dir, sum, results); err != nil {
 			return fmt.Errorf("campaign %s: %w", id, err)
 		}
 	}

@@ -1,6 +1,8 @@
 // Package results maintains what a machine has recorded: it finds a result
 // by id, prefix or "latest", prunes old results (the row, the run folder,
-// the uploaded copy) and rebuilds reports from the store after an upgrade.
+// the uploaded copy; then the campaigns that held them and the latest link,
+// so that no reference is left pointing at nothing) and rebuilds reports
+// from the store after an upgrade.
 // It sits above report (which renders files) and store (which keeps rows):
 // its operations change both together, in the order that keeps them
 // consistent.
@@ -22,6 +24,8 @@ type Store interface {
 	GetResult(ctx context.Context, id string) (*store.Result, error)
 	ListResults(ctx context.Context, f store.ResultFilter) ([]store.Result, error)
 	DeleteResult(ctx context.Context, id string) error
+	ListCampaigns(ctx context.Context, f store.CampaignFilter) ([]store.Campaign, error)
+	DeleteCampaign(ctx context.Context, id string) error
 	PruneEvents(ctx context.Context, before time.Time) (int64, error)
 }
 

@@ -65,7 +65,7 @@ func TestPrune(t *testing.T) {
 	if err := st.UpdateResult(ctx, rs[3]); err != nil {
 		t.Fatal(err)
 	}
-	o := PruneOptions{Before: t0.Add(time.Hour), KeepFailed: true, RunsDir: filepath.Join(dir, "runs"), DryRun: true}
+	o := PruneOptions{Before: t0.Add(time.Hour), KeepFailed: true, ResultsDir: dir, DryRun: true}
 	var said []string
 	o.Pruned = func(r store.Result) { said = append(said, r.ID) }
 	rep, err := Prune(ctx, st, o)

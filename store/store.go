@@ -65,8 +65,9 @@ type Store interface {
 	// Trends returns the recent finished runs of every script (or of one),
 	// by script name.
 	Trends(ctx context.Context, f TrendFilter) ([]ScriptTrend, error)
-	// DeleteResult removes a row and its campaign links. Deleting a missing
-	// row is not an error.
+	// DeleteResult removes a row. The campaign attempt that made it stays,
+	// unlinked (no script result id): the campaign's history keeps it.
+	// Deleting a missing row is not an error.
 	DeleteResult(ctx context.Context, id string) error
 	// RunningResults returns every row still running, with its details.
 	RunningResults(ctx context.Context) ([]Result, error)

@@ -27,12 +27,31 @@ type Summary struct {
 
 // Entry is one script configuration of the campaign and its attempts.
 type Entry struct {
-	Index      int          `json:"index"`
-	Script     string       `json:"script_name"`
-	Device     string       `json:"device_id"`
-	Status     store.Status `json:"status"`
-	DurationMs int64        `json:"duration_ms"`
-	Attempts   []Attempt    `json:"attempts"`
+	Index  int    `json:"index"`
+	Script string `json:"script_name"`
+	// Label names the entry as a test: its name: in the file, else the
+	// script and its parameters (nap[s=0.5]). It stays the same from one
+	// execution to the next, whichever device runs it.
+	Label string `json:"label"`
+	// Parameters are the entry's parameters in the file, as the script
+	// receives them.
+	Parameters map[string]string `json:"parameters,omitempty"`
+	Device     string            `json:"device_id"`
+	Status     store.Status      `json:"status"`
+	DurationMs int64             `json:"duration_ms"`
+	Attempts   []Attempt         `json:"attempts"`
+}
+
+// Ran counts the attempts that ran (a not_run entry has one attempt row,
+// which did not).
+func (e Entry) Ran() int {
+	n := 0
+	for _, a := range e.Attempts {
+		if a.Status != store.StatusNotRun && a.Status != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // Attempt is one run of an entry.
@@ -51,6 +70,9 @@ type Attempt struct {
 	// distributed campaign): its run folder is RunDir on that host.
 	Host  string `json:"host,omitempty"`
 	Error string `json:"error,omitempty"`
+	// Pruned: the attempt's run was deleted since (vpt report prune); its
+	// status and duration stay, its report is gone.
+	Pruned bool `json:"pruned,omitempty"`
 }
 
 // Linker gives the link from the campaign's report to a run's report
@@ -71,10 +93,15 @@ func Build(c *store.Campaign, entries []store.CampaignEntry, results map[string]
 	}
 	sort.Ints(order)
 	sum := Summary{Schema: Schema, Campaign: c}
+	configs := entryConfigs(c.ScriptConfigurations)
 	for _, i := range order {
 		atts := byIndex[i]
 		sort.Slice(atts, func(a, b int) bool { return atts[a].Attempt < atts[b].Attempt })
 		es := Entry{Index: i, Script: atts[0].ScriptName, Device: atts[len(atts)-1].DeviceID, Status: FinalStatus(atts)}
+		es.Label = es.Script
+		if i >= 0 && i < len(configs) && configs[i].ScriptName == es.Script {
+			es.Label, es.Parameters = configs[i].label(), configs[i].Parameters
+		}
 		for _, a := range atts {
 			es.DurationMs += a.DurationMs
 			es.Attempts = append(es.Attempts, attempt(c, a, results[a.ScriptResultID], link))
@@ -90,6 +117,8 @@ func attempt(c *store.Campaign, a store.CampaignEntry, r *store.Result, link Lin
 	if !a.StartedAt.IsZero() && a.Status != store.StatusNotRun {
 		as.OffsetMs = a.StartedAt.Sub(c.StartedAt).Milliseconds()
 	}
+	// A run made, then pruned: its attempt stays, unlinked.
+	as.Pruned = r == nil && a.Status != store.StatusNotRun && a.Status != "" && !a.Requeued && (a.ScriptResultID != "" || a.RunDir != "")
 	if r != nil {
 		if link != nil {
 			as.Report = link(r)

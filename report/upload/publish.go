@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/vpt-dev/vpt/campaign/summary"
@@ -115,7 +116,10 @@ func (u *Uploader) Republish(ctx context.Context, st store.Store, runs []*store.
 }
 
 // refreshCampaigns uploads again the reports of the campaigns of runs, so
-// that they link the runs' uploaded reports.
+// that they link the runs' uploaded reports, and writes the campaign
+// folder again where it is on this machine (its summary names the uploaded
+// report; the runs' reports, written again by the upload, link their
+// entries' other attempts again).
 func (u *Uploader) refreshCampaigns(ctx context.Context, st store.Store, runs []*store.Result, resultsDir string) error {
 	for _, id := range summary.Executions(runs) {
 		dir := report.CampaignDir(resultsDir, id)
@@ -125,6 +129,11 @@ func (u *Uploader) refreshCampaigns(ctx context.Context, st store.Store, runs []
 		}
 		if err := u.PublishCampaign(ctx, st, dir, sum, results); err != nil {
 			return fmt.Errorf("campaign %s: %w", id, err)
+		}
+		if fileExists(filepath.Join(dir, report.SummaryJSON)) {
+			if err := report.WriteCampaign(dir, sum, results); err != nil {
+				return fmt.Errorf("campaign %s: %w", id, err)
+			}
 		}
 	}
 	return nil

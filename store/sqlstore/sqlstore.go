@@ -466,7 +466,9 @@ func (s *DB) ScriptStats(ctx context.Context, scripts []string, window int) (map
 // DeleteResult implements store.Store.
 func (s *DB) DeleteResult(ctx context.Context, id string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q("DELETE FROM campaign_script_results WHERE script_result_id = ?"), id); err != nil {
+		// The campaign attempt that made the result stays, unlinked: the
+		// campaign's history keeps the entry, its status and its duration.
+		if _, err := tx.ExecContext(ctx, s.q("UPDATE campaign_script_results SET script_result_id = NULL WHERE script_result_id = ?"), id); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, s.q("DELETE FROM script_results WHERE id = ?"), id)

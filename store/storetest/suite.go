@@ -406,9 +406,12 @@ func testCampaign(t *testing.T, s store.Store) {
 	if err != nil || len(list) != 1 {
 		t.Fatalf("list campaigns: %v %v", list, err)
 	}
-	// Deleting a linked result unlinks it.
+	// Deleting a linked result unlinks it; the attempt stays.
 	if err := s.DeleteResult(ctx, r.ID); err != nil {
 		t.Fatal(err)
+	}
+	if _, after, err := s.GetCampaign(ctx, c.ID); err != nil || len(after) < 2 || after[1].ScriptResultID != "" || after[1].Status != store.StatusPassed {
+		t.Fatalf("after deleting a result, its campaign's attempts: %+v %v", after, err)
 	}
 	if err := s.DeleteCampaign(ctx, c.ID); err != nil {
 		t.Fatal(err)
