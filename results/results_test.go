@@ -59,12 +59,15 @@ func TestFind(t *testing.T) {
 
 func TestPrune(t *testing.T) {
 	ctx := context.Background()
-	dir, st, rs := project(t, store.StatusPassed, store.StatusFailed, store.StatusRunning, store.StatusPassed)
-	outside := t.TempDir()
-	rs[3].RunDir = outside
-	if err := st.UpdateResult(ctx, rs[3]); err != nil {
+	dir, st, rs := project(t, store.StatusPassed, store.StatusFailed, store.StatusRunning)
+	// A row whose run folder is outside the results folder (a run folder
+	// is fixed when the row is created).
+	outside := &store.Result{ID: store.NewID(), ScriptName: "s", Status: store.StatusPassed, StartedAt: t0.Add(3 * time.Minute),
+		RunDir: t.TempDir()}
+	if err := st.CreateResult(ctx, outside); err != nil {
 		t.Fatal(err)
 	}
+	rs = append(rs, outside)
 	o := PruneOptions{Before: t0.Add(time.Hour), KeepFailed: true, ResultsDir: dir, DryRun: true}
 	var said []string
 	o.Pruned = func(r store.Result) { said = append(said, r.ID) }
@@ -86,7 +89,7 @@ func TestPrune(t *testing.T) {
 	if _, err := os.Stat(rs[0].RunDir); !os.IsNotExist(err) {
 		t.Fatal("the run folder survived")
 	}
-	if _, err := os.Stat(outside); err != nil {
+	if _, err := os.Stat(outside.RunDir); err != nil {
 		t.Fatal("a folder outside the runs folder was deleted")
 	}
 	// A remote copy that cannot be deleted keeps the whole run.
