@@ -214,3 +214,31 @@ func TestRunFilesListTheReport(t *testing.T) {
 		t.Fatalf("result.json files.report %q (%v)", file.Files.Report, err)
 	}
 }
+
+// --fail-on-flaky failed the job while the JUnit file showed every test
+// green; a shard with no script (or --last-failed after a green run)
+// wrote no JUnit file at all, and the CI step publishing it failed.
+func TestJUnitAgreesWithTheExitCode(t *testing.T) {
+	p := campaignProject(t)
+	p.write("c.yaml", "campaign_id: fl\nname: Flaky\ndevice: device1\nscript_configurations:\n  - {script_name: second_try, retries: 1}\n")
+	p.vpt("campaign", "c.yaml", "--fail-on-flaky", "--junit", "out/fl.xml").expectOut(t, 1, "1 flaky")
+	doc := readJUnit(t, filepath.Join(p.dir, "out", "fl.xml"))
+	if len(doc.Suites) != 1 || len(doc.Suites[0].Cases) != 1 || doc.Suites[0].Cases[0].Failure == nil {
+		t.Fatalf("a flaky entry under --fail-on-flaky has no <failure>: %+v", doc)
+	}
+	if b, _ := os.ReadFile(filepath.Join(p.dir, "out", "fl.xml")); !strings.Contains(string(b), `failures="1"`) {
+		t.Fatalf("counts:\n%s", b)
+	}
+	// Without the flag the flaky pass is a pass.
+	os.Remove(filepath.Join(p.dir, "tried"))
+	p.vpt("campaign", "c.yaml", "--junit", "out/ok.xml").expectOut(t, 0)
+	if doc := readJUnit(t, filepath.Join(p.dir, "out", "ok.xml")); doc.Suites[0].Cases[0].Failure != nil {
+		t.Fatalf("a flaky pass is a failure without --fail-on-flaky")
+	}
+
+	p.vpt("campaign", "c.yaml", "--shard", "2/2", "--junit", "out/empty.xml").expectErr(t, 0, "nothing to run")
+	b, err := os.ReadFile(filepath.Join(p.dir, "out", "empty.xml"))
+	if err != nil || !strings.Contains(string(b), `tests="0"`) {
+		t.Fatalf("no empty JUnit file for nothing to run: %v\n%s", err, b)
+	}
+}

@@ -189,7 +189,8 @@ func (r *Runner) create(ctx context.Context, plan *Plan, executionID string, sta
 		Status: StatusRunning, StartedAt: start.UTC(), ScriptConfigurations: f.ScriptConfigurations,
 		ExecutionConfig: map[string]any{"continue_on_failure": plan.Settings.ContinueOnFailure,
 			"timeout_minutes": plan.Settings.Timeout.Minutes(), "parallel": plan.Settings.Parallel,
-			"retries": plan.Settings.Retries, "max_failures": plan.Settings.MaxFailures, "pool": plan.Pool},
+			"retries": plan.Settings.Retries, "max_failures": plan.Settings.MaxFailures, "pool": plan.Pool,
+			summary.FailOnFlakyKey: plan.Options.FailOnFlaky},
 		ShardTotal: shards, Stats: store.CampaignStats{Total: plan.Total},
 		ReportDir: report.CampaignDir(r.ResultsDir, executionID), Owner: store.ThisProcess().String(), HeartbeatAt: start.UTC(),
 		Extra: r.Extra,
@@ -217,23 +218,12 @@ func (r *Runner) create(ctx context.Context, plan *Plan, executionID string, sta
 
 // heartbeat tells other processes that this one still runs the campaign.
 func (r *Runner) heartbeat(ctx context.Context, c *store.Campaign) func() {
-	hb, stop := context.WithCancel(context.WithoutCancel(ctx))
 	owner := store.ThisProcess().String()
-	go func() {
-		t := time.NewTicker(store.HeartbeatEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-hb.Done():
-				return
-			case now := <-t.C:
-				if err := r.Store.HeartbeatCampaign(hb, c.ID, owner, now.UTC()); err != nil {
-					r.log().Warn("campaign heartbeat", "err", err)
-				}
-			}
+	return store.Beat(ctx, func(ctx context.Context, now time.Time) {
+		if err := r.Store.HeartbeatCampaign(ctx, c.ID, owner, now.UTC()); err != nil {
+			r.log().Warn("campaign heartbeat", "err", err)
 		}
-	}()
-	return stop
+	})
 }
 
 // healthyPool is the plan's pool; a "device: auto" pool without the

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -63,18 +62,7 @@ func runAgent(cmd *cobra.Command, app *App, o agentOptions) error {
 	if err := agent.CheckURL(cfg.Store, "vpt agent"); err != nil {
 		return err
 	}
-	st, err := app.Store(ctx)
-	if err != nil {
-		return err
-	}
-	if err := app.Recover(ctx, true); err != nil {
-		return err
-	}
-	var terminal io.Writer
-	if o.stream && !app.quiet {
-		terminal = app.IO.Err
-	}
-	runner, err := app.Runner(ctx, terminal)
+	runner, st, err := app.batchRunner(ctx, o.stream)
 	if err != nil {
 		return err
 	}

@@ -132,6 +132,37 @@ func (a *App) Notice(format string, args ...any) {
 	fmt.Fprintf(a.IO.Err, "vpt: "+format+"\n", args...)
 }
 
+// batchRunner is the runner of the commands that run many scripts
+// (campaign, agent), its store, and what dead vpt processes left
+// recovered. Script output is not streamed unless asked (each run keeps it
+// in its folder); with --stream runs share stderr a line at a time.
+func (a *App) batchRunner(ctx context.Context, stream bool) (*executor.Runner, store.Store, error) {
+	var terminal io.Writer
+	if stream && !a.quiet {
+		terminal = a.IO.Err
+	}
+	runner, err := a.Runner(ctx, terminal)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return runner, st, a.Recover(ctx, true)
+}
+
+// ConfigAndStore is the configuration and the store, for the commands
+// that read both.
+func (a *App) ConfigAndStore(ctx context.Context) (*Config, store.Store, error) {
+	cfg, err := a.Config()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := a.Store(ctx)
+	return cfg, st, err
+}
+
 // Store opens the results store, once.
 func (a *App) Store(ctx context.Context) (store.Store, error) {
 	if a.store != nil {

@@ -76,11 +76,7 @@ type reportRow struct {
 }
 
 func runReportList(ctx context.Context, app *App, o listOptions) error {
-	cfg, err := app.Config()
-	if err != nil {
-		return err
-	}
-	st, err := app.Store(ctx)
+	cfg, st, err := app.ConfigAndStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -485,11 +481,7 @@ the results folder's latest link moves to the newest run left.`,
 }
 
 func runPrune(ctx context.Context, app *App, o results.PruneOptions, remote bool) error {
-	cfg, err := app.Config()
-	if err != nil {
-		return err
-	}
-	st, err := app.Store(ctx)
+	cfg, st, err := app.ConfigAndStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -537,11 +529,7 @@ func printPrune(w io.Writer, rep results.PruneReport, before time.Time) {
 }
 
 func runRegenerate(ctx context.Context, app *App, args []string, all bool) error {
-	cfg, err := app.Config()
-	if err != nil {
-		return err
-	}
-	st, err := app.Store(ctx)
+	cfg, st, err := app.ConfigAndStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -65,11 +65,7 @@ are never deleted, and change only once the upload succeeded.`,
 }
 
 func runReportUpload(ctx context.Context, app *App, args []string, pending bool) error {
-	cfg, err := app.Config()
-	if err != nil {
-		return err
-	}
-	st, err := app.Store(ctx)
+	cfg, st, err := app.ConfigAndStore(ctx)
 	if err != nil {
 		return err
 	}

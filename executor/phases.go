@@ -272,22 +272,11 @@ func (run *runState) startOutput() error {
 // heartbeat keeps the row's heartbeat fresh while the run goes, so that
 // other processes can tell a live run from an abandoned one.
 func (run *runState) heartbeat(ctx context.Context) {
-	hb, stop := context.WithCancel(context.WithoutCancel(ctx))
-	run.stopBeat = stop
-	go func() {
-		t := time.NewTicker(store.HeartbeatEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-hb.Done():
-				return
-			case now := <-t.C:
-				if err := run.r.Store.Heartbeat(hb, []string{run.res.ID}, now); err != nil {
-					run.log.Warn("heartbeat", "err", err)
-				}
-			}
+	run.stopBeat = store.Beat(ctx, func(ctx context.Context, now time.Time) {
+		if err := run.r.Store.Heartbeat(ctx, []string{run.res.ID}, now); err != nil {
+			run.log.Warn("heartbeat", "err", err)
 		}
-	}()
+	})
 }
 
 // device opens the device, showing the run's userinterface, and checks it.

@@ -204,6 +204,10 @@ func JUnitForCampaign(sum summary.Summary, results map[string]*store.Result, per
 			jc.Properties = append(jc.Properties, JUnitProperty{"flaky", "true"})
 			jc.Note = flakyNote(e)
 			jc.Status = store.StatusPassed
+			if summary.FailsOnFlaky(c) {
+				// The exit code counts it as failed: so does the file.
+				jc.Failed = jc.Note + " (--fail-on-flaky counts it as failed)"
+			}
 		case store.StatusNotRun:
 			jc.Note = firstLineOr(last.Error, "not run")
 			jc.Result = nil

@@ -95,6 +95,9 @@ type JUnitCase struct {
 	Flaky bool
 	// History has a line per attempt, for system-out.
 	History []string
+	// Failed says why a case whose last attempt passed is a failure
+	// anyway (a flaky entry under --fail-on-flaky); "" for none.
+	Failed string
 }
 
 // JUnitProperty is a name and value of a test case's properties.
@@ -188,6 +191,10 @@ func (j JUnit) Marshal() ([]byte, error) {
 			tc.File = r.ScriptPath
 			msg := r.ErrorMsg
 			switch c.Status {
+			case store.StatusPassed:
+				if c.Failed != "" {
+					tc.Failure = &junitProblem{Message: c.Failed, Type: "flaky", Text: c.Failed}
+				}
 			case store.StatusFailed:
 				tc.Failure = &junitProblem{Message: firstLineOr(msg, "failed"), Type: "failed", Text: msg}
 			case store.StatusTimeout:

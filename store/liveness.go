@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -123,4 +124,24 @@ func ProcessAlive(pid int, start int64) bool {
 func ProcessStart(pid int) (int64, error) {
 	s, err := proc.Read(pid)
 	return s.Start, err
+}
+
+// Beat calls beat every HeartbeatEvery until the returned stop is called,
+// on a context that outlives ctx's cancellation (a run being stopped
+// still beats while it finalises) and ends with stop.
+func Beat(ctx context.Context, beat func(ctx context.Context, now time.Time)) (stop func()) {
+	hb, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		t := time.NewTicker(HeartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-hb.Done():
+				return
+			case now := <-t.C:
+				beat(hb, now)
+			}
+		}
+	}()
+	return cancel
 }

@@ -25,6 +25,16 @@ type Summary struct {
 	Entries  []Entry         `json:"entries"`
 }
 
+// FailOnFlakyKey is the key of the campaign row's execution_config that
+// records --fail-on-flaky: a flaky entry then counts as failed.
+const FailOnFlakyKey = "fail_on_flaky"
+
+// FailsOnFlaky tells whether the campaign ran with --fail-on-flaky.
+func FailsOnFlaky(c *store.Campaign) bool {
+	m, ok := c.ExecutionConfig.(map[string]any)
+	return ok && m[FailOnFlakyKey] == true
+}
+
 // Entry is one script configuration of the campaign and its attempts.
 type Entry struct {
 	Index  int    `json:"index"`
