@@ -508,3 +508,13 @@ func TestRunPathWithDotDot(t *testing.T) {
 	p.write("c.yaml", "campaign_id: c\nname: c\nscript_configurations:\n  - script_name: ../other/x.py\n")
 	p.vpt("campaign", "c.yaml").expectErr(t, 2, "resolves outside the scripts folder")
 }
+
+// --parallel 4 on a pool of one device ran on one without a word, and -q
+// silently cancelled --stream.
+func TestCampaignSaysWhatItMadeOfItsOptions(t *testing.T) {
+	p := newProject(t)
+	p.write("test_scripts/a.py", "import vpt\n")
+	p.write("c.yaml", "campaign_id: c\nname: C\nscript_configurations:\n  - script_name: a\n")
+	p.vpt("campaign", "c.yaml", "--parallel", "4").expectErr(t, 0, "--parallel 4: the pool has 1 device(s) (device1): running on 1 at once")
+	p.vpt("campaign", "c.yaml", "--stream", "-q").expectErr(t, 2, "--stream and -q ask for opposite things")
+}

@@ -76,6 +76,9 @@ type Plan struct {
 	all        []PlannedEntry
 	// Placed: a distributed campaign; entries' devices are selectors.
 	Placed bool
+	// Notes are what the plan made of the options that it could not follow
+	// to the letter (--parallel 4 on a pool of one device), for the user.
+	Notes []string
 }
 
 // Prepare validates everything before anything runs: scripts exist,
@@ -376,6 +379,10 @@ func finishPlan(plan *Plan, pool []string, o Options, ps yamlfile.Problems) (*Pl
 	}
 	if settings.Parallel {
 		plan.Workers = len(pool)
+		if o.Parallel > len(pool) {
+			plan.Notes = append(plan.Notes, fmt.Sprintf("--parallel %d: the pool has %d device(s) (%s): running on %d at once",
+				o.Parallel, len(pool), strings.Join(pool, ", "), len(pool)))
+		}
 		if o.Parallel > 0 && o.Parallel < plan.Workers {
 			plan.Workers = o.Parallel
 			plan.Pool = pool[:o.Parallel]

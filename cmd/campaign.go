@@ -104,6 +104,9 @@ when a run hit an infrastructure error, else 0.`,
 }
 
 func runCampaign(ctx context.Context, app *App, o campaignOptions) error {
+	if o.stream && app.quiet {
+		return &usageError{msg: "--stream and -q ask for opposite things", hint: "leave out one of them"}
+	}
 	if o.executionID != "" {
 		if err := campaign.CheckExecutionID(o.executionID); err != nil {
 			return &usageError{msg: "--execution-id " + err.Error(), hint: `CI ids fit, for example: --execution-id "$CI_PIPELINE_ID"`}
@@ -187,6 +190,10 @@ func planCampaign(ctx context.Context, app *App, cfg *Config, reg *capture.Regis
 	if prev != "" {
 		app.Notice("rerunning %d script(s) that did not pass in %s", len(plan.Entries), prev)
 	}
+	for _, n := range plan.Notes {
+		app.Notice("%s", n)
+	}
+
 	switch {
 	case o.dryRun && app.jsonOut:
 		return nil, printJSON(app, newPlanView(plan))
