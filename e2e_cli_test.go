@@ -517,4 +517,6 @@ func TestCampaignSaysWhatItMadeOfItsOptions(t *testing.T) {
 	p.write("c.yaml", "campaign_id: c\nname: C\nscript_configurations:\n  - script_name: a\n")
 	p.vpt("campaign", "c.yaml", "--parallel", "4").expectErr(t, 0, "--parallel 4: the pool has 1 device(s) (device1): running on 1 at once")
 	p.vpt("campaign", "c.yaml", "--stream", "-q").expectErr(t, 2, "--stream and -q ask for opposite things")
+	// A run uses one device: a second --device is a mistake, not an override.
+	p.vpt("run", "a", "-d", "device1", "--device", "device2").expectErr(t, 2, "given twice (device1, then device2)")
 }

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -35,4 +36,34 @@ func checkCounts(flags *pflag.FlagSet) error {
 		}
 	})
 	return bad
+}
+
+// onceValue is a string flag that may be given once: a second --device
+// on a command that uses one device is a mistake, not an override.
+type onceValue struct {
+	p   *string
+	set bool
+}
+
+func (v *onceValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
+
+func (v *onceValue) Set(s string) error {
+	if v.set && s != *v.p {
+		return fmt.Errorf("given twice (%s, then %s): give it once", *v.p, s)
+	}
+	*v.p, v.set = s, true
+	return nil
+}
+
+func (v *onceValue) Type() string { return "string" }
+
+// stringOnce defines a string flag that refuses to be given twice.
+func stringOnce(f *pflag.FlagSet, p *string, name, short, value, usage string) {
+	*p = value
+	f.VarP(&onceValue{p: p}, name, short, usage)
 }

@@ -70,7 +70,7 @@ parameter), checked first against what the script declares (vpt scripts).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&opts.Device, "device", "d", "device1", "`id` of the device to run on")
+	stringOnce(f, &opts.Device, "device", "d", "device1", "`id` of the device to run on")
 	f.StringVarP(&opts.UserInterface, "userinterface", "u", "", "userinterface `name` (default: the device's)")
 	f.StringArrayVarP(&opts.Params, "param", "p", nil, "script parameter `key=value`, passed as --key value (repeatable)")
 	f.Duration("timeout", 0, "stop the script after this `duration` (default 1h, or timeout: in vpt.yaml)")

@@ -198,7 +198,7 @@ captured again. The file is written in the format its name says (.png, .jpg).`,
 				Node: args[0], Region: rect, Output: out})
 		},
 	}
-	cmd.Flags().StringVarP(&device, "device", "d", "device1", "device `id` to capture from")
+	stringOnce(cmd.Flags(), &device, "device", "d", "device1", "device `id` to capture from")
 	cmd.Flags().StringVarP(&name, "userinterface", "u", "", "userinterface `name` (default: the device's)")
 	cmd.Flags().StringVar(&region, "region", "", "crop to `x,y,width,height` (default: the region of the node's image verification)")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "image `file` (default: the node's reference, or <ui>/<node>.png)")
