@@ -164,8 +164,10 @@ func BenchmarkFastHistory(b *testing.B) {
 	}
 	p := newProj(b)
 	db := filepath.Join(p.dir, "vpt-results", "vpt.db")
-	// Run folders are recorded relative to the results folder.
+	// Run folders are recorded relative to the results folder (a baseline
+	// older than that reads them from the working directory).
 	os.MkdirAll(filepath.Join(p.dir, "vpt-results", "runs", "bench-00000"), 0o755)
+	os.MkdirAll(filepath.Join(p.dir, "runs", "bench-00000"), 0o755)
 	cmd := exec.Command(loadBin, "-store", "sqlite://"+db, "-n", "10000", "-campaign")
 	cmd.Dir = p.dir
 	out, err := cmd.Output()
