@@ -91,12 +91,8 @@ func runReportList(ctx context.Context, app *App, o listOptions) error {
 			f.Statuses = append(f.Statuses, store.Status(s))
 		}
 	}
-	if o.since != "" {
-		t, err := parseSince(o.since, time.Now())
-		if err != nil {
-			return err
-		}
-		f.Since = t
+	if f.Since, err = sinceFlag(o.since); err != nil {
+		return err
 	}
 	rows, err := st.ListResults(ctx, f)
 	if err != nil {
@@ -174,6 +170,14 @@ func validStatus(s string) bool {
 		return true
 	}
 	return false
+}
+
+// sinceFlag reads a --since value: the zero time when none is given.
+func sinceFlag(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return parseSince(s, time.Now())
 }
 
 // parseSince reads an age (90m, 24h, 7d, 2w) or a date (2026-11-01,

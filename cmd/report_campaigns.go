@@ -56,13 +56,9 @@ func runReportCampaigns(ctx context.Context, app *App, o campaignListOptions) er
 	if o.status != "" && !slices.Contains(campaignStatuses, o.status) {
 		return &usageError{msg: fmt.Sprintf("--status %q: unknown campaign status", o.status), hint: "use " + strings.Join(campaignStatuses, ", ")}
 	}
-	var since time.Time
-	if o.since != "" {
-		t, err := parseSince(o.since, time.Now())
-		if err != nil {
-			return err
-		}
-		since = t
+	since, err := sinceFlag(o.since)
+	if err != nil {
+		return err
 	}
 	st, err := app.Store(ctx)
 	if err != nil {

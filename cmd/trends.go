@@ -3,7 +3,6 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -53,13 +52,9 @@ func runTrends(ctx context.Context, app *App, o trendsOptions) error {
 	if o.window <= 0 {
 		return &usageError{msg: fmt.Sprintf("--window %d: count at least 1 run", o.window)}
 	}
-	var since time.Time
-	if o.since != "" {
-		t, err := parseSince(o.since, time.Now())
-		if err != nil {
-			return err
-		}
-		since = t
+	since, err := sinceFlag(o.since)
+	if err != nil {
+		return err
 	}
 	st, err := app.Store(ctx)
 	if err != nil {
