@@ -107,10 +107,18 @@ script_configurations:
 `)
 	// The store exists before the follower opens it.
 	p.vpt("events").expect(t, 0)
-	follow, out := p.background(t, nil, "", "events", "--follow", "--campaign", "campaign_exec_1_follow")
+	// The events on stdout; on stderr, that the campaign is not there yet.
+	follow := p.command(nil, "events", "--follow", "--campaign", "campaign_exec_1_follow")
+	out, errs := &syncBuffer{}, &syncBuffer{}
+	follow.Stdout, follow.Stderr = out, errs
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { follow.Process.Kill() })
+	waitFor(t, func() bool { return strings.Contains(errs.String(), "waiting for it") })
 	p.vpt("campaign", "c.yaml", "--execution-id", "campaign_exec_1_follow").expect(t, 1)
 	if err := follow.Wait(); err != nil {
-		t.Fatalf("the follower did not end with the campaign: %v\n%s", err, out.String())
+		t.Fatalf("the follower did not end with the campaign: %v\n%s%s", err, out.String(), errs.String())
 	}
 	evs := parseEvents(t, out.String())
 	got := types(evs)

@@ -48,8 +48,16 @@
           var keep = out ? out.textContent : null;
           var frame = document.getElementById("frame");
           var src = frame ? frame.getAttribute("src") : null;
+          var video = document.getElementById("video");
           // Server-rendered by html/template: every recorded text in it is escaped.
           main.innerHTML = html;
+          // A video being watched stays as it is (playing, where it was):
+          // events after the run's end (its upload, the device going idle)
+          // must not start it again from the beginning.
+          var video2 = document.getElementById("video");
+          if (video && video2 && video.getAttribute("src") === video2.getAttribute("src")) {
+            video2.parentNode.replaceChild(video, video2);
+          }
           var out2 = document.getElementById("output");
           if (out2 && keep !== null) { out2.textContent = keep; out2.scrollTop = out2.scrollHeight; }
           var frame2 = document.getElementById("frame");
