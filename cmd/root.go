@@ -22,17 +22,20 @@ import (
 	"github.com/vpt-dev/vpt/internal/yamlfile"
 )
 
-// memoryLimit keeps vpt small beside the scripts and recorders it runs:
+// memoryLimit keeps the commands that run scripts (run, campaign, agent)
+// small beside the scripts and recorders they run:
 // past it the garbage collector works harder instead of the heap growing.
 // Screenshots are 3.6 MB pictures: at 24 MiB the collector gave their
 // memory back to the system between two of them and every picture paid
 // for mapping it again (a 49-step goto with its screenshots took ~450 ms;
 // ~260 ms at 32 MiB, for a peak of ~55 MB instead of ~48 MB).
+// The other commands have no limit: a report of a 10,000-entry campaign
+// holds more than 32 MiB live, and under the limit the collector ran
+// without pause (1.15 s for that report instead of 0.6 s).
 const memoryLimit = 32 << 20
 
 // Main runs vpt with args and returns the exit code.
 func Main(version string, args []string) int {
-	debug.SetMemoryLimit(memoryLimit)
 	io := System()
 	buildinfo.SetVersion(version)
 	app := &App{IO: io, Version: buildinfo.Version(), Environ: environ()}
@@ -149,6 +152,7 @@ func (a *App) setCommand(cmd *cobra.Command) {
 	switch strings.TrimPrefix(a.commandPath, "vpt ") {
 	case "run", "campaign", "campaign attach", "agent":
 		msg = "stopping (press Ctrl-C again to kill the scripts at once)"
+		debug.SetMemoryLimit(memoryLimit)
 	}
 	a.stopMsg.Store(&msg)
 }
