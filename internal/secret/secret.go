@@ -228,7 +228,10 @@ func (f *finder) next(i int) (start, n, wait int) {
 		data := f.data
 	tail:
 		for p := max(i, len(data)-f.m.longest+1); p < len(data); p++ {
-			if (start >= 0 && p >= start) || (wait >= 0 && p >= wait) {
+			// A match found at start waits for a longer secret that may
+			// begin at the same position (the longest wins there); after
+			// start, the leftmost match wins anyway.
+			if (start >= 0 && p > start) || (wait >= 0 && p >= wait) {
 				break
 			}
 			rest := data[p:]
