@@ -87,8 +87,8 @@ func (o *memObserver) Stopping(r string) {
 	o.mu.Unlock()
 }
 
-// runFake plans yaml against the examples and runs it with the fake.
-func runFake(t *testing.T, yaml string, opts Options, f *fakeExec) (*Outcome, *memObserver, error) {
+// setUp gives the fake a fresh SQLite store and parses the campaign.
+func (f *fakeExec) setUp(t *testing.T, yaml string) *File {
 	t.Helper()
 	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "vpt.db"))
 	if err != nil {
@@ -100,12 +100,19 @@ func runFake(t *testing.T, yaml string, opts Options, f *fakeExec) (*Outcome, *m
 	if err != nil {
 		t.Fatal(err)
 	}
+	return file
+}
+
+// runFake plans yaml against the examples and runs it with the fake.
+func runFake(t *testing.T, yaml string, opts Options, f *fakeExec) (*Outcome, *memObserver, error) {
+	t.Helper()
+	file := f.setUp(t, yaml)
 	plan, err := Prepare(file, testEnv(t), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	obs := &memObserver{}
-	r := &Runner{Exec: f, Store: st, Observer: obs, ResultsDir: t.TempDir(), TeamID: "t", HostName: "h"}
+	r := &Runner{Exec: f, Store: f.st, Observer: obs, ResultsDir: t.TempDir(), TeamID: "t", HostName: "h"}
 	out, err := r.Run(context.Background(), plan, "")
 	return out, obs, err
 }

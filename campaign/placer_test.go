@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -132,16 +131,7 @@ func (l *fakeLab) Run(ctx context.Context, req executor.Request) (*store.Result,
 
 func runPlaced(t *testing.T, yaml string, opts Options, f *fakeExec) (*Outcome, *fakeLab, error) {
 	t.Helper()
-	st, err := store.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "vpt.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	f.t, f.st = t, st
-	file, err := Parse("c.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
+	file := f.setUp(t, yaml)
 	lab := newFakeLab(f)
 	env := testEnv(t)
 	env.Lab = lab
@@ -152,7 +142,7 @@ func runPlaced(t *testing.T, yaml string, opts Options, f *fakeExec) (*Outcome, 
 	if !plan.Placed || plan.Workers != len(plan.Entries) || len(plan.Pool) == 0 {
 		t.Fatalf("plan: placed %v, %d workers for %d entries, pool %v", plan.Placed, plan.Workers, len(plan.Entries), plan.Pool)
 	}
-	r := &Runner{Exec: lab, Store: st, Observer: &memObserver{}, ResultsDir: t.TempDir(), TeamID: "t", HostName: "coordinator"}
+	r := &Runner{Exec: lab, Store: f.st, Observer: &memObserver{}, ResultsDir: t.TempDir(), TeamID: "t", HostName: "coordinator"}
 	out, err := r.Run(context.Background(), plan, "")
 	return out, lab, err
 }
