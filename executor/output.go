@@ -120,14 +120,15 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 	}
 	// Build the prefixed text in one buffer and write it once: far cheaper
 	// than two writes per line when a script prints millions of lines.
+	// The buffer is kept, grown to the output's line lengths; a line that
+	// starts with something other than '[' is no note of vpt's.
 	n := len(b)
 	out := p.scratch[:0]
-	need := len(b) + (bytes.Count(b, []byte{'\n'})+1)*len(p.prefix)
-	if cap(out) < need {
+	if need := len(b) + len(b)/4 + len(p.prefix); cap(out) < need {
 		out = make([]byte, 0, need)
 	}
 	for len(b) > 0 {
-		if p.atLineStart && !isNote(b) {
+		if p.atLineStart && (b[0] != notePrefix[0] || !isNote(b)) {
 			out = append(out, p.prefix...)
 		}
 		i := bytes.IndexByte(b, '\n')
@@ -140,7 +141,7 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		p.atLineStart = true
 		b = b[i+1:]
 	}
-	if cap(out) <= 1<<20 {
+	if cap(out) <= 4<<20 {
 		p.scratch = out
 	}
 	if _, err := p.w.Write(out); err != nil {
