@@ -252,11 +252,7 @@ func (j JUnit) Marshal() ([]byte, error) {
 		doc.Suites[i].Time = seconds(suiteTime[i])
 	}
 	doc.Time = seconds(total)
-	b, err := xml.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append([]byte(xml.Header), append(b, '\n')...), nil
+	return append(doc.appendXML([]byte(xml.Header)), '\n'), nil
 }
 
 // addRerun records an earlier attempt that did not pass: a flakyFailure
