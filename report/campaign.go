@@ -194,7 +194,7 @@ func JUnitForCampaign(sum summary.Summary, results map[string]*store.Result, per
 		if r := results[last.ResultID]; r != nil {
 			jc.Result = r
 			if r.RunDir != "" {
-				jc.Tail, _ = ReadTail(filepath.Join(r.RunDir, OutputLog), TailBytes)
+				jc.Tail, _ = ReadTail(filepath.Join(r.RunDir, OutputLog), junitTailBytes(e.Status))
 			}
 		}
 		junitAttempts(&jc, e)
@@ -215,6 +215,17 @@ func JUnitForCampaign(sum summary.Summary, results map[string]*store.Result, per
 		j.Cases = append(j.Cases, jc)
 	}
 	return j
+}
+
+// junitTailBytes is how much of an entry's output its test case shows: a
+// passing entry's is cut short (10,000 passing entries would otherwise make
+// 320 MB of JUnit, where GitLab takes 30 MB a file); the others keep the
+// tail the run's own report shows.
+func junitTailBytes(s store.Status) int64 {
+	if s == store.StatusPassed {
+		return junitPassedBytes
+	}
+	return TailBytes
 }
 
 // junitAttempts adds the entry's device, attempts and parameters as

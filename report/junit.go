@@ -15,6 +15,9 @@ import (
 // report sizes (GitLab: 30 MB per file).
 const junitOutputBytes = 32 * 1024
 
+// junitPassedBytes bounds the output of a passing campaign entry.
+const junitPassedBytes = 2 * 1024
+
 // JUnit XML as GitLab, Jenkins and most CI systems read it.
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
@@ -287,10 +290,24 @@ func firstLineOr(s, def string) string {
 
 // xmlSafe drops characters XML 1.0 cannot hold.
 func xmlSafe(s string) string {
+	if xmlPlain(s) {
+		return s
+	}
 	return strings.Map(func(r rune) rune {
 		if r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r != 0xFFFE && r != 0xFFFF && !(r >= 0xD800 && r <= 0xDFFF) {
 			return r
 		}
 		return -1
 	}, s)
+}
+
+// xmlPlain tells that s is printable ASCII, tabs and newlines: xmlSafe's
+// common case.
+func xmlPlain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

@@ -315,3 +315,37 @@ func TestMetadataReadsAsJSON(t *testing.T) {
 		t.Fatal("a text value is not shown as it is")
 	}
 }
+
+// A passing entry's test case shows only the end of its output, a failing
+// one much more: 10,000 passing entries make a JUnit file CI systems take.
+func TestCampaignJUnitTails(t *testing.T) {
+	dir := t.TempDir()
+	long := bytes.Repeat([]byte("a line of a script's output\n"), 1000) // 28 KB
+	c := &store.Campaign{ID: "c", ExecutionID: "campaign_exec_1_00000001", Name: "tails", Status: "completed", StartedAt: t0}
+	results := map[string]*store.Result{}
+	var entries []store.CampaignEntry
+	for i, st := range []store.Status{store.StatusPassed, store.StatusFailed} {
+		id := fmt.Sprintf("r%d", i)
+		runDir := filepath.Join(dir, id)
+		os.MkdirAll(runDir, 0o755)
+		os.WriteFile(filepath.Join(runDir, OutputLog), long, 0o644)
+		results[id] = &store.Result{ID: id, RunDir: runDir, Status: st}
+		entries = append(entries, store.CampaignEntry{Index: i, Attempt: 1, ScriptName: id, Status: st, StartedAt: t0, ScriptResultID: id})
+	}
+	j := JUnitForCampaign(summary.Build(c, entries, results, RunLink(dir)), results, false)
+	b, err := j.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc junitSuites
+	if err := xml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	passed, failed := doc.Suites[0].Cases[0].SystemOut, doc.Suites[0].Cases[1].SystemOut
+	if len(passed) > junitPassedBytes+200 || !strings.HasSuffix(passed, "output\n") {
+		t.Fatalf("passing entry: %d bytes of system-out", len(passed))
+	}
+	if len(failed) < len(long) {
+		t.Fatalf("failing entry: %d bytes of system-out, want its whole output (%d)", len(failed), len(long))
+	}
+}
