@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/vpt-dev/vpt/campaign/summary"
 	"github.com/vpt-dev/vpt/store"
 )
@@ -59,21 +61,27 @@ func WriteCampaign(dir string, sum summary.Summary, results map[string]*store.Re
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(sum, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := WriteFileAtomic(filepath.Join(dir, SummaryJSON), append(b, '\n')); err != nil {
-		return err
-	}
-	if err := WriteJUnit(filepath.Join(dir, JUnitXML), JUnitForCampaign(sum, results, false)); err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if err := RenderCampaign(&buf, sum); err != nil {
-		return err
-	}
-	if err := WriteFileAtomic(filepath.Join(dir, CampaignHTML), buf.Bytes()); err != nil {
+	// The three files are made at once: each takes a third of the time of
+	// a large campaign's report.
+	var g errgroup.Group
+	g.Go(func() error {
+		b, err := json.MarshalIndent(sum, "", "  ")
+		if err != nil {
+			return err
+		}
+		return WriteFileAtomic(filepath.Join(dir, SummaryJSON), append(b, '\n'))
+	})
+	g.Go(func() error {
+		return WriteJUnit(filepath.Join(dir, JUnitXML), JUnitForCampaign(sum, results, false))
+	})
+	g.Go(func() error {
+		var buf bytes.Buffer
+		if err := RenderCampaign(&buf, sum); err != nil {
+			return err
+		}
+		return WriteFileAtomic(filepath.Join(dir, CampaignHTML), buf.Bytes())
+	})
+	if err := g.Wait(); err != nil {
 		return err
 	}
 	return linkAttempts(sum, results)
