@@ -89,8 +89,7 @@ type Store interface {
 	// either, with its entries in (index, attempt) order.
 	GetCampaign(ctx context.Context, id string) (*Campaign, []CampaignEntry, error)
 	// CampaignResults returns, in one read, the results the entries of a
-	// campaign (by its id) link, with their details but without their
-	// metadata (a campaign's reports do not show it), in no given order. A
+	// campaign (by its id) link, with their details, in no given order. A
 	// result deleted since (pruned) is simply not among them.
 	CampaignResults(ctx context.Context, campaignID string) ([]Result, error)
 	// ListCampaigns returns campaigns newest first.
