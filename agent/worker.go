@@ -227,7 +227,6 @@ func (a *Agent) request(args attemptArgs, sl *slot) (executor.Request, error) {
 		Timeout: time.Duration(args.TimeoutMs) * time.Millisecond, Deadline: args.Deadline, CampaignID: args.ExecutionID,
 		Entry: args.Entry, Attempt: args.Attempt, WholeLines: true, NoWait: true, Quiet: a.cfg.Runner.Terminal == nil,
 		// An agent always expects another run: its supervisor starts ahead.
-		More:   true,
 		Prefix: fmt.Sprintf("[%s %s] ", sl.cfg.ID, script.Name)}, nil
 }
 

@@ -246,7 +246,7 @@ func (d *dispatch) attempt(ctx context.Context, e *PlannedEntry, device string, 
 	}
 	req := executor.Request{
 		Script: e.Script, Args: e.Args, DeviceID: device, UserInterface: e.UserInterface, Timeout: e.Timeout,
-		Deadline: d.deadline, CampaignID: d.c.ExecutionID, Entry: e.Index, Attempt: attempt, WholeLines: true, More: true,
+		Deadline: d.deadline, CampaignID: d.c.ExecutionID, Entry: e.Index, Attempt: attempt, WholeLines: true,
 		CheckVideo: e.CheckVideo, CheckAudio: e.CheckAudio,
 		Prefix: fmt.Sprintf("[%s %s] ", device, e.Script.Name),
 		Started: func(res *store.Result) {

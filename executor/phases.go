@@ -68,16 +68,12 @@ func (r *Runner) command(ctx context.Context, req Request) ([]string, Interprete
 	return argv, python, err
 }
 
-func (r *Runner) spawnSupervisor(more bool) (*contain.Supervisor, error) {
+func (r *Runner) spawnSupervisor() (*contain.Supervisor, error) {
 	exe, err := r.supervisorExe()
 	if err != nil {
 		return nil, err
 	}
-	s, err := contain.Spawn(exe)
-	if more {
-		contain.Warm(exe)
-	}
-	return s, err
+	return contain.Spawn(exe)
 }
 
 func (r *Runner) supervisorExe() (string, error) {

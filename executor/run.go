@@ -194,9 +194,6 @@ type Request struct {
 	// Started, when set, hears of the run's row as soon as it exists
 	// (a campaign links the run to itself then).
 	Started func(res *store.Result)
-	// More: other runs follow (a campaign); the next one's supervisor is
-	// started ahead.
-	More bool
 	// CheckVideo and CheckAudio: after the script, check its part of the
 	// run's recording for black and frozen picture, silent sound (a
 	// campaign entry's check_video / check_audio); the run fails when a
@@ -216,8 +213,10 @@ func (r *Runner) Run(ctx context.Context, req Request) (*store.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The supervisor boots while the device is locked and the run opened.
-	sup, supErr := r.spawnSupervisor(req.More)
+	// The supervisor (an idle one of this process's, or a new one that
+	// boots while the device is locked and the run opened). Close gives it
+	// back for the next run when its script ended on its own.
+	sup, supErr := r.spawnSupervisor()
 	if sup != nil {
 		defer sup.Close()
 	}

@@ -3,7 +3,7 @@
 // when vpt itself is killed with SIGKILL.
 //
 // The mechanism is a small supervisor process, vpt's own binary started in
-// supervisor mode, one per run:
+// supervisor mode, one script at a time:
 //
 //   - it marks itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so
 //     every process of the script's tree that loses its parent — a
@@ -24,7 +24,10 @@
 // decides what the script gets) and not the supervisor.
 //
 // Start a supervisor early with Spawn (it boots while the run prepares its
-// device), then Start the script on it once.
+// device), then Start the script on it once. When the script ended on its
+// own, Close gives the supervisor back, and the next Spawn of the process
+// reuses it: a campaign starts one supervisor, not one per entry. Each
+// script's tree is stopped whole before the next script starts.
 package contain
 
 import (
@@ -92,13 +95,13 @@ type startSpec struct {
 	GraceMs int64    `json:"grace_ms"`
 }
 
-// Supervisor is a supervisor process, before and while it runs a script.
+// Supervisor is a supervisor process as one run sees it: before and while
+// it runs that run's script. Its process outlives the handle: Close gives
+// a supervisor whose script ended on its own back for the next Spawn (a
+// campaign does not start one process per entry); one that was signalled,
+// killed or failed ends.
 type Supervisor struct {
-	exe  string
-	cmd  *exec.Cmd
-	conn *net.UnixConn
-	enc  *json.Encoder
-	wmu  sync.Mutex
+	p *process
 
 	pid    chan startReply
 	exited chan struct{}
@@ -108,49 +111,96 @@ type Supervisor struct {
 	exitErr error
 	left    int
 	killed  bool
+
+	started bool // Start was sent
+	reused  bool // the process ran an earlier run's script
+	mu      sync.Mutex
+	asked   bool // Signal or Kill was sent
+	closed  bool // no request goes out any more: the process may be another run's
+}
+
+// process is a supervisor process and the socket to it.
+type process struct {
+	exe  string
+	cmd  *exec.Cmd
+	conn *net.UnixConn
+	enc  *json.Encoder
+	wmu  sync.Mutex
+
+	mu   sync.Mutex
+	run  *Supervisor // the run its messages are for
+	dead bool        // its socket has closed
 }
 
 type startReply struct {
-	pid int
-	err error
+	pid  int
+	err  error
+	lost bool // the supervisor went away without an answer
 }
 
-// spares holds a supervisor started ahead of need (Warm).
-var spares = make(chan *Supervisor, 1)
+// spares holds idle supervisors: started ahead of need (Warm), or given
+// back by a run that is over (Close).
+var spares = make(chan *process, 8)
 
 // Warm starts a supervisor of exe in the background for the next Spawn, so
 // that its start (a few milliseconds: it is vpt's binary) overlaps other
 // work instead of delaying a script. An unused one ends with this process.
 func Warm(exe string) {
 	go func() {
-		s, err := spawn(exe)
+		p, err := spawn(exe)
 		if err != nil {
 			return
 		}
 		select {
-		case spares <- s:
+		case spares <- p:
 		default:
-			s.Close()
+			p.close()
 		}
 	}()
 }
 
 // Spawn returns a supervisor of exe (vpt's own binary; in tests, the test
-// binary, whose TestMain calls RunIfSupervisor): one Warm started, or a new
-// one.
+// binary, whose TestMain calls RunIfSupervisor): an idle one, or a new one.
 func Spawn(exe string) (*Supervisor, error) {
-	select {
-	case s := <-spares:
-		if s.exe == exe && s.cmd.ProcessState == nil {
+	for {
+		select {
+		case p := <-spares:
+			if p.exe != exe || p.isDead() {
+				p.close()
+				continue
+			}
+			s := p.handle()
+			s.reused = true
 			return s, nil
+		default:
 		}
-		s.Close()
-	default:
+		p, err := spawn(exe)
+		if err != nil {
+			return nil, err
+		}
+		return p.handle(), nil
 	}
-	return spawn(exe)
 }
 
-func spawn(exe string) (*Supervisor, error) {
+func (p *process) handle() *Supervisor {
+	s := &Supervisor{p: p, pid: make(chan startReply, 1), exited: make(chan struct{}), done: make(chan struct{})}
+	p.mu.Lock()
+	p.run = s
+	dead := p.dead
+	p.mu.Unlock()
+	if dead {
+		s.finish(errors.New("the supervisor of the script ended unexpectedly"))
+	}
+	return s
+}
+
+func (p *process) isDead() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dead
+}
+
+func spawn(exe string) (*process, error) {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("supervisor socket: %w", err)
@@ -173,44 +223,95 @@ func spawn(exe string) (*Supervisor, error) {
 		conn.Close()
 		return nil, fmt.Errorf("starting the supervisor %s: %w", exe, err)
 	}
-	s := &Supervisor{exe: exe, cmd: cmd, conn: conn, enc: json.NewEncoder(conn), pid: make(chan startReply, 1),
-		exited: make(chan struct{}), done: make(chan struct{})}
-	go s.read()
-	return s, nil
+	p := &process{exe: exe, cmd: cmd, conn: conn, enc: json.NewEncoder(conn)}
+	go p.read()
+	return p, nil
 }
 
-func (s *Supervisor) send(m message, rights []byte) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+func (p *process) send(m message, rights []byte) error {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
 	if rights == nil {
-		return s.enc.Encode(m)
+		return p.enc.Encode(m)
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	_, _, err = s.conn.WriteMsgUnix(append(b, '\n'), rights, nil)
+	_, _, err = p.conn.WriteMsgUnix(append(b, '\n'), rights, nil)
 	return err
 }
 
-// Start starts the script; it returns its pid (the id of its process group).
+// close ends the supervisor process: closing the socket makes it kill
+// whatever a script left, as if vpt had died. It is reaped in the
+// background: it has nothing left to say.
+func (p *process) close() {
+	p.conn.Close()
+	go func() { _ = p.cmd.Wait() }()
+}
+
+// Start starts the script; it returns its pid (the id of its process
+// group). An idle supervisor that has died since its last run is replaced
+// by a new one: the script was not started.
 func (s *Supervisor) Start(spec Spec) (int, error) {
+	pid, lost, err := s.start(spec)
+	if lost && s.reused {
+		<-s.done // the old process's reader is through with s
+		old := s.p
+		old.close()
+		p, err2 := spawn(old.exe)
+		if err2 != nil {
+			return 0, err
+		}
+		s.p, s.reused = p, false
+		s.pid, s.exited, s.done = make(chan startReply, 1), make(chan struct{}), make(chan struct{})
+		s.status, s.exitErr = 0, nil
+		p.mu.Lock()
+		p.run = s
+		p.mu.Unlock()
+		pid, _, err = s.start(spec)
+	}
+	return pid, err
+}
+
+// start sends the start request and waits for the answer; lost tells that
+// the supervisor went away instead of answering.
+func (s *Supervisor) start(spec Spec) (pid int, lost bool, err error) {
+	s.started = true
 	m := message{Start: &startSpec{Path: spec.Path, Argv: spec.Argv, Env: spec.Env, Dir: spec.Dir, GraceMs: spec.Grace.Milliseconds()}}
-	if err := s.send(m, syscall.UnixRights(int(spec.Output.Fd()))); err != nil {
-		return 0, fmt.Errorf("supervisor: %w", err)
+	if err := s.p.send(m, syscall.UnixRights(int(spec.Output.Fd()))); err != nil {
+		// The reader sees the socket close too, and answers with lost.
+		select {
+		case r := <-s.pid:
+			return 0, r.lost, fmt.Errorf("supervisor: %w", err)
+		case <-time.After(2 * time.Second):
+			return 0, false, fmt.Errorf("supervisor: %w", err)
+		}
 	}
 	r := <-s.pid
-	return r.pid, r.err
+	return r.pid, r.lost, r.err
 }
 
 // Signal sends sig to the script's process group (while it runs), or to
 // every process left of its tree (after it exited).
 func (s *Supervisor) Signal(sig syscall.Signal) error {
-	return s.send(message{Signal: int(sig)}, nil)
+	return s.ask(message{Signal: int(sig)})
 }
 
 // Kill sends SIGKILL to every process of the script's tree, now.
-func (s *Supervisor) Kill() error { return s.send(message{Kill: true}, nil) }
+func (s *Supervisor) Kill() error { return s.ask(message{Kill: true}) }
+
+// ask sends a request about this run's script, unless the run has let its
+// supervisor go.
+func (s *Supervisor) ask(m message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.asked = true
+	return s.p.send(m, nil)
+}
 
 // Exited is closed when the script itself has exited (its leftovers may
 // still be stopping).
@@ -225,53 +326,104 @@ func (s *Supervisor) Wait() (Exit, error) {
 	return Exit{Status: s.status, Leftovers: s.left, Killed: s.killed}, s.exitErr
 }
 
-// Close ends the supervisor. Before Done, closing the socket makes it kill
-// whatever the script left, as if vpt had died. The supervisor is reaped in
-// the background: it has nothing left to say.
+// Close ends the run's use of its supervisor. Before Done, the supervisor
+// process ends, which makes it kill whatever the script left, as if vpt had
+// died. A supervisor whose script was never started, or ended on its own
+// and was waited for, goes back to the spares for the next run.
 func (s *Supervisor) Close() {
-	s.conn.Close()
-	go func() { _ = s.cmd.Wait() }()
+	s.mu.Lock()
+	closed, asked := s.closed, s.asked
+	s.closed = true
+	s.mu.Unlock()
+	if closed {
+		return
+	}
+	p := s.p
+	p.mu.Lock()
+	p.run = nil
+	p.mu.Unlock()
+	reusable := !asked && !p.isDead()
+	if s.started {
+		select {
+		case <-s.done:
+			reusable = reusable && s.exitErr == nil
+		default:
+			reusable = false
+		}
+	}
+	if reusable {
+		select {
+		case spares <- p:
+			return
+		default:
+		}
+	}
+	p.close()
 }
 
-// read follows the supervisor's messages until its socket closes.
-func (s *Supervisor) read() {
-	started, exited := false, false
-	finish := func(err error) {
-		if !started {
-			s.pid <- startReply{err: err}
-		}
-		if !exited {
-			s.exitErr = err
-			close(s.exited)
-		}
-		if s.exitErr == nil && err != nil {
+// finish ends the run's channels that are still open, with err.
+func (s *Supervisor) finish(err error) {
+	select {
+	case s.pid <- startReply{err: err, lost: true}:
+	default:
+	}
+	select {
+	case <-s.exited:
+	default:
+		s.exitErr = err
+		close(s.exited)
+	}
+	select {
+	case <-s.done:
+	default:
+		if s.exitErr == nil {
 			s.exitErr = err
 		}
 		close(s.done)
 	}
-	sc := bufio.NewScanner(s.conn)
+}
+
+// read follows the supervisor's messages until its socket closes, and
+// hands each to the run it is for.
+func (p *process) read() {
+	sc := bufio.NewScanner(p.conn)
+	var err error
 	for sc.Scan() {
 		var m message
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			finish(fmt.Errorf("supervisor: %w", err))
-			return
+		if err = json.Unmarshal(sc.Bytes(), &m); err != nil {
+			err = fmt.Errorf("supervisor: %w", err)
+			break
 		}
-		switch {
-		case m.Error != "" && !started:
-			started = true
-			s.pid <- startReply{err: errors.New(m.Error)}
-		case m.PID != 0:
-			started = true
-			s.pid <- startReply{pid: m.PID}
-		case m.Exited != nil:
-			exited = true
-			s.status = syscall.WaitStatus(*m.Exited)
-			close(s.exited)
-		case m.Done:
-			s.left, s.killed = m.Leftovers, m.Killed
-			close(s.done)
-			return
+		p.mu.Lock()
+		s := p.run
+		p.mu.Unlock()
+		if s != nil {
+			s.deliver(m)
 		}
 	}
-	finish(errors.New("the supervisor of the script ended unexpectedly"))
+	if err == nil {
+		err = errors.New("the supervisor of the script ended unexpectedly")
+	}
+	p.mu.Lock()
+	p.dead = true
+	s := p.run
+	p.mu.Unlock()
+	if s != nil {
+		s.finish(err)
+	}
+}
+
+func (s *Supervisor) deliver(m message) {
+	switch {
+	case m.Error != "":
+		s.pid <- startReply{err: errors.New(m.Error)}
+	case m.PID != 0:
+		s.pid <- startReply{pid: m.PID}
+	case m.Exited != nil:
+		s.status = syscall.WaitStatus(*m.Exited)
+		close(s.exited)
+	case m.Done:
+		s.left, s.killed = m.Leftovers, m.Killed
+		close(s.done)
+	}
 }

@@ -218,3 +218,94 @@ func TestKilledParentLeavesNothing(t *testing.T) {
 	cmd.Wait()
 	noneAlive(t, all, 5*time.Second)
 }
+
+// supervisorPID is the pid of the supervisor process behind a handle.
+func supervisorPID(s *Supervisor) int { return s.p.cmd.Process.Pid }
+
+func runTo(t *testing.T, s *Supervisor, script string) (Exit, string) {
+	t.Helper()
+	out, err := os.Create(filepath.Join(t.TempDir(), "output.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	sh, _ := exec.LookPath("sh")
+	if _, err := s.Start(Spec{Argv: []string{sh, "-c", script}, Output: out, Grace: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	ex, err := s.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out.Name())
+	return ex, string(b)
+}
+
+// A run whose script ended on its own gives its supervisor back: the next
+// run of the process gets the same one, with nothing of the first left.
+func TestSupervisorIsReused(t *testing.T) {
+	s, pids, _ := start(t, "exit 0")
+	if _, err := s.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	first := supervisorPID(s)
+	s.Close()
+	noneAlive(t, pidsOf(t, pids), 0)
+	exe, _ := os.Executable()
+	s2, err := Spawn(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if supervisorPID(s2) != first {
+		t.Fatalf("a new supervisor (%d) where %d was idle", supervisorPID(s2), first)
+	}
+	ex, out := runTo(t, s2, "echo second; exit 4")
+	if ex.Status.ExitStatus() != 4 || ex.Leftovers != 0 || out != "second\n" {
+		t.Fatalf("second run: %v leftovers %d output %q", ex.Status, ex.Leftovers, out)
+	}
+	// A request of the first run that comes late reaches nothing.
+	if err := s.Kill(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A supervisor that was asked to signal or kill is not given back.
+func TestKilledRunsSupervisorEnds(t *testing.T) {
+	s, _, out := start(t, "sleep 1000")
+	waitStarted(t, out)
+	s.Kill()
+	s.Wait()
+	first := supervisorPID(s)
+	s.Close()
+	exe, _ := os.Executable()
+	s2, err := Spawn(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if supervisorPID(s2) == first {
+		t.Fatal("a killed run's supervisor was reused")
+	}
+}
+
+// An idle supervisor that died is replaced when the next run starts its
+// script: the run does not fail for it.
+func TestDeadIdleSupervisorIsReplaced(t *testing.T) {
+	exe, _ := os.Executable()
+	s, err := Spawn(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close() // unused: given back
+	s2, err := Spawn(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	syscall.Kill(supervisorPID(s2), syscall.SIGKILL)
+	ex, out := runTo(t, s2, "echo alive")
+	if ex.Status.ExitStatus() != 0 || out != "alive\n" {
+		t.Fatalf("after a dead supervisor: %v %q", ex.Status, out)
+	}
+}

@@ -1,10 +1,9 @@
 package contain
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/signal"
@@ -38,6 +37,12 @@ type sup struct {
 	wake   chan struct{}
 }
 
+// startReq is a start request with the output descriptor sent along.
+type startReq struct {
+	spec startSpec
+	out  *os.File
+}
+
 func supervise() int {
 	// Signals meant for vpt's terminal are vpt's to handle. They are caught,
 	// not ignored, so the script does not inherit an ignored disposition.
@@ -58,27 +63,37 @@ func supervise() int {
 	}
 	s := &sup{conn: fc.(*net.UnixConn), wake: make(chan struct{}, 1)}
 	s.enc = json.NewEncoder(s.conn)
-	spec, out, err := s.readStart()
-	if err != nil {
-		return 0 // vpt closed before starting anything, or sent nonsense
+	starts := make(chan startReq)
+	go s.commands(starts)
+	// One script at a time, as many as vpt asks for (a campaign's runs
+	// reuse their supervisor): each is over, its whole tree stopped, before
+	// the next starts. The channel closes when vpt is gone.
+	for st := range starts {
+		s.runOne(st)
 	}
-	pid, err := startScript(spec, out)
-	out.Close()
+	return 0
+}
+
+// runOne starts a script, reaps it, stops what it left, and says so.
+func (s *sup) runOne(st startReq) {
+	s.mu.Lock()
+	s.leader, s.exited, s.kill = 0, false, false
+	s.mu.Unlock()
+	pid, err := startScript(st.spec, st.out)
+	st.out.Close()
 	if err != nil {
 		s.reply(message{Error: err.Error()})
-		return 0
+		return
 	}
 	s.mu.Lock()
 	s.leader = pid
 	s.mu.Unlock()
 	s.reply(message{PID: pid})
-	go s.commands()
 	status := s.reapUntil(pid)
-	st := int(status)
-	s.reply(message{Exited: &st})
-	left, killed := s.stopTree(time.Duration(spec.GraceMs) * time.Millisecond)
+	code := int(status)
+	s.reply(message{Exited: &code})
+	left, killed := s.stopTree(time.Duration(st.spec.GraceMs) * time.Millisecond)
 	s.reply(message{Done: true, Leftovers: left, Killed: killed})
-	return 0
 }
 
 func (s *sup) reply(m message) {
@@ -87,27 +102,71 @@ func (s *sup) reply(m message) {
 	_ = s.enc.Encode(m) // vpt may be gone; the tree is stopped all the same
 }
 
-// readStart reads the start message and the output descriptor sent with it.
-func (s *sup) readStart() (startSpec, *os.File, error) {
+// commands follows vpt's requests, one JSON line each; a start request
+// carries the script's output descriptor (SCM_RIGHTS) with its first
+// byte. EOF means vpt is gone: everything is killed and starts closes.
+func (s *sup) commands(starts chan<- startReq) {
+	defer close(starts)
+	defer s.killAll()
 	buf := make([]byte, 1<<20)
 	oob := make([]byte, syscall.CmsgSpace(4))
-	n, oobn, _, _, err := s.conn.ReadMsgUnix(buf, oob)
+	var pending []byte
+	var fds []*os.File
+	for {
+		n, oobn, _, _, err := s.conn.ReadMsgUnix(buf, oob)
+		if oobn > 0 {
+			fds = append(fds, received(oob[:oobn])...)
+		}
+		pending = append(pending, buf[:n]...)
+		for {
+			i := bytes.IndexByte(pending, '\n')
+			if i < 0 {
+				break
+			}
+			var m message
+			line := pending[:i]
+			pending = pending[i+1:]
+			if json.Unmarshal(line, &m) != nil {
+				continue
+			}
+			switch {
+			case m.Start != nil:
+				if len(fds) == 0 {
+					s.reply(message{Error: "no output descriptor sent"})
+					continue
+				}
+				out := fds[0]
+				fds = fds[1:]
+				starts <- startReq{spec: *m.Start, out: out}
+			case m.Kill:
+				s.killAll()
+			case m.Signal != 0:
+				s.signal(syscall.Signal(m.Signal))
+			}
+		}
+		if err != nil || n == 0 {
+			return
+		}
+	}
+}
+
+// received returns the descriptors a control message passed.
+func received(oob []byte) []*os.File {
+	msgs, err := syscall.ParseSocketControlMessage(oob)
 	if err != nil {
-		return startSpec{}, nil, err
+		return nil
 	}
-	var m message
-	if err := json.Unmarshal(buf[:n], &m); err != nil || m.Start == nil {
-		return startSpec{}, nil, fmt.Errorf("bad start message")
+	var out []*os.File
+	for i := range msgs {
+		fds, err := syscall.ParseUnixRights(&msgs[i])
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			out = append(out, os.NewFile(uintptr(fd), "output"))
+		}
 	}
-	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return startSpec{}, nil, fmt.Errorf("no output descriptor")
-	}
-	fds, err := syscall.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return startSpec{}, nil, fmt.Errorf("no output descriptor")
-	}
-	return *m.Start, os.NewFile(uintptr(fds[0]), "output"), nil
+	return out
 }
 
 func startScript(spec startSpec, out *os.File) (int, error) {
@@ -135,30 +194,12 @@ func startScript(spec startSpec, out *os.File) (int, error) {
 	return p.Pid, nil
 }
 
-// commands follows vpt's requests; EOF means vpt is gone.
-func (s *sup) commands() {
-	sc := bufio.NewScanner(s.conn)
-	for sc.Scan() {
-		var m message
-		if json.Unmarshal(sc.Bytes(), &m) != nil {
-			continue
-		}
-		switch {
-		case m.Kill:
-			s.killAll()
-		case m.Signal != 0:
-			s.signal(syscall.Signal(m.Signal))
-		}
-	}
-	s.killAll()
-}
-
 func (s *sup) killAll() {
 	s.mu.Lock()
 	s.kill = true
 	leader, exited := s.leader, s.exited
 	s.mu.Unlock()
-	if !exited {
+	if leader > 0 && !exited {
 		_ = syscall.Kill(-leader, syscall.SIGKILL)
 	}
 	signalTree(os.Getpid(), syscall.SIGKILL)
@@ -172,6 +213,9 @@ func (s *sup) signal(sig syscall.Signal) {
 	s.mu.Lock()
 	leader, exited := s.leader, s.exited
 	s.mu.Unlock()
+	if leader == 0 {
+		return // between scripts
+	}
 	if !exited {
 		// The leader is not reaped yet, so its pid (the group's id) cannot
 		// have been reused.
