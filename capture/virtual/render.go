@@ -260,6 +260,11 @@ type staticCache struct {
 	next int
 }
 
+// statics is shared by the devices of the process: a picture depends on
+// the screen alone (its key names the device), and a campaign opens its
+// device again for every run.
+var statics staticCache
+
 func (c *staticCache) get(s screen) *staticPicture {
 	k := s.key()
 	c.mu.Lock()

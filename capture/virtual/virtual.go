@@ -58,8 +58,6 @@ type Device struct {
 	// some instant shows the screen of that instant even when it is
 	// rendered a little later (a reader behind, a recorder catching up).
 	history []shown
-
-	statics staticCache
 }
 
 // shown is one screen the device switched to, and how it appeared.
@@ -296,7 +294,7 @@ func (d *Device) draw(dst draw.Image, v view) {
 		drawBlack(dst)
 		return
 	}
-	drawMoving(dst, d.statics.get(v.s), v.clock, v.n)
+	drawMoving(dst, statics.get(v.s), v.clock, v.n)
 }
 
 func (d *Device) screenLocked(h shown, t time.Time, node *ui.Node) screen {
