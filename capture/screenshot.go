@@ -39,18 +39,21 @@ type Shot struct {
 
 // Shots numbers and writes the screenshots of one run into
 // <run>/screenshots: 001-initial.png with 001-initial.thumb.jpg beside it.
-// A picture given to it must not change afterwards: the last one is kept
-// so that the parts of the next one that are the same are not compressed
-// again.
+// A picture given to it must not change afterwards: the last one of the
+// process is kept (lastPNG) so that the parts of the next one that are the
+// same are not compressed again, in this run or the next (a campaign's
+// runs begin and end on much the same screen).
 type Shots struct {
 	runDir  string
 	opts    ShotOptions
-	png     pngCache
 	mu      sync.Mutex
 	n       int
 	pending sync.WaitGroup
 	errs    []error
 }
+
+// lastPNG is the last picture the process encoded as PNG, and its bands.
+var lastPNG pngCache
 
 // NewShots writes into runDir/screenshots.
 func NewShots(runDir string, opts ShotOptions) *Shots {
@@ -160,12 +163,12 @@ func (s *Shots) save(img image.Image, label string, n, cores int, marks []Mark) 
 		// The thumbnail is made while the picture is encoded.
 		thumbDone := make(chan error, 1)
 		go func() { thumbDone <- thumb() }()
-		err = writeImage(filepath.Join(s.runDir, shot.Path), img, s.opts.Format, s.opts.Quality, cores, &s.png)
+		err = writeImage(filepath.Join(s.runDir, shot.Path), img, s.opts.Format, s.opts.Quality, cores, &lastPNG)
 		if terr := <-thumbDone; err == nil {
 			err = terr
 		}
 	} else {
-		err = writeImage(filepath.Join(s.runDir, shot.Path), img, s.opts.Format, s.opts.Quality, 1, &s.png)
+		err = writeImage(filepath.Join(s.runDir, shot.Path), img, s.opts.Format, s.opts.Quality, 1, &lastPNG)
 		if err == nil {
 			err = thumb()
 		}
