@@ -429,6 +429,9 @@ func testCampaignResults(t *testing.T, s store.Store, campaignID string, linked 
 	pruned := newResult("zap", base.Add(time.Minute))
 	finish(pruned, store.StatusFailed, time.Second)
 	pruned.Details = store.Details{Summary: "zapped", Steps: []store.Step{{Number: 1, Name: "zap", Status: store.StatusFailed}}}
+	// A campaign re-renders the run reports of entries with several
+	// attempts from these results: their metadata must be there.
+	pruned.Metadata = map[string]any{"firmware": "1.2.3"}
 	if err := s.CreateResult(ctx, pruned); err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +450,7 @@ func testCampaignResults(t *testing.T, s store.Store, campaignID string, linked 
 	}
 	byID := map[string]store.Result{got[0].ID: got[0], got[1].ID: got[1]}
 	if byID[linked.ID].Status != store.StatusPassed || byID[pruned.ID].Details.Summary != "zapped" ||
-		len(byID[pruned.ID].Details.Steps) != 1 {
+		len(byID[pruned.ID].Details.Steps) != 1 || byID[pruned.ID].Metadata["firmware"] != "1.2.3" {
 		t.Fatalf("campaign results not whole: %+v", got)
 	}
 	if err := s.DeleteResult(ctx, pruned.ID); err != nil {
