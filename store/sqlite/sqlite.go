@@ -122,7 +122,18 @@ func open(ctx context.Context, path string) (*sqlstore.DB, error) {
 		db.Close()
 		return nil, err
 	}
-	return sqlstore.New(db, Dialect), nil
+	s := sqlstore.New(db, Dialect)
+	// Large reads (a campaign's results) go over connections of their own,
+	// which only read: WAL lets them read beside the writer.
+	s.SetReaders(func() (*sql.DB, error) {
+		r, err := sql.Open(driverName, path+"?"+dsnOptions+"&_query_only=true")
+		if err != nil {
+			return nil, err
+		}
+		r.SetMaxOpenConns(2)
+		return r, nil
+	})
+	return s, nil
 }
 
 func isBusy(err error) bool {

@@ -444,11 +444,33 @@ func testCampaignResults(t *testing.T, s store.Store, campaignID string, linked 
 	if err := s.CreateResult(ctx, unrelated); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.CampaignResults(ctx, campaignID)
-	if err != nil || len(got) != 2 {
-		t.Fatalf("campaign results: %v %v", got, err)
+	// Ids at both ends, and one that is no UUID: the read in halves
+	// (sqlstore) loses none.
+	for i, id := range []string{"00000000-0000-4000-8000-000000000001", "ffffffff-0000-4000-8000-000000000001", "Zed-1"} {
+		r := newResult("edge", base)
+		r.ID = id
+		if err := s.CreateResult(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		e := store.CampaignEntry{CampaignID: campaignID, Index: 10 + i, Attempt: 1, ScriptName: "edge", Status: store.StatusRunning,
+			ScriptResultID: id, StartedAt: base}
+		if err := s.PutCampaignEntry(ctx, e); err != nil {
+			t.Fatal(err)
+		}
 	}
-	byID := map[string]store.Result{got[0].ID: got[0], got[1].ID: got[1]}
+	got, err := s.CampaignResults(ctx, campaignID)
+	if err != nil || len(got) != 5 {
+		t.Fatalf("campaign results: %d %v", len(got), err)
+	}
+	byID := map[string]store.Result{}
+	for _, r := range got {
+		byID[r.ID] = r
+	}
+	for _, id := range []string{"00000000-0000-4000-8000-000000000001", "ffffffff-0000-4000-8000-000000000001", "Zed-1"} {
+		if byID[id].ScriptName != "edge" {
+			t.Fatalf("result %s missing from the campaign's results", id)
+		}
+	}
 	if byID[linked.ID].Status != store.StatusPassed || byID[pruned.ID].Details.Summary != "zapped" ||
 		len(byID[pruned.ID].Details.Steps) != 1 || byID[pruned.ID].Metadata["firmware"] != "1.2.3" {
 		t.Fatalf("campaign results not whole: %+v", got)
@@ -457,8 +479,13 @@ func testCampaignResults(t *testing.T, s store.Store, campaignID string, linked 
 		t.Fatal(err)
 	}
 	got, err = s.CampaignResults(ctx, campaignID)
-	if err != nil || len(got) != 1 || got[0].ID != linked.ID {
+	if err != nil || len(got) != 4 {
 		t.Fatalf("after a prune: %v %v", got, err)
+	}
+	for _, r := range got {
+		if r.ID == pruned.ID {
+			t.Fatal("a pruned result is among the campaign's results")
+		}
 	}
 	if none, err := s.CampaignResults(ctx, NewID()); err != nil || len(none) != 0 {
 		t.Fatalf("unknown campaign: %v %v", none, err)
