@@ -34,6 +34,13 @@ import (
 // without pause (1.15 s for that report instead of 0.6 s).
 const memoryLimit = 32 << 20
 
+// batchGCPercent is the collector's target for the commands that rewrite
+// reports in bulk (regenerate, upload, prune): they run briefly and hold
+// much live, so they trade memory for time. A 10,000-entry campaign's
+// report: 0.37 s at the default 100, 0.33 s at 400, for a peak of 183 MB
+// instead of 143 MB. GOGC, when set, is left as it is.
+const batchGCPercent = 400
+
 // Main runs vpt with args and returns the exit code.
 func Main(version string, args []string) int {
 	io := System()
@@ -153,6 +160,10 @@ func (a *App) setCommand(cmd *cobra.Command) {
 	case "run", "campaign", "campaign attach", "agent":
 		msg = "stopping (press Ctrl-C again to kill the scripts at once)"
 		debug.SetMemoryLimit(memoryLimit)
+	case "report regenerate", "report upload", "report prune":
+		if os.Getenv("GOGC") == "" { // the user's own setting stands
+			debug.SetGCPercent(batchGCPercent)
+		}
 	}
 	a.stopMsg.Store(&msg)
 }
