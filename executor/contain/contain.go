@@ -183,7 +183,16 @@ func Spawn(exe string) (*Supervisor, error) {
 }
 
 func (p *process) handle() *Supervisor {
-	s := &Supervisor{p: p, pid: make(chan startReply, 1), exited: make(chan struct{}), done: make(chan struct{})}
+	s := &Supervisor{}
+	s.bind(p)
+	return s
+}
+
+// bind makes s the run p's messages are for, with fresh channels.
+func (s *Supervisor) bind(p *process) {
+	s.p = p
+	s.pid, s.exited, s.done = make(chan startReply, 1), make(chan struct{}), make(chan struct{})
+	s.status, s.exitErr = 0, nil
 	p.mu.Lock()
 	p.run = s
 	dead := p.dead
@@ -191,7 +200,6 @@ func (p *process) handle() *Supervisor {
 	if dead {
 		s.finish(errors.New("the supervisor of the script ended unexpectedly"))
 	}
-	return s
 }
 
 func (p *process) isDead() bool {
@@ -263,12 +271,8 @@ func (s *Supervisor) Start(spec Spec) (int, error) {
 		if err2 != nil {
 			return 0, err
 		}
-		s.p, s.reused = p, false
-		s.pid, s.exited, s.done = make(chan startReply, 1), make(chan struct{}), make(chan struct{})
-		s.status, s.exitErr = 0, nil
-		p.mu.Lock()
-		p.run = s
-		p.mu.Unlock()
+		s.reused = false
+		s.bind(p)
 		pid, _, err = s.start(spec)
 	}
 	return pid, err
