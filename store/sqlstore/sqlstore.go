@@ -143,6 +143,7 @@ func (s *DB) Close() error {
 	if s.waker != nil {
 		s.waker.Close()
 	}
+	s.readersOnce.Do(func() {}) // none opens from now on; one opened is seen
 	if s.readers != nil {
 		s.readers.Close()
 	}
