@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/vpt-dev/vpt/internal/parallel"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -87,6 +88,7 @@ type Attempt struct {
 
 // Linker gives the link from the campaign's report to a run's report
 // (report.RunLink: relative when the run folder is here, else its URL).
+// Build calls it from several goroutines at once.
 type Linker func(r *store.Result) string
 
 // Build groups a campaign's attempts by entry. results holds the script
@@ -104,21 +106,33 @@ func Build(c *store.Campaign, entries []store.CampaignEntry, results map[string]
 	sort.Ints(order)
 	sum := Summary{Schema: Schema, Campaign: c}
 	configs := entryConfigs(c.ScriptConfigurations)
-	for _, i := range order {
-		atts := byIndex[i]
-		sort.Slice(atts, func(a, b int) bool { return atts[a].Attempt < atts[b].Attempt })
-		es := Entry{Index: i, Script: atts[0].ScriptName, Device: atts[len(atts)-1].DeviceID, Status: FinalStatus(atts)}
-		es.Label = es.Script
-		if i >= 0 && i < len(configs) && configs[i].ScriptName == es.Script {
-			es.Label, es.Parameters = configs[i].label(), configs[i].Parameters
-		}
-		for _, a := range atts {
-			es.DurationMs += a.DurationMs
-			es.Attempts = append(es.Attempts, attempt(c, a, results[a.ScriptResultID], link))
-		}
-		sum.Entries = append(sum.Entries, es)
+	if len(order) > 0 {
+		sum.Entries = make([]Entry, len(order))
 	}
+	// Entries are made on every core: a link looks for the run's report
+	// on disk, a system call per attempt.
+	parallel.Chunks(len(order), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			sum.Entries[k] = entry(c, order[k], byIndex[order[k]], configs, results, link)
+		}
+	})
 	return sum
+}
+
+// entry is entry i of the campaign from its attempts.
+func entry(c *store.Campaign, i int, atts []store.CampaignEntry, configs []entryConfig, results map[string]*store.Result, link Linker) Entry {
+	sort.Slice(atts, func(a, b int) bool { return atts[a].Attempt < atts[b].Attempt })
+	es := Entry{Index: i, Script: atts[0].ScriptName, Device: atts[len(atts)-1].DeviceID, Status: FinalStatus(atts)}
+	es.Label = es.Script
+	if i >= 0 && i < len(configs) && configs[i].ScriptName == es.Script {
+		es.Label, es.Parameters = configs[i].label(), configs[i].Parameters
+	}
+	es.Attempts = make([]Attempt, 0, len(atts))
+	for _, a := range atts {
+		es.DurationMs += a.DurationMs
+		es.Attempts = append(es.Attempts, attempt(c, a, results[a.ScriptResultID], link))
+	}
+	return es
 }
 
 func attempt(c *store.Campaign, a store.CampaignEntry, r *store.Result, link Linker) Attempt {
