@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vpt-dev/vpt/campaign/summary"
+	"github.com/vpt-dev/vpt/internal/parallel"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -78,6 +79,7 @@ func WriteCampaign(dir string, sum summary.Summary, results map[string]*store.Re
 	})
 	g.Go(func() error {
 		var buf bytes.Buffer
+		buf.Grow(64<<10 + 200*len(sum.Entries)) // about the page's length: it grows once at most
 		if err := RenderCampaign(&buf, sum); err != nil {
 			return err
 		}
@@ -191,40 +193,50 @@ func why(e summary.Entry) string {
 // flakyFailure (the entry passed later) or rerunFailure elements, as Maven
 // Surefire and Gradle write them, and listed in system-out.
 func JUnitForCampaign(sum summary.Summary, results map[string]*store.Result, perDevice bool) JUnit {
-	c := sum.Campaign
-	j := JUnit{Name: c.Name}
-	for _, e := range sum.Entries {
-		suite := c.Name
-		if perDevice {
-			suite = c.Name + "." + e.Device
-		}
-		jc := JUnitCase{Name: cmp.Or(e.Label, e.Script), Suite: suite, Classname: cmp.Or(c.CampaignID, c.Name),
-			Status: e.Status, Attempts: e.Ran(), Duration: time.Duration(e.DurationMs) * time.Millisecond}
-		last := e.Attempts[len(e.Attempts)-1]
-		if r := results[last.ResultID]; r != nil {
-			jc.Result = r
-			if r.RunDir != "" {
-				jc.Tail, _ = ReadTail(filepath.Join(r.RunDir, OutputLog), junitTailBytes(e.Status))
-			}
-		}
-		junitAttempts(&jc, e)
-		switch e.Status {
-		case store.StatusFlaky:
-			jc.Flaky = true
-			jc.Properties = append(jc.Properties, JUnitProperty{"flaky", "true"})
-			jc.Note = flakyNote(e)
-			jc.Status = store.StatusPassed
-			if summary.FailsOnFlaky(c) {
-				// The exit code counts it as failed: so does the file.
-				jc.Failed = jc.Note + " (--fail-on-flaky counts it as failed)"
-			}
-		case store.StatusNotRun:
-			jc.Note = firstLineOr(last.Error, "not run")
-			jc.Result = nil
-		}
-		j.Cases = append(j.Cases, jc)
+	j := JUnit{Name: sum.Campaign.Name}
+	if len(sum.Entries) > 0 {
+		j.Cases = make([]JUnitCase, len(sum.Entries))
 	}
+	// Cases are made on every core: each reads the end of its output.log.
+	parallel.Chunks(len(sum.Entries), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			j.Cases[k] = junitCase(sum.Campaign, sum.Entries[k], results, perDevice)
+		}
+	})
 	return j
+}
+
+// junitCase is the test case of a campaign entry.
+func junitCase(c *store.Campaign, e summary.Entry, results map[string]*store.Result, perDevice bool) JUnitCase {
+	suite := c.Name
+	if perDevice {
+		suite = c.Name + "." + e.Device
+	}
+	jc := JUnitCase{Name: cmp.Or(e.Label, e.Script), Suite: suite, Classname: cmp.Or(c.CampaignID, c.Name),
+		Status: e.Status, Attempts: e.Ran(), Duration: time.Duration(e.DurationMs) * time.Millisecond}
+	last := e.Attempts[len(e.Attempts)-1]
+	if r := results[last.ResultID]; r != nil {
+		jc.Result = r
+		if r.RunDir != "" {
+			jc.Tail, _ = ReadTail(filepath.Join(r.RunDir, OutputLog), junitTailBytes(e.Status))
+		}
+	}
+	junitAttempts(&jc, e)
+	switch e.Status {
+	case store.StatusFlaky:
+		jc.Flaky = true
+		jc.Properties = append(jc.Properties, JUnitProperty{"flaky", "true"})
+		jc.Note = flakyNote(e)
+		jc.Status = store.StatusPassed
+		if summary.FailsOnFlaky(c) {
+			// The exit code counts it as failed: so does the file.
+			jc.Failed = jc.Note + " (--fail-on-flaky counts it as failed)"
+		}
+	case store.StatusNotRun:
+		jc.Note = firstLineOr(last.Error, "not run")
+		jc.Result = nil
+	}
+	return jc
 }
 
 // junitTailBytes is how much of an entry's output its test case shows: a
