@@ -444,18 +444,26 @@ func testCampaignResults(t *testing.T, s store.Store, campaignID string, linked 
 	if err := s.CreateResult(ctx, unrelated); err != nil {
 		t.Fatal(err)
 	}
-	// Ids at both ends, and one that is no UUID: the read in halves
-	// (sqlstore) loses none.
+	// Ids at both ends and one that is no UUID, linked from entries of
+	// even and odd index: a read in parts (sqlstore reads the entries of
+	// even and odd index at once) loses none. The last is linked from a
+	// second entry too, and given once.
+	indices := []int{10, 11, 13}
 	for i, id := range []string{"00000000-0000-4000-8000-000000000001", "ffffffff-0000-4000-8000-000000000001", "Zed-1"} {
 		r := newResult("edge", base)
 		r.ID = id
 		if err := s.CreateResult(ctx, r); err != nil {
 			t.Fatal(err)
 		}
-		e := store.CampaignEntry{CampaignID: campaignID, Index: 10 + i, Attempt: 1, ScriptName: "edge", Status: store.StatusRunning,
-			ScriptResultID: id, StartedAt: base}
-		if err := s.PutCampaignEntry(ctx, e); err != nil {
-			t.Fatal(err)
+		for _, index := range []int{indices[i], 12} {
+			if index == 12 && id != "Zed-1" {
+				continue
+			}
+			e := store.CampaignEntry{CampaignID: campaignID, Index: index, Attempt: 1, ScriptName: "edge", Status: store.StatusRunning,
+				ScriptResultID: id, StartedAt: base}
+			if err := s.PutCampaignEntry(ctx, e); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	got, err := s.CampaignResults(ctx, campaignID)
