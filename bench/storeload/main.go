@@ -127,7 +127,8 @@ func fillCampaign(ctx context.Context, url string, n int) error {
 	defer st.Close()
 	base := time.Now().Add(-time.Duration(n) * time.Second).UTC()
 	c := &store.Campaign{ID: store.NewID(), ExecutionID: "bench-" + store.NewID()[:8], TeamID: "bench", Name: "Bench",
-		CampaignID: "bench", HostName: "h", Status: string(store.StatusRunning), StartedAt: base, ShardTotal: 1}
+		CampaignID: "bench", HostName: "h", Status: string(store.StatusRunning), StartedAt: base, ShardTotal: 1,
+		Stats: store.CampaignStats{Total: n}} // as vpt campaign starts one
 	if _, err := st.CreateCampaign(ctx, c); err != nil {
 		return err
 	}
@@ -162,6 +163,8 @@ func fillCampaign(ctx context.Context, url string, n int) error {
 	}
 	end := base.Add(time.Duration(n) * time.Second)
 	c.Status, c.CompletedAt = string(store.StatusFailed), &end
+	c.Stats.Completed, c.Stats.Failed = n, n/10
+	c.Stats.Passed = n - c.Stats.Failed
 	if _, err := st.FinishCampaign(ctx, c); err != nil {
 		return err
 	}
