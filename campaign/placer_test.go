@@ -216,11 +216,17 @@ script_configurations:
 
 // max-failures stops a placed campaign: the attempts no device took are
 // withdrawn and recorded not run.
+//
+// zap fails at once on its own device while the three hellos queue for
+// another, the first of them holding it long after: the other two are
+// waiting for it when the campaign stops. (With all four queued for one
+// device, which of them took it first was chance, and so was the count.)
 func TestPlacedMaxFailuresWithdraws(t *testing.T) {
-	f := &fakeExec{hold: 50 * time.Millisecond, behave: func(script, _ string, _ int) (store.Status, error) {
+	f := &fakeExec{hold: time.Millisecond, behave: func(script, _ string, _ int) (store.Status, error) {
 		if script == "zap" {
 			return store.StatusFailed, nil
 		}
+		time.Sleep(300 * time.Millisecond) // on the device
 		return store.StatusPassed, nil
 	}}
 	out, lab, err := runPlaced(t, `campaign_id: c
@@ -228,9 +234,9 @@ name: C
 device: lab-a/device1
 script_configurations:
   - {script_name: zap}
-  - {script_name: hello}
-  - {script_name: hello}
-  - {script_name: hello}
+  - {script_name: hello, device: lab-a/device2}
+  - {script_name: hello, device: lab-a/device2}
+  - {script_name: hello, device: lab-a/device2}
 `, Options{Retries: -1, MaxFailures: 1}, f)
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +256,7 @@ script_configurations:
 			}
 		}
 	}
-	if failed != 1 || notRun == 0 || len(f.ran()) > 2 {
+	if failed != 1 || notRun != 2 || len(f.ran()) != 2 {
 		t.Fatalf("statuses %s, ran %v", statuses(out), f.ran())
 	}
 }
