@@ -299,8 +299,11 @@ func TestAbandonedRunIsRecovered(t *testing.T) {
 	}
 	// Any command that opens the store recovers it; the video is
 	// finalised in the background of the runs that follow (a run that
-	// ends first leaves it to the next one).
-	p.vpt("run", fixture(t, "noop.py")).expectErr(t, 0, "abandoned", "finalising its video in the background")
+	// ends first leaves it to the next one). The runs last a second, as
+	// scripts do: ffmpeg under a loaded machine can take longer than a
+	// script that does nothing.
+	wait := p.write("wait.py", "import time\ntime.sleep(1)\n")
+	p.vpt("run", wait).expectErr(t, 0, "abandoned", "finalising its video in the background")
 	var res *store.Result
 	for i := 0; ; i++ {
 		var err error
@@ -310,7 +313,7 @@ func TestAbandonedRunIsRecovered(t *testing.T) {
 		if res.Details.Video != nil && res.Details.Video.State == "finalised" || i == 10 {
 			break
 		}
-		p.vpt("run", fixture(t, "noop.py")).expect(t, 0)
+		p.vpt("run", wait).expect(t, 0)
 	}
 	if res.Status != store.StatusAbandoned || res.Details.Video == nil || res.Details.Video.State != "finalised" {
 		t.Fatalf("after recovery: status %s video %+v", res.Status, res.Details.Video)
