@@ -4,6 +4,7 @@ package main
 // bad input. The shared helpers are in e2e_helpers_test.go.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -322,6 +323,41 @@ func TestAbandonedRunIsRecovered(t *testing.T) {
 		t.Fatal("no video.mp4 from the segments")
 	}
 	// Whatever the killed vpt may have left running, and only that.
+	p.killProcesses()
+}
+
+// vpt report finalise finishes now the video a dead vpt left as segments:
+// the background of later commands may never get to it, when each of them
+// ends first. A second call finds nothing left.
+func TestReportFinaliseFinishesLeftVideo(t *testing.T) {
+	p := newProject(t)
+	cmd, _ := p.background(t, []string{"VPT_VIDEO_MODE=on"}, "sleeping", "run", fixture(t, "sleep_past_timeout.py"))
+	time.Sleep(2500 * time.Millisecond) // a segment or two of video
+	cmd.Process.Kill()
+	cmd.Wait()
+	id := p.results()[0].ID
+	p.vpt("report", "finalise").expect(t, 0, "abandoned", "vpt report finalise does it now",
+		"finalised the video of run "+id[:8], "video.mp4")
+	res, err := report.ReadResultJSON(p.results()[0].RunDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := p.store()
+	row, err := st.GetResult(context.Background(), id)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, v := range map[string]*store.Video{"result.json": res.Details.Video, "row": row.Details.Video} {
+		if v == nil || v.State != "finalised" {
+			t.Fatalf("%s: video %+v", what, v)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(row.RunDir, "video.mp4")); err != nil {
+		t.Fatal("no video.mp4 from the segments")
+	}
+	p.vpt("report", "finalise").expectOut(t, 0, "no video waits to be finalised")
+	p.vpt("report", "finalise", "--json").expectOut(t, 0, `"finalised": []`, `"left": []`)
 	p.killProcesses()
 }
 

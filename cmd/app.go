@@ -207,8 +207,7 @@ func (a *App) Recover(ctx context.Context, video bool) error {
 	if err != nil {
 		return err
 	}
-	o := executor.RecoverOptions{FFmpeg: cfg.Tools.FFmpeg, Quality: cfg.Video.Quality, Video: video,
-		Pending: filepath.Join(cfg.ResultsDir, ".pending-video")}
+	o := recoverOptions(cfg, video)
 	runs, err := executor.Recover(ctx, st, o)
 	if err != nil {
 		a.Log().Warn("recovering abandoned runs", "err", err)
@@ -220,9 +219,9 @@ func (a *App) Recover(ctx context.Context, video bool) error {
 		}
 		then := ""
 		if r.VideoPending && video {
-			then = "; finalising its video in the background (else the next run or campaign will)"
+			then = "; finalising its video in the background (else the next run or campaign will, or vpt report finalise now)"
 		} else if r.VideoPending {
-			then = "; the next run or campaign will finalise its video"
+			then = "; the next run or campaign will finalise its video (vpt report finalise does it now)"
 		}
 		a.Notice("run %s (%s on %s) was abandoned by a vpt process that died; marked abandoned%s", r.ID[:8], r.ScriptName, r.DeviceID, then)
 	}
@@ -237,6 +236,13 @@ func (a *App) Recover(ctx context.Context, video bool) error {
 		a.Notice("campaign %s (%s) was abandoned by a vpt process that died; marked abandoned, report written", c.ExecutionID, c.Name)
 	}
 	return nil
+}
+
+// recoverOptions are the settings of recovery and of the finalising of
+// the videos it leaves pending.
+func recoverOptions(cfg *Config, video bool) executor.RecoverOptions {
+	return executor.RecoverOptions{FFmpeg: cfg.Tools.FFmpeg, Quality: cfg.Video.Quality, Video: video,
+		Pending: filepath.Join(cfg.ResultsDir, ".pending-video")}
 }
 
 // Registry builds the device registry from the configuration, and returns

@@ -35,7 +35,7 @@ upload them, prune old ones. IDs may be shortened to any unique prefix;
 	}
 	cmd.AddCommand(newReportListCmd(app), newReportCampaignsCmd(app), newReportShowCmd(app), newReportOpenCmd(app),
 		newReportRegenerateCmd(app), newReportPruneCmd(app), newReportUploadCmd(app),
-		newReportServeCmd(app), newReportTrendsCmd(app))
+		newReportServeCmd(app), newReportTrendsCmd(app), newReportFinaliseCmd(app))
 	return cmd
 }
 
