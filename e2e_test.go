@@ -361,6 +361,30 @@ func TestReportFinaliseFinishesLeftVideo(t *testing.T) {
 	p.killProcesses()
 }
 
+// A video ffmpeg cannot make is an infrastructure error of vpt report
+// finalise (exit 3), recorded in result.json, its segments kept.
+func TestReportFinaliseFailure(t *testing.T) {
+	p := newProject(t)
+	cmd, _ := p.background(t, []string{"VPT_VIDEO_MODE=on"}, "sleeping", "run", fixture(t, "sleep_past_timeout.py"))
+	time.Sleep(2500 * time.Millisecond)
+	cmd.Process.Kill()
+	cmd.Wait()
+	row := p.results()[0]
+	p.vptEnv([]string{"VPT_TOOLS_FFMPEG=/nonexistent/ffmpeg"}, "report", "finalise").
+		expectErr(t, 3, "could not be finalised", "segments are kept in "+filepath.Join(row.RunDir, "video"))
+	res, err := report.ReadResultJSON(row.RunDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := res.Details.Video; v == nil || v.State != "failed" || v.Error == "" {
+		t.Fatalf("video %+v", v)
+	}
+	if segs, _ := filepath.Glob(filepath.Join(row.RunDir, "video", "*")); len(segs) == 0 {
+		t.Fatal("the segments are gone")
+	}
+	p.killProcesses()
+}
+
 func TestDeviceLock(t *testing.T) {
 	p := newProject(t)
 	cmd, _ := p.background(t, nil, "sleeping", "run", fixture(t, "sleep_past_timeout.py"), "--timeout", "3s")

@@ -39,7 +39,7 @@ var (
 		store.ErrUnavailable, capture.ErrUnreachable, capture.ErrToolMissing, capture.ErrDeviceBusy,
 		executor.ErrInterpreterMissing, executor.ErrPythonTooOld, executor.ErrPythonLib,
 		executor.ErrResultsDir, executor.ErrDevice, executor.ErrCapture, executor.ErrStore,
-		store.ErrNewerSchema, upload.ErrFailed, campaign.ErrNoDevice, errUploadPending, errChecksFailed,
+		store.ErrNewerSchema, upload.ErrFailed, campaign.ErrNoDevice, errUploadPending, errChecksFailed, errVideoFailed,
 	}
 )
 

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,8 +35,14 @@ func runFinalise(ctx context.Context, app *App) error {
 		return err
 	}
 	o := recoverOptions(cfg, true)
-	done := []string{}
+	done, failed := []string{}, []string{}
 	err = executor.FinalisePending(ctx, st, o, func(r *store.Result) {
+		if v := r.Details.Video; v != nil && v.State == "failed" {
+			failed = append(failed, r.ID)
+			fmt.Fprintf(app.IO.Err, "vpt: the video of run %s (%s on %s) could not be finalised; its segments are kept in %s: %s\n",
+				r.ID[:8], r.ScriptName, r.DeviceID, filepath.Join(r.RunDir, "video"), v.Error)
+			return
+		}
 		done = append(done, r.ID)
 		if !app.jsonOut {
 			fmt.Fprintf(app.IO.Out, "finalised the video of run %s (%s on %s): %s\n", r.ID[:8], r.ScriptName, r.DeviceID, videoOutcome(r))
@@ -46,28 +53,30 @@ func runFinalise(ctx context.Context, app *App) error {
 	}
 	left := pendingNotes(o.Pending)
 	if app.jsonOut {
-		return printJSON(app, map[string][]string{"finalised": done, "left": left})
-	}
-	switch {
-	case len(done) == 0 && len(left) == 0:
+		if err := printJSON(app, map[string][]string{"finalised": done, "failed": failed, "left": left}); err != nil {
+			return err
+		}
+	} else if len(done)+len(failed)+len(left) == 0 {
 		fmt.Fprintln(app.IO.Out, "no video waits to be finalised")
-	case len(left) > 0:
+	} else if len(left) > 0 {
 		fmt.Fprintf(app.IO.Out, "%d video(s) left to the vpt process finalising them now\n", len(left))
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%w: %d video(s)", errVideoFailed, len(failed))
 	}
 	return nil
 }
 
-// videoOutcome says where the finalised video is, or why there is none.
+// errVideoFailed: ffmpeg could not make a video of the segments a run
+// left (an infrastructure error; the segments stay).
+var errVideoFailed = errors.New("could not finalise the video")
+
+// videoOutcome says where the finalised video is.
 func videoOutcome(r *store.Result) string {
-	v := r.Details.Video
-	switch {
-	case v == nil:
-		return "no video"
-	case v.Error != "":
-		return v.State + ": " + v.Error
-	default:
+	if v := r.Details.Video; v != nil && v.Path != "" {
 		return filepath.Join(r.RunDir, v.Path)
 	}
+	return "no video"
 }
 
 // pendingNotes are the runs whose video still waits.
