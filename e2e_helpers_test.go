@@ -337,6 +337,17 @@ func campaignProject(t *testing.T) *project {
 	return p
 }
 
+// killWhileRecording kills vpt (kill -9) during a run that records
+// video, once it has a segment or two: the run is left abandoned, its
+// video as segments.
+func (p *project) killWhileRecording(t *testing.T) {
+	t.Helper()
+	cmd, _ := p.background(t, []string{"VPT_VIDEO_MODE=on"}, "sleeping", "run", fixture(t, "sleep_past_timeout.py"))
+	time.Sleep(2500 * time.Millisecond)
+	cmd.Process.Kill()
+	cmd.Wait()
+}
+
 func (p *project) campaignSummary(t *testing.T) summary.Summary {
 	t.Helper()
 	matches, _ := filepath.Glob(filepath.Join(p.dir, "vpt-results", "campaigns", "*", "summary.json"))

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
@@ -290,10 +289,7 @@ func TestScriptsList(t *testing.T) {
 
 func TestAbandonedRunIsRecovered(t *testing.T) {
 	p := newProject(t)
-	cmd, _ := p.background(t, []string{"VPT_VIDEO_MODE=on"}, "sleeping", "run", fixture(t, "sleep_past_timeout.py"))
-	time.Sleep(2500 * time.Millisecond) // a segment or two of video
-	cmd.Process.Kill()
-	cmd.Wait()
+	p.killWhileRecording(t)
 	rows := p.results()
 	if len(rows) != 1 || rows[0].Status != store.StatusRunning {
 		t.Fatalf("before recovery: %+v", rows)
@@ -331,10 +327,7 @@ func TestAbandonedRunIsRecovered(t *testing.T) {
 // ends first. A second call finds nothing left.
 func TestReportFinaliseFinishesLeftVideo(t *testing.T) {
 	p := newProject(t)
-	cmd, _ := p.background(t, []string{"VPT_VIDEO_MODE=on"}, "sleeping", "run", fixture(t, "sleep_past_timeout.py"))
-	time.Sleep(2500 * time.Millisecond) // a segment or two of video
-	cmd.Process.Kill()
-	cmd.Wait()
+	p.killWhileRecording(t)
 	id := p.results()[0].ID
 	p.vpt("report", "finalise").expect(t, 0, "abandoned", "vpt report finalise does it now",
 		"finalised the video of run "+id[:8], "video.mp4")
@@ -365,10 +358,7 @@ func TestReportFinaliseFinishesLeftVideo(t *testing.T) {
 // finalise (exit 3), recorded in result.json, its segments kept.
 func TestReportFinaliseFailure(t *testing.T) {
 	p := newProject(t)
-	cmd, _ := p.background(t, []string{"VPT_VIDEO_MODE=on"}, "sleeping", "run", fixture(t, "sleep_past_timeout.py"))
-	time.Sleep(2500 * time.Millisecond)
-	cmd.Process.Kill()
-	cmd.Wait()
+	p.killWhileRecording(t)
 	row := p.results()[0]
 	p.vptEnv([]string{"VPT_TOOLS_FFMPEG=/nonexistent/ffmpeg"}, "report", "finalise").
 		expectErr(t, 3, "could not be finalised", "segments are kept in "+filepath.Join(row.RunDir, "video"))
