@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/vpt-dev/vpt/internal/tool"
 )
 
 // MediaInfo is what ffprobe says about a recording.
@@ -47,7 +49,7 @@ func Probe(ctx context.Context, ffprobe, path string) (MediaInfo, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
+		if tool.Missing(err) {
 			return MediaInfo{}, fmt.Errorf("%w: ffprobe (%s): install it (apt-get install ffmpeg)", ErrToolMissing, ffprobe)
 		}
 		return MediaInfo{}, fmt.Errorf("ffprobe %s: %v: %s", path, err, lastLines(stderr.String(), 2))

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/vpt-dev/vpt/internal/tool"
 )
 
 // Files of a recording folder. Segments are written under a temporary name
@@ -224,7 +226,7 @@ func Finalise(ctx context.Context, ffmpeg, dir, out, quality string) error {
 	cmd.Stdin = &segmentReader{paths: segs}
 	if err := cmd.Run(); err != nil {
 		os.Remove(tmp)
-		if errors.Is(err, exec.ErrNotFound) {
+		if tool.Missing(err) {
 			return fmt.Errorf("%w: ffmpeg (%s): install it (apt-get install ffmpeg)", ErrToolMissing, ffmpeg)
 		}
 		return fmt.Errorf("ffmpeg failed to finalise the video: %v: %s", err, lastLines(stderr.String(), 3))

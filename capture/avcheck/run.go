@@ -3,7 +3,6 @@ package avcheck
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/capture/sound"
+	"github.com/vpt-dev/vpt/internal/tool"
 )
 
 // Analyze runs the detectors over a window of a recording. It asks
@@ -42,7 +42,7 @@ func Analyze(ctx context.Context, ffmpeg, ffprobe, file string, o Options) (Repo
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
+		if tool.Missing(err) {
 			return Report{}, fmt.Errorf("%w: ffmpeg (%s) checks recordings: install it (apt-get install ffmpeg)", capture.ErrToolMissing, ffmpeg)
 		}
 		if ctx.Err() != nil {

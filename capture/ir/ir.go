@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/internal/tool"
 	"github.com/vpt-dev/vpt/internal/yamlfile"
 )
 
@@ -138,7 +139,7 @@ func (s *Sender) Press(ctx context.Context, key string) error {
 	}
 	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
 	if err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
+		if tool.Missing(err) {
 			return fmt.Errorf("%w: %s sends IR keys (apt-get install %s)", capture.ErrToolMissing, argv[0], aptPackage(s.Tool))
 		}
 		return fmt.Errorf("%s %s: %v: %s", argv[0], key, err, strings.TrimSpace(string(out)))

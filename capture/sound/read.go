@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"os/exec"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/internal/tool"
 )
 
 // ReadRate is the sample rate recordings are read at.
@@ -62,7 +62,7 @@ func ReadFile(ctx context.Context, ffmpeg, ffprobe, file string, start, dur time
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
+		if tool.Missing(err) {
 			return capture.Sound{}, fmt.Errorf("%w: ffmpeg (%s) reads sound: install it (apt-get install ffmpeg)", capture.ErrToolMissing, ffmpeg)
 		}
 		return capture.Sound{}, fmt.Errorf("ffmpeg could not read the sound of %s: %v: %s", file, err, bytes.TrimSpace(stderr.Bytes()))

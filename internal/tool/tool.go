@@ -5,6 +5,8 @@ package tool
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -58,4 +60,14 @@ func Find(ctx context.Context, kind, name string) Info {
 		t.Version = first
 	}
 	return t
+}
+
+// Missing tells that err, from running a program, says the program is not
+// there: a name not on PATH, or a configured path to nothing (fork/exec
+// finds no file). Any other error, a missing input file among them, is
+// not.
+func Missing(err error) bool {
+	var pe *fs.PathError
+	return errors.Is(err, exec.ErrNotFound) ||
+		errors.As(err, &pe) && pe.Op == "fork/exec" && errors.Is(pe.Err, fs.ErrNotExist)
 }
