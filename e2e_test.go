@@ -355,13 +355,15 @@ func TestReportFinaliseFinishesLeftVideo(t *testing.T) {
 }
 
 // A video ffmpeg cannot make is an infrastructure error of vpt report
-// finalise (exit 3), recorded in result.json, its segments kept.
+// finalise (exit 3), recorded in result.json, its segments kept. Without
+// ffmpeg, the video waits for it: once it is there, the next try makes it.
 func TestReportFinaliseFailure(t *testing.T) {
 	p := newProject(t)
 	p.killWhileRecording(t)
 	row := p.results()[0]
-	p.vptEnv([]string{"VPT_TOOLS_FFMPEG=/nonexistent/ffmpeg"}, "report", "finalise").
-		expectErr(t, 3, "could not be finalised", "segments are kept in "+filepath.Join(row.RunDir, "video"))
+	r := p.vptEnv([]string{"VPT_TOOLS_FFMPEG=/nonexistent/ffmpeg"}, "report", "finalise", "--json")
+	r.expectErr(t, 3, "could not be finalised", "segments are kept in "+filepath.Join(row.RunDir, "video"), "tries again", "install")
+	r.expectOut(t, 3, `"failed": [`, `"left": []`)
 	res, err := report.ReadResultJSON(row.RunDir)
 	if err != nil {
 		t.Fatal(err)
@@ -371,6 +373,10 @@ func TestReportFinaliseFailure(t *testing.T) {
 	}
 	if segs, _ := filepath.Glob(filepath.Join(row.RunDir, "video", "*")); len(segs) == 0 {
 		t.Fatal("the segments are gone")
+	}
+	p.vpt("report", "finalise").expectOut(t, 0, "finalised the video of run "+row.ID[:8], "video.mp4")
+	if res, err = report.ReadResultJSON(row.RunDir); err != nil || res.Details.Video.State != "finalised" {
+		t.Fatalf("after ffmpeg came: %v %+v", err, res.Details.Video)
 	}
 	p.killProcesses()
 }

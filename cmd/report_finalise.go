@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -39,8 +40,12 @@ func runFinalise(ctx context.Context, app *App) error {
 	err = executor.FinalisePending(ctx, st, o, func(r *store.Result) {
 		if v := r.Details.Video; v != nil && v.State == "failed" {
 			failed = append(failed, r.ID)
-			fmt.Fprintf(app.IO.Err, "vpt: the video of run %s (%s on %s) could not be finalised; its segments are kept in %s: %s\n",
-				r.ID[:8], r.ScriptName, r.DeviceID, filepath.Join(r.RunDir, "video"), v.Error)
+			again := ""
+			if _, err := os.Stat(filepath.Join(o.Pending, r.ID)); err == nil {
+				again = " (vpt report finalise tries again)"
+			}
+			fmt.Fprintf(app.IO.Err, "vpt: the video of run %s (%s on %s) could not be finalised; its segments are kept in %s%s: %s\n",
+				r.ID[:8], r.ScriptName, r.DeviceID, filepath.Join(r.RunDir, "video"), again, v.Error)
 			return
 		}
 		done = append(done, r.ID)
@@ -51,7 +56,7 @@ func runFinalise(ctx context.Context, app *App) error {
 	if err != nil {
 		return err
 	}
-	left := pendingNotes(o.Pending)
+	left := slices.DeleteFunc(pendingNotes(o.Pending), func(id string) bool { return slices.Contains(failed, id) })
 	if app.jsonOut {
 		if err := printJSON(app, map[string][]string{"finalised": done, "failed": failed, "left": left}); err != nil {
 			return err

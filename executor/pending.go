@@ -32,8 +32,9 @@ func notePending(dir, id string) error {
 // FinalisePending finalises the video of each run noted in o.Pending that
 // no other process is finalising, records it in the run's row, result.json
 // and report, and removes the note. It stops when ctx ends (ffmpeg is
-// stopped; the segments and the note stay). done is called for each video
-// finished.
+// stopped; the segments and the note stay). A video that failed because
+// ffmpeg is missing is recorded failed and keeps its note, for a later
+// try. done is called for each video finished or failed.
 func FinalisePending(ctx context.Context, st store.Store, o RecoverOptions, done func(*store.Result)) error {
 	entries, err := os.ReadDir(o.Pending)
 	if errors.Is(err, os.ErrNotExist) {
@@ -76,7 +77,7 @@ func finaliseNoted(ctx context.Context, st store.Store, o RecoverOptions, note s
 	if err != nil {
 		return nil, err
 	}
-	finaliseLeftVideo(ctx, res, o)
+	awaitsTool := finaliseLeftVideo(ctx, res, o)
 	if ctx.Err() != nil {
 		return nil, nil // cut short: the note stays for the next run
 	}
@@ -87,5 +88,8 @@ func finaliseNoted(ctx context.Context, st store.Store, o RecoverOptions, note s
 	}
 	_ = report.WriteResultJSON(res)
 	_ = report.WriteRunReport(res, nil)
+	if awaitsTool {
+		return res, nil // the note stays: ffmpeg, once installed, makes it
+	}
 	return res, os.Remove(note)
 }

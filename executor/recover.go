@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,10 +151,12 @@ func lastSign(res *store.Result) time.Time {
 }
 
 // finaliseLeftVideo turns the segments of a dead run into video.mp4.
-func finaliseLeftVideo(ctx context.Context, res *store.Result, o RecoverOptions) {
+// awaitsTool: ffmpeg is missing, so the segments wait for it to be
+// installed (a later try may succeed).
+func finaliseLeftVideo(ctx context.Context, res *store.Result, o RecoverOptions) (awaitsTool bool) {
 	videoDir := filepath.Join(res.RunDir, "video")
 	if segs, _ := capture.Segments(videoDir); len(segs) == 0 {
-		return
+		return false
 	}
 	v := &store.Video{State: "recorded"}
 	out := filepath.Join(res.RunDir, report.VideoMP4)
@@ -161,6 +164,7 @@ func finaliseLeftVideo(ctx context.Context, res *store.Result, o RecoverOptions)
 	defer cancel()
 	if err := capture.Finalise(fctx, o.FFmpeg, videoDir, out, o.Quality); err != nil {
 		v.State, v.Error = "failed", err.Error()
+		awaitsTool = errors.Is(err, capture.ErrToolMissing)
 	} else {
 		v.Path, v.State = report.VideoMP4, "finalised"
 		if d, err := capture.ProbeDuration(fctx, out); err == nil {
@@ -172,6 +176,7 @@ func finaliseLeftVideo(ctx context.Context, res *store.Result, o RecoverOptions)
 		os.RemoveAll(videoDir)
 	}
 	res.Details.Video = v
+	return awaitsTool
 }
 
 // screenshotsOnDisk lists the screenshots a run folder holds, for a run
