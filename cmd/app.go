@@ -327,6 +327,10 @@ func (a *App) finaliseInBackground(st store.Store, o executor.RecoverOptions) {
 	go func() {
 		defer close(done)
 		err := executor.FinalisePending(ctx, st, o, func(r *store.Result) {
+			if v := r.Details.Video; v != nil && v.State == "failed" {
+				a.Log().Warn("could not finalise the video of an abandoned run", "run", r.ID[:8], "err", v.Error)
+				return
+			}
 			a.Log().Info("finalised the video of an abandoned run", "run", r.ID[:8])
 		})
 		if err != nil {
