@@ -61,6 +61,10 @@ func supervise() int {
 	if err != nil {
 		return 1
 	}
+	// The first start of a process checks once whether pidfds work, with
+	// a child of its own: done now, while vpt prepares the run, it is
+	// not in the way of the script's start.
+	go warmProcessStart()
 	s := &sup{conn: fc.(*net.UnixConn), wake: make(chan struct{}, 1)}
 	s.enc = json.NewEncoder(s.conn)
 	starts := make(chan startReq)
@@ -169,6 +173,14 @@ func received(oob []byte) []*os.File {
 	return out
 }
 
+// warmProcessStart makes the os package run its one-time check of pidfd
+// support (os.FindProcess runs it too).
+func warmProcessStart() {
+	if p, err := os.FindProcess(os.Getpid()); err == nil {
+		_ = p.Release()
+	}
+}
+
 func startScript(spec startSpec, out *os.File) (int, error) {
 	if len(spec.Argv) == 0 {
 		return 0, errors.New("no command")
@@ -202,7 +214,9 @@ func (s *sup) killAll() {
 	if leader > 0 && !exited {
 		_ = syscall.Kill(-leader, syscall.SIGKILL)
 	}
-	signalTree(os.Getpid(), syscall.SIGKILL)
+	if hasChildren() {
+		signalTree(os.Getpid(), syscall.SIGKILL)
+	}
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -273,6 +287,16 @@ func (s *sup) stopTree(grace time.Duration) (left int, killed bool) {
 		}
 	}
 	return left, killed
+}
+
+// hasChildren tells whether this process has a child, exited or not,
+// without reaping it. None means no descendant either (see reapAll), so
+// there is no need to look through /proc: vpt's common exit, between
+// scripts, costs the supervisor no listing of every process.
+func hasChildren() bool {
+	var info unix.Siginfo
+	err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+	return err != syscall.ECHILD
 }
 
 // reapAll reaps every child that has exited; it reports whether no child
