@@ -275,27 +275,54 @@ func (run *runState) heartbeat(ctx context.Context) {
 	})
 }
 
-// device opens the device, showing the run's userinterface, and checks it.
-func (run *runState) device(ctx context.Context) {
+// deviceOpening is the run's device, opened and checked while the run's
+// row is written: neither needs the other, and the row waits on the disk.
+type deviceOpening struct {
+	done chan struct{}
+	dev  capture.Device // nil when it could not be opened
+	err  error
+	took time.Duration
+}
+
+// openDevice starts opening the device, showing the run's userinterface,
+// and checking it.
+func (r *Runner) openDevice(ctx context.Context, p prepared) *deviceOpening {
+	o := &deviceOpening{done: make(chan struct{})}
+	go func() {
+		defer close(o.done)
+		start := time.Now()
+		o.dev, o.err = r.Devices.OpenWithUI(p.dev, p.ui)
+		if o.err == nil {
+			cctx, cancel := context.WithTimeout(ctx, deviceCheckTimeout)
+			o.err = o.dev.Check(cctx)
+			cancel()
+		}
+		o.took = time.Since(start)
+	}()
+	return o
+}
+
+// discard closes the device of a run that did not open.
+func (o *deviceOpening) discard() {
+	<-o.done
+	if o.dev != nil {
+		o.dev.Close()
+	}
+}
+
+// device waits for the device the run opens and checks (openDevice).
+func (run *runState) device(o *deviceOpening) {
+	<-o.done
+	run.dev = o.dev // closed with the run, even when its check failed
 	if run.err() != nil {
 		return
 	}
-	start := time.Now()
-	dev, err := run.r.Devices.OpenWithUI(run.p.dev, run.ui)
-	defer func() {
-		run.log.Debug("device opened and checked", "device", run.p.dev.ID, "took", time.Since(start), "err", errText(err))
-	}()
-	if err == nil {
-		run.dev = dev
-		if s, ok := dev.(capture.Seeded); ok {
-			run.seed = s.Seed()
-		}
-		cctx, cancel := context.WithTimeout(ctx, deviceCheckTimeout)
-		err = dev.Check(cctx)
-		cancel()
+	run.log.Debug("device opened and checked", "device", run.p.dev.ID, "took", o.took, "err", errText(o.err))
+	if s, ok := o.dev.(capture.Seeded); ok {
+		run.seed = s.Seed()
 	}
-	if err != nil {
-		run.fail(fmt.Errorf("%w: %s: %w", ErrDevice, run.p.dev.ID, err))
+	if o.err != nil {
+		run.fail(fmt.Errorf("%w: %s: %w", ErrDevice, run.p.dev.ID, o.err))
 	}
 }
 

@@ -229,15 +229,17 @@ func (r *Runner) Run(ctx context.Context, req Request) (*store.Result, error) {
 		return nil, err
 	}
 	defer lock.Release()
+	opening := r.openDevice(ctx, p)
 	run, err := r.open(ctx, p, req, ev)
 	if err != nil {
+		opening.discard()
 		return nil, err
 	}
 	defer run.close()
 	if supErr != nil {
 		run.fail(supErr)
 	}
-	run.device(ctx)
+	run.device(opening)
 	run.capture(ctx)
 	run.child(ctx, sup)
 	fin, cancel := run.finaliseContext(ctx)
