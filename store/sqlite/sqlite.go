@@ -35,8 +35,12 @@ var migrations embed.FS
 //     the last transactions. That is the trade: a run's final row write
 //     costs no fsync, and what it records is in the run's result.json,
 //     which is fsynced before the row is written and which recovery
-//     trusts over the row (report.WriteFileAtomic).
-const dsnOptions = "_journal_mode=WAL&_busy_timeout=30000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate"
+//     trusts over the row (report.WriteFileAtomic);
+//   - stmt_cache_size: each connection keeps its last 32 statements
+//     prepared. A campaign repeats the same few writes for every entry
+//     (the result's 35-column insert and update, the entry, the events),
+//     and preparing them was a quarter of its time in SQLite.
+const dsnOptions = "_journal_mode=WAL&_busy_timeout=30000&_foreign_keys=on&_synchronous=NORMAL&_txlock=immediate&_stmt_cache_size=32"
 
 // Dialect is SQLite's: '?' placeholders and fixed-width UTC text times.
 // SQLite has one writer at a time, so sequence numbers are in commit order
