@@ -94,13 +94,32 @@ func WriteFileAtomic(path string, data []byte) error {
 // between the two leaves it complete, the report made again from it. It
 // lists the report it precedes; if the report cannot be written, it is
 // written again without it. It returns the first error.
+//
+// The report is rendered while result.json is written and fsynced: it
+// reads only res and tail, as result.json does, and is written after it
+// all the same.
 func WriteRunFiles(res *store.Result, tail []byte) error {
 	f := NewRunFile(res)
 	f.Files.Report = ReportHTML
+	type rendered struct {
+		b   []byte
+		err error
+	}
+	page := make(chan rendered, 1)
+	go func() {
+		b, err := renderRunFile(res, tail)
+		page <- rendered{b, err}
+	}()
 	if err := writeRunFile(res, f, WriteFileAtomic); err != nil {
+		<-page
 		return fmt.Errorf("result.json: %w", err)
 	}
-	if err := WriteRunReport(res, tail); err != nil {
+	r := <-page
+	err := r.err
+	if err == nil {
+		err = WriteFileAtomic(filepath.Join(res.RunDir, ReportHTML), r.b)
+	}
+	if err != nil {
 		f.Files.Report = ""
 		_ = writeRunFile(res, f, WriteFileAtomic)
 		return fmt.Errorf("report.html: %w", err)
