@@ -334,7 +334,9 @@ func scanResult(sc scanner, withDetails bool) (*store.Result, error) {
 		r.CompletedAt = &t
 	}
 	r.HeartbeatAt = hb.t
-	if err := json.Unmarshal([]byte(params), &r.Parameters); err != nil {
+	if p, ok := plainStrings(params); ok {
+		r.Parameters = p
+	} else if err := json.Unmarshal([]byte(params), &r.Parameters); err != nil {
 		return nil, fmt.Errorf("result %s parameters: %w", r.ID, err)
 	}
 	if err := json.Unmarshal([]byte(meta), &r.Metadata); err != nil {
