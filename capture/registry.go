@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vpt-dev/vpt/internal/lazyre"
 	"github.com/vpt-dev/vpt/internal/ui"
 	"github.com/vpt-dev/vpt/internal/yamlfile"
 )
@@ -347,7 +347,7 @@ func (e *UnknownDeviceError) HintText() string {
 }
 
 // envDeviceRe matches upstream's per-device variables: DEVICE{i}_{FIELD}.
-var envDeviceRe = regexp.MustCompile(`^DEVICE([1-9][0-9]*)_([A-Z0-9_]+)$`)
+var envDeviceRe = lazyre.New(`^DEVICE([1-9][0-9]*)_([A-Z0-9_]+)$`)
 
 // envDeviceFields are the DEVICE{i}_* fields vpt reads; upstream's .env
 // has more (stream paths, power control…) that vpt has no use for.
@@ -376,7 +376,7 @@ func DevicesFromEnv(environ []string) ([]DeviceConfig, []EnvNote) {
 			continue
 		}
 		env[k] = v
-		if m := envDeviceRe.FindStringSubmatch(k); m != nil && v != "" {
+		if m := envDeviceRe().FindStringSubmatch(k); m != nil && v != "" {
 			i, _ := strconv.Atoi(m[1])
 			groups[i] = append(groups[i], k)
 		}

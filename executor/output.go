@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/vpt-dev/vpt/internal/lazyre"
 	"github.com/vpt-dev/vpt/internal/secret"
 )
 
@@ -212,8 +212,8 @@ type Markers struct {
 }
 
 var (
-	successRe  = regexp.MustCompile(`SCRIPT_SUCCESS:(true|false)\b`)
-	resultIDRe = regexp.MustCompile(`SCRIPT_RESULT_ID:(\S+)`)
+	successRe  = lazyre.New(`SCRIPT_SUCCESS:(true|false)\b`)
+	resultIDRe = lazyre.New(`SCRIPT_RESULT_ID:(\S+)`)
 )
 
 // Upstream's log line announcing the uploaded report, with its R2 key.
@@ -325,11 +325,11 @@ func (s *markerScanner) endLine() {
 		!strings.Contains(line, "Logs uploaded: ") {
 		return
 	}
-	if m := successRe.FindAllStringSubmatch(line, -1); m != nil {
+	if m := successRe().FindAllStringSubmatch(line, -1); m != nil {
 		v := m[len(m)-1][1] == "true"
 		s.m.Success = &v
 	}
-	if m := resultIDRe.FindStringSubmatch(line); m != nil {
+	if m := resultIDRe().FindStringSubmatch(line); m != nil {
 		s.m.ResultID = m[1]
 	}
 	t := strings.TrimSpace(line)

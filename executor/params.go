@@ -3,9 +3,10 @@ package executor
 import (
 	"bufio"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/vpt-dev/vpt/internal/lazyre"
 )
 
 // Param is a parameter a script declares, read from its source: upstream's
@@ -29,13 +30,13 @@ type Param struct {
 const paramScanLines = 300
 
 var (
-	scriptArgsRe  = regexp.MustCompile(`_script_args\s*=\s*\[`)
-	stringLitRe   = regexp.MustCompile(`'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"`)
-	addArgumentRe = regexp.MustCompile(`\.add_argument\s*\(`)
-	kwargRe       = regexp.MustCompile(`(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[\w.\-+]+)`)
-	kwStartRe     = regexp.MustCompile(`\b[A-Za-z_]\w*\s*=`)
-	choicesRe     = regexp.MustCompile(`\bchoices\s*=\s*[\[(]`)
-	numberLitRe   = regexp.MustCompile(`^[-+]?[0-9][0-9_]*(\.[0-9]*)?$`)
+	scriptArgsRe  = lazyre.New(`_script_args\s*=\s*\[`)
+	stringLitRe   = lazyre.New(`'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"`)
+	addArgumentRe = lazyre.New(`\.add_argument\s*\(`)
+	kwargRe       = lazyre.New(`(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[\w.\-+]+)`)
+	kwStartRe     = lazyre.New(`\b[A-Za-z_]\w*\s*=`)
+	choicesRe     = lazyre.New(`\bchoices\s*=\s*[\[(]`)
+	numberLitRe   = lazyre.New(`^[-+]?[0-9][0-9_]*(\.[0-9]*)?$`)
 )
 
 // ReadParams reads the parameters a script declares. A script that declares
@@ -74,12 +75,12 @@ func ParseParams(src string) []Param {
 		seen[p.Name] = true
 		out = append(out, p)
 	}
-	for _, loc := range scriptArgsRe.FindAllStringIndex(src, -1) {
+	for _, loc := range scriptArgsRe().FindAllStringIndex(src, -1) {
 		body, ok := balanced(src[loc[1]-1:], '[', ']')
 		if !ok {
 			continue
 		}
-		for _, lit := range stringLitRe.FindAllStringSubmatch(body, -1) {
+		for _, lit := range stringLitRe().FindAllStringSubmatch(body, -1) {
 			spec := unquote(lit)
 			parts := strings.SplitN(spec, ":", 3)
 			if len(parts) != 3 || !strings.HasPrefix(parts[0], "-") {
@@ -89,7 +90,7 @@ func ParseParams(src string) []Param {
 				Default: parts[2], HasDefault: true})
 		}
 	}
-	for _, loc := range addArgumentRe.FindAllStringIndex(src, -1) {
+	for _, loc := range addArgumentRe().FindAllStringIndex(src, -1) {
 		body, ok := balanced(src[loc[1]-1:], '(', ')')
 		if !ok {
 			continue
@@ -104,11 +105,11 @@ func ParseParams(src string) []Param {
 func parseAddArgument(body string) (Param, bool) {
 	// Positional string literals before the first keyword are the names.
 	firstKw := len(body)
-	if m := kwStartRe.FindStringIndex(maskStrings(body)); m != nil {
+	if m := kwStartRe().FindStringIndex(maskStrings(body)); m != nil {
 		firstKw = m[0]
 	}
 	var names []string
-	for _, lit := range stringLitRe.FindAllStringSubmatch(body[:firstKw], -1) {
+	for _, lit := range stringLitRe().FindAllStringSubmatch(body[:firstKw], -1) {
 		names = append(names, unquote(lit))
 	}
 	if len(names) == 0 {
@@ -135,7 +136,7 @@ func parseAddArgument(body string) (Param, bool) {
 	// Keywords are found in the text with its strings blanked (help="x=1"
 	// holds none), their values read from the text itself.
 	kwargs := body[firstKw:]
-	for _, m := range kwargRe.FindAllStringSubmatchIndex(maskStrings(kwargs), -1) {
+	for _, m := range kwargRe().FindAllStringSubmatchIndex(maskStrings(kwargs), -1) {
 		key, val := kwargs[m[2]:m[3]], kwargs[m[4]:m[5]]
 		sval := val
 		if strings.HasPrefix(val, "'") || strings.HasPrefix(val, `"`) {
@@ -175,7 +176,7 @@ func parseAddArgument(body string) (Param, bool) {
 // and numbers; choices it cannot read (a variable, range()) are none, so
 // no value is refused for them.
 func parseChoices(kwargs string) []string {
-	loc := choicesRe.FindStringIndex(kwargs)
+	loc := choicesRe().FindStringIndex(kwargs)
 	if loc == nil {
 		return nil
 	}
@@ -193,10 +194,10 @@ func parseChoices(kwargs string) []string {
 		item = strings.TrimSpace(item)
 		switch {
 		case item == "":
-		case numberLitRe.MatchString(item):
+		case numberLitRe().MatchString(item):
 			out = append(out, strings.ReplaceAll(item, "_", ""))
 		default:
-			m := stringLitRe.FindStringSubmatch(item)
+			m := stringLitRe().FindStringSubmatch(item)
 			if m == nil || m[0] != item {
 				return nil
 			}

@@ -12,11 +12,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/vpt-dev/vpt/internal/lazyre"
 )
 
 // Errors of the Python environment, found before a script starts. Both are
@@ -137,8 +138,8 @@ func parseVersion(v string) (major, minor int, ok bool) {
 // pyenvShim matches the shims pyenv writes (pyenv-rehash): they export
 // PYENV_ROOT and hand over to `pyenv exec`.
 var (
-	pyenvShim = regexp.MustCompile(`(?m)^exec "[^"]*pyenv" exec "\$program" "\$@"\s*$`)
-	pyenvRoot = regexp.MustCompile(`(?m)^export PYENV_ROOT="([^"]+)"\s*$`)
+	pyenvShim = lazyre.New(`(?m)^exec "[^"]*pyenv" exec "\$program" "\$@"\s*$`)
+	pyenvRoot = lazyre.New(`(?m)^export PYENV_ROOT="([^"]+)"\s*$`)
 )
 
 // shimInfo describes the file that was configured: a pyenv shim (root
@@ -158,8 +159,8 @@ func readShim(path string) shimInfo {
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]
 	info := shimInfo{script: bytes.HasPrefix(head, []byte("#!"))}
-	if info.script && pyenvShim.Match(head) {
-		if m := pyenvRoot.FindSubmatch(head); m != nil {
+	if info.script && pyenvShim().Match(head) {
+		if m := pyenvRoot().FindSubmatch(head); m != nil {
 			info.root = string(m[1])
 		}
 	}

@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"image"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/internal/lazyre"
 )
 
 func init() {
@@ -44,14 +44,14 @@ func New(cfg capture.DeviceConfig, env capture.Environment) *Device {
 	return &Device{cfg: cfg, pipe: &capture.Pipeline{Source: src, FFmpeg: env.Tool("ffmpeg")}, xdotool: env.Tool("xdotool")}
 }
 
-var dimensionsRe = regexp.MustCompile(`dimensions:\s+(\d+x\d+) pixels`)
+var dimensionsRe = lazyre.New(`dimensions:\s+(\d+x\d+) pixels`)
 
 // displaySize asks xdpyinfo for the size of the display (1280x720 when it
 // cannot tell).
 func displaySize(display string) string {
 	out, err := exec.Command("xdpyinfo", "-display", display).Output()
 	if err == nil {
-		if m := dimensionsRe.FindSubmatch(out); m != nil {
+		if m := dimensionsRe().FindSubmatch(out); m != nil {
 			return string(m[1])
 		}
 	}

@@ -8,9 +8,10 @@ import (
 	"errors"
 	"io/fs"
 	"os/exec"
-	"regexp"
 	"strings"
 	"time"
+
+	"github.com/vpt-dev/vpt/internal/lazyre"
 )
 
 // Info is what was found of a program.
@@ -38,7 +39,7 @@ var installHints = map[string]string{
 	"tesseract": "apt-get install tesseract-ocr tesseract-ocr-eng",
 }
 
-var versionRe = regexp.MustCompile(`\d+\.\d+(\.\d+)?`)
+var versionRe = lazyre.New(`\d+\.\d+(\.\d+)?`)
 
 // Find looks a program up by its configured name (a name on PATH or a
 // path) and asks its version; kind is what program it is ("ffmpeg").
@@ -54,7 +55,7 @@ func Find(ctx context.Context, kind, name string) Info {
 	defer cancel()
 	out, _ := exec.CommandContext(ctx, path, versionArgs[kind]...).CombinedOutput()
 	first := strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
-	if m := versionRe.FindString(first); m != "" {
+	if m := versionRe().FindString(first); m != "" {
 		t.Version = m
 	} else {
 		t.Version = first

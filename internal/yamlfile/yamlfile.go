@@ -11,13 +11,13 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/vpt-dev/vpt/internal/lazyre"
 	"gopkg.in/yaml.v3"
 )
 
@@ -196,7 +196,7 @@ func parseProblem(file string, data []byte, err error) error {
 	ps := syntaxProblem(file, err).(Problems)
 	if ps[0].Line == 0 {
 		ps[0].Line, ps[0].Col = 1, 0
-		if m := unknownAnchorRe.FindStringSubmatch(ps[0].Msg); m != nil {
+		if m := unknownAnchorRe().FindStringSubmatch(ps[0].Msg); m != nil {
 			if i := bytes.Index(data, []byte("*"+m[1])); i >= 0 {
 				ps[0].Line, ps[0].Col = position(data, i)
 			}
@@ -206,8 +206,8 @@ func parseProblem(file string, data []byte, err error) error {
 }
 
 var (
-	unknownAnchorRe = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
-	selfAnchorRe    = regexp.MustCompile(`^anchor '(.*)' value contains itself$`)
+	unknownAnchorRe = lazyre.New(`^unknown anchor '(.*)' referenced$`)
+	selfAnchorRe    = lazyre.New(`^anchor '(.*)' value contains itself$`)
 )
 
 // decodeProblem is a problem yaml.v3 finds decoding a document the checks
@@ -230,7 +230,7 @@ func decodeProblem(file string, root *yaml.Node, err error) error {
 			continue
 		}
 		at := root
-		if m := selfAnchorRe.FindStringSubmatch(p.Msg); m != nil {
+		if m := selfAnchorRe().FindStringSubmatch(p.Msg); m != nil {
 			at = findNode(root, func(n *yaml.Node) bool { return n.Anchor == m[1] }, at)
 		} else if strings.HasPrefix(p.Msg, "map merge requires") {
 			at = findNode(root, badMerge, at)
