@@ -2,9 +2,11 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/vpt-dev/vpt/store"
 	"github.com/vpt-dev/vpt/store/sqlite"
@@ -86,5 +88,42 @@ func TestWALKeptEmpty(t *testing.T) {
 	defer s.Close()
 	if rows, err := s.RunningResults(ctx); err != nil || len(rows) != 2 {
 		t.Fatalf("rows after reopening: %d, %v", len(rows), err)
+	}
+}
+
+// Opening a migrated database takes no write lock: a report list opens
+// the store while another process holds a long write transaction (here a
+// plain connection), and reads at once instead of waiting for it to end.
+func TestOpenBesideAWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vpt.db")
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	writer, err := sql.Open("sqlite3", path+"?_journal_mode=WAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	tx, err := writer.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec("INSERT INTO events (type, at, data) VALUES ('x', '', '{}')"); err != nil {
+		t.Fatal(err)
+	}
+	// Without the write lock the open is immediate; with it, it waits for
+	// the writer (30 s of busy timeout), which this deadline cuts short.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open beside a writer: %v", err)
+	}
+	defer s.Close()
+	if _, err := s.ListResults(ctx, store.ResultFilter{Limit: 10}); err != nil {
+		t.Fatalf("read beside a writer: %v", err)
 	}
 }

@@ -26,6 +26,13 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS, dir string,
 		return err
 	}
 	sort.Strings(names)
+	// Nearly every open finds every migration applied: a plain read says
+	// so, without the write lock (SQLite) or the advisory lock (PostgreSQL)
+	// the transaction below takes, which every vpt process would otherwise
+	// take in turn, a report list too.
+	if applied, err := appliedVersions(ctx, db); err == nil && allApplied(names, applied) {
+		return nil
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
@@ -40,20 +47,10 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS, dir string,
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	applied := map[int]bool{}
-	rows, err := tx.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	applied, err := appliedVersions(ctx, tx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return err
-		}
-		applied[v] = true
-	}
-	rows.Close()
 	if err := refuseNewer(ctx, tx, d, names, applied); err != nil {
 		return err
 	}
@@ -90,6 +87,41 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS, dir string,
 		}
 	}
 	return tx.Commit()
+}
+
+// appliedVersions reads the versions of the migrations applied.
+func appliedVersions(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) (map[int]bool, error) {
+	rows, err := q.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	applied := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		applied[v] = true
+	}
+	return applied, rows.Err()
+}
+
+// allApplied tells whether applied is exactly the migrations names holds:
+// none to apply, none newer than this vpt knows.
+func allApplied(names []string, applied map[int]bool) bool {
+	if len(applied) != len(names) {
+		return false
+	}
+	for _, name := range names {
+		v, err := strconv.Atoi(strings.SplitN(path.Base(name), "_", 2)[0])
+		if err != nil || !applied[v] {
+			return false
+		}
+	}
+	return true
 }
 
 // refuseNewer refuses a database that has a migration this vpt does not
