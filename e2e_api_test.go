@@ -174,6 +174,31 @@ except vpt.VptError as e:
 	}
 }
 
+// A process the script leaves behind cannot drive the device or change
+// the verdict once the script has exited: the API closes with the script,
+// not when its leftovers are stopped.
+func TestLeftoverCannotUseTheAPI(t *testing.T) {
+	p := examplesProject(t)
+	calls := filepath.Join(p.dir, "calls.txt")
+	p.write("test_scripts/leaver.sh", `#!/bin/sh
+( trap '' TERM; sleep 1
+  "$VPT_BIN" api goto node=settings >>`+calls+` 2>&1; echo "goto $?" >>`+calls+`
+  "$VPT_BIN" api fail reason="written after the script ended" >>`+calls+` 2>&1; echo "fail $?" >>`+calls+`
+  sleep 30 ) &
+echo "script done"
+`)
+	os.Chmod(filepath.Join(p.dir, "test_scripts/leaver.sh"), 0o755)
+	r := p.vpt("run", "leaver.sh", "--grace", "3s")
+	r.expect(t, 0, "PASSED")
+	b, _ := os.ReadFile(calls)
+	if strings.Contains(string(b), "goto 0") || strings.Contains(string(b), "fail 0") || !strings.Contains(string(b), "run_ended") {
+		t.Fatalf("the leftover's calls were answered:\n%s", b)
+	}
+	if row := p.results()[0]; row.Status != store.StatusPassed || len(row.Details.Steps) != 0 {
+		t.Fatalf("row: %s, steps %v", row.Status, row.Details.Steps)
+	}
+}
+
 func TestStepsAndVerdicts(t *testing.T) {
 	p := examplesProject(t)
 	p.write("test_scripts/steps.py", `import vpt

@@ -81,12 +81,13 @@ type apiReply[R any] struct {
 // apiServer is the control socket of one run. Only the run's own script
 // knows its path, in a folder only this user can enter.
 type apiServer struct {
-	run  *runState
-	dir  string
-	ln   net.Listener
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	conn map[net.Conn]bool
+	run   *runState
+	dir   string
+	ln    net.Listener
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conn  map[net.Conn]bool
+	close sync.Once
 }
 
 func (run *runState) serveAPI() (*apiServer, error) {
@@ -177,17 +178,20 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 	}
 }
 
-// Close stops serving and removes the socket.
+// Close stops serving and removes the socket; it may be called more than
+// once.
 func (s *apiServer) Close() {
-	s.ln.Close()
-	s.mu.Lock()
-	for c := range s.conn {
-		// Let an answer being written finish, then hang up.
-		c.SetDeadline(time.Now().Add(100 * time.Millisecond))
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-	os.RemoveAll(s.dir)
+	s.close.Do(func() {
+		s.ln.Close()
+		s.mu.Lock()
+		for c := range s.conn {
+			// Let an answer being written finish, then hang up.
+			c.SetDeadline(time.Now().Add(100 * time.Millisecond))
+		}
+		s.mu.Unlock()
+		s.wg.Wait()
+		os.RemoveAll(s.dir)
+	})
 }
 
 // handle answers one request line.

@@ -140,6 +140,9 @@ type child struct {
 	// kill asks for an immediate stop (second Ctrl-C).
 	kill <-chan struct{}
 	logf func(format string, args ...any)
+	// exited, when set, is called as soon as the script itself has
+	// exited, before what it left behind is stopped.
+	exited func()
 }
 
 // run starts the script and waits until it and everything it started have
@@ -196,6 +199,9 @@ wait:
 			c.logf("the script did not stop within %s: sending SIGKILL", c.grace)
 			c.sup.Kill()
 		}
+	}
+	if c.exited != nil {
+		c.exited()
 	}
 	// The script is gone; its supervisor stops what it left behind. A
 	// second Ctrl-C meanwhile makes that immediate.

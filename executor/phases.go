@@ -375,8 +375,17 @@ func (run *runState) child(ctx context.Context, sup *contain.Supervisor) {
 	run.api = api
 	stopLive := run.startLiveFrames(apiCtx)
 	defer stopLive()
+	// The API ends with the script itself: a process it left behind can
+	// neither drive the device nor change the verdict while it is stopped.
+	exited := func() {
+		run.mu.Lock()
+		run.ended = true
+		run.mu.Unlock()
+		endAPI()
+		api.Close()
+	}
 	c := &child{sup: sup, argv: run.p.argv, env: run.environment(api.Address()), out: run.logFile, grace: run.grace(),
-		kill: run.r.Kill, logf: run.note}
+		kill: run.r.Kill, logf: run.note, exited: exited}
 	run.scriptStart = time.Now()
 	run.end, err = c.run(scriptCtx, timeout)
 	run.scriptEnd = time.Now()
