@@ -85,6 +85,30 @@ func TestVerdicts(t *testing.T) {
 	}
 }
 
+// A SCRIPT_SUCCESS:false line is a reported failure that stays one: a
+// later :true does not undo it. Python's True and False (an f-string of a
+// bool) are markers too.
+func TestMarkerVerdicts(t *testing.T) {
+	for _, c := range []struct {
+		name, out string
+		code      int
+		status    store.Status
+	}{
+		{"false_then_true", `print("SCRIPT_SUCCESS:false"); print("SCRIPT_SUCCESS:true")`, 1, store.StatusFailed},
+		{"python_false", `ok = False; print(f"SCRIPT_SUCCESS:{ok}")`, 1, store.StatusFailed},
+		{"spaced_false", `print("SCRIPT_SUCCESS: false")`, 1, store.StatusFailed},
+		{"python_true", `ok = True; print(f"SCRIPT_SUCCESS:{ok}")`, 0, store.StatusPassed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := newProject(t)
+			p.vpt("run", p.write(c.name+".py", c.out+"\n")).expect(t, c.code)
+			if res := p.only(); res.Status != c.status || res.Details.VerdictSource != "marker" {
+				t.Fatalf("status %s from %s, want %s from marker", res.Status, res.Details.VerdictSource, c.status)
+			}
+		})
+	}
+}
+
 func TestTimeoutKillsTheGroup(t *testing.T) {
 	p := newProject(t)
 	r := p.vptEnv([]string{"VPT_GRACE=300ms"}, "run", fixture(t, "ignore_sigterm.py"), "--timeout", "500ms")

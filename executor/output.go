@@ -203,7 +203,10 @@ func (p *prefixWriter) endLine() {
 
 // Markers are what upstream scripts print for their parent to read.
 type Markers struct {
-	// Success is the last SCRIPT_SUCCESS:true|false line; nil when none.
+	// Success is false once any SCRIPT_SUCCESS:false line was printed (a
+	// reported failure stays one), else true after a SCRIPT_SUCCESS:true;
+	// nil when none. The value is read in any case, after optional spaces:
+	// Python prints a bool as True or False.
 	Success   *bool
 	ResultID  string
 	ReportURL string
@@ -212,7 +215,7 @@ type Markers struct {
 }
 
 var (
-	successRe  = lazyre.New(`SCRIPT_SUCCESS:(true|false)\b`)
+	successRe  = lazyre.New(`SCRIPT_SUCCESS:[ \t]*((?i)true|false)\b`)
 	resultIDRe = lazyre.New(`SCRIPT_RESULT_ID:(\S+)`)
 )
 
@@ -325,9 +328,11 @@ func (s *markerScanner) endLine() {
 		!strings.Contains(line, "Logs uploaded: ") {
 		return
 	}
-	if m := successRe().FindAllStringSubmatch(line, -1); m != nil {
-		v := m[len(m)-1][1] == "true"
-		s.m.Success = &v
+	for _, m := range successRe().FindAllStringSubmatch(line, -1) {
+		v := strings.EqualFold(m[1], "true")
+		if s.m.Success == nil || *s.m.Success {
+			s.m.Success = &v
+		}
 	}
 	if m := resultIDRe().FindStringSubmatch(line); m != nil {
 		s.m.ResultID = m[1]
