@@ -3,10 +3,13 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -65,5 +68,54 @@ func TestAbandonedRunVideoFinalisedInBackground(t *testing.T) {
 	}
 	if notes, _ := os.ReadDir(pending); len(notes) != 0 {
 		t.Fatalf("notes left: %v", notes)
+	}
+}
+
+// A second Ctrl-C that cuts the finalising of the video short leaves the
+// segments noted: vpt report finalise (or the next run) makes the video.
+func TestCutShortFinaliseIsTakenUp(t *testing.T) {
+	p := newProject(t)
+	started := filepath.Join(p.dir, "finalising")
+	slow := p.write("slow-ffmpeg", "#!/bin/sh\ncase \"$*\" in *faststart*) touch "+started+"; sleep 60;; esac\nexec ffmpeg \"$@\"\n")
+	os.Chmod(slow, 0o755)
+	cmd, out := p.background(t, []string{"VPT_VIDEO_MODE=on", "VPT_TOOLS_FFMPEG=" + slow}, "sleeping", "run", fixture(t, "sleep_past_timeout.py"))
+	cmd.Process.Signal(syscall.SIGINT)
+	waitFor(t, func() bool { _, err := os.Stat(started); return err == nil })
+	time.Sleep(300 * time.Millisecond) // a second Ctrl-C, not the same one twice
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	if !strings.Contains(out.String(), "vpt report finalise") {
+		t.Fatalf("the output does not say how to make the video:\n%s", out.String())
+	}
+	row := p.results()[0]
+	p.vpt("report", "finalise").expectOut(t, 0, "finalised the video of run "+row.ID[:8])
+	if res, err := report.ReadResultJSON(row.RunDir); err != nil || res.Details.Video == nil || res.Details.Video.State != "finalised" {
+		t.Fatalf("video after report finalise: %v %+v", err, res.Details.Video)
+	}
+}
+
+// GNU timeout -s INT signals vpt, then vpt's process group, so vpt gets two
+// SIGINTs at once: that is one interrupt, and the script gets its grace.
+func TestTwoSignalsAtOnceAreOneInterrupt(t *testing.T) {
+	p := newProject(t)
+	script := p.write("polite.py", `import signal, sys, time
+def stop(*_):
+    time.sleep(0.5)
+    print("cleaned up", flush=True)
+    sys.exit(1)
+signal.signal(signal.SIGINT, stop)
+print("waiting", flush=True)
+time.sleep(60)
+`)
+	cmd, out := p.background(t, nil, "waiting", "run", script)
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(30 * time.Millisecond) // apart enough not to merge in the kernel
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	if s := out.String(); !strings.Contains(s, "cleaned up") || strings.Contains(s, "killing the scripts") {
+		t.Fatalf("two signals at once killed the script:\n%s", s)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit code %d, want 130", code)
 	}
 }

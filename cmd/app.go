@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -242,7 +241,7 @@ func (a *App) Recover(ctx context.Context, video bool) error {
 // the videos it leaves pending.
 func recoverOptions(cfg *Config, video bool) executor.RecoverOptions {
 	return executor.RecoverOptions{FFmpeg: cfg.Tools.FFmpeg, Quality: cfg.Video.Quality, Video: video,
-		Pending: filepath.Join(cfg.ResultsDir, ".pending-video")}
+		Pending: executor.PendingDir(cfg.ResultsDir)}
 }
 
 // Registry builds the device registry from the configuration, and returns

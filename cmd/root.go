@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -259,6 +260,10 @@ func printError(app *App, err error, code int) {
 // short), a third exits at once. SIGPIPE on vpt's own output (`vpt run |
 // head`) is caught rather than fatal: writes to the closed pipe fail, and
 // the run goes on and is recorded whole.
+// sameInterrupt is how soon after the first a second signal is taken for
+// the same one.
+const sameInterrupt = 200 * time.Millisecond
+
 func interrupts(parent context.Context, io *IOStreams, stopping func() string) (ctx context.Context, kill <-chan struct{}, release func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	killC := make(chan struct{})
@@ -268,11 +273,21 @@ func interrupts(parent context.Context, io *IOStreams, stopping func() string) (
 	done := make(chan struct{})
 	go func() {
 		n := 0
+		var first time.Time
 		for {
 			select {
 			case <-done:
 				return
 			case <-ch:
+				// GNU timeout -s INT, and some CI runners, signal vpt and
+				// then its process group: vpt gets the signal twice at once.
+				// That is one interrupt; a person's second Ctrl-C comes later.
+				if n == 1 && time.Since(first) < sameInterrupt {
+					continue
+				}
+				if n == 0 {
+					first = time.Now()
+				}
 				n++
 				switch n {
 				case 1:

@@ -18,6 +18,9 @@ import (
 // safe: a finalisation cut short (the command ended first) is taken up
 // by the next run or campaign.
 
+// PendingDir is the pending folder of a results folder.
+func PendingDir(resultsDir string) string { return filepath.Join(resultsDir, ".pending-video") }
+
 func notePending(dir, id string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

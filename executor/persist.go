@@ -53,7 +53,14 @@ func (run *runState) makeMP4(ctx context.Context) error {
 	if err := capture.Finalise(ctx, s.FFmpeg, videoDir, out, s.VideoQuality); err != nil {
 		v.State, v.Error = "failed", err.Error()
 		if ctx.Err() != nil {
+			// Cut short (a second Ctrl-C, the budget): noted, as an
+			// abandoned run's video is, for the next run or campaign,
+			// or vpt report finalise, to make.
 			v.State, v.Error = "recorded", "not finalised: "+err.Error()
+			if notePending(PendingDir(s.ResultsDir), run.res.ID) == nil {
+				run.note("video: not finalised (segments kept in %s; the next run or campaign, or vpt report finalise, makes it)", videoDir)
+				return err
+			}
 		}
 		run.note("video: %v (segments kept in %s)", err, videoDir)
 		if isDiskError(err) {
