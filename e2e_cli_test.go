@@ -6,6 +6,7 @@ package main
 // variable or line they come from.
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/vpt-dev/vpt/report"
@@ -519,4 +521,60 @@ func TestCampaignSaysWhatItMadeOfItsOptions(t *testing.T) {
 	p.vpt("campaign", "c.yaml", "--stream", "-q").expectErr(t, 2, "--stream and -q ask for opposite things")
 	// A run uses one device: a second --device is a mistake, not an override.
 	p.vpt("run", "a", "-d", "device1", "--device", "device2").expectErr(t, 2, "given twice (device1, then device2)")
+}
+
+// Output that cannot be written is no success: a full disk under
+// vpt ... --json > out.json exits 3 and says so, where it exited 0.
+func TestFullStdoutFails(t *testing.T) {
+	p := newProject(t)
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full")
+	}
+	defer full.Close()
+	noop := fixture(t, "noop.py")
+	for _, args := range [][]string{{"run", noop, "--json"}, {"version", "--json"}, {"devices"}, {"report", "list"}} {
+		cmd := p.command(nil, args...)
+		var errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = full, &errb
+		cmd.Run()
+		if code := cmd.ProcessState.ExitCode(); code != 3 || !strings.Contains(errb.String(), "no space left on device") {
+			t.Fatalf("vpt %v > /dev/full: exit %d, want 3\n%s", args, code, errb.String())
+		}
+	}
+}
+
+// --junit into something that is not a regular file writes into it: a
+// FIFO stays a FIFO (and /dev/stdout would stay /dev/stdout), a symbolic
+// link stays a link to the file it names.
+func TestJUnitIntoAFIFOAndALink(t *testing.T) {
+	p := newProject(t)
+	fifo := filepath.Join(p.dir, "junit.fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := os.ReadFile(fifo)
+		got <- b
+	}()
+	p.vpt("run", fixture(t, "noop.py"), "--junit", fifo).expect(t, 0)
+	if b := <-got; !strings.Contains(string(b), "<testsuites") {
+		t.Fatalf("the FIFO got %q", b)
+	}
+	if st, err := os.Lstat(fifo); err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		t.Fatalf("the FIFO was replaced: %v %v", st.Mode(), err)
+	}
+	target := p.write("out/junit.xml", "old\n")
+	link := filepath.Join(p.dir, "junit.xml")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	p.vpt("run", fixture(t, "noop.py"), "--junit", link).expect(t, 0)
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v", err)
+	}
+	if b, _ := os.ReadFile(target); !strings.Contains(string(b), "<testsuites") {
+		t.Fatalf("the linked file holds %q", b)
+	}
 }

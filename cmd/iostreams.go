@@ -1,8 +1,11 @@
 package cmd
 
 import (
+	"errors"
 	"io"
 	"os"
+	"sync"
+	"syscall"
 
 	"golang.org/x/term"
 )
@@ -17,10 +20,11 @@ type IOStreams struct {
 	NoColor        bool
 }
 
-// System returns the process's streams.
+// System returns the process's streams. Stdout remembers its first write
+// error (see OutErr).
 func System() *IOStreams {
 	return &IOStreams{
-		Out: os.Stdout, Err: os.Stderr,
+		Out: &checkedWriter{w: os.Stdout}, Err: os.Stderr,
 		OutTTY:  term.IsTerminal(int(os.Stdout.Fd())),
 		ErrTTY:  term.IsTerminal(int(os.Stderr.Fd())),
 		CI:      os.Getenv("CI") != "",
@@ -40,4 +44,35 @@ func paint(on bool, code, text string) string {
 		return text
 	}
 	return "\x1b[" + code + "m" + text + "\x1b[0m"
+}
+
+// OutErr is the first error writing stdout met, other than a closed pipe
+// (vpt run s.py | head: the run goes on, and says nothing of it): a full
+// disk under vpt ... --json > out.json is no success.
+func (s *IOStreams) OutErr() error {
+	if c, ok := s.Out.(*checkedWriter); ok {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.err
+	}
+	return nil
+}
+
+// checkedWriter is a writer that keeps its first error.
+type checkedWriter struct {
+	w   io.Writer
+	mu  sync.Mutex
+	err error
+}
+
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if err != nil && !errors.Is(err, syscall.EPIPE) {
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = err
+		}
+		c.mu.Unlock()
+	}
+	return n, err
 }

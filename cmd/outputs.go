@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 )
 
 // checkOutputFile makes sure the file a flag names (--junit) can be
@@ -20,6 +22,14 @@ func checkOutputFile(flag, path string) error {
 	if st, err := os.Stat(path); err == nil {
 		if st.IsDir() {
 			return bad("is a folder")
+		}
+		if !st.Mode().IsRegular() {
+			// A FIFO would block an open until its reader comes, and take
+			// the check for the output.
+			if err := unix.Access(path, unix.W_OK); err != nil {
+				return bad(err.Error())
+			}
+			return nil
 		}
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {

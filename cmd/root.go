@@ -58,7 +58,25 @@ func Main(version string, args []string) int {
 	if err != nil {
 		printError(app, err, code)
 	}
+	if werr := io.OutErr(); werr != nil {
+		// What was asked for did not reach stdout: no success.
+		if code == ExitOK {
+			code = ExitInfra
+		}
+		if !errors.Is(err, werr) {
+			printError(app, &outputError{werr}, ExitInfra)
+		}
+	}
 	return code
+}
+
+// outputError is stdout that could not be written (a full disk).
+type outputError struct{ err error }
+
+func (e *outputError) Error() string { return "writing the output: " + e.err.Error() }
+func (e *outputError) Unwrap() error { return e.err }
+func (e *outputError) HintText() string {
+	return "free space where stdout goes, or send it elsewhere (what vpt recorded is not affected)"
 }
 
 // NewRoot builds the command tree.

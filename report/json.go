@@ -89,6 +89,36 @@ func WriteFileAtomic(path string, data []byte) error {
 	return renameio.WriteFile(path, data, 0o644, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(0o644))
 }
 
+// WriteOutputFile writes data to a file a person may have named (--junit).
+// A regular file, or none, is replaced atomically (through a symbolic link,
+// which stays one); anything else, /dev/stdout, a FIFO or a device, is
+// written into as it is: replacing it would put a regular file where
+// /dev/stdout was.
+func WriteOutputFile(path string, data []byte) error {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		if st.IsDir() {
+			return fmt.Errorf("%s is a folder", path)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(data)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	} else if err == nil {
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			path = real
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, data)
+}
+
 // WriteRunFiles writes a finished run's result.json, then its report.html.
 // result.json comes first: it is the record recovery trusts, and a crash
 // between the two leaves it complete, the report made again from it. It

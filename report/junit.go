@@ -3,7 +3,6 @@ package report
 import (
 	"encoding/xml"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -138,12 +137,7 @@ func WriteJUnit(path string, j JUnit) error {
 	if err != nil {
 		return err
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	return WriteFileAtomic(path, b)
+	return WriteOutputFile(path, b)
 }
 
 // Marshal renders the XML.
