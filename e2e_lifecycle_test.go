@@ -323,8 +323,11 @@ func TestKilledCampaignIsRecovered(t *testing.T) {
 	if len(list) != 1 || list[0].Status != "abandoned" {
 		t.Fatalf("campaign rows: %+v", list)
 	}
+	// The entry that never started is not_run, as in a stopped campaign:
+	// the reports list every entry of the file.
 	_, entries, _ := st.GetCampaign(t.Context(), list[0].ID)
-	if len(entries) != 2 || entries[1].ScriptResultID == "" || entries[1].Status != store.StatusAbandoned {
+	if len(entries) != 3 || entries[1].ScriptResultID == "" || entries[1].Status != store.StatusAbandoned ||
+		entries[2].Status != store.StatusNotRun || entries[2].ScriptName != "ok" {
 		t.Fatalf("entries: %+v", entries)
 	}
 	dir := list[0].ReportDir
@@ -333,6 +336,12 @@ func TestKilledCampaignIsRecovered(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, report.CampaignHTML)); err != nil {
 		t.Fatalf("no campaign report: %v", err)
+	}
+	if s := p.campaignSummary(t); statuses(s) != "passed,abandoned,not_run" {
+		t.Fatalf("summary.json entries: %s", statuses(s))
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, report.JUnitXML)); !strings.Contains(string(b), `tests="3"`) {
+		t.Fatalf("junit.xml:\n%s", b)
 	}
 }
 

@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/vpt-dev/vpt/campaign/summary"
@@ -77,6 +78,9 @@ func recoverCampaign(ctx context.Context, st RecoveryStore, c *store.Campaign, r
 			return false, err
 		}
 	}
+	if err := recordNotRun(ctx, st, c, entries); err != nil {
+		return false, err
+	}
 	dir := c.ReportDir
 	if dir == "" {
 		dir = report.CampaignDir(resultsDir, c.ExecutionID)
@@ -102,6 +106,36 @@ func recoverCampaign(ctx context.Context, st RecoveryStore, c *store.Campaign, r
 	sum.Campaign = c
 	_ = report.WriteCampaign(dir, sum, results)
 	return true, nil
+}
+
+// recordNotRun records each entry of the campaign's file that no attempt
+// started as not_run, as a campaign that is stopped records them: its
+// summary.json, junit.xml and report list every entry.
+func recordNotRun(ctx context.Context, st RecoveryStore, c *store.Campaign, entries []store.CampaignEntry) error {
+	started := map[int]bool{}
+	for _, e := range entries {
+		started[e.Index] = true
+	}
+	configs, _ := c.ScriptConfigurations.([]any)
+	for i, sc := range configs {
+		if started[i] {
+			continue
+		}
+		m, _ := sc.(map[string]any)
+		name, _ := m["script_name"].(string)
+		device, _ := m["device"].(string)
+		shard := 1
+		if c.ShardTotal > 1 {
+			shard = i%c.ShardTotal + 1
+		}
+		e := store.CampaignEntry{CampaignID: c.ID, Index: i, Attempt: 1, Shard: shard,
+			ScriptName: strings.TrimSuffix(name, ".py"), DeviceID: device, Status: store.StatusNotRun,
+			StartedAt: time.Now().UTC(), Error: "not run: the campaign's vpt process died"}
+		if err := st.PutCampaignEntry(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // lastSign is when a campaign was last known alive: its last heartbeat,
