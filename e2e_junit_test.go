@@ -242,3 +242,20 @@ func TestJUnitAgreesWithTheExitCode(t *testing.T) {
 		t.Fatalf("no empty JUnit file for nothing to run: %v\n%s", err, b)
 	}
 }
+
+// An entry names its script with or without .py: its test name, its
+// parameters in summary.json and its --dry-run label are the same.
+func TestEntryNamedWithPy(t *testing.T) {
+	for _, script := range []string{"nap", "nap.py"} {
+		p := campaignProject(t)
+		p.write("c.yaml", "campaign_id: py\nname: Py\ndevice: device1\nscript_configurations:\n  - {script_name: "+script+", parameters: {s: 0}}\n")
+		p.vpt("campaign", "c.yaml", "--dry-run", "--json").expectOut(t, 0, `"label": "nap[s=0]"`)
+		p.vpt("campaign", "c.yaml", "--junit", "junit.xml").expect(t, 0)
+		if b, _ := os.ReadFile(filepath.Join(p.dir, "junit.xml")); !strings.Contains(string(b), `name="nap[s=0]"`) {
+			t.Fatalf("%s: junit.xml:\n%s", script, b)
+		}
+		if e := p.campaignSummary(t).Entries[0]; e.Label != "nap[s=0]" || e.Parameters["s"] != "0" {
+			t.Fatalf("%s: summary entry %+v", script, e)
+		}
+	}
+}

@@ -51,7 +51,8 @@ func entryConfigs(v any) []entryConfig {
 	}
 	out := make([]entryConfig, len(raw))
 	for i, r := range raw {
-		out[i] = entryConfig{ScriptName: r.ScriptName, Name: r.Name}
+		// nap.py and nap name the same script (vpt run NAME finds NAME.py).
+		out[i] = entryConfig{ScriptName: strings.TrimSuffix(r.ScriptName, ".py"), Name: r.Name}
 		for k, v := range r.Parameters {
 			if out[i].Parameters == nil {
 				out[i].Parameters = map[string]string{}
