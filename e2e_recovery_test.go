@@ -119,3 +119,41 @@ time.sleep(60)
 		t.Fatalf("exit code %d, want 130", code)
 	}
 }
+
+// A run killed with kill -9 is recorded with what it left: its output's
+// size and lines, and the steps its API calls logged as events.
+func TestAbandonedRunKeepsOutputAndSteps(t *testing.T) {
+	p := examplesProject(t)
+	p.write("test_scripts/stepper.py", `import time, vpt
+print("line one")
+print("line two", flush=True)
+with vpt.step("before the crash"):
+    pass
+print("stepped", flush=True)
+time.sleep(600)
+`)
+	cmd, _ := p.background(t, nil, "stepped", "run", "stepper")
+	st := p.store()
+	waitFor(t, func() bool { // the step's event has reached the store
+		evs, _ := st.Events(t.Context(), store.EventFilter{Types: []store.EventType{store.EventRunStep}})
+		return len(evs) > 0
+	})
+	st.Close()
+	cmd.Process.Kill()
+	cmd.Wait()
+	p.vpt("report", "list").expect(t, 0)
+	row := p.only()
+	if row.Status != store.StatusAbandoned {
+		t.Fatalf("status %s", row.Status)
+	}
+	log, _ := os.ReadFile(filepath.Join(row.RunDir, "output.log"))
+	if row.Details.OutputBytes != int64(len(log)) || row.Details.OutputLines != int64(strings.Count(string(log), "\n")) || len(log) == 0 {
+		t.Fatalf("output %d bytes, %d lines; output.log has %d bytes:\n%s", row.Details.OutputBytes, row.Details.OutputLines, len(log), log)
+	}
+	if len(row.Details.Steps) != 1 || row.Details.Steps[0].Name != "before the crash" || row.Details.Steps[0].Status != store.StatusPassed {
+		t.Fatalf("steps %+v", row.Details.Steps)
+	}
+	if _, err := os.Stat(filepath.Join(row.RunDir, "live.jpg")); err == nil {
+		t.Fatal("live.jpg left in the run folder")
+	}
+}

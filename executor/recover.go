@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -81,11 +82,16 @@ func recoverRun(ctx context.Context, st store.Store, res *store.Result, certain 
 		if len(res.Details.Screenshots) == 0 {
 			res.Details.Screenshots = screenshotsOnDisk(res.RunDir, res.StartedAt)
 		}
+		res.Details.OutputBytes, res.Details.OutputLines = outputOnDisk(res.RunDir)
+		os.Remove(filepath.Join(res.RunDir, LiveFrame)) // as a run that ends removes it
 		if certain && o.Video && o.Pending == "" {
 			finaliseLeftVideo(ctx, res, o)
 		} else if segs, _ := capture.Segments(filepath.Join(res.RunDir, "video")); len(segs) > 0 {
 			res.Details.Video = &store.Video{State: "recorded", Error: "not finalised yet: segments kept in video/"}
 		}
+	}
+	if len(res.Details.Steps) == 0 {
+		res.Details.Steps = stepsFromEvents(ctx, st, res.ID)
 	}
 	changed, err := st.FinishResult(ctx, res, recoveredEvents(res)...)
 	if err != nil || !changed {
@@ -102,6 +108,62 @@ func recoverRun(ctx context.Context, st store.Store, res *store.Result, certain 
 		_ = report.WriteRunReportIfAbsent(res)
 	}
 	return Recovered{Result: *res, VideoPending: pending}, true, nil
+}
+
+// outputOnDisk is the size of a dead run's output.log and its count of
+// lines (a last line without a newline counts), as a run that ends
+// records them.
+func outputOnDisk(runDir string) (size, lines int64) {
+	f, err := os.Open(filepath.Join(runDir, report.OutputLog))
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	buf := make([]byte, 256*1024)
+	var last byte = '\n'
+	for {
+		n, err := f.Read(buf)
+		if n > 0 {
+			size += int64(n)
+			lines += int64(bytes.Count(buf[:n], []byte{'\n'}))
+			last = buf[n-1]
+		}
+		if err != nil {
+			break
+		}
+	}
+	if last != '\n' {
+		lines++
+	}
+	return size, lines
+}
+
+// stepsFromEvents rebuilds a dead run's steps from the events its API
+// calls left in the store (run.step, the last of each step number): the
+// row gets them only when the run ends.
+func stepsFromEvents(ctx context.Context, st store.Store, runID string) []store.Step {
+	evs, err := st.Events(ctx, store.EventFilter{Run: runID, Types: []store.EventType{store.EventRunStep}})
+	if err != nil {
+		return nil
+	}
+	var steps []store.Step
+	at := map[int]int{} // step number -> index in steps
+	for _, e := range evs {
+		var d store.RunStep
+		if e.Decode(&d) != nil || d.Number <= 0 {
+			continue
+		}
+		s := store.Step{Number: d.Number, Name: d.Name, Kind: d.Kind, Status: d.Status, Message: d.Message,
+			Error: d.Error, DurationMs: d.DurationMs, StartedAt: e.At}
+		if i, ok := at[d.Number]; ok {
+			s.StartedAt = steps[i].StartedAt
+			steps[i] = s
+			continue
+		}
+		at[d.Number] = len(steps)
+		steps = append(steps, s)
+	}
+	return steps
 }
 
 // recoveredEvents tell that a run's row was finished by recovery and its
