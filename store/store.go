@@ -126,8 +126,9 @@ type EventLog interface {
 	// WaitEvents returns once an event newer than after exists, or with
 	// ctx's error. PostgreSQL wakes waiters with NOTIFY; SQLite is polled.
 	WaitEvents(ctx context.Context, after int64) error
-	// PruneEvents deletes the events that happened before a time and
-	// returns how many. Sequence numbers are never reused.
+	// PruneEvents deletes the events that happened before a time, but
+	// those of the runs and campaigns still in the store, and returns how
+	// many. Sequence numbers are never reused.
 	PruneEvents(ctx context.Context, before time.Time) (int64, error)
 }
 

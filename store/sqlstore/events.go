@@ -234,9 +234,13 @@ func (s *DB) WaitEvents(ctx context.Context, after int64) error {
 	}
 }
 
-// PruneEvents implements store.EventLog.
+// PruneEvents implements store.EventLog. The events of a run or a
+// campaign still in the store stay with it (vpt report prune
+// --keep-failed keeps old runs).
 func (s *DB) PruneEvents(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.exec(ctx, s.q("DELETE FROM events WHERE at < ?"), s.tv(before))
+	res, err := s.exec(ctx, s.q(`DELETE FROM events WHERE at < ?
+		AND NOT EXISTS (SELECT 1 FROM script_results r WHERE r.id = events.run_id)
+		AND NOT EXISTS (SELECT 1 FROM campaign_executions c WHERE c.campaign_execution_id = events.campaign_id)`), s.tv(before))
 	if err != nil {
 		return 0, wrap("prune events", err)
 	}

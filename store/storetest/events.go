@@ -193,6 +193,22 @@ func testEventsPrune(t *testing.T, s store.Store) {
 	if last, _ := s.LastEventSeq(ctx); last <= before {
 		t.Fatalf("sequence number %d reused (was %d)", last, before)
 	}
+	// The old events of a run still in the store stay with it.
+	r := newResult("kept", base)
+	if err := s.CreateResult(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	kept := store.Event{Type: store.EventRunStep, At: base, RunID: r.ID}
+	gone := store.Event{Type: store.EventRunStep, At: base, RunID: "pruned-run"}
+	if err := s.AppendEvents(ctx, kept, gone); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PruneEvents(ctx, base.Add(100*time.Hour)); err != nil || n != 2 {
+		t.Fatalf("pruned %d, %v; want the recent event and the pruned run's", n, err)
+	}
+	if left, _ := s.Events(ctx, store.EventFilter{}); len(left) != 1 || left[0].RunID != r.ID {
+		t.Fatalf("left %+v", left)
+	}
 }
 
 // A waiter hears of an event another handle appends, and ends with its
