@@ -163,3 +163,25 @@ func fillStore(t testing.TB, url string, n int) {
 		}
 	}
 }
+
+// A run id given to report show: an empty one is refused with a hint (it
+// showed the latest run), an upper-case prefix finds the run, a prefix of
+// several ids says to give more.
+func TestReportShowIDs(t *testing.T) {
+	p := newProject(t)
+	p.vpt("run", fixture(t, "noop.py")).expect(t, 0)
+	st := p.store()
+	start := time.Now().UTC().Add(-time.Hour)
+	for _, id := range []string{"abcd1111-0000-4000-8000-000000000001", "abcd2222-0000-4000-8000-000000000002"} {
+		end := start.Add(time.Second)
+		r := &store.Result{ID: id, TeamID: "t", ScriptName: "twin", HostName: "h", DeviceID: "device1", Status: store.StatusPassed,
+			Success: true, StartedAt: start, CompletedAt: &end}
+		if err := st.CreateResult(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	p.vpt("report", "show", "").expectErr(t, 2, "an empty run id", "hint:")
+	p.vpt("report", "show", "ABCD1111").expectOut(t, 0, "abcd1111-0000-4000-8000-000000000001")
+	p.vpt("report", "show", "abcd").expectErr(t, 2, "prefix of several", "give more of it")
+}

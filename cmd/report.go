@@ -331,11 +331,13 @@ func countFailed(steps []store.Step) int {
 	return n
 }
 
+// firstArg is the ID argument of report show and open: "latest" when
+// none is given.
 func firstArg(args []string) string {
 	if len(args) > 0 {
 		return args[0]
 	}
-	return ""
+	return "latest"
 }
 
 func newReportOpenCmd(app *App) *cobra.Command {

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vpt-dev/vpt/campaign/summary"
@@ -57,7 +58,13 @@ func (e *NotFoundError) HintText() string {
 // "latest" (or "": the newest run). Errors: *NotFoundError, store's
 // ErrAmbiguous, or the store's own.
 func Find(ctx context.Context, st Store, id string) (*store.Result, error) {
-	if id == "" || id == "latest" {
+	if strings.TrimSpace(id) == "" {
+		return nil, &IDError{Msg: "an empty run id", Hint: `give a run's id or a prefix of it (vpt report list shows them), or "latest"`, err: store.ErrNotFound}
+	}
+	if isUUIDPrefix(id) {
+		id = strings.ToLower(id) // run ids are lower-case; a copied one may not be
+	}
+	if id == "latest" {
 		rows, err := st.ListResults(ctx, store.ResultFilter{Limit: 1})
 		if err != nil {
 			return nil, err
@@ -71,7 +78,34 @@ func Find(ctx context.Context, st Store, id string) (*store.Result, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &NotFoundError{ID: id}
 	}
+	if errors.Is(err, store.ErrAmbiguous) {
+		return nil, &IDError{Msg: fmt.Sprintf("%q is the prefix of several runs' ids", id), Hint: "give more of it: vpt report list shows them", err: err}
+	}
 	return res, err
+}
+
+// IDError is a run id that names no one run (empty, or the prefix of
+// several), with what to give instead.
+type IDError struct {
+	Msg, Hint string
+	err       error
+}
+
+func (e *IDError) Error() string    { return e.Msg }
+func (e *IDError) HintText() string { return e.Hint }
+
+// Unwrap returns store.ErrAmbiguous or, for an empty id, store.ErrNotFound.
+func (e *IDError) Unwrap() error { return e.err }
+
+// isUUIDPrefix tells whether id can be the start of a run id: hex digits
+// and dashes.
+func isUUIDPrefix(id string) bool {
+	for _, c := range id {
+		if !(c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // Full lists the results f selects with their details (ListResults leaves
