@@ -46,8 +46,12 @@ func TestFind(t *testing.T) {
 		t.Fatalf("no results: %v", err)
 	}
 	_, st, rs := project(t, store.StatusPassed, store.StatusFailed)
-	if got, err := Find(ctx, st, ""); err != nil || got.ID != rs[1].ID {
+	if got, err := Find(ctx, st, "latest"); err != nil || got.ID != rs[1].ID {
 		t.Fatalf("latest: %v %v", got, err)
+	}
+	var ie *IDError
+	if _, err := Find(ctx, st, " "); !errors.As(err, &ie) || ie.HintText() == "" || !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("empty id: %v", err)
 	}
 	if got, err := Find(ctx, st, rs[0].ID[:8]); err != nil || got.ID != rs[0].ID {
 		t.Fatalf("prefix: %v %v", got, err)
