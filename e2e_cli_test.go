@@ -443,6 +443,8 @@ func TestValuesRefusedWithTheirName(t *testing.T) {
 	p.vpt("devices").expectErr(t, 2, `vpt.yaml:4:9: devices[1].id: "d1" is also the id of devices[0]`,
 		`vpt.yaml:5:12: devices[1].model: unknown model "virtul" (did you mean virtual?`,
 		"vpt.yaml:6:18: devices[1].key_latency: -2s: cannot be negative")
+	p.write("vpt.yaml", "devices:\n  - model: virtual\n")
+	p.vpt("devices").expectErr(t, 2, "vpt.yaml:2:5: devices[0]: has no id: give it one")
 	p.write("vpt.yaml", "")
 	p.vptEnv([]string{"VPT_VIDEO_MODE=OFF"}, "run", "p").expect(t, 0)
 	p.vpt("run", "p", "--video", "Off").expect(t, 0)

@@ -133,7 +133,9 @@ func checkDevices(devices []capture.DeviceConfig, ps *problems) {
 		at := func(field, format string, args ...any) {
 			ps.addAt("devices", []any{"devices", i, field}, format, args...)
 		}
-		if d.ID != "" {
+		if d.ID == "" {
+			ps.addAt("devices", []any{"devices", i}, "has no id: give it one (id: device1), the name --device takes")
+		} else {
 			if j, ok := first[d.ID]; ok {
 				at("id", "%q is also the id of devices[%d]: give each device its own id", d.ID, j)
 			} else {
