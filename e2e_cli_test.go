@@ -445,6 +445,9 @@ func TestValuesRefusedWithTheirName(t *testing.T) {
 		"vpt.yaml:6:18: devices[1].key_latency: -2s: cannot be negative")
 	p.write("vpt.yaml", "devices:\n  - model: virtual\n")
 	p.vpt("devices").expectErr(t, 2, "vpt.yaml:2:5: devices[0]: has no id: give it one")
+	// A device of upstream's variables: the variable is named.
+	p.write("vpt.yaml", "")
+	p.vptEnv([]string{"DEVICE1_NAME=tv", "DEVICE1_MODEL=toaster"}, "devices").expectErr(t, 2, `DEVICE1_MODEL: unknown model "toaster"`)
 	p.write("vpt.yaml", "")
 	p.vptEnv([]string{"VPT_VIDEO_MODE=OFF"}, "run", "p").expect(t, 0)
 	p.vpt("run", "p", "--video", "Off").expect(t, 0)

@@ -22,6 +22,9 @@ type problem struct {
 	key  string
 	path []any
 	msg  string
+	// variable names where the value came from when that is no key's
+	// variable: a device of upstream's DEVICE{i}_* variables.
+	variable string
 }
 
 type problems []problem
@@ -49,6 +52,8 @@ type origin struct {
 // vpt.yaml with its line.
 func (o origin) where(p problem) error {
 	switch {
+	case p.variable != "":
+		return fmt.Errorf("%s: %s", p.variable, p.msg)
 	case flagChanged(o.flags, o.bind[p.key]):
 		return fmt.Errorf("--%s: %s", o.bind[p.key], p.msg)
 	case o.env[envName(p.key)] != "":
@@ -131,6 +136,14 @@ func checkDevices(devices []capture.DeviceConfig, ps *problems) {
 	first := map[string]int{}
 	for i, d := range devices {
 		at := func(field, format string, args ...any) {
+			if prefix, ok := envDevicePrefix(d); ok {
+				name := strings.ToUpper(field)
+				if field == "fps" {
+					name = "VIDEO_FPS"
+				}
+				*ps = append(*ps, problem{key: "devices", msg: fmt.Sprintf(format, args...), variable: prefix + name})
+				return
+			}
 			ps.addAt("devices", []any{"devices", i, field}, format, args...)
 		}
 		if d.ID == "" {
@@ -164,6 +177,17 @@ func checkDevices(devices []capture.DeviceConfig, ps *problems) {
 			at("drop_rate", "%g: use a fraction from 0 to 1", d.DropRate)
 		}
 	}
+}
+
+// envDevicePrefix is "DEVICE1_" for a device of upstream's DEVICE1_*
+// variables (capture.DevicesFromEnv).
+func envDevicePrefix(d capture.DeviceConfig) (string, bool) {
+	p, ok := strings.CutPrefix(d.Source, "the ")
+	if !ok || !strings.HasPrefix(p, "DEVICE") {
+		return "", false
+	}
+	p, ok = strings.CutSuffix(p, "* variables")
+	return p, ok
 }
 
 // runVariables are the VPT_* variables vpt sets for the scripts it runs
