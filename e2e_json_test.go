@@ -129,3 +129,21 @@ script_configurations:
 		t.Fatalf("scripts --json:\n%s", r.stdout)
 	}
 }
+
+// With --json, an error is JSON on stderr, a flag error too (it stops the
+// parsing before --json is read).
+func TestJSONFlagError(t *testing.T) {
+	p := newProject(t)
+	r := p.vpt("run", fixture(t, "noop.py"), "--bogus", "--json")
+	var e struct {
+		Error    string `json:"error"`
+		ExitCode int    `json:"exit_code"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(r.stderr)), &e); err != nil || r.code != 2 || e.ExitCode != 2 || !strings.Contains(e.Error, "--bogus") {
+		t.Fatalf("exit %d, stderr %q (%v)", r.code, r.stderr, err)
+	}
+	// After "--" a --json is the script's.
+	if r := p.vpt("run", fixture(t, "noop.py"), "--bogus", "--", "--json"); strings.HasPrefix(r.stderr, "{") {
+		t.Fatalf("stderr %q", r.stderr)
+	}
+}

@@ -56,6 +56,9 @@ func Main(version string, args []string) int {
 	err := root.ExecuteContext(ctx)
 	code := ExitCode(err)
 	if err != nil {
+		// A flag error stops the parsing before --json is read: the error
+		// is JSON all the same when --json was given.
+		app.jsonOut = app.jsonOut || askedJSON(args)
 		printError(app, err, code)
 	}
 	if werr := io.OutErr(); werr != nil {
@@ -247,6 +250,20 @@ func usageArgs(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		usageArgs(sub)
 	}
+}
+
+// askedJSON tells whether args hold --json before a "--" (after it, the
+// arguments are the script's).
+func askedJSON(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "--json", "--json=true":
+			return true
+		}
+	}
+	return false
 }
 
 // printError prints the error once, with its hint, on stderr.
