@@ -337,6 +337,12 @@ func TestDevicesHealthGate(t *testing.T) {
 			t.Fatalf("%+v", d)
 		}
 	}
+	// An unknown userinterface is the configuration's mistake, not a
+	// device that does not answer: exit 2.
+	p.write("vpt.yaml", "devices:\n  - {id: box, name: Box, model: virtual, userinterface: nope}\n")
+	r = p.vpt("devices")
+	r.expectOut(t, 2, "misconfigured")
+	r.expectErr(t, 2, "device box: User interface 'nope' not found", "hint:")
 }
 
 // A bad IR keymap was "not answering" in vpt devices and left an error

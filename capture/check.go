@@ -2,9 +2,12 @@ package capture
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/vpt-dev/vpt/internal/ui"
 )
 
 // Check tells whether a device answers: it opens it, checks it and closes
@@ -23,7 +26,14 @@ type Status struct {
 	Info
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
+	// Misconfigured: the device's configuration is wrong (an unknown
+	// userinterface), not the device.
+	Misconfigured bool `json:"misconfigured,omitempty"`
+	err           error
 }
+
+// Err is why the device did not answer; nil when it did.
+func (s Status) Err() error { return s.err }
 
 // CheckAll opens and checks the devices with those ids (none: every
 // device) at once, each within timeout, and returns them in the
@@ -57,7 +67,8 @@ func (r *Registry) status(ctx context.Context, c DeviceConfig, timeout time.Dura
 	}
 	st.OK = err == nil
 	if err != nil {
-		st.Error = err.Error()
+		st.Error, st.err = err.Error(), err
+		st.Misconfigured = errors.Is(err, ui.ErrNotFound) || errors.Is(err, ErrBadDeviceConfig)
 	}
 	return st
 }

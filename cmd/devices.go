@@ -18,7 +18,8 @@ func newDevicesCmd(app *App) *cobra.Command {
 upstream DEVICE{i}_* variables, plus the virtual device1, or only the devices
 named. Each is checked now (adb answers, the capture card exists, the display
 opens). Exits 3 when a device listed does not answer, so that a CI job can check
-its devices before it runs anything; --json prints one object per device.`,
+its devices before it runs anything, and 2 when a device's configuration is
+wrong (an unknown userinterface); --json prints one object per device.`,
 		Example: `  vpt devices
   vpt devices device2 device3 --timeout 5s   # a health gate for a CI job
   vpt devices --json`,
@@ -35,13 +36,17 @@ its devices before it runs anything; --json prints one object per device.`,
 			}
 			list := reg.CheckAll(cmd.Context(), timeout, args...)
 			var down []string
+			var result error
 			for _, d := range list {
-				if !d.OK {
+				switch {
+				case d.Misconfigured && result == nil:
+					// The configuration's mistake: a usage error (exit 2).
+					result = fmt.Errorf("device %s: %w", d.ID, d.Err())
+				case !d.OK && !d.Misconfigured:
 					down = append(down, d.ID)
 				}
 			}
-			var result error
-			if len(down) > 0 {
+			if len(down) > 0 && result == nil {
 				result = fmt.Errorf("%w: %d of %d devices do not answer: %s", capture.ErrUnreachable, len(down), len(list), strings.Join(down, ", "))
 			}
 			if app.jsonOut {
@@ -55,7 +60,10 @@ its devices before it runs anything; --json prints one object per device.`,
 			fmt.Fprintln(tw, "ID\tNAME\tMODEL\tTARGET\tCAPABILITIES\tSTATUS")
 			for _, d := range list {
 				status := paint(color, "32", "ok")
-				if !d.OK {
+				switch {
+				case d.Misconfigured:
+					status = paint(color, "31", "misconfigured: "+d.Error)
+				case !d.OK:
 					status = paint(color, "31", "not answering: "+d.Error)
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Name, d.Model, d.Target, strings.Join(d.Capabilities, ","), status)
