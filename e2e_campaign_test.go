@@ -195,7 +195,8 @@ script_configurations:
 	if s.Campaign.Status != "failed" || len(s.Entries) != 5 || s.Campaign.Stats.Failed != 1 || s.Campaign.Stats.Passed != 4 {
 		t.Fatalf("the whole execution: %s %+v", s.Campaign.Status, s.Campaign.Stats)
 	}
-	p.vpt("campaign", "c.yaml", "--shard", "3/2").expectErr(t, 2, "expected i/n")
+	p.vpt("campaign", "c.yaml", "--shard", "3/2").expectErr(t, 2, "shard 3 of 2 does not exist", "--shard 1/2 to --shard 2/2")
+	p.vpt("campaign", "c.yaml", "--shard", "two").expectErr(t, 2, "expected i/n")
 }
 
 func TestCampaignInterrupt(t *testing.T) {

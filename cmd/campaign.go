@@ -222,7 +222,13 @@ func (o campaignOptions) planOptions(app *App) (campaign.Options, error) {
 	}
 	if o.shard != "" {
 		i, n, ok := parseShard(o.shard)
-		if !ok {
+		switch {
+		case ok && n < 1:
+			return opts, &usageError{msg: fmt.Sprintf("--shard %s: n is how many shards there are, at least 1", o.shard), hint: "give i/n with 1 ≤ i ≤ n, such as 2/4"}
+		case ok && (i < 1 || i > n):
+			return opts, &usageError{msg: fmt.Sprintf("--shard %s: shard %d of %d does not exist", o.shard, i, n),
+				hint: fmt.Sprintf("give i/n with 1 ≤ i ≤ n: --shard 1/%d to --shard %d/%d", n, n, n)}
+		case !ok:
 			return opts, &usageError{msg: fmt.Sprintf("--shard %q: expected i/n, such as 2/4", o.shard)}
 		}
 		opts.Shard, opts.Shards = i, n
@@ -276,11 +282,13 @@ func endCampaign(ctx context.Context, app *App, cfg *Config, o campaignOptions, 
 	return campaignVerdict{v}
 }
 
+// parseShard reads i/n; ok when both are numbers (the caller checks their
+// range).
 func parseShard(s string) (int, int, bool) {
 	a, b, ok := strings.Cut(s, "/")
 	i, err1 := strconv.Atoi(a)
 	n, err2 := strconv.Atoi(b)
-	return i, n, ok && err1 == nil && err2 == nil && n >= 1 && i >= 1 && i <= n
+	return i, n, ok && err1 == nil && err2 == nil
 }
 
 func printPlan(app *App, plan *campaign.Plan) {
