@@ -306,19 +306,20 @@ func TestKilledCampaignIsRecovered(t *testing.T) {
 	p.write("test_scripts/slow.py", "import time\nprint('slow started', flush=True)\ntime.sleep(600)\n")
 	p.write("c.yaml", "campaign_id: k\nname: Killed\ndevice: device1\nscript_configurations:\n  - {script_name: ok}\n  - {script_name: slow}\n  - {script_name: ok}\n")
 	cmd, _ := p.background(t, nil, "start   slow", "campaign", "c.yaml")
+	// Killed once slow's entry links its run (the run's row comes first).
+	st := p.store()
+	defer st.Close()
 	waitFor(t, func() bool {
-		for _, r := range p.results() {
-			if r.ScriptName == "slow" {
-				return true
-			}
+		list, _ := st.ListCampaigns(t.Context(), store.CampaignFilter{CampaignID: "k"})
+		if len(list) != 1 {
+			return false
 		}
-		return false
+		_, entries, _ := st.GetCampaign(t.Context(), list[0].ID)
+		return len(entries) == 2 && entries[1].ScriptResultID != ""
 	})
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	p.vpt("report", "list").expectErr(t, 0, "campaign")
-	st := p.store()
-	defer st.Close()
 	list, _ := st.ListCampaigns(t.Context(), store.CampaignFilter{CampaignID: "k"})
 	if len(list) != 1 || list[0].Status != "abandoned" {
 		t.Fatalf("campaign rows: %+v", list)

@@ -134,9 +134,15 @@ time.sleep(600)
 `)
 	cmd, _ := p.background(t, nil, "stepped", "run", "stepper")
 	st := p.store()
-	waitFor(t, func() bool { // the step's event has reached the store
+	waitFor(t, func() bool { // the step's end has reached the store
 		evs, _ := st.Events(t.Context(), store.EventFilter{Types: []store.EventType{store.EventRunStep}})
-		return len(evs) > 0
+		for _, e := range evs {
+			var d store.RunStep
+			if e.Decode(&d) == nil && d.Status == store.StatusPassed {
+				return true
+			}
+		}
+		return false
 	})
 	st.Close()
 	cmd.Process.Kill()
