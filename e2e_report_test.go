@@ -185,3 +185,18 @@ func TestReportShowIDs(t *testing.T) {
 	p.vpt("report", "show", "ABCD1111").expectOut(t, 0, "abcd1111-0000-4000-8000-000000000001")
 	p.vpt("report", "show", "abcd").expectErr(t, 2, "prefix of several", "give more of it")
 }
+
+// The commands that only read leave no vpt-results folder where there are
+// no results yet (a report list in the wrong folder).
+func TestReadingCommandsLeaveNoResultsFolder(t *testing.T) {
+	p := newProject(t)
+	p.vpt("report", "list").expect(t, 0, "o results")
+	p.vpt("report", "list", "--json").expectOut(t, 0, "[]")
+	p.vpt("report", "campaigns").expect(t, 0, "no campaigns")
+	p.vpt("report", "show").expectErr(t, 2, "no results yet")
+	if _, err := os.Stat(filepath.Join(p.dir, "vpt-results")); err == nil {
+		t.Fatal("a reading command made vpt-results")
+	}
+	p.vpt("run", fixture(t, "noop.py")).expect(t, 0)
+	p.vpt("report", "list").expectOut(t, 0, "noop")
+}

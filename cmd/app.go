@@ -2,10 +2,13 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -56,8 +59,11 @@ type App struct {
 
 	cfg   *Config
 	store store.Store
-	log   *slog.Logger
-	lab   *agent.Coordinator
+	// emptyStore is the folder of the empty database a reading command
+	// opened where none exists yet (see readOnlyCommands), removed on Close.
+	emptyStore string
+	log        *slog.Logger
+	lab        *agent.Coordinator
 	// background stops and waits for the finalisation of abandoned runs'
 	// videos that Recover started (nil: none).
 	background func()
@@ -172,7 +178,11 @@ func (a *App) Store(ctx context.Context) (store.Store, error) {
 		return nil, err
 	}
 	start := time.Now()
-	st, err := store.Open(ctx, cfg.Store)
+	url := cfg.Store
+	if empty, ok := a.noDatabaseYet(url); ok {
+		url = empty
+	}
+	st, err := store.Open(ctx, url)
 	if err != nil {
 		return nil, err
 	}
@@ -352,6 +362,33 @@ func (a *App) Close() {
 	if a.store != nil {
 		a.store.Close()
 	}
+	if a.emptyStore != "" {
+		os.RemoveAll(a.emptyStore)
+	}
+}
+
+// readOnlyCommands only read the results.
+var readOnlyCommands = map[string]bool{"vpt report list": true, "vpt report show": true, "vpt report open": true,
+	"vpt report campaigns": true, "vpt report trends": true}
+
+// noDatabaseYet gives, for a command that only reads, an empty database
+// in a folder of its own when url is a SQLite file that does not exist:
+// vpt report list in the wrong folder says there are no results and
+// leaves no vpt-results folder behind.
+func (a *App) noDatabaseYet(url string) (string, bool) {
+	path, ok := strings.CutPrefix(url, "sqlite://")
+	if !ok || !readOnlyCommands[a.commandPath] {
+		return "", false
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return "", false
+	}
+	dir, err := os.MkdirTemp("", "vpt-empty-")
+	if err != nil {
+		return "", false
+	}
+	a.emptyStore = dir
+	return "sqlite://" + filepath.Join(dir, "vpt.db"), true
 }
 
 func environ() []string { return os.Environ() }
