@@ -470,3 +470,33 @@ func TestUploadDoesNotHoldTheDevice(t *testing.T) {
 		t.Fatal("the uploading run ended already; the test proves nothing")
 	}
 }
+
+// A symbolic link a script leaves in its run folder is not followed out of
+// it by the upload: a link to a secret-holding file is not published, and
+// a link to a folder does not leave the run pending for ever.
+func TestUploadFollowsNoLink(t *testing.T) {
+	p := campaignProject(t)
+	secret := p.write("secret.txt", "SUPERSECRETVALUE\n")
+	p.write("test_scripts/links.py", `import os
+d = os.environ["VPT_RESULTS_DIR"]
+os.symlink(`+"\""+secret+"\""+`, os.path.join(d, "leak.txt"))
+os.symlink("/etc", os.path.join(d, "etc"))
+open(os.path.join(d, "mine.txt"), "w").write("kept\n")
+`)
+	dir := filepath.Join(p.dir, "published")
+	env := []string{"VPT_UPLOAD_ENDPOINT=file://" + dir, "VPT_UPLOAD_PUBLIC_URL=https://lab.example/vpt"}
+	p.vptEnv(env, "run", "links", "--upload").expect(t, 0)
+	res := p.only()
+	if res.UploadStatus != store.UploadDone {
+		t.Fatalf("upload status %q", res.UploadStatus)
+	}
+	published := filepath.Join(dir, filepath.Dir(res.HTMLReportR2Path))
+	if _, err := os.Stat(filepath.Join(published, "mine.txt")); err != nil {
+		t.Fatal("the run's own file was not published")
+	}
+	for _, f := range []string{"leak.txt", "etc"} {
+		if _, err := os.Lstat(filepath.Join(published, f)); err == nil {
+			t.Fatalf("%s, a link out of the run folder, was published", f)
+		}
+	}
+}

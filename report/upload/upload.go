@@ -274,7 +274,10 @@ func (u *Uploader) sharedReport(ctx context.Context, r *store.Result, prefix str
 
 // runFiles lists the files of a run folder to upload, relative to it:
 // everything but report.html and result.json (rendered for the store),
-// unfinished files and leftover video segments.
+// unfinished files, leftover video segments, and what is not a regular
+// file. A symbolic link the script made (to /etc/passwd, to vpt.yaml and
+// its secrets, to a folder) is not followed out of the run folder, as
+// vpt report serve does not follow one either.
 func runFiles(dir string) ([]string, error) {
 	var out []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -289,7 +292,8 @@ func runFiles(dir string) ([]string, error) {
 			}
 			return nil
 		}
-		if strings.HasSuffix(rel, ".part") || strings.HasPrefix(d.Name(), ".") || rel == report.ReportHTML || rel == report.ResultJSON {
+		if !d.Type().IsRegular() || strings.HasSuffix(rel, ".part") || strings.HasPrefix(d.Name(), ".") ||
+			rel == report.ReportHTML || rel == report.ResultJSON {
 			return nil
 		}
 		out = append(out, rel)
