@@ -197,6 +197,13 @@ script_configurations:
 	}
 	p.vpt("campaign", "c.yaml", "--shard", "3/2").expectErr(t, 2, "shard 3 of 2 does not exist", "--shard 1/2 to --shard 2/2")
 	p.vpt("campaign", "c.yaml", "--shard", "two").expectErr(t, 2, "expected i/n")
+	// Another campaign file under the same execution id would mix the two.
+	p.write("other.yaml", "campaign_id: other\nname: Other\ndevice: device1\nscript_configurations:\n  - {script_name: ok}\n")
+	p.vpt("campaign", "other.yaml", "--execution-id", "ci-pipeline-42").expectErr(t, 2,
+		"execution ci-pipeline-42 is of campaign", "give each campaign file its own --execution-id")
+	if s := p.campaignSummary(t); len(s.Entries) != 5 || s.Campaign.CampaignID != "sharded" {
+		t.Fatalf("the execution after the refusal: %s, %d entries", s.Campaign.CampaignID, len(s.Entries))
+	}
 }
 
 func TestCampaignInterrupt(t *testing.T) {

@@ -204,6 +204,11 @@ func (r *Runner) create(ctx context.Context, plan *Plan, executionID string, sta
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
+	if joined && (c.CampaignID != f.CampaignID || c.Stats.Total != plan.Total) {
+		// Another campaign file's execution: joining it would mix the two.
+		return nil, 0, fmt.Errorf("%w: execution %s is of campaign %s (%d entries), not of %s (%d entries): give each campaign file its own --execution-id",
+			ErrInvalid, executionID, c.CampaignID, c.Stats.Total, f.CampaignID, plan.Total)
+	}
 	if joined && c.ShardTotal != shards {
 		return nil, 0, fmt.Errorf("%w: execution %s was started with %d shards, not %d", ErrInvalid, executionID, c.ShardTotal, shards)
 	}
