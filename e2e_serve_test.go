@@ -171,6 +171,7 @@ func TestServeRefusals(t *testing.T) {
 	p := newProject(t)
 	p.vpt("report", "serve", "--addr", "0.0.0.0:0").expect(t, 2, "needs a token")
 	p.vpt("report", "serve", "--addr", "0.0.0.0:0", "--token", "short").expect(t, 2, "too short")
+	p.vpt("report", "serve", "--addr", "127.0.0.1:99999").expect(t, 2, "port 99999 is not a port")
 	p.vpt("report", "serve", "--addr", "nonsense").expect(t, 2, "--addr")
 	const token = "a-token-of-twenty-chars"
 	url := p.serve(t, []string{"VPT_SERVE_TOKEN=" + token})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -58,8 +59,13 @@ func runServe(ctx context.Context, app *App, o serveOptions) error {
 	if o.token == "" {
 		o.token = envMap(app.Environ)[serveTokenEnv]
 	}
-	if _, _, err := net.SplitHostPort(o.addr); err != nil {
+	_, port, err := net.SplitHostPort(o.addr)
+	if err != nil {
 		return &usageError{msg: fmt.Sprintf("--addr %q: %v", o.addr, err), hint: "for example --addr 127.0.0.1:7070"}
+	}
+	// A number must be a port; a name (http) is net.Listen's to look up.
+	if n, err := strconv.Atoi(port); err == nil && (n < 0 || n > 65535) {
+		return &usageError{msg: fmt.Sprintf("--addr %s: port %s is not a port (0 to 65535)", o.addr, port), hint: "for example --addr 127.0.0.1:7070"}
 	}
 	loopback := serve.IsLoopbackAddr(o.addr)
 	if !loopback && o.token == "" {
