@@ -254,3 +254,21 @@ func TestCampaignExamplesAndReportInBrowser(t *testing.T) {
 		t.Fatalf("console errors: %v", errs)
 	}
 }
+
+// --last-failed knows entries by what they are, not their place: after a
+// reorder it reruns the entry that failed, not the one now in its place,
+// and runs an entry that is new (it never passed).
+func TestLastFailedAfterAReorder(t *testing.T) {
+	p := campaignProject(t)
+	p.write("c.yaml", "campaign_id: lf\nname: LF\ndevice: device1\nscript_configurations:\n  - {script_name: ok}\n  - {script_name: bad}\n")
+	p.vpt("campaign", "c.yaml").expect(t, 1)
+	p.write("c.yaml", "campaign_id: lf\nname: LF\ndevice: device1\nscript_configurations:\n  - {script_name: bad}\n  - {script_name: ok}\n  - {script_name: nap, parameters: {s: 0}}\n")
+	p.vpt("campaign", "c.yaml", "--last-failed").expectErr(t, 1, "rerunning 2 script(s)")
+	var ran []string
+	for _, e := range p.campaignSummary(t).Entries {
+		ran = append(ran, e.Label+":"+string(e.Status))
+	}
+	if got := strings.Join(ran, ","); got != "bad:failed,nap[s=0]:passed" {
+		t.Fatalf("--last-failed after a reorder ran %s", got)
+	}
+}

@@ -19,7 +19,7 @@ func TestLastFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if failed, prev, err := LastFailed(ctx, st, "nightly"); err != nil || prev != "" || failed != nil {
+	if failed, prev, err := LastFailed(ctx, st, "nightly", nil); err != nil || prev != "" || failed != nil {
 		t.Fatalf("no history: %v %q %v", failed, prev, err)
 	}
 	t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
@@ -43,7 +43,7 @@ func TestLastFailed(t *testing.T) {
 	execution(2, StatusFailed, e(0, 1, store.StatusPassed), e(1, 1, store.StatusFailed), e(1, 2, store.StatusPassed),
 		e(2, 1, store.StatusTimeout), e(3, 1, store.StatusNotRun))
 	execution(3, StatusRunning, e(0, 1, store.StatusFailed))
-	failed, prev, err := LastFailed(ctx, st, "nightly")
+	failed, prev, err := LastFailed(ctx, st, "nightly", nil)
 	if err != nil || prev != "campaign_exec_2" || fmt.Sprint(failed) != "map[2:true 3:true]" {
 		t.Fatalf("got %v %q %v", failed, prev, err)
 	}
