@@ -500,3 +500,24 @@ open(os.path.join(d, "mine.txt"), "w").write("kept\n")
 		}
 	}
 }
+
+// prune --remote deletes the uploaded report of a campaign whose runs it
+// deletes all (it stayed, linking to deleted runs).
+func TestPruneRemoteCampaignReports(t *testing.T) {
+	p := campaignProject(t)
+	dir := filepath.Join(p.dir, "published")
+	env := []string{"VPT_UPLOAD_ENDPOINT=file://" + dir, "VPT_UPLOAD_PUBLIC_URL=https://lab.example/vpt"}
+	p.write("c.yaml", "campaign_id: pr\nname: PR\ndevice: device1\nscript_configurations:\n  - {script_name: ok}\n  - {script_name: ok}\n")
+	p.vptEnv(env, "campaign", "c.yaml", "--upload").expect(t, 0)
+	reports, _ := filepath.Glob(filepath.Join(dir, "campaign-reports", "*", "index.html"))
+	if len(reports) != 1 {
+		t.Fatalf("uploaded campaign reports: %v", reports)
+	}
+	p.vptEnv(env, "report", "prune", "--older-than", "0s", "--remote").expect(t, 0, "deleted 2")
+	if _, err := os.Stat(filepath.Dir(reports[0])); err == nil {
+		t.Fatal("the uploaded report of a campaign pruned whole survived prune --remote")
+	}
+	if runs, _ := filepath.Glob(filepath.Join(dir, "script-reports", "*", "*")); len(runs) != 0 {
+		t.Fatalf("uploaded runs left: %v", runs)
+	}
+}

@@ -492,9 +492,11 @@ func runPrune(ctx context.Context, app *App, o results.PruneOptions, remote bool
 		return err
 	}
 	if remote && !o.DryRun {
-		if o.Remote, err = app.remoteRemover(ctx); err != nil {
+		up, err := app.Uploader(ctx)
+		if err != nil {
 			return err
 		}
+		o.Remote, o.RemoteCampaigns = up.DeleteRun, up
 	}
 	o.ResultsDir = cfg.ResultsDir
 	o.Warn = app.Notice
@@ -521,7 +523,8 @@ func printPrune(w io.Writer, rep results.PruneReport, before time.Time) {
 			fmt.Fprintf(w, "would delete campaign %s (none of its runs is left)\n", id)
 		}
 	}
-	fmt.Fprintf(w, "%s %d result(s), %.1f MB; kept %d\n", verb, rep.Deleted, float64(rep.Bytes)/(1<<20), rep.Kept)
+	fmt.Fprintf(w, "%s %d result(s), %.1f MB; kept %d as old (running, or not passed with --keep-failed)\n",
+		verb, rep.Deleted, float64(rep.Bytes)/(1<<20), rep.Kept)
 	fmt.Fprintf(w, "%s %d campaign(s) whose runs are all gone; %s %d campaign report(s) that listed deleted runs\n",
 		verb, len(rep.CampaignsDeleted), update, len(rep.CampaignsUpdated))
 	if rep.LatestRepaired {

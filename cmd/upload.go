@@ -179,14 +179,3 @@ func (a *App) publishCampaign(ctx context.Context, out *campaign.Outcome) error 
 	}
 	return up.PublishCampaign(ctx, st, out.Dir, out.Summary, out.Results)
 }
-
-// remoteRemover deletes a run's uploaded copy.
-type remoteRemover func(ctx context.Context, r *store.Result) error
-
-func (a *App) remoteRemover(ctx context.Context) (remoteRemover, error) {
-	up, err := a.Uploader(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return up.DeleteRun, nil
-}

@@ -66,6 +66,12 @@ func planCampaigns(ctx context.Context, st Store, gone map[string]bool, o PruneO
 // could not be deleted or a report that could not be written.
 func (p campaignPlan) apply(ctx context.Context, st Store, o PruneOptions) error {
 	for _, c := range p.remove {
+		// Its uploaded report first, as a run's uploaded copy goes first.
+		if o.RemoteCampaigns != nil && c.HTMLReportR2Path != "" {
+			if err := o.RemoteCampaigns.DeleteCampaign(ctx, c); err != nil {
+				return fmt.Errorf("campaign %s: its uploaded report: %w", c.ExecutionID, err)
+			}
+		}
 		if err := st.DeleteCampaign(ctx, c.ID); err != nil {
 			return fmt.Errorf("campaign %s: %w", c.ExecutionID, err)
 		}
@@ -87,6 +93,11 @@ func (p campaignPlan) apply(ctx context.Context, st Store, o PruneOptions) error
 		}
 		if err := report.WriteCampaign(dir, sum, res); err != nil {
 			o.warn("campaign %s: its report: %v", c.ExecutionID, err)
+		}
+		if o.RemoteCampaigns != nil && c.HTMLReportR2Path != "" {
+			if err := o.RemoteCampaigns.UploadCampaign(ctx, dir, sum, res); err != nil {
+				o.warn("campaign %s: its uploaded report, not written again: %v", c.ExecutionID, err)
+			}
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vpt-dev/vpt/campaign/summary"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -26,10 +27,22 @@ type PruneOptions struct {
 	// Remote deletes a run's uploaded copy before its row (nil: uploaded
 	// copies stay).
 	Remote func(ctx context.Context, r *store.Result) error
+	// RemoteCampaigns keeps the uploaded reports of the campaigns a prune
+	// deletes or writes again in step with them (nil: they stay as
+	// uploaded, linking to the runs deleted).
+	RemoteCampaigns CampaignRemote
 	// Pruned hears of each result deleted (or, with DryRun, that would be).
 	Pruned func(r store.Result)
 	// Warn hears of a run folder that could not be deleted (its row is gone).
 	Warn func(format string, args ...any)
+}
+
+// CampaignRemote is where campaign reports were uploaded (upload.Uploader).
+type CampaignRemote interface {
+	// DeleteCampaign removes a campaign's uploaded report.
+	DeleteCampaign(ctx context.Context, c store.Campaign) error
+	// UploadCampaign uploads a campaign's report again.
+	UploadCampaign(ctx context.Context, dir string, sum summary.Summary, results map[string]*store.Result) error
 }
 
 // PruneReport is what Prune did (or, with DryRun, would do); it is

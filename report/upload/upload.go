@@ -395,6 +395,18 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
+// DeleteCampaign removes a campaign's uploaded report from the store.
+func (u *Uploader) DeleteCampaign(ctx context.Context, c store.Campaign) error {
+	prefix, ok := strings.CutSuffix(c.HTMLReportR2Path, "/"+report.CampaignHTML)
+	if !ok || prefix == "" {
+		prefix = u.CampaignPrefix(c.ExecutionID)
+	}
+	if err := u.store.DeletePrefix(ctx, prefix); err != nil {
+		return u.failure(ctx, err)
+	}
+	return nil
+}
+
 // DeleteRun removes a run's objects from the store.
 func (u *Uploader) DeleteRun(ctx context.Context, r *store.Result) error {
 	prefix, ok := strings.CutSuffix(r.HTMLReportR2Path, "/"+report.ReportHTML)
