@@ -272,3 +272,16 @@ func TestLastFailedAfterAReorder(t *testing.T) {
 		t.Fatalf("--last-failed after a reorder ran %s", got)
 	}
 }
+
+// A device listed twice in a campaign's pool is refused: the campaign said
+// "parallel on 2 device(s)" and ran on one.
+func TestDeviceListedTwice(t *testing.T) {
+	p := campaignProject(t)
+	p.write("c.yaml", "campaign_id: d\nname: D\ndevice: [device1, device1]\nscript_configurations:\n  - {script_name: ok}\n")
+	p.vpt("campaign", "c.yaml").expectErr(t, 2, "c.yaml:3:9", "device1 is listed twice")
+	p.write("c.yaml", "campaign_id: d\nname: D\nscript_configurations:\n  - {script_name: ok}\n")
+	p.vpt("campaign", "c.yaml", "--device", "device1,device1").expectErr(t, 2, "--device: device1 is listed twice")
+	if len(p.results()) != 0 {
+		t.Fatal("a refused campaign ran")
+	}
+}

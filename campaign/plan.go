@@ -170,6 +170,17 @@ func choosePool(f *File, env Environment, o Options, at problemAt, ps *yamlfile.
 		explicit, fromFile = f.Device, true
 	}
 	for _, id := range explicit {
+		if slices.Contains(pool, id) {
+			// A typo for another device, most likely: the one device would
+			// run one script at a time all the same.
+			msg := fmt.Sprintf("%s is listed twice (a device runs one script at a time)", id)
+			if fromFile {
+				at("device", msg, "list each device once", "device")
+			} else {
+				*ps = append(*ps, yamlfile.Problem{File: "--device", Msg: msg})
+			}
+			continue
+		}
 		if _, ok := known[id]; !ok {
 			msg := (&capture.UnknownDeviceError{ID: id, Available: env.Devices.IDs()}).Error()
 			if fromFile {
