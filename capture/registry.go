@@ -48,6 +48,24 @@ type DeviceConfig struct {
 	// Source names where the device came from when not from vpt.yaml
 	// ("the DEVICE2_* variables"), for messages.
 	Source string `yaml:"-" json:"-"`
+	// EnvPrefix is "DEVICE2_" for a device of those variables.
+	EnvPrefix string `yaml:"-" json:"-"`
+}
+
+// envFieldVariables are the DEVICE{i}_* variables of the fields they set
+// (the field's own name in capitals when not here).
+var envFieldVariables = map[string]string{"fps": "VIDEO_FPS", "audio": "VIDEO_AUDIO", "adb": "IP", "ir": "IR_PATH"}
+
+// EnvVariable names the variable that set field (vpt.yaml's name: fps)
+// of a device of upstream's DEVICE{i}_* variables: DEVICE1_VIDEO_FPS.
+func (c DeviceConfig) EnvVariable(field string) (string, bool) {
+	if c.EnvPrefix == "" {
+		return "", false
+	}
+	if v, ok := envFieldVariables[field]; ok {
+		return c.EnvPrefix + v, true
+	}
+	return c.EnvPrefix + strings.ToUpper(field), true
 }
 
 // IRConfig is an IR blaster.
@@ -414,7 +432,7 @@ func DevicesFromEnv(environ []string) ([]DeviceConfig, []EnvNote) {
 			ID: fmt.Sprintf("device%d", i), Name: name, Model: model,
 			Video: env[p+"VIDEO"], Audio: env[p+"VIDEO_AUDIO"],
 			IR:     IRConfig{Device: env[p+"IR_PATH"], Keymap: env[p+"IR_TYPE"]},
-			Source: "the " + p + "* variables",
+			Source: "the " + p + "* variables", EnvPrefix: p,
 		}
 		if d.Audio == "null" {
 			d.Audio = ""

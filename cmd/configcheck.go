@@ -136,12 +136,8 @@ func checkDevices(devices []capture.DeviceConfig, ps *problems) {
 	first := map[string]int{}
 	for i, d := range devices {
 		at := func(field, format string, args ...any) {
-			if prefix, ok := envDevicePrefix(d); ok {
-				name := strings.ToUpper(field)
-				if field == "fps" {
-					name = "VIDEO_FPS"
-				}
-				*ps = append(*ps, problem{key: "devices", msg: fmt.Sprintf(format, args...), variable: prefix + name})
+			if variable, ok := d.EnvVariable(field); ok {
+				*ps = append(*ps, problem{key: "devices", msg: fmt.Sprintf(format, args...), variable: variable})
 				return
 			}
 			ps.addAt("devices", []any{"devices", i, field}, format, args...)
@@ -177,17 +173,6 @@ func checkDevices(devices []capture.DeviceConfig, ps *problems) {
 			at("drop_rate", "%g: use a fraction from 0 to 1", d.DropRate)
 		}
 	}
-}
-
-// envDevicePrefix is "DEVICE1_" for a device of upstream's DEVICE1_*
-// variables (capture.DevicesFromEnv).
-func envDevicePrefix(d capture.DeviceConfig) (string, bool) {
-	p, ok := strings.CutPrefix(d.Source, "the ")
-	if !ok || !strings.HasPrefix(p, "DEVICE") {
-		return "", false
-	}
-	p, ok = strings.CutSuffix(p, "* variables")
-	return p, ok
 }
 
 // runVariables are the VPT_* variables vpt sets for the scripts it runs
