@@ -521,3 +521,94 @@ func TestPruneRemoteCampaignReports(t *testing.T) {
 		t.Fatalf("uploaded runs left: %v", runs)
 	}
 }
+
+// holdProxy forwards to the S3 server, holding the first request it waits
+// for until release is closed, then forwarding it as it came.
+type holdProxy struct {
+	srv     *httptest.Server
+	hit     chan struct{}
+	release chan struct{}
+}
+
+func newHoldProxy(t *testing.T, target string, when func(*http.Request) bool) *holdProxy {
+	u, _ := url.Parse(target)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	hp := &holdProxy{hit: make(chan struct{}), release: make(chan struct{})}
+	var once atomic.Bool
+	hp.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if when(r) && once.CompareAndSwap(false, true) {
+			body, _ := io.ReadAll(r.Body)
+			close(hp.hit)
+			select {
+			case <-hp.release:
+			case <-r.Context().Done():
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hp.srv.Close)
+	return hp
+}
+
+// Two `report upload --pending` at once (two CI jobs, a cron and a
+// person): the second waits for the first instead of aborting its
+// multipart upload under it, which failed the first and left the run
+// pending although it was uploaded. Both exit 0; the run is uploaded.
+func TestConcurrentPendingUploads(t *testing.T) {
+	p := campaignProject(t)
+	prefix := fmt.Sprintf("twice-%d", time.Now().UnixNano())
+	env := uploadEnv(t, prefix)
+	r := pendingRun(t, p, env)
+	big := bytes.Repeat([]byte("0123456789abcdef"), 24<<20/16)
+	if err := os.WriteFile(filepath.Join(r.RunDir, "capture.bin"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hp := newHoldProxy(t, os.Getenv("VPT_TEST_S3_ENDPOINT"), func(r *http.Request) bool { return r.URL.Query().Get("partNumber") == "2" })
+	first := exec.Command(vptBin, "report", "upload", "--pending")
+	first.Dir, first.Env = p.dir, append(append(append([]string{}, p.env...), env...), "CLOUDFLARE_R2_ENDPOINT="+hp.srv.URL)
+	var out1 syncBuffer
+	first.Stdout, first.Stderr = &out1, &out1
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer first.Process.Kill()
+	select {
+	case <-hp.hit:
+	case <-time.After(time.Minute):
+		t.Fatalf("the first upload never sent its second part:\n%s", out1.String())
+	}
+	second, out2 := p.background(t, env, "", "report", "upload", "--pending")
+	exited := make(chan int, 1)
+	go func() { second.Wait(); exited <- second.ProcessState.ExitCode() }()
+	waited := func() bool { return strings.Contains(out2.String(), "waiting") }
+	for !waited() {
+		select {
+		case code := <-exited:
+			close(hp.release)
+			t.Fatalf("the second upload ran beside the first (exit %d):\n%s\nthe first: exit %d\n%s",
+				code, out2.String(), waitExit(t, first, time.Minute), out1.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	close(hp.release)
+	if code := waitExit(t, first, 2*time.Minute); code != 0 {
+		t.Fatalf("the first upload: exit %d\n%s", code, out1.String())
+	}
+	select {
+	case code := <-exited:
+		if code != 0 {
+			t.Fatalf("the second upload: exit %d\n%s", code, out2.String())
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the second upload still runs after the first ended:\n%s", out2.String())
+	}
+	if row := p.row(t, r.ID); row.UploadStatus != store.UploadDone || row.Details.UploadError != "" {
+		t.Fatalf("row: %q %q", row.UploadStatus, row.Details.UploadError)
+	}
+	if left := multipartUploads(t, prefix); len(left) != 0 {
+		t.Fatalf("unfinished multipart uploads left on the server: %v", left)
+	}
+}

@@ -422,6 +422,9 @@ func (a *App) Uploader(ctx context.Context) (*upload.Uploader, error) {
 	}
 	opt := upload.Options{Prefix: u.Prefix, Concurrency: u.Concurrency, Timeout: u.Timeout,
 		Secrets: []string{u.SecretAccessKey, u.AccessKeyID}}
+	opt.Waiting = func(r *store.Result) {
+		a.Notice("run %s: another vpt is uploading it; waiting for it to end", shortID(r.ID))
+	}
 	if a.IO.Interactive() && !a.quiet && !a.jsonOut {
 		opt.Progress = uploadProgress(a.IO.Err)
 	}

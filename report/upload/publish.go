@@ -21,7 +21,37 @@ const recordBudget = 10 * time.Second
 // pending before the first byte, so a vpt killed during the upload leaves
 // it pending for Republish; afterwards it says uploaded, or pending with
 // the reason.
+//
+// One run is published by one process at a time (lockRun): one that waited
+// for another takes the row as that one left it, and is done if it says
+// uploaded.
 func (u *Uploader) Publish(ctx context.Context, st store.Store, r *store.Result) error {
+	if r.RunDir == "" || !fileExists(r.RunDir) {
+		return u.publish(ctx, st, r) // which says why it cannot
+	}
+	release, waited, err := lockRun(ctx, r.RunDir, func() {
+		if u.opt.Waiting != nil {
+			u.opt.Waiting(r)
+		}
+	})
+	if err != nil {
+		return u.failure(ctx, err)
+	}
+	defer release()
+	if waited {
+		now, err := st.GetResult(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		if *r = *now; r.UploadStatus == store.UploadDone {
+			return nil
+		}
+	}
+	return u.publish(ctx, st, r)
+}
+
+// publish marks the row pending, uploads, and records the outcome.
+func (u *Uploader) publish(ctx context.Context, st store.Store, r *store.Result) error {
 	r.UploadStatus = store.UploadPending
 	if err := st.UpdateResult(ctx, r); err != nil {
 		return err

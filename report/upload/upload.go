@@ -62,6 +62,9 @@ type Options struct {
 	Secrets []string
 	// Progress hears bytes sent of the files of one upload.
 	Progress func(sent, total int64)
+	// Waiting hears that another process is uploading the run Publish
+	// was given, and that Publish waits for it to end.
+	Waiting func(r *store.Result)
 	// InUse tells whether a run's own vpt may still be uploading it;
 	// Republish leaves those alone (nil: none is).
 	InUse func(r *store.Result) bool
