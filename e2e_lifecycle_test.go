@@ -346,6 +346,53 @@ func TestKilledCampaignIsRecovered(t *testing.T) {
 	}
 }
 
+// A campaign killed after its run's row was written but before its entry
+// was (the window the kernel can close at any moment; a trigger holds it
+// open here) is recovered with that entry abandoned and linked to the run,
+// not as an entry that never ran.
+func TestCampaignKilledBeforeTheEntry(t *testing.T) {
+	p := campaignProject(t)
+	p.write("test_scripts/slow.py", "import time\ntime.sleep(600)\n")
+	p.write("c.yaml", "campaign_id: w\nname: Window\ndevice: device1\nscript_configurations:\n  - {script_name: ok}\n  - {script_name: slow}\n")
+	p.vpt("run", "ok").expect(t, 0)
+	db := filepath.Join(p.dir, "vpt-results", "vpt.db")
+	hold := `CREATE TRIGGER hold BEFORE INSERT ON campaign_script_results WHEN NEW.script_name = 'slow'
+		BEGIN SELECT RAISE(ABORT, 'held by the test'); END;`
+	if out, err := exec.Command("sqlite3", db, hold).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	cmd, _ := p.background(t, nil, "", "campaign", "c.yaml")
+	var slow string
+	waitFor(t, func() bool {
+		for _, r := range p.results() {
+			if r.ScriptName == "slow" {
+				slow = r.ID
+			}
+		}
+		return slow != ""
+	})
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	p.killProcesses()
+	if out, err := exec.Command("sqlite3", db, "DROP TRIGGER hold").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	p.vpt("report", "list").expect(t, 0)
+	st := p.store()
+	defer st.Close()
+	list, _ := st.ListCampaigns(t.Context(), store.CampaignFilter{CampaignID: "w"})
+	if len(list) != 1 || list[0].Status != "abandoned" {
+		t.Fatalf("campaign rows: %+v", list)
+	}
+	_, entries, _ := st.GetCampaign(t.Context(), list[0].ID)
+	if len(entries) != 2 || entries[1].Status != store.StatusAbandoned || entries[1].ScriptResultID != slow || entries[1].RunDir == "" {
+		t.Fatalf("entries: %+v", entries)
+	}
+	if s := p.campaignSummary(t); statuses(s) != "passed,abandoned" {
+		t.Fatalf("summary.json entries: %s", statuses(s))
+	}
+}
+
 // Ctrl-C sent to vpt's whole process group (a terminal, GNU timeout, a CI
 // runner) while the video is being finalised does not lose the video.
 func TestGroupInterruptDuringFinalisation(t *testing.T) {

@@ -17,6 +17,7 @@ type RecoveryStore interface {
 	RunningCampaigns(ctx context.Context) ([]store.Campaign, error)
 	FinishCampaign(ctx context.Context, c *store.Campaign, evs ...store.Event) (bool, error)
 	PutCampaignEntry(ctx context.Context, e store.CampaignEntry, evs ...store.Event) error
+	ListResults(ctx context.Context, f store.ResultFilter) ([]store.Result, error)
 }
 
 // Recover finishes the campaigns whose vpt process died, as run recovery
@@ -110,32 +111,81 @@ func recoverCampaign(ctx context.Context, st RecoveryStore, c *store.Campaign, r
 
 // recordNotRun records each entry of the campaign's file that no attempt
 // started as not_run, as a campaign that is stopped records them: its
-// summary.json, junit.xml and report list every entry.
+// summary.json, junit.xml and report list every entry. A run of the
+// campaign that no entry links (unlinkedRuns) is recorded first, as the
+// attempt it was.
 func recordNotRun(ctx context.Context, st RecoveryStore, c *store.Campaign, entries []store.CampaignEntry) error {
 	started := map[int]bool{}
 	for _, e := range entries {
 		started[e.Index] = true
 	}
+	orphans, err := unlinkedRuns(ctx, st, c, entries)
+	if err != nil {
+		return err
+	}
 	configs, _ := c.ScriptConfigurations.([]any)
-	for i, sc := range configs {
+	for _, r := range orphans {
+		e := configEntry(c, configs, *r.Details.Entry)
+		e.Attempt, e.DeviceID, e.Status, e.ScriptResultID = max(r.Details.Attempt, 1), r.DeviceID, r.Status, r.ID
+		e.StartedAt, e.DurationMs, e.RunDir, e.Error = r.StartedAt, r.ExecutionTimeMs, r.RunDir, r.ErrorMsg
+		if err := st.PutCampaignEntry(ctx, e); err != nil {
+			return err
+		}
+		started[e.Index] = true
+	}
+	for i := range configs {
 		if started[i] {
 			continue
 		}
-		m, _ := sc.(map[string]any)
-		name, _ := m["script_name"].(string)
-		device, _ := m["device"].(string)
-		shard := 1
-		if c.ShardTotal > 1 {
-			shard = i%c.ShardTotal + 1
-		}
-		e := store.CampaignEntry{CampaignID: c.ID, Index: i, Attempt: 1, Shard: shard,
-			ScriptName: strings.TrimSuffix(name, ".py"), DeviceID: device, Status: store.StatusNotRun,
-			StartedAt: time.Now().UTC(), Error: "not run: the campaign's vpt process died"}
-		if err := st.PutCampaignEntry(ctx, e); err != nil {
+		if err := st.PutCampaignEntry(ctx, configEntry(c, configs, i)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// configEntry is entry i of the campaign's file, not run.
+func configEntry(c *store.Campaign, configs []any, i int) store.CampaignEntry {
+	var m map[string]any
+	if i < len(configs) {
+		m, _ = configs[i].(map[string]any)
+	}
+	name, _ := m["script_name"].(string)
+	device, _ := m["device"].(string)
+	shard := 1
+	if c.ShardTotal > 1 {
+		shard = i%c.ShardTotal + 1
+	}
+	return store.CampaignEntry{CampaignID: c.ID, Index: i, Attempt: 1, Shard: shard,
+		ScriptName: strings.TrimSuffix(name, ".py"), DeviceID: device, Status: store.StatusNotRun,
+		StartedAt: time.Now().UTC(), Error: "not run: the campaign's vpt process died"}
+}
+
+// unlinkedRuns finds the runs of the campaign that no entry links: a vpt
+// killed between a run's row and its entry's leaves one.
+func unlinkedRuns(ctx context.Context, st RecoveryStore, c *store.Campaign, entries []store.CampaignEntry) ([]*store.Result, error) {
+	linked := map[string]bool{}
+	for _, e := range entries {
+		linked[e.ScriptResultID] = true
+	}
+	rows, err := st.ListResults(ctx, store.ResultFilter{Since: c.StartedAt})
+	if err != nil {
+		return nil, err
+	}
+	var out []*store.Result
+	for _, row := range rows {
+		if linked[row.ID] {
+			continue
+		}
+		r, err := st.GetResult(ctx, row.ID)
+		if err != nil {
+			continue // pruned meanwhile
+		}
+		if d := r.Details; d.CampaignID == c.ExecutionID && d.Entry != nil && *d.Entry >= 0 {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // lastSign is when a campaign was last known alive: its last heartbeat,

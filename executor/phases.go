@@ -241,6 +241,9 @@ func newResult(id string, s Settings, req Request, p prepared, dir string, start
 		res.UserInterface = p.ui.Name
 	}
 	res.Details.CampaignID, res.Details.Attempt = req.CampaignID, req.Attempt
+	if req.CampaignID != "" {
+		res.Details.Entry = &req.Entry
+	}
 	return res
 }
 

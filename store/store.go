@@ -221,6 +221,10 @@ type Details struct {
 	LogsURL    string `json:"logs_url,omitempty"`
 	CampaignID string `json:"campaign_execution_id,omitempty"`
 	Attempt    int    `json:"attempt,omitempty"`
+	// Entry is the index (from 0) of the campaign entry the run is an
+	// attempt of: campaign recovery links a run whose entry a dying vpt
+	// never recorded.
+	Entry *int `json:"entry,omitempty"`
 	// UploadError is why the last upload failed (secrets masked), while
 	// the upload is pending.
 	UploadError string `json:"upload_error,omitempty"`
