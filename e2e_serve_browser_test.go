@@ -217,3 +217,43 @@ script_configurations:
 	run2.Wait()
 	b.checkClean(t, "the runs page")
 }
+
+// A page a script leaves in its run folder is served inert: its script
+// does not run and its form is not sent (it could have cancelled a
+// campaign as the person browsing), while vpt's own report keeps its
+// script, its screenshots and its theme button, in a sandbox of its own.
+func TestServeRunFolderPages(t *testing.T) {
+	p := examplesProject(t)
+	p.write("test_scripts/leaves_page.py", `import os, vpt
+vpt.goto("live")
+open(os.path.join(os.environ["VPT_RESULTS_DIR"], "notes.html"), "w").write("""<!doctype html>
+<title>notes</title><form id=f method=post action="/campaigns/x/cancel"></form>
+<script>window.pwned = true; document.title = "pwned"; document.getElementById("f").submit();</script>""")
+`)
+	p.vpt("run", "leaves_page").expect(t, 0)
+	res := p.only()
+	url := p.serve(t, nil)
+	b := newBrowser(t)
+
+	b.navigate(t, url+"/files/runs/"+res.ID+"/notes.html")
+	b.waitJS(t, "the page", "document.readyState === 'complete'")
+	time.Sleep(300 * time.Millisecond) // a form sent would have navigated by now
+	if eval[string](t, b, "document.title") != "notes" || eval[bool](t, b, "!!window.pwned") {
+		t.Fatal("the script of a page in a run folder ran")
+	}
+	b.errors() // the refused script is reported; that is the point
+
+	b.navigate(t, url+"/files/runs/"+res.ID+"/report.html")
+	b.waitJS(t, "the report", "document.readyState === 'complete'")
+	if origin := eval[string](t, b, "window.origin"); origin != "null" {
+		t.Fatalf("the report runs with the server's origin %q, not in a sandbox", origin)
+	}
+	b.waitJS(t, "its screenshots", "(function () { var shown = Array.prototype.filter.call(document.images, function (i) { return i.getAttribute('src') });"+
+		" return shown.length > 0 && shown.every(function (i) { return i.complete && i.naturalWidth > 0 }) })()")
+	if !eval[bool](t, b, "document.getElementById('theme').click(), !!document.documentElement.dataset.theme") {
+		t.Fatal("the report's script did not run")
+	}
+	if errs := b.errors(); len(errs) > 0 {
+		t.Fatalf("the report: console errors: %v", errs)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/vpt-dev/vpt/executor"
+	"github.com/vpt-dev/vpt/report"
 )
 
 // files serves a file of the results folder's runs/ or campaigns/ (never
@@ -42,14 +43,31 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name string) 
 		http.NotFound(w, r)
 		return
 	}
-	if strings.HasSuffix(name, ".html") {
-		// vpt's own reports carry their script and style inline; what a
-		// script printed is escaped in them, and should anything run, it
-		// can reach nothing (connect-src 'none').
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; media-src 'self'; connect-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'")
+	if policy := filePolicy(name); policy != "" {
+		w.Header().Set("Content-Security-Policy", policy)
 	}
 	w.Header().Set("Cache-Control", "no-cache")
 	http.ServeContent(w, r, fi.Name(), fi.ModTime(), f)
+}
+
+// filePolicy is the Content-Security-Policy of a page of the results
+// folder; "" leaves the server's own (no script at all). Every page runs
+// in a sandbox: an origin of its own, which reads no other page of the
+// server, sends no form and has no cookie, whoever wrote it.
+//   - vpt's own reports (report.html of a run, campaign.html) carry their
+//     script and style inline; what a script printed is escaped in them,
+//     and should anything run, it can reach nothing (connect-src 'none').
+//     A script can write its run's report.html until vpt writes its own.
+//   - any other page, which a script left in its run folder, runs nothing.
+func filePolicy(name string) string {
+	if !strings.HasSuffix(name, ".html") && !strings.HasSuffix(name, ".htm") {
+		return ""
+	}
+	const media = "img-src 'self' data:; media-src 'self'; connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+	if own := path.Base(name); own == report.ReportHTML || own == report.CampaignHTML {
+		return "sandbox allow-scripts; default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; " + media
+	}
+	return "sandbox; default-src 'none'; style-src 'unsafe-inline'; " + media
 }
 
 // liveFrame serves a running run's latest picture.
