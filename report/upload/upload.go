@@ -14,7 +14,9 @@
 //     multipart upload on the server when the server can still be reached;
 //     every upload of a run starts by aborting the unfinished ones under the
 //     run's prefix, which a killed vpt leaves behind.
-//   - Uploading again is always safe: same keys, same objects.
+//   - Uploading again is always safe: same keys, same objects. Publish
+//     lets one process at a time upload a run (an flock on its folder), so
+//     two retries at once do not abort each other's multipart uploads.
 package upload
 
 import (
