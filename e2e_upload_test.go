@@ -208,6 +208,16 @@ type killProxy struct {
 	srv  *httptest.Server
 	when atomic.Pointer[func(*http.Request) bool]
 	hit  chan struct{}
+	// active counts the requests not answered yet: once a killed client's
+	// are all answered, the server is done with its parts (one still
+	// being written could bring back a multipart upload aborted meanwhile).
+	active atomic.Int64
+}
+
+// settle waits until the server answered every request sent through kp.
+func (kp *killProxy) settle(t *testing.T) {
+	t.Helper()
+	waitFor(t, func() bool { return kp.active.Load() == 0 })
 }
 
 func newKillProxy(t *testing.T, target string) *killProxy {
@@ -216,6 +226,8 @@ func newKillProxy(t *testing.T, target string) *killProxy {
 	rp.ErrorLog = log.New(io.Discard, "", 0)
 	kp := &killProxy{hit: make(chan struct{}, 1)}
 	kp.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		kp.active.Add(1)
+		defer kp.active.Add(-1)
 		if f := kp.when.Load(); f != nil && (*f)(r) {
 			io.Copy(io.Discard, r.Body)
 			select {
@@ -288,6 +300,7 @@ func TestUploadKilled(t *testing.T) {
 			}
 			cmd.Process.Signal(syscall.SIGKILL)
 			cmd.Wait()
+			kp.settle(t)
 
 			if after := fileStates(t, r.RunDir); fmt.Sprint(after) != fmt.Sprint(before) {
 				t.Fatalf("local files changed by an upload that did not finish:\nbefore %v\nafter  %v", before, after)
@@ -436,6 +449,7 @@ with open(os.path.join(os.environ["VPT_RESULTS_DIR"], "capture.bin"), "wb") as f
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
+	kp.settle(t)
 	rows := p.results()
 	if len(rows) != 1 || rows[0].UploadStatus != store.UploadPending || rows[0].Status != store.StatusPassed {
 		t.Fatalf("rows after kill -9: %+v", rows)

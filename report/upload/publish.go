@@ -22,20 +22,13 @@ const recordBudget = 10 * time.Second
 // it pending for Republish; afterwards it says uploaded, or pending with
 // the reason.
 //
-// One run is published by one process at a time (lockRun): one that waited
-// for another takes the row as that one left it, and is done if it says
+// Under the run's upload lock (UploadRun): one that waited for another
+// process takes the row as that one left it, and is done if it says
 // uploaded.
 func (u *Uploader) Publish(ctx context.Context, st store.Store, r *store.Result) error {
-	if r.RunDir == "" || !fileExists(r.RunDir) {
-		return u.publish(ctx, st, r) // which says why it cannot
-	}
-	release, waited, err := lockRun(ctx, r.RunDir, func() {
-		if u.opt.Waiting != nil {
-			u.opt.Waiting(r)
-		}
-	})
+	release, waited, err := u.lock(ctx, r)
 	if err != nil {
-		return u.failure(ctx, err)
+		return u.failed(ctx, r, err)
 	}
 	defer release()
 	if waited {
@@ -56,7 +49,7 @@ func (u *Uploader) publish(ctx context.Context, st store.Store, r *store.Result)
 	if err := st.UpdateResult(ctx, r); err != nil {
 		return err
 	}
-	err := u.UploadRun(ctx, r)
+	err := u.upload(ctx, r)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordBudget)
 	defer cancel()
 	if serr := st.UpdateResult(rctx, r); serr != nil {

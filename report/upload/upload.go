@@ -189,17 +189,48 @@ func (u *Uploader) mask(s string) string {
 // and returns a *Failure. It never writes the results store: the caller
 // records the result (and marks the row pending before calling, so that a
 // vpt killed during the upload leaves it pending).
+//
+// One process at a time uploads a run (lockRun): another one's upload of
+// it is waited for.
 func (u *Uploader) UploadRun(ctx context.Context, r *store.Result) error {
+	release, _, err := u.lock(ctx, r)
+	if err != nil {
+		return u.failed(ctx, r, err)
+	}
+	defer release()
+	return u.upload(ctx, r)
+}
+
+// lock takes the upload lock of r's folder (none when it has no folder
+// here: the upload says why it cannot go on).
+func (u *Uploader) lock(ctx context.Context, r *store.Result) (release func(), waited bool, err error) {
+	if r.RunDir == "" || !fileExists(r.RunDir) {
+		return func() {}, false, nil
+	}
+	return lockRun(ctx, r.RunDir, func() {
+		if u.opt.Waiting != nil {
+			u.opt.Waiting(r)
+		}
+	})
+}
+
+// upload is UploadRun under the lock.
+func (u *Uploader) upload(ctx context.Context, r *store.Result) error {
 	ctx, cancel := u.bounded(ctx)
 	defer cancel()
 	updated, err := u.uploadRun(ctx, r)
 	if err != nil {
-		f := u.failure(ctx, err)
-		r.UploadStatus, r.Details.UploadError = store.UploadPending, f.Reason
-		return f
+		return u.failed(ctx, r, err)
 	}
 	*r = *updated
 	return nil
+}
+
+// failed marks r pending with the reason of err, and returns the *Failure.
+func (u *Uploader) failed(ctx context.Context, r *store.Result, err error) error {
+	f := u.failure(ctx, err)
+	r.UploadStatus, r.Details.UploadError = store.UploadPending, f.Reason
+	return f
 }
 
 func (u *Uploader) uploadRun(ctx context.Context, r *store.Result) (*store.Result, error) {
