@@ -469,6 +469,37 @@ func TestLabStoreOutageFencesTheAgent(t *testing.T) {
 	}
 }
 
+// The jobs an agent fetches the moment the store is back, before its next
+// heartbeat clears the fence, are run, not failed for fencing: a short
+// outage cost every queued entry its attempts, and the campaign exited 3.
+func TestLabJobsAfterTheOutageRun(t *testing.T) {
+	l := newLab(t)
+	u, _ := url.Parse(l.url)
+	px := newProxy(t, u.Host)
+	u.Host = px.ln.Addr().String()
+	cut := l.project()
+	cut.write("vpt.yaml", "scripts_dir: test_scripts\nresults_dir: results\ndevices:\n  - {id: device1, model: virtual}\n")
+	a, aout := cut.background(t, nil, "serving", "agent", "--store", u.String(), "--name", "cut")
+	defer func() { a.Process.Signal(syscall.SIGTERM); a.Wait() }()
+	l.coord.write("c.yaml", "campaign_id: back\nname: Back\nscript_configurations:\n  - {script_name: nap, parameters: {s: 20}}\n"+
+		entries(4, "{script_name: nap, parameters: {s: 0.2}}"))
+	cmd, out := l.coord.background(t, nil, "start   nap on cut/device1", "campaign", "c.yaml", "--distributed", "--store", l.url)
+	px.cut()
+	waitLong(t, 30*time.Second, func() bool { return strings.Contains(aout.String(), "(fencing)") })
+	px.mend()
+	if code := waitExit(t, cmd, 3*time.Minute); code != 0 {
+		t.Fatalf("campaign exit %d\n%s\nthe agent:\n%s", code, out.String(), aout.String())
+	}
+	sum := l.coord.campaignSummary(t)
+	for _, e := range sum.Entries[1:] {
+		for _, at := range e.Attempts {
+			if at.Status != store.StatusPassed {
+				t.Errorf("entry %d, attempt %d: %s %q", e.Index, at.Attempt, at.Status, at.Error)
+			}
+		}
+	}
+}
+
 // Two campaigns share the lab at once: both complete, and no device ever
 // runs two scripts at a time.
 func TestLabTwoCampaignsShareTheAgents(t *testing.T) {

@@ -440,14 +440,8 @@ func (a *Agent) heartbeat(ctx context.Context, fatal chan<- error) {
 		a.mu.Lock()
 		switch {
 		case err == nil:
-			a.lastOK = time.Now()
-			wasFenced := a.fenced
-			a.fenced = false
 			a.mu.Unlock()
-			if wasFenced || revived {
-				a.cfg.Notice("agent %s reaches the store again; taking jobs", a.cfg.Name)
-				a.resync(ctx)
-			}
+			a.reached(ctx, revived)
 			continue
 		case errors.Is(err, pgx.ErrNoRows):
 			a.mu.Unlock()
@@ -465,6 +459,38 @@ func (a *Agent) heartbeat(ctx context.Context, fatal chan<- error) {
 			a.fence(lost)
 		}
 	}
+}
+
+// reached records a heartbeat the store took: the fence, if any, is
+// lifted.
+func (a *Agent) reached(ctx context.Context, revived bool) {
+	a.mu.Lock()
+	a.lastOK = time.Now()
+	wasFenced := a.fenced
+	a.fenced = false
+	a.mu.Unlock()
+	if wasFenced || revived {
+		a.cfg.Notice("agent %s reaches the store again; taking jobs", a.cfg.Name)
+		a.resync(ctx)
+	}
+}
+
+// stillFenced tells whether the agent is fenced, trying the store once
+// more when it is: River fetches jobs the moment the store answers again,
+// up to a heartbeat before the next beat would lift the fence.
+func (a *Agent) stillFenced(ctx context.Context) bool {
+	a.mu.Lock()
+	fenced := a.fenced
+	a.mu.Unlock()
+	if !fenced {
+		return false
+	}
+	revived, err := a.beat(ctx)
+	if err != nil {
+		return true
+	}
+	a.reached(ctx, revived)
+	return false
 }
 
 // beat writes one heartbeat; revived: the lab had taken the agent for dead.

@@ -109,6 +109,11 @@ func (w *attemptWorker) Work(ctx context.Context, job *river.Job[attemptArgs]) e
 		a.finishUnstarted(job, store.StatusInterrupted, "cancelled before it started", false)
 		return nil
 	}
+	if a.stillFenced(ctx) {
+		// The attempt waits for the store, as the agent does: it is not
+		// started, so it uses none of the entry's tries.
+		return river.JobSnooze(snooze)
+	}
 	if started, err := a.startAttempt(ctx, job, sl); err != nil || !started {
 		if err != nil {
 			a.cfg.Log.Warn("recording an attempt", "err", err)
