@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vpt-dev/vpt/capture"
+	"github.com/vpt-dev/vpt/internal/testenv"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -178,4 +179,30 @@ func TestDevicesAndDoctor(t *testing.T) {
 	p.vptEnv([]string{"DEVICE2_NAME=Upstream STB", "DEVICE2_MODEL=android_mobile", "DEVICE2_IP=10.255.0.9",
 		"PATH=" + standin + string(os.PathListSeparator) + os.Getenv("PATH"), "ADB_STANDIN_STATE=" + filepath.Join(p.dir, "state")},
 		"devices", "--json").expectOut(t, 3, "10.255.0.9:5555", "Upstream STB", "failed to connect")
+}
+
+// A device that stops answering during the run (the display's server
+// dies) ends the run in error, exit 3: the script failed because its
+// device went away, which says nothing of the software under test. It was
+// FAILED, exit 1, as if the test had found a defect.
+func TestDeviceLostDuringTheRun(t *testing.T) {
+	testenv.NeedTools(t, "ffmpeg", "xdotool", "xdpyinfo")
+	display, server := testenv.Xvfb(t)
+	p := newProject(t)
+	p.write("vpt.yaml", "devices:\n  - {id: desk, name: Desk, model: host, display: \""+display+"\"}\n")
+	p.write("test_scripts/shots.py", `import time, vpt
+for i in range(100):
+    vpt.screenshot("s%d" % i)
+    print("shot", i, flush=True)
+    time.sleep(0.2)
+`)
+	cmd, out := p.background(t, nil, "shot 1", "run", "shots", "--device", "desk", "--video", "off")
+	server.Kill()
+	if code := waitExit(t, cmd, time.Minute); code != 3 {
+		t.Fatalf("exit %d, want 3\n%s", code, out.String())
+	}
+	res := p.only()
+	if res.Status != store.StatusError || !strings.Contains(res.ErrorMsg, "desk") {
+		t.Fatalf("status %s, error %q\n%s", res.Status, res.ErrorMsg, out.String())
+	}
 }

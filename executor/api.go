@@ -240,6 +240,7 @@ func (run *runState) handle(line []byte) apiReply[any] {
 		if !errors.As(err, &ae) {
 			ae = toAPIError(err)
 		}
+		run.deviceLost(req.Method, err)
 		rep.Error = ae
 		return rep
 	}

@@ -161,6 +161,7 @@ type runState struct {
 	mu sync.Mutex
 	// infra is the first infrastructure error of the run.
 	infra    error
+	lost     error // the device stopped answering (deviceLost)
 	verdict  *bool // from the script API
 	reason   string
 	summary  string
@@ -489,12 +490,31 @@ func (run *runState) evidence(ctx context.Context) {
 }
 
 // evidenceError notes a failure to record evidence; one that comes from the
-// results folder (a full or read-only disk) is an infrastructure error.
+// results folder (a full or read-only disk) or from a device gone away
+// is an infrastructure error.
 func (run *runState) evidenceError(what string, err error) {
 	run.log.Warn(what, "err", err)
 	run.note("%s failed: %v", what, err)
 	if isDiskError(err) {
 		run.fail(fmt.Errorf("%w: %s: %w", ErrResultsDir, what, err))
+	}
+	run.deviceLost(what, err)
+}
+
+// deviceLost records a device that stopped answering during the run (it
+// is unreachable, its capture gives no frames). A run that then does not
+// pass ends in error (decide): it failed because its device went away,
+// which is a failure of the lab, not a verdict on the software under test,
+// and an agent takes the device out of its pool. A script that waited for
+// its device to come back (a reboot test) and passed, passed.
+func (run *runState) deviceLost(what string, err error) {
+	if !errors.Is(err, capture.ErrUnreachable) && !errors.Is(err, capture.ErrStalled) {
+		return
+	}
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	if run.lost == nil {
+		run.lost = fmt.Errorf("%w: %s stopped answering (%s): %w", ErrDevice, run.p.dev.ID, what, err)
 	}
 }
 
@@ -515,8 +535,13 @@ func (run *runState) decide() {
 		// The script's own writes failed for want of space: not its fault.
 		run.infra = fmt.Errorf("%w: the disk holding %s is full", ErrResultsDir, run.dir)
 	}
-	v := Decide(Evidence{End: run.end, APIVerdict: run.verdict, APIReason: run.reason, Steps: run.steps,
-		Markers: run.markers, Infra: run.infra, AV: res.Details.AV})
+	ev := Evidence{End: run.end, APIVerdict: run.verdict, APIReason: run.reason, Steps: run.steps,
+		Markers: run.markers, Infra: run.infra, AV: res.Details.AV}
+	v := Decide(ev)
+	if run.infra == nil && run.lost != nil && v.Status == store.StatusFailed {
+		run.infra, ev.Infra = run.lost, run.lost
+		v = Decide(ev)
+	}
 	if run.infra == nil {
 		code := run.end.ExitCode
 		res.ExitCode = &code

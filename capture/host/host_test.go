@@ -1,49 +1,23 @@
 package host
 
 import (
-	"bufio"
 	"context"
 	"image"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/vpt-dev/vpt/capture"
 	"github.com/vpt-dev/vpt/capture/devicetest"
 	"github.com/vpt-dev/vpt/internal/testenv"
 )
 
-// xvfb starts a virtual X display for the test. Xvfb picks a free display
-// number itself and writes it to a pipe once it accepts connections, so a
-// socket left behind by an earlier killed server cannot be mistaken for it.
-// -noreset keeps the server up between clients: by default Xvfb resets when
-// its last client leaves, and a client connecting during the reset (xdotool
-// right after another xdotool, before ffmpeg has connected) is refused.
-// It returns the display and the server's process.
+// xvfb starts a virtual X display for the test (testenv.Xvfb).
 func xvfb(t *testing.T) (string, *os.Process) {
 	t.Helper()
-	testenv.NeedTools(t, "Xvfb", "ffmpeg", "ffprobe", "xdotool", "xdpyinfo")
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp", "-noreset")
-	cmd.ExtraFiles = []*os.File{w}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
-	r.SetReadDeadline(time.Now().Add(10 * time.Second))
-	line, err := bufio.NewReader(r).ReadString('\n')
-	if err != nil {
-		t.Fatalf("Xvfb did not start: %v", err)
-	}
-	return ":" + strings.TrimSpace(line), cmd.Process
+	testenv.NeedTools(t, "ffmpeg", "ffprobe", "xdotool", "xdpyinfo")
+	return testenv.Xvfb(t)
 }
 
 // The device contract on a display under Xvfb; a display whose server is

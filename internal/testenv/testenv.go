@@ -7,10 +7,14 @@
 package testenv
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // RequireVar is the variable that makes a missing program or server a
@@ -71,4 +75,34 @@ func Server(t testing.TB, variable, what string) string {
 		Missing(t, "%s is not set: run scripts/test, which starts %s", variable, what)
 	}
 	return v
+}
+
+// Xvfb starts a virtual X display for the test. Xvfb picks a free display
+// number itself and writes it to a pipe once it accepts connections, so a
+// socket left behind by an earlier killed server cannot be mistaken for it.
+// -noreset keeps the server up between clients: by default Xvfb resets when
+// its last client leaves, and a client connecting during the reset (xdotool
+// right after another xdotool, before ffmpeg has connected) is refused.
+// It returns the display and the server's process.
+func Xvfb(t *testing.T) (string, *os.Process) {
+	t.Helper()
+	NeedTools(t, "Xvfb")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1024x768x24", "-nolisten", "tcp", "-noreset")
+	cmd.ExtraFiles = []*os.File{w}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	r.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil {
+		t.Fatalf("Xvfb did not start: %v", err)
+	}
+	return ":" + strings.TrimSpace(line), cmd.Process
 }
