@@ -91,13 +91,16 @@ out("regex", vpt.match_text(r"^Live\s+TV$", region=[0, 0, 700, 120], regex=True,
 out("still_enter", vpt.press_and_wait("1", stable=0.5, timeout=3))
 out("motion_still", vpt.wait_for_motion(timeout=1.5, consecutive="1/1"))
 out("frozen", vpt.check_video(2.5, freeze=1))
+out("frozen_short", vpt.check_video(1))
 on("BACK")
 on("2")
 out("black_dark", vpt.is_black())
 out("dark", vpt.check_video(1.5))
+out("dark_short", vpt.check_video(1, min_black=2))
 on("BACK")
 on("3")
 out("silent", vpt.check_audio(1))
+out("silent_short", vpt.check_audio(0.1))
 on("BACK")
 out("louder", vpt.wait_for_volume_change(direction="louder", key="4", timeout=3))
 `
@@ -126,7 +129,10 @@ func TestAVCallsOnTheVirtualDevice(t *testing.T) {
 	}
 	for name, want := range map[string]bool{"black_live": false, "motion_live": true, "zap": true, "clean": true, "sound": true,
 		"title": true, "match": true, "nomatch": false, "regex": true, "still_enter": true, "motion_still": false, "frozen": false,
-		"black_dark": true, "dark": false, "silent": false, "louder": true} {
+		"black_dark": true, "dark": false, "silent": false, "louder": true,
+		// Windows shorter than freeze, min_black, min_silence: a stretch
+		// that lasts all of it counts (these passed: checks that could not fail).
+		"frozen_short": false, "dark_short": false, "silent_short": false} {
 		truth(name, want)
 	}
 	if gap, period := num("zap", "black_gap"), num("zap", "period"); math.Abs(gap-0.6) > period || period != 0.1 {
@@ -175,8 +181,8 @@ func TestAVCallsOnTheVirtualDevice(t *testing.T) {
 			}
 		}
 	}
-	if avSteps != 16 {
-		t.Errorf("%d av steps, want 16", avSteps)
+	if avSteps != 19 {
+		t.Errorf("%d av steps, want 19", avSteps)
 	}
 	zap := res.Details.Steps[2]
 	if zap.AV.Method != "measure_zap" || len(zap.AV.Intervals) != 1 || zap.AV.Intervals[0].Kind != "black" || len(zap.Screenshots) < 2 ||
@@ -222,6 +228,10 @@ for line in [
     code(vpt.wait_for_motion, timeout="5"),
     code(vpt.match_text, "x", regex="yes"),
     code(vpt.press_and_wait, 5),
+    code(vpt.is_black, threshold=0),
+    code(vpt.is_black, ratio=0),
+    code(vpt.wait_for_motion, noise=0),
+    code(vpt.wait_for_volume_change, window=0),
 ]:
     print("CODE", line)
 `)
@@ -243,6 +253,10 @@ for line in [
 		"CODE TypeError: vpt.is_black(): region must be [x, y, width, height], four integers, got [0, 0, '10', 10]",
 		"CODE TypeError: vpt.wait_for_motion(): timeout must be a number, got '5' (str)",
 		"CODE TypeError: vpt.match_text(): regex must be True or False, got 'yes' (str)",
+		"CODE bad_params: is_black: threshold 0: give the lightest grey that still counts as dark, 1 to 254",
+		"CODE bad_params: is_black: ratio 0: give the share of dark pixels that makes the picture black, more than 0 and at most 1",
+		"CODE bad_params: wait_for_motion: noise 0: give the smallest change of grey that counts as motion, 1 to 254",
+		"CODE bad_params: wait_for_volume_change: window is how long each level is measured over: give more than 0 seconds",
 		"CODE TypeError: vpt.press_and_wait(): key must be a string, got 5 (int)",
 	} {
 		if !strings.Contains(r.stdout, want) {

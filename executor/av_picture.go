@@ -13,9 +13,29 @@ import (
 )
 
 type isBlackParams struct {
-	Region    []int   `json:"region,omitempty"`
-	Threshold int     `json:"threshold,omitempty"`
-	Ratio     float64 `json:"ratio,omitempty"`
+	Region    []int    `json:"region,omitempty"`
+	Threshold *int     `json:"threshold,omitempty"`
+	Ratio     *float64 `json:"ratio,omitempty"`
+}
+
+// options are the is_black options given, checked: a value out of range
+// is refused, not replaced by the default (a ratio of 0 would call every
+// picture black).
+func (p isBlackParams) options(method string) (picture.BlackOptions, error) {
+	var o picture.BlackOptions
+	if t := p.Threshold; t != nil {
+		if *t < 1 || *t > 254 {
+			return o, badParams("%s: threshold %d: give the lightest grey that still counts as dark, 1 to 254", method, *t)
+		}
+		o.Threshold = *t
+	}
+	if r := p.Ratio; r != nil {
+		if !(*r > 0 && *r <= 1) {
+			return o, badParams("%s: ratio %g: give the share of dark pixels that makes the picture black, more than 0 and at most 1", method, *r)
+		}
+		o.Ratio = *r
+	}
+	return o, nil
 }
 
 type blackResult struct {
@@ -31,6 +51,10 @@ type blackResult struct {
 func apiIsBlack(ctx context.Context, run *runState, p isBlackParams) (any, error) {
 	const method = "is_black"
 	start := time.Now()
+	o, err := p.options(method)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := deviceCall(ctx)
 	defer cancel()
 	r, err := run.frameReader(ctx, method)
@@ -46,7 +70,8 @@ func apiIsBlack(ctx context.Context, run *runState, p isBlackParams) (any, error
 	if err != nil {
 		return nil, err
 	}
-	b, err := picture.IsBlack(f.Image, picture.BlackOptions{Threshold: p.Threshold, Ratio: p.Ratio, Region: region})
+	o.Region = region
+	b, err := picture.IsBlack(f.Image, o)
 	if err != nil {
 		return nil, avError(method, err)
 	}
@@ -69,7 +94,7 @@ type waitMotionParams struct {
 	Timeout     *float64 `json:"timeout,omitempty"`
 	Region      []int    `json:"region,omitempty"`
 	Consecutive string   `json:"consecutive,omitempty"`
-	Noise       int      `json:"noise,omitempty"`
+	Noise       *int     `json:"noise,omitempty"`
 }
 
 type motionResult struct {
@@ -178,7 +203,13 @@ func apiWaitForMotion(ctx context.Context, run *runState, p waitMotionParams) (a
 	if err != nil {
 		return nil, err
 	}
-	w, err := run.watchMotion(ctx, method, p.Region, p.Consecutive, p.Noise, timeout)
+	noise := 0 // the default
+	if p.Noise != nil {
+		if noise = *p.Noise; noise < 1 || noise > 254 {
+			return nil, badParams("%s: noise %d: give the smallest change of grey that counts as motion, 1 to 254", method, noise)
+		}
+	}
+	w, err := run.watchMotion(ctx, method, p.Region, p.Consecutive, noise, timeout)
 	if err != nil {
 		return nil, err
 	}

@@ -198,23 +198,29 @@ func (w *Watch) Summary(end time.Time) Summary {
 	if w.pairs > 0 {
 		s.MotionRatio = float64(w.moved) / float64(w.pairs)
 	}
+	// A watch shorter than a stretch's least length counts a stretch that
+	// lasts all of it: a frozen picture watched for 1 s is frozen.
+	minBlack, freeze := w.o.MinBlack, w.o.Freeze
+	if whole := end.Sub(w.first); whole > 0 {
+		minBlack, freeze = min(minBlack, whole), min(freeze, whole)
+	}
 	var blacks []Interval
 	for _, b := range w.blacks {
 		if b.End.IsZero() {
 			b.End = end
 		}
 		blacks = append(blacks, b)
-		if b.Duration() >= w.o.MinBlack {
+		if b.Duration() >= minBlack {
 			s.Black = append(s.Black, b)
 		}
 	}
 	stills := w.stills
-	if w.frames > 0 && end.Sub(w.still) >= w.o.Freeze {
+	if w.frames > 0 && end.Sub(w.still) >= freeze {
 		stills = append(stills, Interval{w.still, end})
 	}
 	for _, st := range stills {
 		for _, part := range subtract(st, blacks) {
-			if part.Duration() >= w.o.Freeze {
+			if part.Duration() >= freeze {
 				s.Frozen = append(s.Frozen, part)
 			}
 		}

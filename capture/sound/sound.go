@@ -113,6 +113,11 @@ func Silences(s capture.Sound, o SilenceOptions) ([]Interval, error) {
 	at := func(i int) time.Duration { return time.Duration(i) * time.Second / time.Duration(s.Rate) }
 	var out []Interval
 	frames := len(s.Samples) / s.Channels
+	if frames > 0 {
+		// Sound shorter than the least silence counts a silence that
+		// lasts all of it: silent sound heard for 0.1 s is silent.
+		minFrames = min(minFrames, frames)
+	}
 	start := -1
 	for i := 0; i < frames; i++ {
 		quiet := true
