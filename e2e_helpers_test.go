@@ -228,7 +228,7 @@ func (p *project) store() store.Store {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	return store.Rooted(st, results)
+	return store.Rooted(st, results, false)
 }
 
 // only returns the single result of the project, read from its run folder.

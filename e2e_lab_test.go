@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
 	"github.com/vpt-dev/vpt/store/postgres"
 	"github.com/vpt-dev/vpt/store/postgres/pgtest"
@@ -203,6 +204,11 @@ func TestLabRouting(t *testing.T) {
 		}
 		if a.Host == "" || !strings.HasPrefix(a.Device, a.Host+"/") || a.RunDir == "" {
 			t.Errorf("entry %d: host %q, run folder %q", e.Index+1, a.Host, a.RunDir)
+		}
+		// The path on that host (the same machine here): it named a folder
+		// of the coordinator's results, which is not there.
+		if _, err := os.Stat(filepath.Join(a.RunDir, report.ReportHTML)); err != nil {
+			t.Errorf("entry %d: run folder %s of %s: %v", e.Index+1, a.RunDir, a.Host, err)
 		}
 	}
 	list := l.coord.vpt("agents", "--store", l.url)

@@ -103,7 +103,7 @@ func TestSecretsStayOutOfRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st = store.Rooted(st, filepath.Join(p.dir, "vpt-results"))
+	st = store.Rooted(st, filepath.Join(p.dir, "vpt-results"), false)
 	defer st.Close()
 	rows, err := st.ListResults(context.Background(), store.ResultFilter{})
 	if err != nil || len(rows) != 1 {

@@ -195,8 +195,9 @@ func (a *App) Store(ctx context.Context) (store.Store, error) {
 		st = store.WithoutEvents(st)
 	}
 	// Rows record run folders relative to the results folder, so that a
-	// moved or copied one (a CI artifact) keeps working.
-	st = store.Rooted(st, cfg.ResultsDir)
+	// moved or copied one (a CI artifact) keeps working; in a store hosts
+	// share, as absolute paths of the host that has them.
+	st = store.Rooted(st, cfg.ResultsDir, isPostgres(cfg.Store))
 	a.store = st
 	return st, nil
 }

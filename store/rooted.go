@@ -14,17 +14,23 @@ import (
 // keeps working. A folder outside dir is recorded as it is. A row written
 // before, with an absolute path where nothing is any more, is looked for
 // in dir by its folder's name.
-func Rooted(s Store, dir string) Store {
+//
+// A store that several hosts share (PostgreSQL) records absolute paths
+// instead (shared): a relative one would be read on another host (the
+// coordinator of a distributed campaign) as a folder of its own results.
+// Relative rows written before are still read as above.
+func Rooted(s Store, dir string, shared bool) Store {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return s
 	}
-	return rooted{Store: s, dir: abs}
+	return rooted{Store: s, dir: abs, shared: shared}
 }
 
 type rooted struct {
 	Store
-	dir string
+	dir    string
+	shared bool
 }
 
 // Sub-folders of the results folder.
@@ -34,7 +40,7 @@ const (
 )
 
 // rel is how a row records path p: relative to the results folder when
-// inside it.
+// inside it, unless the store is shared.
 func (r rooted) rel(p string) string {
 	if p == "" {
 		return p
@@ -42,6 +48,9 @@ func (r rooted) rel(p string) string {
 	abs, err := filepath.Abs(p)
 	if err != nil {
 		return p
+	}
+	if r.shared {
+		return abs
 	}
 	rel, err := filepath.Rel(r.dir, abs)
 	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {

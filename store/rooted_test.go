@@ -18,7 +18,7 @@ func TestRootedFindsFoldersWhereTheyAreNow(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	st := store.Rooted(db, old)
+	st := store.Rooted(db, old, false)
 	at := time.Now().UTC()
 	mk := func(dir string) *store.Result {
 		r := &store.Result{ID: store.NewID(), TeamID: "t", ScriptName: "s", HostName: "h", DeviceID: "d",
@@ -64,7 +64,7 @@ func TestRootedFindsFoldersWhereTheyAreNow(t *testing.T) {
 	// The results folder moves.
 	moved := filepath.Join(t.TempDir(), "artifact")
 	os.MkdirAll(filepath.Join(moved, "runs", "c"), 0o755)
-	st = store.Rooted(db, moved)
+	st = store.Rooted(db, moved, false)
 	got, err := st.GetResult(ctx, inside.ID)
 	if err != nil || got.RunDir != filepath.Join(moved, "runs", "a") {
 		t.Fatalf("GetResult: %q %v", got.RunDir, err)
@@ -89,5 +89,29 @@ func TestRootedFindsFoldersWhereTheyAreNow(t *testing.T) {
 	join := &store.Campaign{ID: store.NewID(), ExecutionID: "x1", Name: "n", Status: "running", StartedAt: at}
 	if joined, err := st.CreateCampaign(ctx, join); err != nil || !joined || join.ReportDir != filepath.Join(moved, "campaigns", "x1") {
 		t.Fatalf("joined %v %v, report dir %q", joined, err, join.ReportDir)
+	}
+}
+
+// A store hosts share records the absolute path: another host reads it as
+// the folder of the host that has it, not as one of its own results.
+func TestRootedSharedRecordsAbsolutePaths(t *testing.T) {
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "results")
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "vpt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	agent, coordinator := store.Rooted(db, dir, true), store.Rooted(db, filepath.Join(t.TempDir(), "vpt-results"), true)
+	r := &store.Result{ID: store.NewID(), TeamID: "t", ScriptName: "s", HostName: "agent", DeviceID: "d",
+		Status: store.StatusPassed, StartedAt: time.Now().UTC(), RunDir: filepath.Join(dir, "runs", "a")}
+	if err := agent.CreateResult(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := db.GetResult(ctx, r.ID); raw.RunDir != filepath.Join(dir, "runs", "a") {
+		t.Fatalf("recorded %q", raw.RunDir)
+	}
+	if got, _ := coordinator.GetResult(ctx, r.ID); got.RunDir != filepath.Join(dir, "runs", "a") {
+		t.Fatalf("read by another host as %q", got.RunDir)
 	}
 }
