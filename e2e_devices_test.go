@@ -206,3 +206,26 @@ for i in range(100):
 		t.Fatalf("status %s, error %q\n%s", res.Status, res.ErrorMsg, out.String())
 	}
 }
+
+// A recording whose device went away during the run says so: its video
+// holds the run up to then, and details.video.error says the recording
+// stopped before the run ended (it was recorded as the whole run's video).
+func TestRecordingStoppedByTheDevice(t *testing.T) {
+	testenv.NeedTools(t, "ffmpeg", "xdotool", "xdpyinfo")
+	display, server := testenv.Xvfb(t)
+	p := newProject(t)
+	p.write("vpt.yaml", "devices:\n  - {id: desk, name: Desk, model: host, display: \""+display+"\"}\n")
+	p.write("test_scripts/nap.py", "import time\nprint('napping', flush=True)\ntime.sleep(3)\n")
+	cmd, out := p.background(t, nil, "napping", "run", "nap", "--device", "desk", "--video", "on")
+	time.Sleep(time.Second) // a second of video before the display dies
+	server.Kill()
+	waitExit(t, cmd, time.Minute)
+	res := p.only()
+	v := res.Details.Video
+	if v == nil || !strings.Contains(v.Error, "the recording stopped before the run ended") {
+		t.Fatalf("video %+v\n%s", v, out.String())
+	}
+	if !strings.Contains(out.String(), "the recording stopped before the run ended") {
+		t.Fatalf("not said:\n%s", out.String())
+	}
+}

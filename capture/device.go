@@ -121,6 +121,8 @@ type Typer interface {
 // Recorder is a recording in progress.
 type Recorder interface {
 	// Stop ends the recording and leaves complete segments in its folder.
+	// A recording that had stopped by itself before (the device went
+	// away) gives an error that wraps ErrUnreachable; its segments stay.
 	Stop(ctx context.Context) error
 }
 

@@ -242,7 +242,11 @@ func (r pipelineRecorder) Stop(ctx context.Context) error {
 	if r.p.proc == nil || !r.p.recorder {
 		return nil
 	}
-	return r.p.stopLocked()
+	early := r.p.proc.EndedEarly()
+	if err := r.p.stopLocked(); early == nil {
+		return err
+	}
+	return early
 }
 
 func (p *Pipeline) stopLocked() error {

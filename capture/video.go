@@ -374,6 +374,18 @@ func (p *FFmpeg) Stop(grace time.Duration) error {
 	return p.err
 }
 
+// EndedEarly is the error of a recording whose ffmpeg exited before it was
+// asked to stop (the device or its capture went away): nil when it runs.
+// Its segments hold the video up to then.
+func (p *FFmpeg) EndedEarly() error {
+	select {
+	case <-p.done:
+		return fmt.Errorf("%w: the recording stopped before the run ended: ffmpeg exited (%v): %s", ErrUnreachable, p.waitErr, p.Stderr())
+	default:
+		return nil
+	}
+}
+
 // ProcessRecorder is a Recorder backed by one ffmpeg process.
 type ProcessRecorder struct {
 	P     *FFmpeg
@@ -386,7 +398,11 @@ func (r *ProcessRecorder) Stop(ctx context.Context) error {
 	if g == 0 {
 		g = 10 * time.Second
 	}
-	return r.P.Stop(g)
+	early := r.P.EndedEarly()
+	if err := r.P.Stop(g); early == nil {
+		return err
+	}
+	return early
 }
 
 // Stderr returns the end of ffmpeg's error output.

@@ -69,6 +69,10 @@ func (run *runState) makeMP4(ctx context.Context) error {
 		return err
 	}
 	v.Path, v.State, v.Error = report.VideoMP4, "finalised", ""
+	if run.recErr != nil {
+		// The video is what was recorded: say where it falls short.
+		v.Error = run.recErr.Error()
+	}
 	if st, err := os.Stat(out); err == nil {
 		v.SizeBytes = st.Size()
 	}

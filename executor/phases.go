@@ -162,6 +162,7 @@ type runState struct {
 	// infra is the first infrastructure error of the run.
 	infra    error
 	lost     error // the device stopped answering (deviceLost)
+	recErr   error // how the video recording ended, when it failed
 	verdict  *bool // from the script API
 	reason   string
 	summary  string
@@ -475,6 +476,8 @@ func (run *runState) evidence(ctx context.Context) {
 	if run.rec != nil {
 		if err := run.rec.Stop(ctx); err != nil {
 			run.note("video recording: %v", err)
+			run.recErr = err
+			run.deviceLost("video recording", err)
 		}
 	}
 	if run.shots != nil {
