@@ -232,6 +232,8 @@ for line in [
     code(vpt.is_black, ratio=0),
     code(vpt.wait_for_motion, noise=0),
     code(vpt.wait_for_volume_change, window=0),
+    code(vpt.ocr, languages=["../../etc/passwd"]),
+    code(vpt.match_text, "x", languages=[""]),
 ]:
     print("CODE", line)
 `)
@@ -257,6 +259,8 @@ for line in [
 		"CODE bad_params: is_black: ratio 0: give the share of dark pixels that makes the picture black, more than 0 and at most 1",
 		"CODE bad_params: wait_for_motion: noise 0: give the smallest change of grey that counts as motion, 1 to 254",
 		"CODE bad_params: wait_for_volume_change: window is how long each level is measured over: give more than 0 seconds",
+		`CODE bad_params: ocr: not an OCR language code: "../../etc/passwd": give tesseract language codes such as eng, deu, chi_sim`,
+		`CODE bad_params: match_text: not an OCR language code: "": give tesseract language codes such as eng, deu, chi_sim`,
 		"CODE TypeError: vpt.press_and_wait(): key must be a string, got 5 (int)",
 	} {
 		if !strings.Contains(r.stdout, want) {

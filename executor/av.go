@@ -41,7 +41,8 @@ func avError(method string, err error) error {
 		return nil
 	case errors.As(err, &ae):
 		return err
-	case errors.Is(err, capture.ErrRegion), errors.Is(err, picture.ErrOptions), errors.Is(err, sound.ErrOptions):
+	case errors.Is(err, capture.ErrRegion), errors.Is(err, picture.ErrOptions), errors.Is(err, sound.ErrOptions),
+		errors.Is(err, ocr.ErrLanguageName):
 		return &APIError{CodeBadParams, method + ": " + err.Error()}
 	case errors.Is(err, ocr.ErrLanguage), errors.Is(err, capture.ErrToolMissing):
 		return &APIError{CodeToolMissing, method + ": " + err.Error()}

@@ -36,6 +36,28 @@ import (
 // ErrLanguage: tesseract has no data for a language.
 var ErrLanguage = errors.New("OCR language not installed")
 
+// ErrLanguageName: a language that is no tesseract language code.
+var ErrLanguageName = errors.New("not an OCR language code")
+
+// languageNames splits tesseract's "eng+deu" into its languages and checks
+// each is a code (eng, chi_sim, script/Latin), not a path or nothing.
+func languageNames(languages []string) ([]string, error) {
+	var out []string
+	for _, l := range languages {
+		for _, name := range strings.Split(l, "+") {
+			ok := name != "" && !strings.Contains(name, "..") && !strings.HasPrefix(name, "/")
+			for _, c := range name {
+				ok = ok && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '/')
+			}
+			if !ok {
+				return nil, fmt.Errorf("%w: %q: give tesseract language codes such as eng, deu, chi_sim", ErrLanguageName, name)
+			}
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
 // Modes say how the region's text is laid out (tesseract's page
 // segmentation modes).
 const (
@@ -134,6 +156,10 @@ func Args(languages []string, mode string) []string {
 func (e *Engine) Check(ctx context.Context, languages ...string) error {
 	if len(languages) == 0 {
 		languages = e.Languages
+	}
+	languages, err := languageNames(languages)
+	if err != nil {
+		return err
 	}
 	e.mu.Lock()
 	installed := e.installed

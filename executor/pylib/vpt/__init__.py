@@ -499,14 +499,15 @@ def ocr(region=None, mode=None, languages=None):
                languages=_languages(c, languages))
 
 
-def match_text(text, region=None, regex=False, case_sensitive=False, timeout=0):
+def match_text(text, region=None, regex=False, case_sensitive=False, timeout=0, mode=None, languages=None):
     """Does the screen (or region) read text? Exactly, spaces and case aside,
     or as a regular expression found in it; reads again until timeout seconds
     have passed. -> TextMatch(matched, text)."""
     c = "vpt.match_text()"
     return _av(TextMatch, "match_text", text=_string(c, "text", text), region=_region(c, region),
                regex=_flag(c, "regex", regex), case_sensitive=_flag(c, "case_sensitive", case_sensitive),
-               timeout=_number(c, "timeout", timeout))
+               timeout=_number(c, "timeout", timeout), mode=_string(c, "mode", mode, True),
+               languages=_languages(c, languages))
 
 
 # ---------------------------------------------------------------------------
