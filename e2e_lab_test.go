@@ -432,18 +432,27 @@ func TestLabAgentKilled(t *testing.T) {
 	l.coord.vpt("agents", "--store", l.url).expect(t, 0, "victim", "down")
 }
 
-// An agent that loses the store for longer than the fencing bound stops
-// its own scripts; the lab runs the entry elsewhere; once the store is
-// back the agent takes jobs again.
-func TestLabStoreOutageFencesTheAgent(t *testing.T) {
-	l := newLab(t)
+// agentBehindProxy starts an agent with one virtual device that reaches
+// the store through a proxy the test can cut; it returns the proxy and
+// the agent's output.
+func (l *testLab) agentBehindProxy(t *testing.T, name string) (*proxy, *syncBuffer) {
+	t.Helper()
 	u, _ := url.Parse(l.url)
 	px := newProxy(t, u.Host)
 	u.Host = px.ln.Addr().String()
 	cut := l.project()
 	cut.write("vpt.yaml", "scripts_dir: test_scripts\nresults_dir: results\ndevices:\n  - {id: device1, model: virtual}\n")
-	a, aout := cut.background(t, nil, "serving", "agent", "--store", u.String(), "--name", "cut")
-	defer func() { a.Process.Signal(syscall.SIGTERM); a.Wait() }()
+	a, aout := cut.background(t, nil, "serving", "agent", "--store", u.String(), "--name", name)
+	t.Cleanup(func() { a.Process.Signal(syscall.SIGTERM); a.Wait() })
+	return px, aout
+}
+
+// An agent that loses the store for longer than the fencing bound stops
+// its own scripts; the lab runs the entry elsewhere; once the store is
+// back the agent takes jobs again.
+func TestLabStoreOutageFencesTheAgent(t *testing.T) {
+	l := newLab(t)
+	px, aout := l.agentBehindProxy(t, "cut")
 	l.coord.write("c.yaml", "campaign_id: fence\nname: Fence\nscript_configurations:\n  - {script_name: nap, parameters: {s: 45}}\n")
 	cmd, out := l.coord.background(t, nil, "start   nap on cut/device1", "campaign", "c.yaml", "--distributed", "--store", l.url)
 	l.agent("whole", "  - {id: device1, model: virtual}\n")
@@ -480,13 +489,7 @@ func TestLabStoreOutageFencesTheAgent(t *testing.T) {
 // outage cost every queued entry its attempts, and the campaign exited 3.
 func TestLabJobsAfterTheOutageRun(t *testing.T) {
 	l := newLab(t)
-	u, _ := url.Parse(l.url)
-	px := newProxy(t, u.Host)
-	u.Host = px.ln.Addr().String()
-	cut := l.project()
-	cut.write("vpt.yaml", "scripts_dir: test_scripts\nresults_dir: results\ndevices:\n  - {id: device1, model: virtual}\n")
-	a, aout := cut.background(t, nil, "serving", "agent", "--store", u.String(), "--name", "cut")
-	defer func() { a.Process.Signal(syscall.SIGTERM); a.Wait() }()
+	px, aout := l.agentBehindProxy(t, "cut")
 	l.coord.write("c.yaml", "campaign_id: back\nname: Back\nscript_configurations:\n  - {script_name: nap, parameters: {s: 20}}\n"+
 		entries(4, "{script_name: nap, parameters: {s: 0.2}}"))
 	cmd, out := l.coord.background(t, nil, "start   nap on cut/device1", "campaign", "c.yaml", "--distributed", "--store", l.url)

@@ -72,6 +72,20 @@ func pendingRun(t *testing.T, p *project, env []string) store.Result {
 	return rows[0]
 }
 
+// bigPendingRun is pendingRun with a large file in its folder, to go up
+// in parts, under a key prefix of its own.
+func bigPendingRun(t *testing.T, p *project, tag string) (prefix string, env []string, r store.Result) {
+	t.Helper()
+	prefix = fmt.Sprintf("%s-%d", tag, time.Now().UnixNano())
+	env = uploadEnv(t, prefix)
+	r = pendingRun(t, p, env)
+	big := bytes.Repeat([]byte("0123456789abcdef"), 24<<20/16)
+	if err := os.WriteFile(filepath.Join(r.RunDir, "capture.bin"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return prefix, env, r
+}
+
 // row reads one row from the project's store.
 func (p *project) row(t *testing.T, id string) *store.Result {
 	t.Helper()
@@ -273,14 +287,7 @@ func TestUploadKilled(t *testing.T) {
 	} {
 		t.Run(moment.name, func(t *testing.T) {
 			p := campaignProject(t)
-			prefix := fmt.Sprintf("killed-%d", time.Now().UnixNano())
-			env := uploadEnv(t, prefix)
-			r := pendingRun(t, p, env)
-			// A large file, to go up in parts.
-			big := bytes.Repeat([]byte("0123456789abcdef"), 24<<20/16)
-			if err := os.WriteFile(filepath.Join(r.RunDir, "capture.bin"), big, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			prefix, env, r := bigPendingRun(t, p, "killed")
 			before := fileStates(t, r.RunDir)
 
 			kp := newKillProxy(t, os.Getenv("VPT_TEST_S3_ENDPOINT"))
@@ -573,13 +580,7 @@ func newHoldProxy(t *testing.T, target string, when func(*http.Request) bool) *h
 // pending although it was uploaded. Both exit 0; the run is uploaded.
 func TestConcurrentPendingUploads(t *testing.T) {
 	p := campaignProject(t)
-	prefix := fmt.Sprintf("twice-%d", time.Now().UnixNano())
-	env := uploadEnv(t, prefix)
-	r := pendingRun(t, p, env)
-	big := bytes.Repeat([]byte("0123456789abcdef"), 24<<20/16)
-	if err := os.WriteFile(filepath.Join(r.RunDir, "capture.bin"), big, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	prefix, env, r := bigPendingRun(t, p, "twice")
 	hp := newHoldProxy(t, os.Getenv("VPT_TEST_S3_ENDPOINT"), func(r *http.Request) bool { return r.URL.Query().Get("partNumber") == "2" })
 	first := exec.Command(vptBin, "report", "upload", "--pending")
 	first.Dir, first.Env = p.dir, append(append(append([]string{}, p.env...), env...), "CLOUDFLARE_R2_ENDPOINT="+hp.srv.URL)
