@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -201,6 +202,9 @@ func Load(path string) (*File, error) {
 
 // Parse decodes campaign text.
 func Parse(path string, data []byte) (*File, error) {
+	if err := strictJSON(path, data); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	var f File
 	root, err := yamlfile.Decode(path, data, &f)
 	if err != nil {
@@ -212,6 +216,26 @@ func Parse(path string, data []byte) (*File, error) {
 	}
 	f.Path, f.Root = path, root
 	return &f, nil
+}
+
+// strictJSON refuses a .json file that is not JSON: the YAML decoder that
+// reads it would take a trailing comma or a comment that every JSON tool
+// refuses.
+func strictJSON(path string, data []byte) error {
+	if !strings.EqualFold(filepath.Ext(path), ".json") {
+		return nil
+	}
+	var v any
+	err := json.Unmarshal(data, &v)
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		return nil // the YAML decoder says what else is wrong
+	}
+	before := data[:max(0, min(int(se.Offset)-1, len(data)))] // up to the offending byte
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := len(before) - bytes.LastIndexByte(before, '\n')
+	return yamlfile.Problems{{File: path, Line: line, Col: col, Msg: "not valid JSON: " + se.Error(),
+		Hint: "a .json campaign file is JSON: no trailing commas, no comments; or write it as .yaml"}}
 }
 
 func asProblems(path string, err error) error {
