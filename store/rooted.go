@@ -15,10 +15,12 @@ import (
 // before, with an absolute path where nothing is any more, is looked for
 // in dir by its folder's name.
 //
-// A store that several hosts share (PostgreSQL) records absolute paths
-// instead (shared): a relative one would be read on another host (the
-// coordinator of a distributed campaign) as a folder of its own results.
-// Relative rows written before are still read as above.
+// A store that several hosts share (PostgreSQL) records run folders as
+// absolute paths instead (shared): a relative one would be read on another
+// host (the coordinator of a distributed campaign) as a folder of its own
+// results. Campaign folders stay relative: whichever host writes a
+// campaign's report (its coordinator, one that attaches) writes it in its
+// own results folder. Relative rows written before are still read as above.
 func Rooted(s Store, dir string, shared bool) Store {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -40,7 +42,7 @@ const (
 )
 
 // rel is how a row records path p: relative to the results folder when
-// inside it, unless the store is shared.
+// inside it.
 func (r rooted) rel(p string) string {
 	if p == "" {
 		return p
@@ -48,9 +50,6 @@ func (r rooted) rel(p string) string {
 	abs, err := filepath.Abs(p)
 	if err != nil {
 		return p
-	}
-	if r.shared {
-		return abs
 	}
 	rel, err := filepath.Rel(r.dir, abs)
 	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
@@ -87,9 +86,20 @@ func exists(p string) bool {
 	return err == nil
 }
 
+// runRel is how a row records run folder p: as rel does, but absolute in
+// a shared store, where the folder is on the host that ran it.
+func (r rooted) runRel(p string) string {
+	if r.shared && p != "" {
+		if abs, err := filepath.Abs(p); err == nil {
+			return abs
+		}
+	}
+	return r.rel(p)
+}
+
 func (r rooted) recordResult(res *Result) *Result {
 	c := *res
-	c.RunDir = r.rel(res.RunDir)
+	c.RunDir = r.runRel(res.RunDir)
 	return &c
 }
 
@@ -165,7 +175,7 @@ func (r rooted) FinishCampaign(ctx context.Context, c *Campaign, evs ...Event) (
 }
 
 func (r rooted) PutCampaignEntry(ctx context.Context, e CampaignEntry, evs ...Event) error {
-	e.RunDir = r.rel(e.RunDir)
+	e.RunDir = r.runRel(e.RunDir)
 	return r.Store.PutCampaignEntry(ctx, e, evs...)
 }
 

@@ -114,4 +114,14 @@ func TestRootedSharedRecordsAbsolutePaths(t *testing.T) {
 	if got, _ := coordinator.GetResult(ctx, r.ID); got.RunDir != filepath.Join(dir, "runs", "a") {
 		t.Fatalf("read by another host as %q", got.RunDir)
 	}
+	// A campaign's folder is the results folder's of whoever writes its
+	// report (a coordinator that attaches included): relative.
+	c := &store.Campaign{ID: store.NewID(), ExecutionID: "x1", Name: "n", CampaignID: "n", Status: "running",
+		StartedAt: time.Now().UTC(), ReportDir: filepath.Join(dir, "campaigns", "x1")}
+	if _, err := agent.CreateCampaign(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if raw, _, _ := db.GetCampaign(ctx, c.ID); raw.ReportDir != "campaigns/x1" {
+		t.Fatalf("campaign folder recorded as %q", raw.ReportDir)
+	}
 }
