@@ -82,6 +82,7 @@ func TestBadCampaigns(t *testing.T) {
 		"33_list_of_wrong_things.yaml":   "script_configurations: expected a list, got \"goto\"",
 		"34_nested_parameter.yaml":       "parameters.node: expected a single value",
 		"35_flag_not_bool.yaml":          `zap declares "channels" as a whole number, got "three"`,
+		"36_trailing_comma.json":         "36_trailing_comma.json:6:3: not valid JSON",
 	}
 	entries, err := os.ReadDir("testdata/bad")
 	if err != nil {
