@@ -229,19 +229,28 @@ vpt.goto("live")
 open(os.path.join(os.environ["VPT_RESULTS_DIR"], "notes.html"), "w").write("""<!doctype html>
 <title>notes</title><form id=f method=post action="/campaigns/x/cancel"></form>
 <script>window.pwned = true; document.title = "pwned"; document.getElementById("f").submit();</script>""")
+# Pages by other names and types: a script of the same origin, an
+# extensionless page (sniffed as HTML), capitals, SVG.
+for name, text in [("p.js", "window.pwned = true; document.title = 'pwned';"),
+                   ("x.HTML", "<title>notes</title><script src=p.js></script>"),
+                   ("noext", "<!doctype html><title>notes</title><script src=p.js></script>"),
+                   ("evil.svg", "<svg xmlns='http://www.w3.org/2000/svg'><title>notes</title><script>window.pwned = true</script></svg>")]:
+    open(os.path.join(os.environ["VPT_RESULTS_DIR"], name), "w").write(text)
 `)
 	p.vpt("run", "leaves_page").expect(t, 0)
 	res := p.only()
 	url := p.serve(t, nil)
 	b := newBrowser(t)
 
-	b.navigate(t, url+"/files/runs/"+res.ID+"/notes.html")
-	b.waitJS(t, "the page", "document.readyState === 'complete'")
-	time.Sleep(300 * time.Millisecond) // a form sent would have navigated by now
-	if eval[string](t, b, "document.title") != "notes" || eval[bool](t, b, "!!window.pwned") {
-		t.Fatal("the script of a page in a run folder ran")
+	for _, page := range []string{"notes.html", "x.HTML", "noext", "evil.svg"} {
+		b.navigate(t, url+"/files/runs/"+res.ID+"/"+page)
+		b.waitJS(t, "the page", "document.readyState === 'complete'")
+		time.Sleep(300 * time.Millisecond) // a form sent would have navigated by now
+		if eval[bool](t, b, "!!window.pwned || document.title === 'pwned' || location.pathname.indexOf('/cancel') >= 0") {
+			t.Fatalf("the script of %s, left in a run folder, ran", page)
+		}
+		b.errors() // the refused script is reported; that is the point
 	}
-	b.errors() // the refused script is reported; that is the point
 
 	b.navigate(t, url+"/files/runs/"+res.ID+"/report.html")
 	b.waitJS(t, "the report", "document.readyState === 'complete'")

@@ -43,31 +43,39 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name string) 
 		http.NotFound(w, r)
 		return
 	}
-	if policy := filePolicy(name); policy != "" {
-		w.Header().Set("Content-Security-Policy", policy)
-	}
+	w.Header().Set("Content-Security-Policy", filePolicy(name))
 	w.Header().Set("Cache-Control", "no-cache")
 	http.ServeContent(w, r, fi.Name(), fi.ModTime(), f)
 }
 
-// filePolicy is the Content-Security-Policy of a page of the results
-// folder; "" leaves the server's own (no script at all). Every page runs
-// in a sandbox: an origin of its own, which reads no other page of the
+// filePolicy is the Content-Security-Policy of a file of the results
+// folder. Every file gets a sandbox, whatever its name or the type it is
+// served as (an extensionless file is sniffed as HTML; SVG and XHTML run
+// scripts too): an origin of its own, which reads no other page of the
 // server, sends no form and has no cookie, whoever wrote it.
-//   - vpt's own reports (report.html of a run, campaign.html) carry their
-//     script and style inline; what a script printed is escaped in them,
-//     and should anything run, it can reach nothing (connect-src 'none').
-//     A script can write its run's report.html until vpt writes its own.
-//   - any other page, which a script left in its run folder, runs nothing.
+//   - vpt's own reports (a run's report.html, a campaign's index.html, at
+//     their places) carry their script and style inline; what a script
+//     printed is escaped in them, and should anything run, it can reach
+//     nothing (connect-src 'none'). A script can write its run's
+//     report.html until vpt writes its own: the sandbox holds it.
+//   - any other file, which a script left in its run folder, runs nothing.
+//
+// Pictures and videos shown by vpt's pages are not documents: the policy
+// does not apply to them there.
 func filePolicy(name string) string {
-	if !strings.HasSuffix(name, ".html") && !strings.HasSuffix(name, ".htm") {
-		return ""
-	}
 	const media = "img-src 'self' data:; media-src 'self'; connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
-	if own := path.Base(name); own == report.ReportHTML || own == report.CampaignHTML {
+	if ownReport(name) {
 		return "sandbox allow-scripts; default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; " + media
 	}
 	return "sandbox; default-src 'none'; style-src 'unsafe-inline'; " + media
+}
+
+// ownReport tells vpt's reports by their places: runs/<id>/report.html,
+// campaigns/<id>/index.html.
+func ownReport(name string) bool {
+	parts := strings.Split(name, "/")
+	return len(parts) == 3 && (parts[0] == "runs" && parts[2] == report.ReportHTML ||
+		parts[0] == "campaigns" && parts[2] == report.CampaignHTML)
 }
 
 // liveFrame serves a running run's latest picture.
