@@ -234,6 +234,7 @@ for line in [
     code(vpt.wait_for_volume_change, window=0),
     code(vpt.ocr, languages=["../../etc/passwd"]),
     code(vpt.match_text, "x", languages=[""]),
+    code(vpt.ocr, languages="--help"),
 ]:
     print("CODE", line)
 `)
@@ -261,6 +262,7 @@ for line in [
 		"CODE bad_params: wait_for_volume_change: window is how long each level is measured over: give more than 0 seconds",
 		`CODE bad_params: ocr: not an OCR language code: "../../etc/passwd": give tesseract language codes such as eng, deu, chi_sim`,
 		`CODE bad_params: match_text: not an OCR language code: "": give tesseract language codes such as eng, deu, chi_sim`,
+		`CODE bad_params: ocr: not an OCR language code: "--help": give tesseract language codes such as eng, deu, chi_sim`,
 		"CODE TypeError: vpt.press_and_wait(): key must be a string, got 5 (int)",
 	} {
 		if !strings.Contains(r.stdout, want) {

@@ -608,6 +608,13 @@ func TestConcurrentPendingUploads(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	// A third, interrupted while it waits: exit 130, as any interrupted
+	// upload (it was 3, an upload failure).
+	third, out3 := p.background(t, env, "waiting", "report", "upload", r.ID)
+	third.Process.Signal(syscall.SIGINT)
+	if code := waitExit(t, third, time.Minute); code != 130 {
+		t.Fatalf("the interrupted waiter: exit %d, want 130\n%s", code, out3.String())
+	}
 	close(hp.release)
 	if code := waitExit(t, first, 2*time.Minute); code != 0 {
 		t.Fatalf("the first upload: exit %d\n%s", code, out1.String())

@@ -45,7 +45,7 @@ func languageNames(languages []string) ([]string, error) {
 	var out []string
 	for _, l := range languages {
 		for _, name := range strings.Split(l, "+") {
-			ok := name != "" && !strings.Contains(name, "..") && !strings.HasPrefix(name, "/")
+			ok := name != "" && !strings.Contains(name, "..") && !strings.HasPrefix(name, "/") && !strings.HasPrefix(name, "-")
 			for _, c := range name {
 				ok = ok && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '/')
 			}
@@ -188,7 +188,7 @@ func (e *Engine) Check(ctx context.Context, languages ...string) error {
 			for k := range installed {
 				have = append(have, k)
 			}
-			return fmt.Errorf("%w: tesseract has no data for %q (installed: %s): apt-get install tesseract-ocr-%s", ErrLanguage, l, strings.Join(have, ", "), l)
+			return fmt.Errorf("%w: tesseract has no data for %q (installed: %s): apt-get install tesseract-ocr-%s", ErrLanguage, l, strings.Join(have, ", "), strings.ToLower(strings.ReplaceAll(l, "_", "-")))
 		}
 	}
 	return nil

@@ -39,7 +39,7 @@ func lockRun(ctx context.Context, dir string, waiting func()) (release func(), w
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, waited, context.Cause(ctx)
+			return nil, waited, ctx.Err() // context.Canceled: interrupted, exit 130
 		case <-time.After(lockPoll):
 		}
 	}
