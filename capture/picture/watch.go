@@ -97,7 +97,11 @@ type Watch struct {
 	inBlack bool
 	blacks  []Interval
 	still   time.Time
-	stills  []Interval
+	// stillPairs counts the pairs of frames since still that did not
+	// move: a stretch with none is no still picture (every frame moved,
+	// or one frame alone), however long the frame period.
+	stillPairs int
+	stills     []Interval
 }
 
 // NewWatch checks the options.
@@ -157,13 +161,15 @@ func (w *Watch) Add(f capture.Frame) (Observation, error) {
 	}
 	// Still stretches: a frame that moved begins a new one.
 	if w.prev == nil || ob.Motion.Moved {
-		if w.prev != nil && f.Time.Sub(w.still) >= w.o.Freeze {
+		if w.prev != nil && w.stillPairs > 0 && f.Time.Sub(w.still) >= w.o.Freeze {
 			w.stills = append(w.stills, Interval{w.still, f.Time})
 		}
-		w.still = f.Time
+		w.still, w.stillPairs = f.Time, 0
+	} else {
+		w.stillPairs++
 	}
 	ob.Still = w.still
-	ob.Frozen = f.Time.Sub(w.still) >= w.o.Freeze
+	ob.Frozen = w.stillPairs > 0 && f.Time.Sub(w.still) >= w.o.Freeze
 	n := 0
 	for _, m := range w.window {
 		if m {
@@ -215,7 +221,7 @@ func (w *Watch) Summary(end time.Time) Summary {
 		}
 	}
 	stills := w.stills
-	if w.frames > 0 && end.Sub(w.still) >= freeze {
+	if w.stillPairs > 0 && end.Sub(w.still) >= freeze {
 		stills = append(stills, Interval{w.still, end})
 	}
 	for _, st := range stills {
