@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -227,5 +228,46 @@ func TestRecordingStoppedByTheDevice(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "the recording stopped before the run ended") {
 		t.Fatalf("not said:\n%s", out.String())
+	}
+}
+
+// A display that restarts during the run answers again: a script that
+// waits for its device to come back, as a reboot test does, gets its
+// screenshots and passes (vpt kept the dead capture and failed every
+// call after the restart).
+func TestDeviceComesBack(t *testing.T) {
+	testenv.NeedTools(t, "ffmpeg", "xdotool", "xdpyinfo")
+	display, server := testenv.Xvfb(t)
+	p := newProject(t)
+	p.write("vpt.yaml", "devices:\n  - {id: desk, name: Desk, model: host, display: \""+display+"\"}\n")
+	p.write("test_scripts/wait.py", `import time, vpt
+vpt.screenshot("before")
+print("first", flush=True)
+lost = False
+for i in range(120):
+    try:
+        vpt.screenshot("again")
+        if lost:
+            print("back", flush=True)
+            break
+    except vpt.VptError:
+        if not lost:
+            print("lost", flush=True)
+        lost = True
+    time.sleep(0.25)
+else:
+    raise SystemExit("the display never answered again")
+`)
+	cmd, out := p.background(t, nil, "first", "run", "wait", "--device", "desk", "--video", "off")
+	server.Kill()
+	server.Wait()
+	waitFor(t, func() bool { return strings.Contains(out.String(), "lost") })
+	again := exec.Command("Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp", "-noreset")
+	if err := again.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { again.Process.Kill(); again.Wait() })
+	if code := waitExit(t, cmd, 2*time.Minute); code != 0 || !strings.Contains(out.String(), "back") {
+		t.Fatalf("exit %d\n%s", code, out.String())
 	}
 }

@@ -54,7 +54,14 @@ func (p *Pipeline) ensure() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.proc != nil {
-		return nil
+		if p.recorder || p.proc.EndedEarly() == nil {
+			return nil
+		}
+		// A screenshot pipeline whose source went away (a display that
+		// restarted, a capture card unplugged): try the source again, so
+		// a device that comes back answers. A recording stays ended: its
+		// Stop says so.
+		p.stopLocked()
 	}
 	dir, err := os.MkdirTemp("", "vpt-frames-")
 	if err != nil {
