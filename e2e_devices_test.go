@@ -187,10 +187,7 @@ func TestDevicesAndDoctor(t *testing.T) {
 // device went away, which says nothing of the software under test. It was
 // FAILED, exit 1, as if the test had found a defect.
 func TestDeviceLostDuringTheRun(t *testing.T) {
-	testenv.NeedTools(t, "ffmpeg", "xdotool", "xdpyinfo")
-	display, server := testenv.Xvfb(t)
-	p := newProject(t)
-	p.write("vpt.yaml", "devices:\n  - {id: desk, name: Desk, model: host, display: \""+display+"\"}\n")
+	p, _, server := deskProject(t)
 	p.write("test_scripts/shots.py", `import time, vpt
 for i in range(100):
     vpt.screenshot("s%d" % i)
@@ -212,10 +209,7 @@ for i in range(100):
 // holds the run up to then, and details.video.error says the recording
 // stopped before the run ended (it was recorded as the whole run's video).
 func TestRecordingStoppedByTheDevice(t *testing.T) {
-	testenv.NeedTools(t, "ffmpeg", "xdotool", "xdpyinfo")
-	display, server := testenv.Xvfb(t)
-	p := newProject(t)
-	p.write("vpt.yaml", "devices:\n  - {id: desk, name: Desk, model: host, display: \""+display+"\"}\n")
+	p, _, server := deskProject(t)
 	p.write("test_scripts/nap.py", "import time\nprint('napping', flush=True)\ntime.sleep(3)\n")
 	cmd, out := p.background(t, nil, "napping", "run", "nap", "--device", "desk", "--video", "on")
 	time.Sleep(time.Second) // a second of video before the display dies
@@ -236,10 +230,7 @@ func TestRecordingStoppedByTheDevice(t *testing.T) {
 // screenshots and passes (vpt kept the dead capture and failed every
 // call after the restart).
 func TestDeviceComesBack(t *testing.T) {
-	testenv.NeedTools(t, "ffmpeg", "xdotool", "xdpyinfo")
-	display, server := testenv.Xvfb(t)
-	p := newProject(t)
-	p.write("vpt.yaml", "devices:\n  - {id: desk, name: Desk, model: host, display: \""+display+"\"}\n")
+	p, display, server := deskProject(t)
 	p.write("test_scripts/wait.py", `import time, vpt
 vpt.screenshot("before")
 print("first", flush=True)
@@ -270,4 +261,15 @@ else:
 	if code := waitExit(t, cmd, 2*time.Minute); code != 0 || !strings.Contains(out.String(), "back") {
 		t.Fatalf("exit %d\n%s", code, out.String())
 	}
+}
+
+// deskProject is a project whose device desk is the host display of an
+// Xvfb server of its own; it returns the display and the server.
+func deskProject(t *testing.T) (*project, string, *os.Process) {
+	t.Helper()
+	testenv.NeedTools(t, "ffmpeg", "xdotool", "xdpyinfo")
+	display, server := testenv.Xvfb(t)
+	p := newProject(t)
+	p.write("vpt.yaml", "devices:\n  - {id: desk, name: Desk, model: host, display: \""+display+"\"}\n")
+	return p, display, server
 }
