@@ -505,8 +505,8 @@ func (run *runState) evidenceError(what string, err error) {
 }
 
 // deviceLost records a device that stopped answering during the run (it
-// is unreachable, its capture gives no frames). A run that then does not
-// pass ends in error (decide): it failed because its device went away,
+// is unreachable, its capture gives no frames). A run that then fails
+// ends in error instead (decide): it failed after its device went away,
 // which is a failure of the lab, not a verdict on the software under test,
 // and an agent takes the device out of its pool. A script that waited for
 // its device to come back (a reboot test) and passed, passed.
