@@ -240,6 +240,7 @@ for line in [
     code(vpt.ocr, languages=["../../etc/passwd"]),
     code(vpt.match_text, "x", languages=[""]),
     code(vpt.ocr, languages="--help"),
+    code(vpt.wait_for_volume_change, window=100, timeout=1),
 ]:
     print("CODE", line)
 `)
@@ -268,6 +269,7 @@ for line in [
 		`CODE bad_params: ocr: not an OCR language code: "../../etc/passwd": give tesseract language codes such as eng, deu, chi_sim`,
 		`CODE bad_params: match_text: not an OCR language code: "": give tesseract language codes such as eng, deu, chi_sim`,
 		`CODE bad_params: ocr: not an OCR language code: "--help": give tesseract language codes such as eng, deu, chi_sim`,
+		"CODE bad_params: wait_for_volume_change: window 1m40s is longer than timeout 1s: not even the first level would be heard",
 		"CODE TypeError: vpt.press_and_wait(): key must be a string, got 5 (int)",
 	} {
 		if !strings.Contains(r.stdout, want) {

@@ -173,6 +173,9 @@ func apiWaitForVolumeChange(ctx context.Context, run *runState, p volumeParams) 
 	if err != nil {
 		return nil, err
 	}
+	if o.Window > timeout {
+		return nil, badParams("%s: window %s is longer than timeout %s: not even the first level would be heard", method, o.Window, timeout)
+	}
 	w, err := sound.NewVolumeWatch(o)
 	if err != nil {
 		return nil, avError(method, err)
