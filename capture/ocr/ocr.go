@@ -45,7 +45,9 @@ func languageNames(languages []string) ([]string, error) {
 	var out []string
 	for _, l := range languages {
 		for _, name := range strings.Split(l, "+") {
-			ok := name != "" && !strings.Contains(name, "..") && !strings.HasPrefix(name, "/") && !strings.HasPrefix(name, "-")
+			// No dot may appear, so no "..": letters, digits, _ - /, not
+			// starting as an option or an absolute path.
+			ok := name != "" && name[0] != '-' && name[0] != '/'
 			for _, c := range name {
 				ok = ok && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '/')
 			}
