@@ -317,7 +317,9 @@ func (c *Coordinator) unstarted(qctx, ctx context.Context, w *waiter, req execut
 		case c.withdrawnWhy(w.key.Exec) != "":
 			return nil, withdrawn(c.withdrawnWhy(w.key.Exec)), true
 		case ctx.Err() != nil:
-			return nil, interrupted(ctx), true
+			// Interrupted before any agent began it: not run, as when the
+			// campaign's Withdraw came first (they race on a Ctrl-C).
+			return nil, withdrawn("the campaign was interrupted"), true
 		case st.unserved:
 			return nil, c.unservedErr(req), true
 		case !gone && job.State == rivertype.JobStateCancelled:
@@ -362,7 +364,9 @@ func (c *Coordinator) outcome(qctx, ctx context.Context, req executor.Request, s
 		case c.withdrawnWhy(req.CampaignID) != "":
 			return nil, withdrawn(c.withdrawnWhy(req.CampaignID)), true
 		case ctx.Err() != nil:
-			return nil, interrupted(ctx), true
+			// Interrupted before any agent began it: not run, as when the
+			// campaign's Withdraw came first (they race on a Ctrl-C).
+			return nil, withdrawn("the campaign was interrupted"), true
 		case st.unserved:
 			return nil, c.unservedErr(req), true
 		}
