@@ -138,48 +138,75 @@ type startReply struct {
 	lost bool // the supervisor went away without an answer
 }
 
-// spares holds idle supervisors: started ahead of need (Warm), or given
-// back by a run that is over (Close).
+// spares holds idle supervisors given back by a run that is over (Close).
 var spares = make(chan *process, 8)
+
+// warming holds the supervisors Warm is starting: each delivers its process
+// (nil when it could not start) once.
+var (
+	warmMu  sync.Mutex
+	warming []chan *process
+)
 
 // Warm starts a supervisor of exe in the background for the next Spawn, so
 // that its start (a few milliseconds: it is vpt's binary) overlaps other
 // work instead of delaying a script. An unused one ends with this process.
 func Warm(exe string) {
+	ch := make(chan *process, 1)
+	warmMu.Lock()
+	warming = append(warming, ch)
+	warmMu.Unlock()
 	go func() {
 		p, err := spawn(exe)
 		if err != nil {
-			return
+			p = nil
 		}
-		select {
-		case spares <- p:
-		default:
-			p.close()
-		}
+		ch <- p
 	}()
 }
 
+// warmed waits for the oldest supervisor Warm is starting; nil when none
+// is. Waiting is never slower than starting another: it is the same start,
+// begun earlier.
+func warmed() *process {
+	warmMu.Lock()
+	if len(warming) == 0 {
+		warmMu.Unlock()
+		return nil
+	}
+	ch := warming[0]
+	warming = warming[1:]
+	warmMu.Unlock()
+	return <-ch
+}
+
 // Spawn returns a supervisor of exe (vpt's own binary; in tests, the test
-// binary, whose TestMain calls RunIfSupervisor): an idle one, or a new one.
+// binary, whose TestMain calls RunIfSupervisor): an idle one, one Warm is
+// starting, or a new one.
 func Spawn(exe string) (*Supervisor, error) {
 	for {
+		var p *process
 		select {
-		case p := <-spares:
-			if p.exe != exe || p.isDead() {
-				p.close()
-				continue
-			}
-			s := p.handle()
-			s.reused = true
-			return s, nil
+		case p = <-spares:
 		default:
+			p = warmed()
 		}
-		p, err := spawn(exe)
-		if err != nil {
-			return nil, err
+		if p == nil {
+			break
 		}
-		return p.handle(), nil
+		if p.exe != exe || p.isDead() {
+			p.close()
+			continue
+		}
+		s := p.handle()
+		s.reused = true
+		return s, nil
 	}
+	p, err := spawn(exe)
+	if err != nil {
+		return nil, err
+	}
+	return p.handle(), nil
 }
 
 func (p *process) handle() *Supervisor {
@@ -202,6 +229,7 @@ func (s *Supervisor) bind(p *process) {
 	}
 }
 
+// isDead tells whether the supervisor's socket has closed.
 func (p *process) isDead() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()

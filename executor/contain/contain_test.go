@@ -309,3 +309,28 @@ func TestDeadIdleSupervisorIsReplaced(t *testing.T) {
 		t.Fatalf("after a dead supervisor: %v %q", ex.Status, out)
 	}
 }
+
+// A run that Warm prepared for uses the supervisor Warm is starting, even
+// when that start is not through yet: it does not start a second one (a
+// whole vpt process booting beside the run, for nothing).
+func TestWarmSupervisorIsTheOneUsed(t *testing.T) {
+	for len(spares) > 0 {
+		(<-spares).close()
+	}
+	exe, _ := os.Executable()
+	Warm(exe)
+	s, err := Spawn(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, out := runTo(t, s, "echo warm")
+	if ex.Status.ExitStatus() != 0 || out != "warm\n" {
+		t.Fatalf("run: %v %q", ex.Status, out)
+	}
+	s.Close()
+	time.Sleep(100 * time.Millisecond) // a second start would be through by now
+	if n := len(spares); n != 1 {
+		t.Fatalf("%d idle supervisors after one warmed run, want 1: a second was started beside the warm one", n)
+	}
+	(<-spares).close()
+}
