@@ -86,11 +86,13 @@ type Store interface {
 	// PutCampaignEntry inserts or replaces one attempt of one entry.
 	PutCampaignEntry(ctx context.Context, e CampaignEntry, evs ...Event) error
 	// GetCampaign returns a campaign by id, execution id, or unique prefix of
-	// either, with its entries in (index, attempt) order.
+	// either (a whole id first, then a whole execution id), with its entries
+	// in (index, attempt) order.
 	GetCampaign(ctx context.Context, id string) (*Campaign, []CampaignEntry, error)
 	// CampaignResults returns, in one read, the results the entries of a
-	// campaign (by its id) link, with their details, in no given order. A
-	// result deleted since (pruned) is simply not among them.
+	// campaign (by its id or its execution id; when both name campaigns,
+	// the one of that id, as GetCampaign) link, with their details, in no
+	// given order. A result deleted since (pruned) is simply not among them.
 	CampaignResults(ctx context.Context, campaignID string) ([]Result, error)
 	// ListCampaigns returns campaigns newest first.
 	ListCampaigns(ctx context.Context, f CampaignFilter) ([]Campaign, error)

@@ -303,12 +303,67 @@ func (s *DB) Heartbeat(ctx context.Context, ids []string, at time.Time) error {
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanResult(sc scanner, withDetails bool) (*store.Result, error) {
+// metaCache holds the metadata of the rows of one read, decoded, by its
+// text: a campaign's results mostly share theirs (the device, the
+// interpreter), and decoding each was a third of reading them. A row gets
+// a copy of its own, down to the objects and lists inside. Only so many
+// texts are kept.
+type metaCache map[string]map[string]any
+
+const metaCacheSize = 64
+
+func (c metaCache) decode(raw string, into *map[string]any) error {
+	if m, ok := c[raw]; ok {
+		*into = cloneJSON(m).(map[string]any)
+		return nil
+	}
+	if err := json.Unmarshal([]byte(raw), into); err != nil {
+		return err
+	}
+	if c != nil && len(c) < metaCacheSize {
+		c[raw], _ = cloneJSON(*into).(map[string]any)
+	}
+	return nil
+}
+
+// cloneJSON copies a value encoding/json decoded into an any: objects and
+// lists are copied, other values are immutable.
+func cloneJSON(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		if v == nil {
+			return v
+		}
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[k] = cloneJSON(x)
+		}
+		return m
+	case []any:
+		if v == nil {
+			return v
+		}
+		l := make([]any, len(v))
+		for i, x := range v {
+			l[i] = cloneJSON(x)
+		}
+		return l
+	default:
+		return v
+	}
+}
+
+// scanResult reads a row of resultCols (details last, when withDetails);
+// metas, which may be nil, holds the metadata decoded for the read's
+// earlier rows.
+func scanResult(sc scanner, withDetails bool, metas metaCache) (*store.Result, error) {
 	var r store.Result
 	var params, meta, details, status string
 	var exit sql.NullInt64
 	var started, completed, hb, created, updated dbTime
-	dest := []any{
+	// Room for the details from the start: growing the slice for them
+	// was a tenth of reading a campaign's results.
+	dest := append(make([]any, 0, len(resultCols)),
 		&r.ID, &r.TeamID, &r.ScriptName, &r.ScriptType, &r.ScriptPath, &params,
 		&r.UserInterface, &r.HostName, &r.DeviceID, &r.DeviceName, &r.DeviceModel,
 		&status, &r.Success, &exit, &r.ErrorMsg, &started, &completed,
@@ -316,7 +371,7 @@ func scanResult(sc scanner, withDetails bool) (*store.Result, error) {
 		&r.LogsR2Path, &r.LogsR2URL, &r.UploadStatus, &r.Discard, &r.Checked,
 		&r.CheckType, &r.DiscardComment, &meta, &r.PID, &r.PIDStart, &hb, &r.Owner,
 		&created, &updated,
-	}
+	)
 	if withDetails {
 		dest = append(dest, &details)
 	}
@@ -339,7 +394,7 @@ func scanResult(sc scanner, withDetails bool) (*store.Result, error) {
 	} else if err := json.Unmarshal([]byte(params), &r.Parameters); err != nil {
 		return nil, fmt.Errorf("result %s parameters: %w", r.ID, err)
 	}
-	if err := json.Unmarshal([]byte(meta), &r.Metadata); err != nil {
+	if err := metas.decode(meta, &r.Metadata); err != nil {
 		return nil, fmt.Errorf("result %s metadata: %w", r.ID, err)
 	}
 	if withDetails && details != "" {
@@ -363,7 +418,7 @@ func (s *DB) GetResult(ctx context.Context, id string) (*store.Result, error) {
 	defer rows.Close()
 	var found []*store.Result
 	for rows.Next() {
-		r, err := scanResult(rows, true)
+		r, err := scanResult(rows, true, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -457,8 +512,9 @@ func (s *DB) queryResultsOn(ctx context.Context, db *sql.DB, what string, detail
 	// right length: appending the large struct itself copied every row
 	// again at each growth (15% of reading a 10,000-entry campaign).
 	var found []*store.Result
+	metas := metaCache{}
 	for rows.Next() {
-		r, err := scanResult(rows, details)
+		r, err := scanResult(rows, details, metas)
 		if err != nil {
 			return nil, err
 		}
@@ -709,7 +765,7 @@ func (s *DB) PutCampaignEntry(ctx context.Context, e store.CampaignEntry, evs ..
 func (s *DB) GetCampaign(ctx context.Context, id string) (*store.Campaign, []store.CampaignEntry, error) {
 	rows, err := s.query(ctx, s.q("SELECT "+strings.Join(campaignCols, ", ")+
 		` FROM campaign_executions WHERE (id >= ? AND id < ?) OR (campaign_execution_id >= ? AND campaign_execution_id < ?)
-		ORDER BY (id = ? OR campaign_execution_id = ?) DESC LIMIT 2`),
+		ORDER BY (id = ?) DESC, (campaign_execution_id = ?) DESC LIMIT 2`),
 		id, prefixEnd(id), id, prefixEnd(id), id, id)
 	if err != nil {
 		return nil, nil, wrap("get campaign", err)
@@ -767,16 +823,20 @@ func (s *DB) CampaignResults(ctx context.Context, campaignID string) ([]store.Re
 	// of even and odd index; each result is looked up from its entry (a
 	// join: "id IN (subquery)" read all the campaign's entries into a
 	// sorted table first, for each half).
+	// The campaign is named by its id or its execution id (as GetCampaign
+	// prefers them: the id first), so that a report can read the results
+	// while GetCampaign reads the entries.
 	q := "SELECT r." + strings.Join(resultCols, ", r.") +
 		" FROM campaign_script_results c JOIN script_results r ON r.id = c.script_result_id" +
-		" WHERE c.campaign_id = ? AND c.entry_index & 1 = "
+		" WHERE c.campaign_id = (SELECT id FROM campaign_executions WHERE id = ? OR campaign_execution_id = ?" +
+		" ORDER BY (id = ?) DESC LIMIT 1) AND c.entry_index & 1 = "
 	db := s.reader()
 	var halves [2][]store.Result
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range halves {
 		g.Go(func() error {
 			var err error
-			halves[i], err = s.queryResultsOn(gctx, db, "campaign results", true, q+strconv.Itoa(i), campaignID)
+			halves[i], err = s.queryResultsOn(gctx, db, "campaign results", true, q+strconv.Itoa(i), campaignID, campaignID, campaignID)
 			return err
 		})
 	}

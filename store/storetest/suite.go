@@ -401,7 +401,7 @@ func testCampaign(t *testing.T, s store.Store) {
 	if err != nil || len(linked) != 1 || linked[0].ID != r.ID {
 		t.Fatalf("results of campaign: %v %v", linked, err)
 	}
-	testCampaignResults(t, s, c.ID, r)
+	testCampaignResults(t, s, c.ID, c.ExecutionID, r)
 	list, err := s.ListCampaigns(ctx, store.CampaignFilter{Name: "night"})
 	if err != nil || len(list) != 1 {
 		t.Fatalf("list campaigns: %v %v", list, err)
@@ -421,9 +421,9 @@ func testCampaign(t *testing.T, s store.Store) {
 	}
 }
 
-// testCampaignResults: one read gives the linked results whole, and
-// leaves out what was deleted since.
-func testCampaignResults(t *testing.T, s store.Store, campaignID string, linked *store.Result) {
+// testCampaignResults: one read gives the linked results whole, by the
+// campaign's id or its execution id, and leaves out what was deleted since.
+func testCampaignResults(t *testing.T, s store.Store, campaignID, executionID string, linked *store.Result) {
 	t.Helper()
 	ctx := context.Background()
 	pruned := newResult("zap", base.Add(time.Minute))
@@ -452,6 +452,8 @@ func testCampaignResults(t *testing.T, s store.Store, campaignID string, linked 
 	for i, id := range []string{"00000000-0000-4000-8000-000000000001", "ffffffff-0000-4000-8000-000000000001", "Zed-1"} {
 		r := newResult("edge", base)
 		r.ID = id
+		r.Metadata = map[string]any{"device_id": "device1", "python": map[string]any{"path": "/usr/bin/python3", "version": "3.11.2"},
+			"tags": []any{"smoke"}}
 		if err := s.CreateResult(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -478,6 +480,21 @@ func testCampaignResults(t *testing.T, s store.Store, campaignID string, linked 
 		if byID[id].ScriptName != "edge" {
 			t.Fatalf("result %s missing from the campaign's results", id)
 		}
+	}
+	// Results of the same metadata each have their own.
+	changed := byID["Zed-1"].Metadata
+	changed["device_id"] = "changed"
+	changed["python"].(map[string]any)["path"] = "changed"
+	changed["tags"].([]any)[0] = "changed"
+	for _, id := range []string{"00000000-0000-4000-8000-000000000001", "ffffffff-0000-4000-8000-000000000001"} {
+		if m := byID[id].Metadata; m["device_id"] != "device1" ||
+			m["python"].(map[string]any)["path"] != "/usr/bin/python3" || m["tags"].([]any)[0] != "smoke" {
+			t.Fatalf("changing one result's metadata changed another's: %v", m)
+		}
+	}
+	byExecution, err := s.CampaignResults(ctx, executionID)
+	if err != nil || len(byExecution) != len(got) {
+		t.Fatalf("campaign results by execution id: %d %v", len(byExecution), err)
 	}
 	if byID[linked.ID].Status != store.StatusPassed || byID[pruned.ID].Details.Summary != "zapped" ||
 		len(byID[pruned.ID].Details.Steps) != 1 || byID[pruned.ID].Metadata["firmware"] != "1.2.3" {
