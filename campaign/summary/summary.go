@@ -239,16 +239,29 @@ type Source interface {
 }
 
 // Load reads a campaign (by id, execution id or prefix), its attempts and
-// their results from the store, in two reads, and summarises them. Every
+// their results from the store, in two reads at once, and summarises them. Every
 // error of the store is returned; a result pruned since is no error.
 func Load(ctx context.Context, st Source, id string, link Linker) (Summary, map[string]*store.Result, error) {
+	// The results are read beside the entries, by the id given: a whole
+	// id or execution id names the campaign GetCampaign finds. A prefix
+	// names none, and its results are read once the campaign is known.
+	var list []store.Result
+	var listErr error
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		list, listErr = st.CampaignResults(ctx, id)
+	}()
 	c, entries, err := st.GetCampaign(ctx, id)
+	<-read
 	if err != nil {
 		return Summary{}, nil, err
 	}
-	list, err := st.CampaignResults(ctx, c.ID)
-	if err != nil {
-		return Summary{}, nil, err
+	if c.ID != id && c.ExecutionID != id {
+		list, listErr = st.CampaignResults(ctx, c.ID)
+	}
+	if listErr != nil {
+		return Summary{}, nil, listErr
 	}
 	results := make(map[string]*store.Result, len(list))
 	for i := range list {

@@ -1,10 +1,14 @@
 package summary
 
 import (
+	"context"
+	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/vpt-dev/vpt/store"
+	"github.com/vpt-dev/vpt/store/sqlite"
 )
 
 func TestFinalStatus(t *testing.T) {
@@ -65,5 +69,44 @@ func TestExecutions(t *testing.T) {
 	got := Executions([]*store.Result{r("b"), r(""), r("a"), r("b"), r("c"), r("a")})
 	if len(got) != 3 || got[0] != "b" || got[1] != "a" || got[2] != "c" {
 		t.Fatalf("%v", got)
+	}
+}
+
+// Load finds the results of a campaign named by its id, its execution id
+// or a prefix of either (results are read beside the entries by the name
+// given; a prefix is read again once the campaign is known).
+func TestLoadByEveryName(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "vpt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	t0 := time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+	c := &store.Campaign{ID: store.NewID(), ExecutionID: "nightly-20261102", Name: "Nightly", Status: "completed", StartedAt: t0}
+	if _, err := st.CreateCampaign(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	r := &store.Result{ID: store.NewID(), ScriptName: "goto", Status: store.StatusPassed, StartedAt: t0, HeartbeatAt: t0,
+		RunDir: "/runs/goto", Metadata: map[string]any{}}
+	if err := st.CreateResult(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	e := store.CampaignEntry{CampaignID: c.ID, Index: 0, Attempt: 1, ScriptName: "goto", Status: store.StatusPassed,
+		ScriptResultID: r.ID, StartedAt: t0}
+	if err := st.PutCampaignEntry(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{c.ID, c.ExecutionID, c.ID[:8], c.ExecutionID[:7]} {
+		sum, results, err := Load(ctx, st, name, func(r *store.Result) string { return r.ID })
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if sum.Campaign.ID != c.ID || len(sum.Entries) != 1 || results[r.ID] == nil || sum.Entries[0].Attempts[0].Report != r.ID {
+			t.Fatalf("%s: %+v %v", name, sum, results)
+		}
+	}
+	if _, _, err := Load(ctx, st, "nothing", nil); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown campaign: %v", err)
 	}
 }
