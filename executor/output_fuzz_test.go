@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"strings"
@@ -49,4 +50,64 @@ func show(m Markers) string {
 		s = fmt.Sprint(*m.Success)
 	}
 	return fmt.Sprintf("success %s, result %q, report %q, logs %q, lines %d", s, m.ResultID, m.ReportURL, m.LogsURL, m.Lines)
+}
+
+// FuzzPrefixWriter: the prefixed terminal output of any output in any
+// chunks is what a line-by-line reference writes: the prefix at the start
+// of every line but vpt's own notes (recognised within the chunk that
+// starts them), the bytes as they are.
+func FuzzPrefixWriter(f *testing.F) {
+	f.Add("a\nbb\n\nccc", []byte{1, 2, 3})
+	f.Add("line 000001 of a script's output, short\nline 000002\n[vpt] note\n[x] not one\n", []byte{0, 7, 8, 9, 255})
+	f.Add(strings.Repeat("0123456789abcdef", 40)+"\n\n\n"+strings.Repeat("z", 70), []byte{15, 16, 17, 33})
+	f.Fuzz(func(t *testing.T, out string, cuts []byte) {
+		if len(out) > 0 && len(cuts) > 0 && cuts[0] == 0xff {
+			out = strings.Repeat(out, (256<<10)/len(out)+2) // past a chunk
+		}
+		var got, want bytes.Buffer
+		p := newPrefixWriter(&got, "[script] ")
+		ref := &referencePrefixer{w: &want, prefix: "[script] ", atLineStart: true}
+		rest := out
+		for i := 0; len(rest) > 0; i++ {
+			k := len(rest)
+			if len(cuts) > 0 && cuts[i%len(cuts)] != 0xff {
+				k = min(int(cuts[i%len(cuts)])+1, len(rest))
+			}
+			p.Write([]byte(rest[:k]))
+			ref.write(rest[:k])
+			rest = rest[k:]
+		}
+		p.Flush()
+		if got.String() != want.String() {
+			t.Fatalf("in chunks %v:\n got %q\nwant %q", cuts, clip(got.String()), clip(want.String()))
+		}
+	})
+}
+
+func clip(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "..."
+	}
+	return s
+}
+
+// referencePrefixer is the prefixing, a line at a time.
+type referencePrefixer struct {
+	w           *bytes.Buffer
+	prefix      string
+	atLineStart bool
+}
+
+func (r *referencePrefixer) write(chunk string) {
+	for len(chunk) > 0 {
+		if r.atLineStart && !strings.HasPrefix(chunk, notePrefix) {
+			r.w.WriteString(r.prefix)
+		}
+		line, rest, found := strings.Cut(chunk, "\n")
+		r.w.WriteString(line)
+		if found {
+			r.w.WriteByte('\n')
+		}
+		r.atLineStart, chunk = found, rest
+	}
 }
