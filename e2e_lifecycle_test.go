@@ -542,6 +542,27 @@ devices:
 	}
 }
 
+// A device that fails with no other device to take its entries: the
+// progress says what happens (the entry ends; no other device takes it)
+// and counts the entry as done.
+func TestDeadDeviceAloneIsNoRequeue(t *testing.T) {
+	needTools(t, "adb")
+	p := campaignProject(t)
+	p.write("vpt.yaml", `scripts_dir: test_scripts
+userinterfaces_dir: userinterfaces
+devices:
+  - {id: dead, name: Gone, model: android_tv, adb: "127.0.0.1:5599"}
+`)
+	p.write("c.yaml", "campaign_id: alone\nname: Alone\ndevice: dead\nscript_configurations:\n  - {script_name: ok, retries: 2}\n  - {script_name: ok}\n")
+	r := p.vpt("campaign", "c.yaml")
+	r.expectErr(t, 3, "error   ok on dead", "[1/2]", "device dead is down")
+	for _, false_ := range []string{"another device takes it", "retrying", "its entries go to other devices"} {
+		if strings.Contains(r.stderr, false_) {
+			t.Fatalf("the progress says %q with no other device:\n%s", false_, r.stderr)
+		}
+	}
+}
+
 // Every command of the tree follows one table, and --json says the code the
 // process exits with.
 func TestExitCodesAtEveryDepth(t *testing.T) {

@@ -94,7 +94,7 @@ func reap(ctx context.Context, d reaperDeps) ([]string, error) {
 		}
 		for _, r := range agents {
 			reason := fmt.Sprintf("agent %s stopped heartbeating (last heard of %.0fs ago: dead, or cut off from the store); "+
-				"the run was abandoned and its entry goes to another device", r.name, r.age)
+				"the run was abandoned", r.name, r.age)
 			got, err := reapAgent(ctx, tx, d, r.name, r.client, reason)
 			if err != nil {
 				return err
@@ -171,7 +171,7 @@ func reapAgent(ctx context.Context, tx pgx.Tx, d reaperDeps, name, client, reaso
 			if err := json.Unmarshal(j.EncodedArgs, &args); err != nil {
 				continue
 			}
-			why := fmt.Sprintf("agent %s took the job and stopped heartbeating before it began; it goes to another device", name)
+			why := fmt.Sprintf("agent %s took the job and stopped heartbeating before it began", name)
 			if _, err := tx.Exec(ctx, `INSERT INTO vpt_attempts (execution_id, entry_index, attempt, job_id, agent, device_id, state,
 				status, error, infra, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, '', 'done', 'error', $6, true, now(), now())
 				ON CONFLICT DO NOTHING`, args.ExecutionID, args.Entry, args.Attempt, j.ID, name, why); err != nil {

@@ -185,21 +185,28 @@ func (d *dispatch) takeOut(device, reason string) {
 // which device failed and why when one did, and whether the entry goes
 // back to the queue for another device (without using up a retry).
 func (d *dispatch) runEntry(ctx context.Context, e *PlannedEntry, device string) (failed, down string, again bool) {
+	if len(d.outcome(e).Attempts) > 0 && d.halted(ctx) {
+		// Back from a device that failed, once the campaign stopped.
+		d.judge(e)
+		return "", "", false
+	}
 	for {
-		o := d.outcome(e)
-		if len(o.Attempts) > 0 && (ctx.Err() != nil || !time.Now().Before(d.deadline) || d.q.stopped() != "") {
-			d.judge(e)
-			return "", "", false
-		}
-		attempt := len(o.Attempts) + 1
+		attempt := len(d.outcome(e).Attempts) + 1
 		res, err := d.attempt(ctx, e, device, attempt)
-		requeue := errors.Is(err, executor.ErrDevice) && d.retriesLeft(e, true)
+		// No retry on a device that failed: another device, or none.
+		deviceFailed := errors.Is(err, executor.ErrDevice)
+		requeue := deviceFailed && d.retriesLeft(e, true)
 		ce := d.record(e, device, attempt, res, err, requeue)
-		if errors.Is(err, executor.ErrDevice) {
-			// No retry on a device that failed: another one, or none.
-			if !requeue {
-				d.judge(e)
-			}
+		retry := !deviceFailed && ce.Status != store.StatusPassed && ce.Status != store.StatusInterrupted &&
+			ce.Status != store.StatusNotRun && d.retriesLeft(e, false) && !d.halted(ctx)
+		end := AttemptEnd{Attempt: attempt, Device: ce.DeviceID, Result: res, Err: err, Requeued: requeue, Final: !requeue && !retry}
+		if end.Final {
+			end.Status = d.judge(e)
+		}
+		if d.r.Observer != nil {
+			d.r.Observer.EntryFinished(e, end)
+		}
+		if deviceFailed {
 			failed, why := device, err
 			var de *DeviceError
 			if errors.As(err, &de) {
@@ -207,12 +214,16 @@ func (d *dispatch) runEntry(ctx context.Context, e *PlannedEntry, device string)
 			}
 			return failed, firstLine(why.Error()), requeue
 		}
-		if ce.Status == store.StatusPassed || ce.Status == store.StatusInterrupted || ce.Status == store.StatusNotRun ||
-			!d.retriesLeft(e, false) {
-			d.judge(e)
+		if end.Final {
 			return "", "", false
 		}
 	}
+}
+
+// halted tells whether no attempt may start any more: the campaign was
+// interrupted, ran out of time or stopped.
+func (d *dispatch) halted(ctx context.Context) bool {
+	return ctx.Err() != nil || !time.Now().Before(d.deadline) || d.q.stopped() != ""
 }
 
 // retriesLeft tells whether e may run again: after a device failure while
@@ -308,7 +319,7 @@ func (d *dispatch) where(device string, res *store.Result) string {
 	return device
 }
 
-// record stores one attempt and tells the observer.
+// record stores one attempt.
 func (d *dispatch) record(e *PlannedEntry, device string, attempt int, res *store.Result, err error, requeued bool) store.CampaignEntry {
 	device = d.where(device, res)
 	ce := store.CampaignEntry{CampaignID: d.c.ID, Index: e.Index, Attempt: attempt, Shard: d.shard, ScriptName: e.Script.Name,
@@ -335,9 +346,6 @@ func (d *dispatch) record(e *PlannedEntry, device string, attempt int, res *stor
 		d.out.Results[res.ID] = res
 	}
 	d.mu.Unlock()
-	if d.r.Observer != nil {
-		d.r.Observer.EntryFinished(e, attempt, device, res, err)
-	}
 	return ce
 }
 
@@ -366,12 +374,13 @@ func (d *dispatch) outcome(e *PlannedEntry) EntryOutcome {
 	return d.outcomes[d.pos[e.Index]]
 }
 
-// judge sets an entry's final status and stops the campaign when the
-// failures say so.
-func (d *dispatch) judge(e *PlannedEntry) {
+// judge sets an entry's final status and returns it; it stops the
+// campaign when the failures say so.
+func (d *dispatch) judge(e *PlannedEntry) store.Status {
 	d.mu.Lock()
 	o := &d.outcomes[d.pos[e.Index]]
 	o.Status = summary.FinalStatus(o.Attempts)
+	status := o.Status
 	failed := failing(o.Status, d.plan.Options.FailOnFlaky)
 	if failed {
 		d.failures++
@@ -379,13 +388,14 @@ func (d *dispatch) judge(e *PlannedEntry) {
 	n, s := d.failures, d.plan.Settings
 	d.mu.Unlock()
 	switch {
-	case o.Status == store.StatusInterrupted:
+	case status == store.StatusInterrupted:
 		d.stop("interrupted")
 	case failed && !s.ContinueOnFailure:
-		d.stop(fmt.Sprintf("%s %s and continue_on_failure is false", e.Script.Name, o.Status))
+		d.stop(fmt.Sprintf("%s %s and continue_on_failure is false", e.Script.Name, status))
 	case failed && s.MaxFailures > 0 && n >= s.MaxFailures:
 		d.stop(fmt.Sprintf("%d failure(s), the most allowed (--max-failures %d)", n, s.MaxFailures))
 	}
+	return status
 }
 
 // finish records the entries that did not run, with why, and hands the

@@ -76,11 +76,11 @@ type memObserver struct {
 	stopped []string
 }
 
-func (o *memObserver) Started(*Plan, *store.Campaign)                                 {}
-func (o *memObserver) EntryStarted(*PlannedEntry, int, string)                        {}
-func (o *memObserver) EntryFinished(*PlannedEntry, int, string, *store.Result, error) {}
-func (o *memObserver) Waiting(string)                                                 {}
-func (o *memObserver) DeviceDown(d, _ string)                                         { o.mu.Lock(); o.down = append(o.down, d); o.mu.Unlock() }
+func (o *memObserver) Started(*Plan, *store.Campaign)          {}
+func (o *memObserver) EntryStarted(*PlannedEntry, int, string) {}
+func (o *memObserver) EntryFinished(*PlannedEntry, AttemptEnd) {}
+func (o *memObserver) Waiting(string)                          {}
+func (o *memObserver) DeviceDown(d, _ string)                  { o.mu.Lock(); o.down = append(o.down, d); o.mu.Unlock() }
 func (o *memObserver) Stopping(r string) {
 	o.mu.Lock()
 	o.stopped = append(o.stopped, r)

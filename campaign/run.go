@@ -53,12 +53,28 @@ type Store interface {
 type Observer interface {
 	Started(p *Plan, c *store.Campaign)
 	EntryStarted(e *PlannedEntry, attempt int, device string)
-	EntryFinished(e *PlannedEntry, attempt int, device string, res *store.Result, err error)
+	EntryFinished(e *PlannedEntry, end AttemptEnd)
 	// DeviceDown: a device failed and leaves this campaign's pool.
 	DeviceDown(device, reason string)
 	// Waiting: the campaign waits for something (the store) before going on.
 	Waiting(reason string)
 	Stopping(reason string)
+}
+
+// AttemptEnd is how an attempt of an entry ended, and what comes of it.
+type AttemptEnd struct {
+	Attempt int
+	Device  string
+	// Result is the run's; nil when it did not start (Err says why).
+	Result *store.Result
+	Err    error
+	// Requeued: its device failed and the entry goes back to the queue
+	// for another device, using no retry.
+	Requeued bool
+	// Final: no attempt of the entry follows; Status is then the entry's
+	// (flaky for a pass after a failure).
+	Final  bool
+	Status store.Status
 }
 
 // Runner runs campaigns with an executor.

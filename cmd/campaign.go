@@ -412,14 +412,13 @@ type progress struct {
 	done    int
 	total   int
 	// Per entry: attempts that went to another device (their device
-	// failed; they use no retry), and whether an attempt failed.
+	// failed; they use no retry).
 	requeues map[int]int
-	failed   map[int]bool
 }
 
 func newProgress(app *App, plan *campaign.Plan) *progress {
 	p := &progress{app: app, plan: plan, running: map[string]string{}, counts: map[store.Status]int{}, total: len(plan.Entries),
-		requeues: map[int]int{}, failed: map[int]bool{}}
+		requeues: map[int]int{}}
 	if app.IO.Interactive() && !app.quiet && !app.jsonOut {
 		p.bar = progressbar.NewOptions(p.total,
 			progressbar.OptionSetWriter(app.IO.Err),
@@ -485,52 +484,30 @@ func (p *progress) EntryStarted(e *campaign.PlannedEntry, attempt int, device st
 	}
 }
 
-func (p *progress) EntryFinished(e *campaign.PlannedEntry, attempt int, device string, res *store.Result, err error) {
+func (p *progress) EntryFinished(e *campaign.PlannedEntry, end campaign.AttemptEnd) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.running, device)
-	status := store.StatusError
-	why := ""
-	dur := ""
-	if res != nil {
-		status = res.Status
-		why = res.ErrorMsg
-		dur = " in " + fmtMs(res.ExecutionTimeMs)
-	} else if err != nil {
-		why = err.Error()
-		switch {
-		case errors.Is(err, context.Canceled):
-			status = store.StatusInterrupted
-		case errors.Is(err, executor.ErrDeadline) || errors.Is(err, campaign.ErrWithdrawn):
-			status = store.StatusNotRun
-		}
-	}
-	requeued := errors.Is(err, executor.ErrDevice)
-	if requeued {
+	delete(p.running, end.Device)
+	status, why, dur := attemptStatus(end)
+	if end.Requeued {
 		p.requeues[e.Index]++
 	}
-	final := !requeued && (status == store.StatusPassed || attempt-p.requeues[e.Index] > e.Retries || status == store.StatusInterrupted)
-	if final {
+	if end.Final {
+		status = end.Status
 		p.done++
-		if status == store.StatusPassed && p.failed[e.Index] {
-			status = store.StatusFlaky
-		}
 		p.counts[status]++
 		if p.bar != nil {
 			p.bar.Add(1)
 		}
 	}
-	if !requeued && status != store.StatusPassed {
-		p.failed[e.Index] = true
-	}
 	p.describe()
 	color := p.app.IO.ColorOut() && p.bar != nil
-	msg := fmt.Sprintf("%-7s %s on %s%s", paintStatus(color, status), e.Script.Name, device, dur)
+	msg := fmt.Sprintf("%-7s %s on %s%s", paintStatus(color, status), e.Script.Name, end.Device, dur)
 	switch {
-	case requeued:
+	case end.Requeued:
 		msg += " (its device failed: another device takes it)"
-	case !final:
-		msg += fmt.Sprintf(" (attempt %d of %d, retrying)", attempt-p.requeues[e.Index], e.Retries+1)
+	case !end.Final:
+		msg += fmt.Sprintf(" (attempt %d of %d, retrying)", end.Attempt-p.requeues[e.Index], e.Retries+1)
 	}
 	if why != "" && status != store.StatusPassed && status != store.StatusFlaky {
 		msg += ": " + firstLine(why)
@@ -543,8 +520,27 @@ func (p *progress) EntryFinished(e *campaign.PlannedEntry, attempt int, device s
 	}
 }
 
+// attemptStatus is how one attempt ended: its status, why and how long it
+// took, for the progress line.
+func attemptStatus(end campaign.AttemptEnd) (status store.Status, why, dur string) {
+	if res := end.Result; res != nil {
+		return res.Status, res.ErrorMsg, " in " + fmtMs(res.ExecutionTimeMs)
+	}
+	status = store.StatusError
+	if end.Err != nil {
+		why = end.Err.Error()
+		switch {
+		case errors.Is(end.Err, context.Canceled):
+			status = store.StatusInterrupted
+		case errors.Is(end.Err, executor.ErrDeadline) || errors.Is(end.Err, campaign.ErrWithdrawn):
+			status = store.StatusNotRun
+		}
+	}
+	return status, why, ""
+}
+
 func (p *progress) DeviceDown(device, reason string) {
-	p.line("device %s is down: %s; it leaves this campaign's pool, its entries go to other devices", device, firstLine(reason))
+	p.line("device %s is down: %s; it leaves this campaign's pool", device, firstLine(reason))
 }
 
 func (p *progress) Waiting(reason string) {
