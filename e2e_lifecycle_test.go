@@ -563,6 +563,19 @@ devices:
 	}
 }
 
+// An attempt that fails once the campaign's time is up is its entry's
+// last: the progress does not announce a retry that cannot come.
+func TestNoRetryAnnouncedPastTheDeadline(t *testing.T) {
+	p := campaignProject(t)
+	p.write("test_scripts/slow_bad.py", "import time\ntime.sleep(1.5)\nraise SystemExit(1)\n")
+	p.write("c.yaml", "campaign_id: late\nname: Late\ndevice: device1\nexecution_config: {timeout_minutes: 0.01}\nscript_configurations:\n  - {script_name: slow_bad, retries: 2}\n")
+	r := p.vpt("campaign", "c.yaml")
+	r.expectErr(t, 4, "slow_bad on device1", "[1/1]")
+	if strings.Contains(r.stderr, "retrying") {
+		t.Fatalf("a retry was announced past the deadline:\n%s", r.stderr)
+	}
+}
+
 // Every command of the tree follows one table, and --json says the code the
 // process exits with.
 func TestExitCodesAtEveryDepth(t *testing.T) {
