@@ -241,6 +241,8 @@ for line in [
     code(vpt.match_text, "x", languages=[""]),
     code(vpt.ocr, languages="--help"),
     code(vpt.wait_for_volume_change, window=100, timeout=1),
+    code(vpt.wait_for_volume_change, window=-1),
+    code(vpt.check_video, 1, freeze=-0.5),
 ]:
     print("CODE", line)
 `)
@@ -265,7 +267,9 @@ for line in [
 		"CODE bad_params: is_black: threshold 0: give the lightest grey that still counts as dark, 1 to 254",
 		"CODE bad_params: is_black: ratio 0: give the share of dark pixels that makes the picture black, more than 0 and at most 1",
 		"CODE bad_params: wait_for_motion: noise 0: give the smallest change of grey that counts as motion, 1 to 254",
-		"CODE bad_params: wait_for_volume_change: window is how long each level is measured over: give more than 0 seconds",
+		"CODE bad_params: wait_for_volume_change: window 0: how long each level is measured over: give more than 0 seconds",
+		"CODE bad_params: wait_for_volume_change: window -1: how long each level is measured over: give more than 0 seconds",
+		"CODE bad_params: check_video: freeze -0.5: how long a still picture lasts to count as frozen: give more than 0 seconds",
 		`CODE bad_params: ocr: not an OCR language code: "../../etc/passwd": give tesseract language codes such as eng, deu, chi_sim`,
 		`CODE bad_params: match_text: not an OCR language code: "": give tesseract language codes such as eng, deu, chi_sim`,
 		`CODE bad_params: ocr: not an OCR language code: "--help": give tesseract language codes such as eng, deu, chi_sim`,

@@ -66,6 +66,15 @@ func seconds(method, name string, v *float64, dflt float64) (time.Duration, erro
 	return time.Duration(x * float64(time.Second)), nil
 }
 
+// secondsAbove0 is seconds for a parameter that must be more than 0; what
+// says what it is, in the message that refuses 0 or less.
+func secondsAbove0(method, name, what string, v *float64, dflt float64) (time.Duration, error) {
+	if v != nil && !(*v > 0) {
+		return 0, badParams("%s: %s %g: %s: give more than 0 seconds", method, name, *v, what)
+	}
+	return seconds(method, name, v, dflt)
+}
+
 // watchFor is the "duration" a check watches or listens for: required,
 // more than 0.
 func watchFor(method string, v *float64) (time.Duration, error) {

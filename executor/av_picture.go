@@ -501,14 +501,12 @@ func apiCheckVideo(ctx context.Context, run *runState, p checkVideoParams) (any,
 		return nil, err
 	}
 	o := picture.WatchOptions{}
-	if o.Freeze, err = seconds(method, "freeze", p.Freeze, picture.DefaultFreeze.Seconds()); err != nil {
+	if o.Freeze, err = secondsAbove0(method, "freeze", "how long a still picture lasts to count as frozen", p.Freeze,
+		picture.DefaultFreeze.Seconds()); err != nil {
 		return nil, err
 	}
 	if o.MinBlack, err = seconds(method, "min_black", p.MinBlack, 0); err != nil {
 		return nil, err
-	}
-	if o.Freeze == 0 {
-		return nil, badParams("%s: freeze is how long a still picture lasts to count as frozen: give more than 0 seconds", method)
 	}
 	ctx, cancel := analysisContext(ctx, dur)
 	defer cancel()

@@ -163,11 +163,9 @@ func apiWaitForVolumeChange(ctx context.Context, run *runState, p volumeParams) 
 		}
 	}
 	var err error
-	if o.Window, err = seconds(method, "window", p.Window, sound.DefaultVolumeWindow.Seconds()); err != nil {
+	if o.Window, err = secondsAbove0(method, "window", "how long each level is measured over", p.Window,
+		sound.DefaultVolumeWindow.Seconds()); err != nil {
 		return nil, err
-	}
-	if o.Window == 0 {
-		return nil, badParams("%s: window is how long each level is measured over: give more than 0 seconds", method)
 	}
 	timeout, err := seconds(method, "timeout", p.Timeout, 10)
 	if err != nil {
