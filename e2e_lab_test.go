@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpt-dev/vpt/internal/testenv"
 	"github.com/vpt-dev/vpt/report"
 	"github.com/vpt-dev/vpt/store"
 	"github.com/vpt-dev/vpt/store/postgres"
@@ -227,6 +228,43 @@ func TestLabRouting(t *testing.T) {
 		agents[1].Devices[1].Tags[1] != "spare" {
 		t.Fatalf("vpt agents --json: %v\n%s", err, js.stdout)
 	}
+}
+
+// An idle device that stops answering is found by the agent's own checks
+// (not only when a run fails on it): vpt agents shows it down, with why,
+// and it shows it idle again once it answers.
+func TestLabIdleDeviceThatDiesIsDown(t *testing.T) {
+	testenv.NeedTools(t, "ffmpeg", "xdotool", "xdpyinfo")
+	l := newLab(t)
+	display, server := testenv.Xvfb(t)
+	l.agent("desk-a", "  - {id: desk, name: Desk, model: host, display: \""+display+"\"}\n")
+	state := func() (string, string) {
+		js := l.coord.vpt("agents", "--store", l.url, "--json")
+		var agents []struct {
+			Devices []struct {
+				ID, State, Reason string
+			} `json:"devices"`
+		}
+		if err := json.Unmarshal([]byte(js.stdout), &agents); err != nil || len(agents) != 1 || len(agents[0].Devices) != 1 {
+			t.Fatalf("vpt agents --json: %v\n%s", err, js.stdout)
+		}
+		return agents[0].Devices[0].State, agents[0].Devices[0].Reason
+	}
+	if st, _ := state(); st != "idle" {
+		t.Fatalf("desk is %s before its display went away", st)
+	}
+	server.Kill()
+	server.Wait()
+	waitLong(t, 2*time.Minute, func() bool { st, _ := state(); return st == "down" })
+	if _, why := state(); why == "" {
+		t.Fatal("desk is down with no reason")
+	}
+	again := exec.Command("Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp", "-noreset")
+	if err := again.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { again.Process.Kill(); again.Wait() })
+	waitLong(t, 2*time.Minute, func() bool { st, _ := state(); return st == "idle" })
 }
 
 // Idle devices pull the next entry: every device of the lab runs some, and

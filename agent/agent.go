@@ -62,7 +62,8 @@ const (
 	FenceAfter = 10 * time.Second
 	DeadAfter  = 20 * time.Second
 	ReapEvery  = 5 * time.Second
-	// deviceRecheck is how often an agent checks its devices that are down.
+	// deviceRecheck is how often an agent checks its devices: those that
+	// are down, for coming back, and the idle ones.
 	deviceRecheck = 30 * time.Second
 	// snooze: a job no free device of this agent can take goes back to its
 	// queue for this long (River: without using an attempt), and agents
@@ -537,7 +538,9 @@ func (a *Agent) resync(ctx context.Context) {
 	}
 }
 
-// recheck brings devices that went down back when they answer again.
+// recheck checks the devices every deviceRecheck: one that went down is
+// brought back when it answers again, and an idle one that stopped
+// answering is taken out before a job finds it so (see checkIdle).
 func (a *Agent) recheck(ctx context.Context) {
 	t := time.NewTicker(deviceRecheck)
 	defer t.Stop()
@@ -547,18 +550,42 @@ func (a *Agent) recheck(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		var wg sync.WaitGroup
 		for _, sl := range a.slots.list {
 			a.slots.mu.Lock()
-			down, busy := sl.down, sl.busy
+			down := sl.down
 			a.slots.mu.Unlock()
-			if down == "" || busy {
+			if down == "" {
+				wg.Go(func() { a.checkIdle(ctx, sl) })
 				continue
 			}
-			if _, err := a.check(ctx, sl.cfg.ID); err != nil {
-				continue
-			}
-			a.deviceUp(ctx, sl)
+			wg.Go(func() {
+				if _, err := a.check(ctx, sl.cfg.ID); err == nil {
+					a.deviceUp(ctx, sl)
+				}
+			})
 		}
+		wg.Wait()
+	}
+}
+
+// checkIdle checks a healthy device that no job holds or waits for, and
+// takes it out when it does not answer. It holds the device meanwhile, in
+// the agent (no job starts on it) and on the machine (its lock: a local
+// run's device is not opened beside it, and is left alone).
+func (a *Agent) checkIdle(ctx context.Context, sl *slot) {
+	if !a.slots.holdIdle(sl) {
+		return
+	}
+	defer a.slots.release(sl)
+	lock, err := a.cfg.Runner.Devices.Lock(ctx, sl.cfg, false, "agent "+a.cfg.Name+": checking the device", nil)
+	if err != nil {
+		return // in use on this machine: not idle
+	}
+	_, err = a.check(ctx, sl.cfg.ID)
+	lock.Release()
+	if err != nil && ctx.Err() == nil {
+		a.deviceDown(sl, "stopped answering while idle: "+firstLine(err.Error()))
 	}
 }
 

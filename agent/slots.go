@@ -124,6 +124,23 @@ func (s *slots) drop(w *slotWaiter) {
 	}
 }
 
+// holdIdle takes a healthy device that is free and that no job waits for,
+// for something else than a job (a check); release gives it back.
+func (s *slots) holdIdle(sl *slot) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sl.busy || sl.down != "" {
+		return false
+	}
+	for _, w := range s.waiters {
+		if w.want(sl) {
+			return false
+		}
+	}
+	sl.busy = true
+	return true
+}
+
 // release frees a device and wakes the first waiter that wants it.
 func (s *slots) release(sl *slot) {
 	s.mu.Lock()
