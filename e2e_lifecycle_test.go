@@ -553,10 +553,11 @@ userinterfaces_dir: userinterfaces
 devices:
   - {id: dead, name: Gone, model: android_tv, adb: "127.0.0.1:5599"}
 `)
-	p.write("c.yaml", "campaign_id: alone\nname: Alone\ndevice: dead\nscript_configurations:\n  - {script_name: ok, retries: 2}\n  - {script_name: ok}\n")
+	p.write("c.yaml", "campaign_id: alone\nname: Alone\ndevice: dead\nscript_configurations:\n  - {script_name: ok, retries: 2}\n  - {script_name: ok, name: second}\n")
 	r := p.vpt("campaign", "c.yaml")
-	r.expectErr(t, 3, "error   ok on dead", "[1/2]", "device dead is down")
-	for _, false_ := range []string{"another device takes it", "retrying", "its entries go to other devices"} {
+	// The entry that never ran is counted, and named as the table names it.
+	r.expectErr(t, 3, "error   ok on dead", "[1/2]", "device dead is down", "error   second: no healthy device could run it", "[2/2]")
+	for _, false_ := range []string{"another device", "retrying", "its entries go to other devices"} {
 		if strings.Contains(r.stderr, false_) {
 			t.Fatalf("the progress says %q with no other device:\n%s", false_, r.stderr)
 		}

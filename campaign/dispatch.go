@@ -195,11 +195,12 @@ func (d *dispatch) runEntry(ctx context.Context, e *PlannedEntry, device string)
 		res, err := d.attempt(ctx, e, device, attempt)
 		// No retry on a device that failed: another device, or none.
 		deviceFailed := errors.Is(err, executor.ErrDevice)
-		requeue := deviceFailed && d.retriesLeft(e, true)
+		requeue := deviceFailed && d.retriesLeft(e, device)
 		ce := d.record(e, device, attempt, res, err, requeue)
 		retry := !deviceFailed && ce.Status != store.StatusPassed && ce.Status != store.StatusInterrupted &&
-			ce.Status != store.StatusNotRun && d.retriesLeft(e, false) && !d.halted(ctx)
-		end := AttemptEnd{Attempt: attempt, Device: ce.DeviceID, Result: res, Err: err, Requeued: requeue, Final: !requeue && !retry}
+			ce.Status != store.StatusNotRun && d.retriesLeft(e, "") && !d.halted(ctx)
+		end := AttemptEnd{Attempt: attempt, Device: ce.DeviceID, Result: res, Err: err, Requeued: requeue, Final: !requeue && !retry,
+			Ran: true}
 		if end.Final {
 			end.Status = d.judge(e)
 		}
@@ -226,10 +227,10 @@ func (d *dispatch) halted(ctx context.Context) bool {
 	return ctx.Err() != nil || !time.Now().Before(d.deadline) || d.q.stopped() != ""
 }
 
-// retriesLeft tells whether e may run again: after a device failure while
-// another device may take it (bounded by the pool's size), else while its
-// retries are not spent.
-func (d *dispatch) retriesLeft(e *PlannedEntry, deviceFailed bool) bool {
+// retriesLeft tells whether e may run again: after its device failedOn
+// failed, while another device may take it (bounded by the pool's size);
+// otherwise ("") while its retries are not spent.
+func (d *dispatch) retriesLeft(e *PlannedEntry, failedOn string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	o := &d.outcomes[d.pos[e.Index]]
@@ -239,14 +240,25 @@ func (d *dispatch) retriesLeft(e *PlannedEntry, deviceFailed bool) bool {
 			requeued++
 		}
 	}
-	if deviceFailed && d.plan.Placed {
+	if failedOn != "" && d.plan.Placed {
 		sel, _ := ParseSelector(e.Device)
 		return !sel.Pinned() && requeued < max(len(d.pool)-1, placedRequeues)
 	}
-	if deviceFailed {
-		return e.Device == "" && requeued < len(d.pool)-1
+	if failedOn != "" {
+		return e.Device == "" && requeued < len(d.pool)-1 && d.othersHealthy(failedOn)
 	}
 	return len(o.Attempts)-requeued <= e.Retries
+}
+
+// othersHealthy tells whether a device of the pool other than failed is
+// not down: one that may take an entry. d.mu is held.
+func (d *dispatch) othersHealthy(failed string) bool {
+	for _, id := range d.pool {
+		if _, down := d.out.DevicesDown[id]; !down && id != failed {
+			return true
+		}
+	}
+	return false
 }
 
 // attempt makes one run; while the store is unavailable it waits (bounded
@@ -419,6 +431,9 @@ func (d *dispatch) finish() {
 		o.Status = summary.FinalStatus(o.Attempts)
 		if status == store.StatusNotRun {
 			o.Status = store.StatusNotRun
+		}
+		if d.r.Observer != nil {
+			d.r.Observer.EntryFinished(e, AttemptEnd{Attempt: na.Attempt, Device: e.Device, Err: errors.New(why), Final: true, Status: o.Status})
 		}
 	}
 	d.out.Entries = d.outcomes

@@ -75,6 +75,10 @@ type AttemptEnd struct {
 	// (flaky for a pass after a failure).
 	Final  bool
 	Status store.Status
+	// Ran: an attempt was made. An entry the campaign ended without
+	// running (it stopped first, or no healthy device was left) ends with
+	// Ran false, Final true, and Err saying why.
+	Ran bool
 }
 
 // Runner runs campaigns with an executor.

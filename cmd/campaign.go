@@ -414,11 +414,12 @@ type progress struct {
 	// Per entry: attempts that went to another device (their device
 	// failed; they use no retry).
 	requeues map[int]int
+	labels   []string // the entries' test names, by index
 }
 
 func newProgress(app *App, plan *campaign.Plan) *progress {
 	p := &progress{app: app, plan: plan, running: map[string]string{}, counts: map[store.Status]int{}, total: len(plan.Entries),
-		requeues: map[int]int{}}
+		requeues: map[int]int{}, labels: summary.Labels(plan.File.ScriptConfigurations)}
 	if app.IO.Interactive() && !app.quiet && !app.jsonOut {
 		p.bar = progressbar.NewOptions(p.total,
 			progressbar.OptionSetWriter(app.IO.Err),
@@ -467,20 +468,33 @@ func (p *progress) describe() {
 }
 
 func (p *progress) Started(plan *campaign.Plan, c *store.Campaign) {
-	p.line("campaign %s: %d script(s) on %s, execution %s", c.Name, len(plan.Entries), strings.Join(plan.Pool[:max(1, min(plan.Workers, len(plan.Pool)))], ", "), c.ExecutionID)
+	on := strings.Join(plan.Pool, ", ")
+	if n := plan.Workers; n < len(plan.Pool) {
+		on += fmt.Sprintf(" (%d at a time)", n)
+	}
+	p.line("campaign %s: %d script(s) on %s, execution %s", c.Name, len(plan.Entries), on, c.ExecutionID)
+}
+
+// label is the entry's test name, as the table and JUnit give it.
+func (p *progress) label(e *campaign.PlannedEntry) string {
+	if e.Index < len(p.labels) && p.labels[e.Index] != "" {
+		return p.labels[e.Index]
+	}
+	return e.Script.Name
 }
 
 func (p *progress) EntryStarted(e *campaign.PlannedEntry, attempt int, device string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.running[device] = e.Script.Name
+	p.running[device] = p.label(e)
 	p.describe()
 	if p.bar == nil {
 		retry := ""
-		if attempt > 1 {
-			retry = fmt.Sprintf(" (attempt %d)", attempt)
+		// Attempts its device failed under are not its tries.
+		if n := attempt - p.requeues[e.Index]; n > 1 {
+			retry = fmt.Sprintf(" (attempt %d)", n)
 		}
-		p.line("start   %s on %s%s", e.Script.Name, device, retry)
+		p.line("start   %s on %s%s", p.label(e), device, retry)
 	}
 }
 
@@ -492,6 +506,20 @@ func (p *progress) EntryFinished(e *campaign.PlannedEntry, end campaign.AttemptE
 	if end.Requeued {
 		p.requeues[e.Index]++
 	}
+	if !end.Ran {
+		// Ended without running (the campaign stopped before it, no
+		// device could run it): counted; only an error gets a line.
+		p.done++
+		p.counts[end.Status]++
+		if p.bar != nil {
+			p.bar.Add(1)
+		}
+		if end.Status == store.StatusNotRun {
+			return
+		}
+		p.line("%-7s %s: %s [%d/%d]", paintStatus(p.app.IO.ColorOut() && p.bar != nil, end.Status), p.label(e), firstLine(why), p.done, p.total)
+		return
+	}
 	if end.Final {
 		status = end.Status
 		p.done++
@@ -502,10 +530,10 @@ func (p *progress) EntryFinished(e *campaign.PlannedEntry, end campaign.AttemptE
 	}
 	p.describe()
 	color := p.app.IO.ColorOut() && p.bar != nil
-	msg := fmt.Sprintf("%-7s %s on %s%s", paintStatus(color, status), e.Script.Name, end.Device, dur)
+	msg := fmt.Sprintf("%-7s %s on %s%s", paintStatus(color, status), p.label(e), end.Device, dur)
 	switch {
 	case end.Requeued:
-		msg += " (its device failed: another device takes it)"
+		msg += " (its device failed: back to the queue for another device)"
 	case !end.Final:
 		msg += fmt.Sprintf(" (attempt %d of %d, retrying)", end.Attempt-p.requeues[e.Index], e.Retries+1)
 	}
