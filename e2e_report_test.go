@@ -184,6 +184,14 @@ func TestReportShowIDs(t *testing.T) {
 	p.vpt("report", "show", "").expectErr(t, 2, "an empty run id", "hint:")
 	p.vpt("report", "show", "ABCD1111").expectOut(t, 0, "abcd1111-0000-4000-8000-000000000001")
 	p.vpt("report", "show", "abcd").expectErr(t, 2, "prefix of several", "give more of it")
+	// A prefix of a run's id and of a campaign execution's names neither;
+	// the whole of either names it.
+	p.write("test_scripts/ok.py", "print('ok')\n")
+	p.write("c.yaml", "campaign_id: twin\nname: Twin\nscript_configurations:\n  - {script_name: ok}\n")
+	p.vpt("campaign", "c.yaml", "--execution-id", "abcd1111-nightly").expect(t, 0)
+	p.vpt("report", "show", "abcd1111").expectErr(t, 2, "prefix of a run's id and of a campaign execution's", "give more of it")
+	p.vpt("report", "show", "abcd1111-nightly").expectOut(t, 0, "execution", "Twin")
+	p.vpt("report", "show", "abcd1111-0").expectOut(t, 0, "abcd1111-0000-4000-8000-000000000001")
 }
 
 // The commands that only read leave no vpt-results folder where there are

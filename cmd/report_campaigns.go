@@ -168,6 +168,15 @@ func printCampaign(app *App, w io.Writer, sum summary.Summary) {
 // or prefix). Exactly one of the run and the campaign is set.
 func findTarget(ctx context.Context, app *App, id string) (store.Store, *store.Result, *summary.Summary, error) {
 	st, res, err := app.result(ctx, id)
+	if err == nil && res.ID != id && id != "latest" {
+		// A prefix of a run's id: it must not name a campaign too.
+		if c, _, cerr := st.GetCampaign(ctx, id); cerr == nil && (c.ID == id || c.ExecutionID == id) {
+			err = store.ErrNotFound // the campaign's whole name
+		} else if cerr == nil || errors.Is(cerr, store.ErrAmbiguous) {
+			return nil, nil, nil, &usageError{msg: fmt.Sprintf("%q is the prefix of a run's id and of a campaign execution's", id),
+				hint: "give more of it: vpt report list, vpt report campaigns"}
+		}
+	}
 	if err == nil || id == "" || id == "latest" || !errors.Is(err, store.ErrNotFound) {
 		return st, res, nil, err
 	}
