@@ -204,6 +204,9 @@ script_configurations:
 	if s := p.campaignSummary(t); len(s.Entries) != 5 || s.Campaign.CampaignID != "sharded" {
 		t.Fatalf("the execution after the refusal: %s, %d entries", s.Campaign.CampaignID, len(s.Entries))
 	}
+	// So would an execution id that is another execution's id.
+	id := p.campaignSummary(t).Campaign.ID
+	p.vpt("campaign", "other.yaml", "--execution-id", id).expectErr(t, 2, "is the id of campaign execution ci-pipeline-42", "give another")
 }
 
 func TestCampaignInterrupt(t *testing.T) {

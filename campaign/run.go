@@ -199,6 +199,11 @@ func (r *Runner) create(ctx context.Context, plan *Plan, executionID string, sta
 	if err := CheckExecutionID(executionID); err != nil {
 		return nil, 0, fmt.Errorf("%w: execution id %w", ErrInvalid, err)
 	}
+	// An execution id that is another execution's id would name two
+	// campaigns: reports, reruns and regenerate would mix them up.
+	if other, _, err := r.Store.GetCampaign(ctx, executionID); err == nil && other.ID == executionID && other.ExecutionID != executionID {
+		return nil, 0, fmt.Errorf("%w: execution id %s is the id of campaign execution %s: give another", ErrInvalid, executionID, other.ExecutionID)
+	}
 	shard, shards := plan.Options.Shard, plan.Options.Shards
 	if shards <= 1 {
 		shard, shards = 1, 1
