@@ -125,29 +125,28 @@ func WriteOutputFile(path string, data []byte) error {
 // lists the report it precedes; if the report cannot be written, it is
 // written again without it. It returns the first error.
 //
-// The report is rendered while result.json is written and fsynced: it
-// reads only res and tail, as result.json does, and is written after it
-// all the same.
+// The report is rendered, written and fsynced beside result.json (it
+// reads only res and tail, as result.json does), under a temporary name:
+// it takes its place once result.json has, so that a report is never
+// there without the result.json it belongs to.
 func WriteRunFiles(res *store.Result, tail []byte) error {
 	f := NewRunFile(res)
 	f.Files.Report = ReportHTML
-	type rendered struct {
-		b   []byte
-		err error
-	}
-	page := make(chan rendered, 1)
-	go func() {
-		b, err := renderRunFile(res, tail)
-		page <- rendered{b, err}
-	}()
+	page := make(chan pendingPage, 1)
+	go func() { page <- writePending(filepath.Join(res.RunDir, ReportHTML), res, tail) }()
 	if err := writeRunFile(res, f, WriteFileAtomic); err != nil {
-		<-page
+		if p := <-page; p.file != nil {
+			p.file.Cleanup()
+		}
 		return fmt.Errorf("result.json: %w", err)
 	}
-	r := <-page
-	err := r.err
+	p := <-page
+	err := p.err
 	if err == nil {
-		err = WriteFileAtomic(filepath.Join(res.RunDir, ReportHTML), r.b)
+		err = p.file.CloseAtomicallyReplace()
+	}
+	if p.file != nil {
+		p.file.Cleanup() // after the rename, a no-op
 	}
 	if err != nil {
 		f.Files.Report = ""
@@ -155,6 +154,28 @@ func WriteRunFiles(res *store.Result, tail []byte) error {
 		return fmt.Errorf("report.html: %w", err)
 	}
 	return nil
+}
+
+// pendingPage is a rendered run report written and fsynced under a
+// temporary name beside its place.
+type pendingPage struct {
+	file *renameio.PendingFile
+	err  error
+}
+
+func writePending(path string, res *store.Result, tail []byte) pendingPage {
+	b, err := renderRunFile(res, tail)
+	if err != nil {
+		return pendingPage{err: err}
+	}
+	pf, err := renameio.NewPendingFile(path, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(0o644))
+	if err != nil {
+		return pendingPage{err: err}
+	}
+	if _, err = pf.Write(b); err == nil {
+		err = pf.Sync()
+	}
+	return pendingPage{file: pf, err: err}
 }
 
 // WriteResultJSONIfAbsent writes result.json only where none exists: a
