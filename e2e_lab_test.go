@@ -341,6 +341,31 @@ func TestLabCtrlCCancelsEveryRemoteScript(t *testing.T) {
 	})
 }
 
+// A Ctrl-C of the coordinator after the agent running an entry was killed:
+// the entry ran and its agent died under it, which it says (abandoned),
+// rather than "not run"; it is not put back in the queue of a campaign that
+// stopped.
+func TestLabCtrlCAfterTheAgentDied(t *testing.T) {
+	l := newLab(t)
+	a := l.agent("victim", "  - {id: device1, model: virtual}\n")
+	l.coord.write("c.yaml", "campaign_id: cd\nname: CtrlCDead\nscript_configurations:\n  - {script_name: nap, parameters: {s: 60}}\n")
+	cmd, out := l.coord.background(t, nil, "", "campaign", "c.yaml", "--distributed", "--store", l.url)
+	waitFor(t, func() bool { return strings.Contains(out.String(), "start   nap") })
+	time.Sleep(time.Second) // the script is running on the agent
+	a.cmd.Process.Kill()
+	a.cmd.Wait()
+	cmd.Process.Signal(syscall.SIGINT)
+	if code := waitExit(t, cmd, 2*time.Minute); code != 130 {
+		t.Fatalf("exit %d, want 130\n%s", code, out.String())
+	}
+	if strings.Contains(out.String(), "back to the queue") {
+		t.Fatalf("an entry was put back in the queue of a stopped campaign:\n%s", out.String())
+	}
+	if got := statuses(l.coord.campaignSummary(t)); got != "abandoned" {
+		t.Fatalf("entries: %s, want the one that ran abandoned\n%s", got, out.String())
+	}
+}
+
 // vpt campaign cancel ID, from another host, stops a running distributed
 // campaign: its coordinator exits 130.
 func TestLabCancelFromAnotherHost(t *testing.T) {
@@ -492,11 +517,11 @@ func TestLabStoreOutageFencesTheAgent(t *testing.T) {
 	l := newLab(t)
 	px, aout := l.agentBehindProxy(t, "cut")
 	l.coord.write("c.yaml", "campaign_id: fence\nname: Fence\nscript_configurations:\n  - {script_name: nap, parameters: {s: 45}}\n")
-	cmd, out := l.coord.background(t, nil, "start   nap on cut/device1", "campaign", "c.yaml", "--distributed", "--store", l.url)
+	cmd, out := l.coord.background(t, nil, "start   nap[s=45] on cut/device1", "campaign", "c.yaml", "--distributed", "--store", l.url)
 	l.agent("whole", "  - {id: device1, model: virtual}\n")
 	px.cut()
 	waitLong(t, 30*time.Second, func() bool { return strings.Contains(aout.String(), "stops its 1 running script(s) (fencing)") })
-	waitLong(t, 60*time.Second, func() bool { return strings.Contains(out.String(), "start   nap on whole/device1") })
+	waitLong(t, 60*time.Second, func() bool { return strings.Contains(out.String(), "start   nap[s=45] on whole/device1") })
 	px.mend()
 	waitLong(t, 30*time.Second, func() bool { return strings.Contains(aout.String(), "reaches the store again") })
 	cmd.Process.Signal(syscall.SIGINT) // the 45 s nap need not end
@@ -530,7 +555,7 @@ func TestLabJobsAfterTheOutageRun(t *testing.T) {
 	px, aout := l.agentBehindProxy(t, "cut")
 	l.coord.write("c.yaml", "campaign_id: back\nname: Back\nscript_configurations:\n  - {script_name: nap, parameters: {s: 20}}\n"+
 		entries(4, "{script_name: nap, parameters: {s: 0.2}}"))
-	cmd, out := l.coord.background(t, nil, "start   nap on cut/device1", "campaign", "c.yaml", "--distributed", "--store", l.url)
+	cmd, out := l.coord.background(t, nil, "start   nap[s=20] on cut/device1", "campaign", "c.yaml", "--distributed", "--store", l.url)
 	px.cut()
 	waitLong(t, 30*time.Second, func() bool { return strings.Contains(aout.String(), "(fencing)") })
 	px.mend()

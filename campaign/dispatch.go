@@ -193,9 +193,10 @@ func (d *dispatch) runEntry(ctx context.Context, e *PlannedEntry, device string)
 	for {
 		attempt := len(d.outcome(e).Attempts) + 1
 		res, err := d.attempt(ctx, e, device, attempt)
-		// No retry on a device that failed: another device, or none.
+		// No retry on a device that failed: another device, or none (and
+		// none once the campaign has stopped: the attempt is its last).
 		deviceFailed := errors.Is(err, executor.ErrDevice)
-		requeue := deviceFailed && d.retriesLeft(e, device)
+		requeue := deviceFailed && !d.halted(ctx) && d.retriesLeft(e, device)
 		ce := d.record(e, device, attempt, res, err, requeue)
 		retry := !deviceFailed && ce.Status != store.StatusPassed && ce.Status != store.StatusInterrupted &&
 			ce.Status != store.StatusNotRun && d.retriesLeft(e, "") && !d.halted(ctx)
