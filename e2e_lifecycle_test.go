@@ -512,17 +512,21 @@ func TestCampaignDeadlineBoundsTheWaitForADevice(t *testing.T) {
 	}
 }
 
+// deadDeviceProject is a campaign project with the devices given (YAML
+// list items) and dead, an ADB device that does not answer.
+func deadDeviceProject(t *testing.T, devices string) *project {
+	t.Helper()
+	needTools(t, "adb")
+	p := campaignProject(t)
+	p.write("vpt.yaml", "scripts_dir: test_scripts\nuserinterfaces_dir: userinterfaces\ndevices:\n"+devices+
+		"  - {id: dead, name: Gone, model: android_tv, adb: \"127.0.0.1:5599\"}\n")
+	return p
+}
+
 // A device that does not answer leaves the pool of a parallel campaign;
 // its entries go to the healthy device without using up a retry.
 func TestDeadDeviceLeavesThePool(t *testing.T) {
-	needTools(t, "adb")
-	p := campaignProject(t)
-	p.write("vpt.yaml", `scripts_dir: test_scripts
-userinterfaces_dir: userinterfaces
-devices:
-  - {id: device1, name: Virtual STB, model: virtual, userinterface: horizon_tv}
-  - {id: dead, name: Gone, model: android_tv, adb: "127.0.0.1:5599"}
-`)
+	p := deadDeviceProject(t, "  - {id: device1, name: Virtual STB, model: virtual, userinterface: horizon_tv}\n")
 	var entries strings.Builder
 	for range 6 {
 		entries.WriteString("  - {script_name: ok}\n")
@@ -546,13 +550,7 @@ devices:
 // progress says what happens (the entry ends; no other device takes it)
 // and counts the entry as done.
 func TestDeadDeviceAloneIsNoRequeue(t *testing.T) {
-	needTools(t, "adb")
-	p := campaignProject(t)
-	p.write("vpt.yaml", `scripts_dir: test_scripts
-userinterfaces_dir: userinterfaces
-devices:
-  - {id: dead, name: Gone, model: android_tv, adb: "127.0.0.1:5599"}
-`)
+	p := deadDeviceProject(t, "")
 	p.write("c.yaml", "campaign_id: alone\nname: Alone\ndevice: dead\nscript_configurations:\n  - {script_name: ok, retries: 2}\n  - {script_name: ok, name: second}\n")
 	r := p.vpt("campaign", "c.yaml")
 	// The entry that never ran is counted, and named as the table names it.
