@@ -553,11 +553,14 @@ func (a *Agent) recheck(ctx context.Context) {
 		var wg sync.WaitGroup
 		for _, sl := range a.slots.list {
 			a.slots.mu.Lock()
-			down := sl.down
+			down, busy := sl.down, sl.busy
 			a.slots.mu.Unlock()
-			if down == "" {
+			switch {
+			case down == "":
 				wg.Go(func() { a.checkIdle(ctx, sl) })
 				continue
+			case busy:
+				continue // the run it failed is still ending
 			}
 			wg.Go(func() {
 				if _, err := a.check(ctx, sl.cfg.ID); err == nil {

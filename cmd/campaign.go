@@ -514,6 +514,7 @@ func (p *progress) EntryFinished(e *campaign.PlannedEntry, end campaign.AttemptE
 		if p.bar != nil {
 			p.bar.Add(1)
 		}
+		p.describe()
 		if end.Status == store.StatusNotRun {
 			return
 		}
