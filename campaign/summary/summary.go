@@ -239,8 +239,8 @@ type Source interface {
 }
 
 // Load reads a campaign (by id, execution id or prefix), its attempts and
-// their results from the store, in two reads at once, and summarises them. Every
-// error of the store is returned; a result pruned since is no error.
+// their results from the store, in two reads at once, and summarises them.
+// Every error of the store is returned; a result pruned since is no error.
 func Load(ctx context.Context, st Source, id string, link Linker) (Summary, map[string]*store.Result, error) {
 	// The results are read beside the entries, by the id given: a whole
 	// id or execution id names the campaign GetCampaign finds. A prefix
