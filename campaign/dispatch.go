@@ -75,9 +75,13 @@ func (d *dispatch) watch(ctx context.Context, done <-chan struct{}) {
 	case <-ctx.Done():
 		d.stop("interrupted")
 	case <-timer.C:
-		d.stop(fmt.Sprintf("the campaign ran past its limit of %s", d.plan.Settings.Timeout))
+		d.stop(d.pastLimit())
 	case <-done:
 	}
+}
+
+func (d *dispatch) pastLimit() string {
+	return fmt.Sprintf("the campaign ran past its limit of %s", d.plan.Settings.Timeout)
 }
 
 func (d *dispatch) stop(reason string) {
@@ -185,10 +189,10 @@ func (d *dispatch) takeOut(device, reason string) {
 // which device failed and why when one did, and whether the entry goes
 // back to the queue for another device (without using up a retry).
 func (d *dispatch) runEntry(ctx context.Context, e *PlannedEntry, device string) (failed, down string, again bool) {
-	if len(d.outcome(e).Attempts) > 0 && d.halted(ctx) {
-		// Back from a device that failed, once the campaign stopped.
-		d.judge(e)
-		return "", "", false
+	if d.halted(ctx) {
+		// Taken as the campaign stopped: back to the queue, whose entries
+		// are recorded as not run, with why (finish).
+		return "", "", true
 	}
 	for {
 		attempt := len(d.outcome(e).Attempts) + 1
@@ -223,9 +227,20 @@ func (d *dispatch) runEntry(ctx context.Context, e *PlannedEntry, device string)
 }
 
 // halted tells whether no attempt may start any more: the campaign was
-// interrupted, ran out of time or stopped.
+// interrupted, ran out of time or stopped. The first to notice stops the
+// queue with the reason (the watch may not have yet), so that no entry
+// starts after it and finish records every entry left, with why.
 func (d *dispatch) halted(ctx context.Context) bool {
-	return ctx.Err() != nil || !time.Now().Before(d.deadline) || d.q.stopped() != ""
+	switch {
+	case d.q.stopped() != "":
+	case ctx.Err() != nil:
+		d.stop("interrupted")
+	case !time.Now().Before(d.deadline):
+		d.stop(d.pastLimit())
+	default:
+		return false
+	}
+	return true
 }
 
 // retriesLeft tells whether e may run again: after its device failedOn

@@ -74,13 +74,33 @@ type memObserver struct {
 	mu      sync.Mutex
 	down    []string
 	stopped []string
+	// finals: the entries told their end, by index, with their status.
+	finals map[int]store.Status
+	// onEnd, when set, hears of every attempt's end first.
+	onEnd func(AttemptEnd)
 }
 
 func (o *memObserver) Started(*Plan, *store.Campaign)          {}
 func (o *memObserver) EntryStarted(*PlannedEntry, int, string) {}
-func (o *memObserver) EntryFinished(*PlannedEntry, AttemptEnd) {}
-func (o *memObserver) Waiting(string)                          {}
-func (o *memObserver) DeviceDown(d, _ string)                  { o.mu.Lock(); o.down = append(o.down, d); o.mu.Unlock() }
+func (o *memObserver) EntryFinished(e *PlannedEntry, end AttemptEnd) {
+	if o.onEnd != nil {
+		o.onEnd(end)
+	}
+	if !end.Final {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.finals == nil {
+		o.finals = map[int]store.Status{}
+	}
+	if _, twice := o.finals[e.Index]; twice {
+		o.stopped = append(o.stopped, fmt.Sprintf("entry %d ended twice", e.Index))
+	}
+	o.finals[e.Index] = end.Status
+}
+func (o *memObserver) Waiting(string)         {}
+func (o *memObserver) DeviceDown(d, _ string) { o.mu.Lock(); o.down = append(o.down, d); o.mu.Unlock() }
 func (o *memObserver) Stopping(r string) {
 	o.mu.Lock()
 	o.stopped = append(o.stopped, r)
@@ -248,6 +268,49 @@ script_configurations:
 	out, _, _ = runFake(t, yaml, Options{Retries: 2}, f)
 	if got := statuses(out); got != "error,passed" {
 		t.Fatalf("statuses %s, runs %v", got, f.ran())
+	}
+}
+
+// An entry its device failed goes back to the queue; when the campaign is
+// interrupted before another device takes it, it ends not run, and the
+// person watching hears of its end as of every other entry's.
+func TestRequeuedEntryEndsWhenTheCampaignStops(t *testing.T) {
+	f := &fakeExec{behave: func(_, device string, _ int) (store.Status, error) {
+		if device == "device1" {
+			return "", fmt.Errorf("%w: device1: no answer", executor.ErrDevice)
+		}
+		return store.StatusPassed, nil
+	}}
+	yaml := `campaign_id: c
+name: C
+device: [device1, device2]
+script_configurations:
+  - {script_name: hello}
+  - {script_name: zap}
+`
+	file := f.setUp(t, yaml)
+	plan, err := Prepare(file, testEnv(t), Options{Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	obs := &memObserver{onEnd: func(end AttemptEnd) {
+		if end.Requeued {
+			cancel() // Ctrl-C, as the entry goes back to the queue
+		}
+	}}
+	r := &Runner{Exec: f, Store: f.st, Observer: obs, ResultsDir: t.TempDir(), TeamID: "t", HostName: "h"}
+	out, err := r.Run(ctx, plan, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(out); got != "not_run,not_run" || !out.Interrupted {
+		t.Fatalf("statuses %s, interrupted %v, runs %v", got, out.Interrupted, f.ran())
+	}
+	want := map[int]store.Status{0: store.StatusNotRun, 1: store.StatusNotRun}
+	if fmt.Sprint(obs.finals) != fmt.Sprint(want) || len(obs.stopped) != 1 || obs.stopped[0] != "interrupted" {
+		t.Fatalf("ends told %v (want %v), stops %q", obs.finals, want, obs.stopped)
 	}
 }
 
