@@ -8,7 +8,6 @@ import (
 
 	"github.com/vpt-dev/vpt/agent"
 	"github.com/vpt-dev/vpt/capture"
-	"github.com/vpt-dev/vpt/report"
 )
 
 type agentOptions struct {
@@ -37,7 +36,6 @@ the live agents. The scripts folder must hold the same scripts on every host.`,
   vpt agent --name lab-a --config /etc/vpt/vpt.yaml --drain 2m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			report.Prepare()
 			return runAgent(cmd, app, o)
 		},
 	}

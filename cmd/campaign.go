@@ -68,7 +68,6 @@ when a run hit an infrastructure error, else 0.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			executor.WarmSupervisor()
-			report.Prepare() // while the config and store are opened
 			o.file = args[0]
 			if o.exitFirst {
 				o.maxFailures = 1

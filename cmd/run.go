@@ -52,7 +52,6 @@ parameter), checked first against what the script declares (vpt scripts).`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			executor.WarmSupervisor()
-			report.Prepare() // while the config and store are opened
 			dash := cmd.ArgsLenAtDash()
 			before := args
 			if dash >= 0 {

@@ -140,9 +140,10 @@ type child struct {
 	// kill asks for an immediate stop (second Ctrl-C).
 	kill <-chan struct{}
 	logf func(format string, args ...any)
-	// exited, when set, is called as soon as the script itself has
-	// exited, before what it left behind is stopped.
-	exited func()
+	// started and exited, when set, are called as soon as the script has
+	// started, and as soon as it has exited (before what it left behind
+	// is stopped).
+	started, exited func()
 }
 
 // run starts the script and waits until it and everything it started have
@@ -166,6 +167,9 @@ func (c *child) run(ctx context.Context, timeout time.Duration) (Ending, error) 
 	}
 	if _, err := c.sup.Start(contain.Spec{Path: path, Argv: c.argv, Env: c.env, Dir: c.dir, Output: c.out, Grace: c.grace}); err != nil {
 		return Ending{}, err
+	}
+	if c.started != nil {
+		c.started()
 	}
 	var end Ending
 	var graceUp <-chan time.Time

@@ -390,7 +390,9 @@ func (run *runState) child(ctx context.Context, sup *contain.Supervisor) {
 		api.Close()
 	}
 	c := &child{sup: sup, argv: run.p.argv, env: run.environment(api.Address()), out: run.logFile, grace: run.grace(),
-		kill: run.r.Kill, logf: run.note, exited: exited}
+		kill: run.r.Kill, logf: run.note, exited: exited,
+		// The report's first-use work, while vpt waits for the script.
+		started: report.Prepare}
 	run.scriptStart = time.Now()
 	run.end, err = c.run(scriptCtx, timeout)
 	run.scriptEnd = time.Now()
