@@ -44,6 +44,12 @@ const batchGCPercent = 400
 
 // Main runs vpt with args and returns the exit code.
 func Main(version string, args []string) int {
+	if len(args) > 0 && (args[0] == "run" || args[0] == "campaign") {
+		// The script's supervisor takes longer to start than vpt takes to
+		// reach the script: it starts first (the command starts it too,
+		// when a flag came before its name).
+		executor.WarmSupervisor()
+	}
 	io := System()
 	buildinfo.SetVersion(version)
 	app := &App{IO: io, Version: buildinfo.Version(), Environ: environ()}

@@ -88,14 +88,14 @@ func (r *Runner) supervisorExe() (string, error) {
 }
 
 // WarmSupervisor starts the supervisor of the next run of this binary
-// ahead of it (see contain.Warm): a command calls it as soon as it knows it
-// will run a script, so the supervisor boots while the configuration, the
-// store and the device are opened.
-func WarmSupervisor() {
+// ahead of it (see contain.Warm), once per process: a command calls it as
+// soon as it knows it will run a script, so the supervisor boots while the
+// configuration, the store and the device are opened.
+var WarmSupervisor = sync.OnceFunc(func() {
 	if exe, err := os.Executable(); err == nil {
 		contain.Warm(exe)
 	}
-}
+})
 
 // lockDevice takes the device exclusively, waiting (unless NoWait) at most
 // until the request's deadline.
