@@ -231,6 +231,34 @@ script_configurations:
 	}
 }
 
+// A Ctrl-C while an entry waits for its device (another run holds it):
+// the entry's script never started, so it is not run, in the summary as in
+// the JUnit and the progress.
+func TestCampaignInterruptWhileWaitingForTheDevice(t *testing.T) {
+	p := campaignProject(t)
+	holder, _ := p.background(t, nil, "", "run", "nap", "-p", "s=60")
+	defer holder.Process.Signal(syscall.SIGINT)
+	waitFor(t, func() bool { return len(p.results()) == 1 })
+	p.write("c.yaml", "campaign_id: wait\nname: Wait\ndevice: device1\nscript_configurations:\n  - {script_name: ok}\n  - {script_name: ok}\n")
+	cmd, out := p.background(t, nil, "waiting for it", "campaign", "c.yaml", "--junit", "junit.xml")
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Fatalf("exit %v\n%s", err, out.String())
+	}
+	s := p.campaignSummary(t)
+	if statuses(s) != "not_run,not_run" || !strings.Contains(s.Entries[0].Attempts[0].Error, "not run: interrupted while waiting for device device1") {
+		t.Fatalf("%s %+v\n%s", statuses(s), s.Entries[0].Attempts, out.String())
+	}
+	if strings.Contains(out.String(), "error") {
+		t.Fatalf("an error in the progress:\n%s", out.String())
+	}
+	b, _ := os.ReadFile(filepath.Join(p.dir, "junit.xml"))
+	if !strings.Contains(string(b), `errors="0"`) {
+		t.Fatalf("junit:\n%s", b)
+	}
+}
+
 func TestCampaignExamplesAndReportInBrowser(t *testing.T) {
 	p := examplesProject(t)
 	p.vpt("campaign", "campaigns/nightly.yaml").expectOut(t, 0, "COMPLETED Nightly regression")

@@ -356,7 +356,7 @@ func (d *dispatch) record(e *PlannedEntry, device string, attempt int, res *stor
 	case res != nil:
 		ce.Status, ce.ScriptResultID, ce.RunDir, ce.Error = res.Status, res.ID, res.RunDir, res.ErrorMsg
 		ce.StartedAt, ce.DurationMs = res.StartedAt, res.ExecutionTimeMs
-	case errors.Is(err, executor.ErrDeadline) || errors.Is(err, ErrWithdrawn):
+	case NotStarted(err):
 		ce.Status, ce.Error = store.StatusNotRun, "not run: "+err.Error()
 	case errors.Is(err, context.Canceled):
 		ce.Status, ce.Error = store.StatusInterrupted, err.Error()
@@ -375,6 +375,14 @@ func (d *dispatch) record(e *PlannedEntry, device string, attempt int, res *stor
 	}
 	d.mu.Unlock()
 	return ce
+}
+
+// NotStarted tells the errors of an attempt whose script never started
+// because the campaign stopped or withdrew it first: past its limit while
+// waiting for a device, interrupted then, withdrawn from the lab. Such an
+// entry is not run.
+func NotStarted(err error) bool {
+	return errors.Is(err, executor.ErrDeadline) || errors.Is(err, executor.ErrWaitInterrupted) || errors.Is(err, ErrWithdrawn)
 }
 
 // put writes an attempt with its events, retrying while the store is

@@ -558,10 +558,10 @@ func attemptStatus(end campaign.AttemptEnd) (status store.Status, why, dur strin
 	if end.Err != nil {
 		why = end.Err.Error()
 		switch {
+		case campaign.NotStarted(end.Err):
+			status = store.StatusNotRun
 		case errors.Is(end.Err, context.Canceled):
 			status = store.StatusInterrupted
-		case errors.Is(end.Err, executor.ErrDeadline) || errors.Is(end.Err, campaign.ErrWithdrawn):
-			status = store.StatusNotRun
 		}
 	}
 	return status, why, ""

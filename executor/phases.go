@@ -117,7 +117,7 @@ func (r *Runner) lockDevice(ctx context.Context, p prepared, req Request) (*capt
 	case errors.Is(context.Cause(ctx), ErrDeadline):
 		return nil, fmt.Errorf("%w: device %s was busy until then", ErrDeadline, p.dev.ID)
 	case ctx.Err() != nil:
-		return nil, fmt.Errorf("interrupted while waiting for device %s: %w", p.dev.ID, context.Cause(ctx))
+		return nil, fmt.Errorf("%w %s: %w", ErrWaitInterrupted, p.dev.ID, context.Cause(ctx))
 	}
 	return nil, err
 }

@@ -46,6 +46,10 @@ var (
 	// (a campaign's limit reached while waiting for a device). Nothing was
 	// recorded.
 	ErrDeadline = errors.New("deadline passed before the script started")
+	// ErrWaitInterrupted: the caller's context ended (a Ctrl-C) while the
+	// run waited for its device. The script did not start; nothing was
+	// recorded.
+	ErrWaitInterrupted = errors.New("interrupted while waiting for device")
 	// ErrTimedOut and ErrInterrupted are the causes of a script context's
 	// end: its timeout, or a graceful stop of the caller.
 	ErrTimedOut    = errors.New("timed out")
