@@ -351,18 +351,16 @@ func (d *dispatch) where(device string, res *store.Result) string {
 func (d *dispatch) record(e *PlannedEntry, device string, attempt int, res *store.Result, err error, requeued bool) store.CampaignEntry {
 	device = d.where(device, res)
 	ce := store.CampaignEntry{CampaignID: d.c.ID, Index: e.Index, Attempt: attempt, Shard: d.shard, ScriptName: e.Script.Name,
-		DeviceID: device, StartedAt: time.Now().UTC()}
+		DeviceID: device, StartedAt: time.Now().UTC(), Status: AttemptStatus(res, err)}
 	switch {
 	case res != nil:
-		ce.Status, ce.ScriptResultID, ce.RunDir, ce.Error = res.Status, res.ID, res.RunDir, res.ErrorMsg
+		ce.ScriptResultID, ce.RunDir, ce.Error = res.ID, res.RunDir, res.ErrorMsg
 		ce.StartedAt, ce.DurationMs = res.StartedAt, res.ExecutionTimeMs
-	case NotStarted(err):
-		ce.Status, ce.Error = store.StatusNotRun, "not run: "+err.Error()
-	case errors.Is(err, context.Canceled):
-		ce.Status, ce.Error = store.StatusInterrupted, err.Error()
+	case ce.Status == store.StatusNotRun:
+		ce.Error = "not run: " + err.Error()
 	default:
 		// The run could not start: no row exists, the entry records why.
-		ce.Status, ce.Error = store.StatusError, err.Error()
+		ce.Error = err.Error()
 	}
 	ce.Requeued = requeued
 	d.put(ce, d.r.entryEvent(d.c, store.EventEntryFinished, ce))
@@ -375,6 +373,20 @@ func (d *dispatch) record(e *PlannedEntry, device string, attempt int, res *stor
 	}
 	d.mu.Unlock()
 	return ce
+}
+
+// AttemptStatus is how an attempt ended: its run's status; for one whose
+// run did not start (no row), not run (NotStarted), interrupted, or error.
+func AttemptStatus(res *store.Result, err error) store.Status {
+	switch {
+	case res != nil:
+		return res.Status
+	case NotStarted(err):
+		return store.StatusNotRun
+	case errors.Is(err, context.Canceled):
+		return store.StatusInterrupted
+	}
+	return store.StatusError
 }
 
 // NotStarted tells the errors of an attempt whose script never started

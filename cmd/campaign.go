@@ -3,7 +3,6 @@ package cmd
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -554,17 +553,10 @@ func attemptStatus(end campaign.AttemptEnd) (status store.Status, why, dur strin
 	if res := end.Result; res != nil {
 		return res.Status, res.ErrorMsg, " in " + fmtMs(res.ExecutionTimeMs)
 	}
-	status = store.StatusError
 	if end.Err != nil {
 		why = end.Err.Error()
-		switch {
-		case campaign.NotStarted(end.Err):
-			status = store.StatusNotRun
-		case errors.Is(end.Err, context.Canceled):
-			status = store.StatusInterrupted
-		}
 	}
-	return status, why, ""
+	return campaign.AttemptStatus(nil, end.Err), why, ""
 }
 
 func (p *progress) DeviceDown(device, reason string) {
