@@ -90,13 +90,9 @@ type apiServer struct {
 	close sync.Once
 }
 
-// serveAPI serves the script API on a socket in a new temporary folder,
-// or in the one of the prestarted interpreter, whose VPT_CONTROL names it.
-func (run *runState) serveAPI(pre *prestarted) (*apiServer, error) {
-	dir, err := "", error(nil)
-	if pre != nil {
-		dir = pre.apiDir
-	} else if dir, err = os.MkdirTemp("", "vpt-api-"); err != nil {
+func (run *runState) serveAPI() (*apiServer, error) {
+	dir, err := os.MkdirTemp("", "vpt-api-")
+	if err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("unix", filepath.Join(dir, "control.sock"))

@@ -12,7 +12,7 @@ import (
 // them, errors with their code, run_ended once the run has closed its API.
 func TestCallTheServer(t *testing.T) {
 	run := &runState{r: &Runner{}, start: time.Now(), apiCtx: context.Background(), log: slog.New(slog.DiscardHandler)}
-	srv, err := run.serveAPI(nil)
+	srv, err := run.serveAPI()
 	if err != nil {
 		t.Fatal(err)
 	}

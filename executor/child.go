@@ -137,9 +137,6 @@ type child struct {
 	dir   string
 	out   *os.File
 	grace time.Duration
-	// pre, when set, is the script's interpreter waiting at its gate:
-	// letting it go starts the script.
-	pre *prestarted
 	// kill asks for an immediate stop (second Ctrl-C).
 	kill <-chan struct{}
 	logf func(format string, args ...any)
@@ -147,19 +144,6 @@ type child struct {
 	// started, and as soon as it has exited (before what it left behind
 	// is stopped).
 	started, exited func()
-}
-
-// start starts the script, or lets its prestarted interpreter run it.
-func (c *child) start() error {
-	if c.pre != nil {
-		return c.pre.letGo()
-	}
-	path, err := exec.LookPath(c.argv[0])
-	if err != nil {
-		return err
-	}
-	_, err = c.sup.Start(contain.Spec{Path: path, Argv: c.argv, Env: c.env, Dir: c.dir, Output: c.out, Grace: c.grace})
-	return err
 }
 
 // run starts the script and waits until it and everything it started have
@@ -177,7 +161,11 @@ func (c *child) run(ctx context.Context, timeout time.Duration) (Ending, error) 
 	// terminal. Stdin is /dev/null: a script in a background process group
 	// that read the terminal would be stopped.
 	// The supervisor starts it without a PATH lookup of its own.
-	if err := c.start(); err != nil {
+	path, err := exec.LookPath(c.argv[0])
+	if err != nil {
+		return Ending{}, err
+	}
+	if _, err := c.sup.Start(contain.Spec{Path: path, Argv: c.argv, Env: c.env, Dir: c.dir, Output: c.out, Grace: c.grace}); err != nil {
 		return Ending{}, err
 	}
 	if c.started != nil {

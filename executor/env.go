@@ -10,13 +10,7 @@ import (
 // environment is the script's: the caller's without vpt's own secrets,
 // plus vpt's variables.
 func (run *runState) environment(control string) []string {
-	return run.r.scriptEnv(run.p, run.req, run.dir, control)
-}
-
-// scriptEnv is the environment of the script of p, whose run folder is
-// dir and script API control; all of it is known before the run opens.
-func (r *Runner) scriptEnv(p prepared, req Request, dir, control string) []string {
-	s, dev := r.Settings, p.dev
+	s, req, dev := run.r.Settings, run.req, run.p.dev
 	env := secret.FilterEnv(s.BaseEnv, s.SecretEnv, s.EnvPassthrough)
 	set := func(k, v string) { env = setEnv(env, k, v) }
 	set("TEAM_ID", s.TeamID)
@@ -24,16 +18,12 @@ func (r *Runner) scriptEnv(p prepared, req Request, dir, control string) []strin
 		set("PROJECT_ROOT", s.ProjectRoot)
 	}
 	set("PYTHONUNBUFFERED", "1")
-	set("VPT_RUN_ID", p.id)
+	set("VPT_RUN_ID", run.res.ID)
 	set("VPT_DEVICE", dev.ID)
 	set("VPT_DEVICE_NAME", dev.Name)
 	set("VPT_DEVICE_MODEL", dev.Model)
-	uiName := ""
-	if p.ui != nil {
-		uiName = p.ui.Name
-	}
-	set("VPT_USERINTERFACE", uiName)
-	set("VPT_RESULTS_DIR", dir)
+	set("VPT_USERINTERFACE", run.res.UserInterface)
+	set("VPT_RESULTS_DIR", run.dir)
 	set("VPT_SCRIPT", req.Script.Name)
 	set("VPT_HOST", s.HostName)
 	set("VPT_CONTROL", control)
@@ -50,9 +40,9 @@ func (r *Runner) scriptEnv(p prepared, req Request, dir, control string) []strin
 		}
 		set("PYTHONPATH", pp)
 	} else {
-		r.log().Warn("python library", "err", err)
+		run.log.Warn("python library", "err", err)
 	}
-	env = p.python.Environ(env) // what a pyenv shim would have set
+	env = run.p.python.Environ(env) // what a pyenv shim would have set
 	for _, kv := range req.Env {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			set(k, v)

@@ -138,15 +138,12 @@ type runState struct {
 	unverified string
 
 	logFile *os.File
-	// pre is the script's interpreter, started before the run opened (nil:
-	// the script starts when its turn comes).
-	pre   *prestarted
-	ev    *outbox
-	dev   capture.Device
-	rec   capture.Recorder
-	shots *capture.Shots
-	out   *sink
-	api   *apiServer
+	ev      *outbox
+	dev     capture.Device
+	rec     capture.Recorder
+	shots   *capture.Shots
+	out     *sink
+	api     *apiServer
 	// apiCtx is the context of the script API's device work: it ends when
 	// the script times out, is interrupted, or exits.
 	apiCtx context.Context
@@ -194,7 +191,7 @@ func (run *runState) err() error {
 }
 
 // open creates the run folder, output.log and the store row.
-func (r *Runner) open(ctx context.Context, p prepared, req Request, ev *outbox, pre *prestarted) (*runState, error) {
+func (r *Runner) open(ctx context.Context, p prepared, req Request, ev *outbox) (*runState, error) {
 	s := r.Settings
 	id := p.id
 	dir, err := filepath.Abs(filepath.Join(s.ResultsDir, "runs", id))
@@ -204,7 +201,7 @@ func (r *Runner) open(ctx context.Context, p prepared, req Request, ev *outbox, 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w (choose another with --results-dir)", ErrResultsDir, err)
 	}
-	logFile, err := openOutput(dir, pre)
+	logFile, err := os.OpenFile(filepath.Join(dir, report.OutputLog), os.O_CREATE|os.O_RDWR|os.O_TRUNC|os.O_APPEND, 0o644)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w: %w (choose another with --results-dir)", ErrResultsDir, err)
@@ -219,7 +216,7 @@ func (r *Runner) open(ctx context.Context, p prepared, req Request, ev *outbox, 
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
-	run := &runState{r: r, req: req, p: p, res: res, dir: dir, start: start, ui: p.ui, logFile: logFile, ev: ev, pre: pre,
+	run := &runState{r: r, req: req, p: p, res: res, dir: dir, start: start, ui: p.ui, logFile: logFile, ev: ev,
 		log: r.log().With("run", id[:8])}
 	if err := run.startOutput(); err != nil {
 		run.fail(fmt.Errorf("%w: %w", ErrResultsDir, err))
@@ -252,15 +249,6 @@ func newResult(id string, s Settings, req Request, p prepared, dir string, start
 	return res
 }
 
-// openOutput is the run's output.log: the prestarted interpreter's output
-// moved into the run folder, or a new file.
-func openOutput(dir string, pre *prestarted) (*os.File, error) {
-	if pre != nil {
-		return pre.moveOutput(dir, report.OutputLog)
-	}
-	return os.OpenFile(filepath.Join(dir, report.OutputLog), os.O_CREATE|os.O_RDWR|os.O_TRUNC|os.O_APPEND, 0o644)
-}
-
 // startOutput follows output.log for the terminal, the tail and the markers.
 func (run *runState) startOutput() error {
 	s, req := run.r.Settings, run.req
@@ -274,7 +262,7 @@ func (run *runState) startOutput() error {
 	run.out = newSink(NewTail(tailBytes), &markerScanner{publicURL: s.PublicURL}, run.r.terminal(prefix, req), &run.r.terminalMu)
 	run.out.mask = run.r.masker()
 	// vpt reads the file as the script writes it, through its own descriptor.
-	logReader, err := os.Open(filepath.Join(run.dir, report.OutputLog))
+	logReader, err := os.Open(run.logFile.Name())
 	if err != nil {
 		return err
 	}
@@ -384,7 +372,7 @@ func (run *runState) child(ctx context.Context, sup *contain.Supervisor) {
 	apiCtx, endAPI := context.WithCancel(scriptCtx)
 	defer endAPI()
 	run.apiCtx = apiCtx
-	api, err := run.serveAPI(run.pre)
+	api, err := run.serveAPI()
 	if err != nil {
 		run.fail(fmt.Errorf("script API: %w", err))
 		return
@@ -401,7 +389,7 @@ func (run *runState) child(ctx context.Context, sup *contain.Supervisor) {
 		endAPI()
 		api.Close()
 	}
-	c := &child{sup: sup, argv: run.p.argv, env: run.environment(api.Address()), out: run.logFile, grace: run.grace(), pre: run.pre,
+	c := &child{sup: sup, argv: run.p.argv, env: run.environment(api.Address()), out: run.logFile, grace: run.grace(),
 		kill: run.r.Kill, logf: run.note, exited: exited,
 		// The report's first-use work, while vpt waits for the script.
 		started: report.Prepare}
@@ -434,10 +422,8 @@ func (run *runState) timeout() time.Duration {
 	return timeout
 }
 
-func (run *runState) grace() time.Duration { return run.r.grace() }
-
-func (r *Runner) grace() time.Duration {
-	if g := r.Settings.Grace; g > 0 {
+func (run *runState) grace() time.Duration {
+	if g := run.r.Settings.Grace; g > 0 {
 		return g
 	}
 	return DefaultGrace

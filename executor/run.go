@@ -224,11 +224,6 @@ func (r *Runner) Run(ctx context.Context, req Request) (*store.Result, error) {
 	if sup != nil {
 		defer sup.Close()
 	}
-	var pre *prestarted
-	if supErr == nil {
-		pre = r.prestart(p, req, sup)
-		defer pre.close()
-	}
 	ev := r.newOutbox(p.id, p, req)
 	defer ev.close()
 	ev.emit(store.EventRunQueued, runData(p, req, ""))
@@ -239,7 +234,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*store.Result, error) {
 	}
 	defer lock.Release()
 	opening := r.openDevice(ctx, p)
-	run, err := r.open(ctx, p, req, ev, pre)
+	run, err := r.open(ctx, p, req, ev)
 	if err != nil {
 		opening.discard()
 		return nil, err

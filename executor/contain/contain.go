@@ -130,7 +130,6 @@ type process struct {
 	mu   sync.Mutex
 	run  *Supervisor // the run its messages are for
 	dead bool        // its socket has closed
-	ran  bool        // it was asked to start a script
 }
 
 type startReply struct {
@@ -311,9 +310,6 @@ func (s *Supervisor) Start(spec Spec) (int, error) {
 // the supervisor went away instead of answering.
 func (s *Supervisor) start(spec Spec) (pid int, lost bool, err error) {
 	s.started = true
-	s.p.mu.Lock()
-	s.p.ran = true
-	s.p.mu.Unlock()
 	m := message{Start: &startSpec{Path: spec.Path, Argv: spec.Argv, Env: spec.Env, Dir: spec.Dir, GraceMs: spec.Grace.Milliseconds()}}
 	if err := s.p.send(m, syscall.UnixRights(int(spec.Output.Fd()))); err != nil {
 		// The reader sees the socket close too, and answers with lost.
@@ -326,14 +322,6 @@ func (s *Supervisor) start(spec Spec) (pid int, lost bool, err error) {
 	}
 	r := <-s.pid
 	return r.pid, r.lost, r.err
-}
-
-// Fresh tells whether the supervisor process has never started a script:
-// one that did runs the next script's start a few milliseconds later.
-func (s *Supervisor) Fresh() bool {
-	s.p.mu.Lock()
-	defer s.p.mu.Unlock()
-	return !s.p.ran
 }
 
 // Signal sends sig to the script's process group (while it runs), or to
