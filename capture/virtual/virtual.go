@@ -237,7 +237,7 @@ func (d *Device) Tap(ctx context.Context, x, y int) error {
 
 // Screenshot implements capture.Device.
 func (d *Device) Screenshot(ctx context.Context) (image.Image, error) {
-	img := image.NewRGBA(image.Rect(0, 0, Width, Height))
+	img := newFrame(false)
 	d.frame(img, time.Now())
 	return img, nil
 }
@@ -248,7 +248,7 @@ func (d *Device) Screenshot(ctx context.Context) (image.Image, error) {
 func (d *Device) Freeze() (func() image.Image, image.Point) {
 	v := d.viewAt(time.Now())
 	return func() image.Image {
-		img := image.NewRGBA(image.Rect(0, 0, Width, Height))
+		img := newFrame(true)
 		d.draw(img, v)
 		return img
 	}, image.Pt(Width, Height)
