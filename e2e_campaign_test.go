@@ -304,6 +304,31 @@ func TestLastFailedAfterAReorder(t *testing.T) {
 	}
 }
 
+// --last-failed again after a --last-failed reruns only what still fails:
+// the entries the first rerun left out passed before it, and keep that.
+// An entry fixed by the first rerun is not run by the second.
+func TestLastFailedTwice(t *testing.T) {
+	p := campaignProject(t)
+	p.write("c.yaml", "campaign_id: lf2\nname: LF2\ndevice: device1\nscript_configurations:\n  - {script_name: ok}\n  - {script_name: bad}\n  - {script_name: ok, name: fixed}\n")
+	p.write("c1.yaml", "campaign_id: lf2\nname: LF2\ndevice: device1\nscript_configurations:\n  - {script_name: ok}\n  - {script_name: bad}\n  - {script_name: bad, name: fixed}\n")
+	p.vpt("campaign", "c1.yaml").expect(t, 1)
+	p.vpt("campaign", "c.yaml", "--last-failed").expectErr(t, 1, "rerunning 2 script(s)")
+	for i := 0; i < 2; i++ {
+		before := len(p.results())
+		p.vpt("campaign", "c.yaml", "--last-failed").expectErr(t, 1, "rerunning 1 script(s)")
+		if after := len(p.results()); after != before+1 {
+			t.Fatalf("--last-failed #%d ran %d scripts", i+2, after-before)
+		}
+		var ran []string
+		for _, e := range p.campaignSummary(t).Entries {
+			ran = append(ran, e.Label+":"+string(e.Status))
+		}
+		if got := strings.Join(ran, ","); got != "bad:failed" {
+			t.Fatalf("--last-failed #%d ran %s", i+2, got)
+		}
+	}
+}
+
 // A device listed twice in a campaign's pool is refused: the campaign said
 // "parallel on 2 device(s)" and ran on one.
 func TestDeviceListedTwice(t *testing.T) {

@@ -43,6 +43,9 @@ type Options struct {
 	Durations map[string]int64
 	// Only keeps the entries with these indexes (--last-failed); nil: all.
 	Only map[int]bool
+	// RerunOf is the execution --last-failed reruns, recorded with the
+	// new one: the entries Only leaves out keep their verdicts from it.
+	RerunOf string
 }
 
 // PlannedEntry is one script configuration ready to run.

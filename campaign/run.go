@@ -105,6 +105,25 @@ type Runner struct {
 // DefaultStoreOutage bounds the wait for a store that stopped answering.
 const DefaultStoreOutage = 2 * time.Minute
 
+// extra is what a new campaign row records in Extra: the runner's own, the
+// shards' assignment, the execution a --last-failed execution reruns.
+func (r *Runner) extra(plan *Plan) map[string]any {
+	if plan.Assignment == nil && plan.Options.RerunOf == "" {
+		return r.Extra
+	}
+	out := maps.Clone(r.Extra)
+	if out == nil {
+		out = map[string]any{}
+	}
+	if plan.Assignment != nil {
+		out[shardPlanKey] = plan.Assignment
+	}
+	if plan.Options.RerunOf != "" {
+		out[rerunOfKey] = plan.Options.RerunOf
+	}
+	return out
+}
+
 // Outcome is what a campaign execution did.
 type Outcome struct {
 	Campaign *store.Campaign
@@ -222,10 +241,7 @@ func (r *Runner) create(ctx context.Context, plan *Plan, executionID string, sta
 			summary.FailOnFlakyKey: plan.Options.FailOnFlaky},
 		ShardTotal: shards, Stats: store.CampaignStats{Total: plan.Total},
 		ReportDir: report.CampaignDir(r.ResultsDir, executionID), Owner: store.ThisProcess().String(), HeartbeatAt: start.UTC(),
-		Extra: r.Extra,
-	}
-	if plan.Assignment != nil {
-		c.Extra = map[string]any{shardPlanKey: plan.Assignment}
+		Extra: r.extra(plan),
 	}
 	started := r.event(c, store.EventCampaignStarted, store.CampaignData{Name: c.Name, Status: StatusRunning, Shard: shard,
 		Shards: shards, Entries: len(plan.Entries), Pool: plan.Pool})

@@ -82,7 +82,7 @@ when a run hit an infrastructure error, else 0.`,
 	f.BoolVarP(&o.exitFirst, "exitfirst", "x", false, "stop after the first failed script (--max-failures 1)")
 	f.BoolVar(&o.failOnFlaky, "fail-on-flaky", false, "count a script that passed on a retry as failed")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and exit without running anything")
-	f.BoolVar(&o.lastFailed, "last-failed", false, "run only what did not pass in this campaign's previous execution (entries known by their label: a reordered file reruns what failed; a new entry runs)")
+	f.BoolVar(&o.lastFailed, "last-failed", false, "run only what did not pass in this campaign's previous execution (entries known by their label: a reordered file reruns what failed; a new entry runs; what a previous --last-failed left out keeps its verdict)")
 	f.StringVar(&o.shard, "shard", "", "run only part `i/n` of the scripts (a CI matrix job)")
 	f.StringVar(&o.balance, "balance", "", "split --shard by `history`: the stored durations of the scripts, so that shards finish together")
 	f.StringVar(&o.executionID, "execution-id", "", "record under this campaign execution `id` (shards of one run share it)")
@@ -176,6 +176,7 @@ func planCampaign(ctx context.Context, app *App, cfg *Config, reg *capture.Regis
 		if prev == "" {
 			app.Notice("no previous execution of %s: running everything", f.CampaignID)
 		}
+		opts.RerunOf = prev
 	}
 	if o.balance != "" {
 		if opts, err = balanceOptions(ctx, app, f, env, opts); err != nil {
