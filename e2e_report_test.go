@@ -208,3 +208,32 @@ func TestReadingCommandsLeaveNoResultsFolder(t *testing.T) {
 	p.vpt("run", fixture(t, "noop.py")).expect(t, 0)
 	p.vpt("report", "list").expectOut(t, 0, "noop")
 }
+
+// A run folder that lost its output.log keeps the report that shows the
+// output: regenerate says so and leaves report.html as it was, instead of
+// a report saying the script printed nothing. A report made without the
+// file says it is missing.
+func TestRegenerateKeepsOutputWhenLogIsGone(t *testing.T) {
+	p := newProject(t)
+	p.write("p.py", "print('hello output')\n")
+	p.vpt("run", "p.py", "--video", "off").expect(t, 0)
+	dir := p.results()[0].RunDir
+	page := filepath.Join(dir, "report.html")
+	before, err := os.ReadFile(page)
+	if err != nil || !strings.Contains(string(before), "hello output") {
+		t.Fatalf("report before: %v", err)
+	}
+	if err := os.Rename(filepath.Join(dir, "output.log"), filepath.Join(p.dir, "output.log")); err != nil {
+		t.Fatal(err)
+	}
+	p.vpt("report", "regenerate", "latest").expect(t, 0, "regenerated 0 report(s)", "output.log is missing", "kept as it is")
+	if after, _ := os.ReadFile(page); string(after) != string(before) {
+		t.Fatal("report.html was replaced by one without the output")
+	}
+	os.Remove(page)
+	p.vpt("report", "regenerate", "latest").expect(t, 0, "regenerated 1 report(s)")
+	after, _ := os.ReadFile(page)
+	if strings.Contains(string(after), "printed nothing") || !strings.Contains(string(after), "output.log is not in the run folder") {
+		t.Fatalf("a report without output.log:\n%s", after)
+	}
+}

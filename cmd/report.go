@@ -563,8 +563,12 @@ func runRegenerate(ctx context.Context, app *App, args []string, all bool) error
 	if err != nil {
 		return err
 	}
+	for _, r := range rep.Kept {
+		app.Notice("run %s (%s on %s): its output.log is missing; its report, which shows the output, is kept as it is",
+			r.ID[:8], r.ScriptName, r.DeviceID)
+	}
 	if app.jsonOut {
-		return printJSON(app, map[string]int{"regenerated": rep.Done, "skipped": rep.Skipped})
+		return printJSON(app, map[string]int{"regenerated": rep.Done, "skipped": rep.Skipped, "kept": len(rep.Kept)})
 	}
 	fmt.Fprintf(app.IO.Out, "regenerated %d report(s)", rep.Done)
 	if rep.Skipped > 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/vpt-dev/vpt/campaign/summary"
 	"github.com/vpt-dev/vpt/report"
@@ -20,6 +21,9 @@ type RegenerateReport struct {
 	Done int
 	// Skipped runs have no folder on this machine.
 	Skipped int
+	// Kept are the runs whose report was left as it is: their output.log
+	// is gone, and a new report would lose the output the old one shows.
+	Kept []*store.Result
 }
 
 // Regenerate rebuilds report.html and result.json of each run from the
@@ -41,15 +45,32 @@ func Regenerate(ctx context.Context, st Store, resultsDir string, runs []*store.
 			rep.Skipped++
 			continue
 		}
-		if err := report.WriteRunReport(r, nil); err != nil {
+		if err := report.WriteResultJSON(r); err != nil {
 			return rep, fmt.Errorf("run %s: %w", r.ID[:8], err)
 		}
-		if err := report.WriteResultJSON(r); err != nil {
+		if outputLost(r) {
+			rep.Kept = append(rep.Kept, r)
+			continue
+		}
+		if err := report.WriteRunReport(r, nil); err != nil {
 			return rep, fmt.Errorf("run %s: %w", r.ID[:8], err)
 		}
 		rep.Done++
 	}
 	return rep, regenerateCampaigns(ctx, st, resultsDir, runs)
+}
+
+// outputLost tells whether a run printed output its folder no longer
+// has, while its report, made when it had, is still there.
+func outputLost(r *store.Result) bool {
+	if r.Details.OutputBytes == 0 {
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(r.RunDir, report.OutputLog)); !errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(r.RunDir, report.ReportHTML))
+	return err == nil
 }
 
 // regenerateCampaigns rebuilds the reports of the campaigns that hold the
