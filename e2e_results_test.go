@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -225,4 +226,33 @@ func TestAttemptLinksSurviveAnUpload(t *testing.T) {
 	env := []string{"VPT_UPLOAD_ENDPOINT=file://" + filepath.Join(p.dir, "published"), "VPT_UPLOAD_PUBLIC_URL=https://lab.example/vpt"}
 	p.vptEnv(env, "report", "upload", id).expectOut(t, 0, "uploaded")
 	links("after the upload")
+}
+
+// A script that runs vpt (api_shell.sh-style) gets VPT_RESULTS_DIR as the
+// folder of its own run: the vpt it starts records into the results folder
+// that holds that run, where the outer commands see it, and does not warn
+// of the variables vpt set for the script.
+func TestVptRunFromAScript(t *testing.T) {
+	p := examplesProject(t)
+	p.write("test_scripts/inner.py", "print('inner ran')\n")
+	p.write("test_scripts/outer.py", `import os, subprocess, sys
+r = subprocess.run([os.environ["VPT_BIN"], "run", "inner", "--video", "off", "-d", "device3"], capture_output=True, text=True)
+print(r.stdout + r.stderr)
+sys.exit(r.returncode)
+`)
+	r := p.vpt("run", "outer", "--video", "off")
+	r.expect(t, 0, "PASSED inner")
+	if strings.Contains(r.stdout+r.stderr, "is not a variable of vpt's") {
+		t.Fatalf("the inner vpt warned of the script's variables:\n%s", r.stdout+r.stderr)
+	}
+	var names []string
+	for _, row := range p.results() {
+		names = append(names, row.ScriptName)
+		if strings.Contains(row.RunDir, string(filepath.Separator)+"runs"+string(filepath.Separator)+"runs") {
+			t.Fatalf("the inner run's folder is inside the outer's: %s", row.RunDir)
+		}
+	}
+	if slices.Sort(names); strings.Join(names, ",") != "inner,outer" {
+		t.Fatalf("results: %v", names)
+	}
 }

@@ -275,6 +275,7 @@ func loadConfig(explicit string, flags *pflag.FlagSet, bind map[string]string, e
 	}
 	// Environment, then flags: each layer set after the one it overrides.
 	env := envMap(environ)
+	insideRun(env)
 	where := origin{file: file, root: root, flags: flags, bind: bind, env: env}
 	if ps := checkEnvValues(env); len(ps) > 0 {
 		return nil, where.errs(ps)
@@ -353,6 +354,19 @@ func flagChanged(flags *pflag.FlagSet, name string) bool {
 // VPT_VIDEO_MODE.
 func envName(key string) string {
 	return "VPT_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
+}
+
+// insideRun reads the variables vpt sets for a script it runs as a vpt
+// that script starts needs them: VPT_RESULTS_DIR is the run's own folder
+// there (upstream's scripts write into it), and the results folder is the
+// one that holds it, so that the inner vpt records where the outer one
+// does and its runs are not buried in the outer run's folder.
+func insideRun(env map[string]string) {
+	dir, id := env["VPT_RESULTS_DIR"], env["VPT_RUN_ID"]
+	if id == "" || filepath.Base(dir) != id || filepath.Base(filepath.Dir(dir)) != "runs" {
+		return
+	}
+	env["VPT_RESULTS_DIR"] = filepath.Dir(filepath.Dir(dir))
 }
 
 func envMap(environ []string) map[string]string {

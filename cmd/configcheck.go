@@ -178,8 +178,8 @@ func checkDevices(devices []capture.DeviceConfig, ps *problems) {
 // runVariables are the VPT_* variables vpt sets for the scripts it runs
 // (and its tests and benchmarks read): seen in vpt's own environment they
 // are not a mistake.
-var runVariables = []string{"VPT_CONTROL", "VPT_DEVICE", "VPT_DEVICE_MODEL", "VPT_USERINTERFACE", "VPT_RUN_ID",
-	"VPT_HOST", "VPT_SERVE_TOKEN", "VPT_REQUIRE_SERVICES"}
+var runVariables = []string{"VPT_CONTROL", "VPT_DEVICE", "VPT_DEVICE_NAME", "VPT_DEVICE_MODEL", "VPT_USERINTERFACE", "VPT_RUN_ID",
+	"VPT_SCRIPT", "VPT_BIN", "VPT_HOST", "VPT_SERVE_TOKEN", "VPT_REQUIRE_SERVICES"}
 
 // unknownVariables warns of VPT_* variables that set nothing
 // (VPT_VIDEO=off, when the key is video.mode): without a word the run
