@@ -394,7 +394,8 @@ func TestCampaignKilledBeforeTheEntry(t *testing.T) {
 }
 
 // Ctrl-C sent to vpt's whole process group (a terminal, GNU timeout, a CI
-// runner) while the video is being finalised does not lose the video.
+// runner) while the video is being finalised does not lose the video, and
+// vpt says why the run still passes: the script had already ended.
 func TestGroupInterruptDuringFinalisation(t *testing.T) {
 	p := newProject(t)
 	script := p.write("three.py", "import time\ntime.sleep(3)\nprint('done', flush=True)\n")
@@ -417,6 +418,9 @@ func TestGroupInterruptDuringFinalisation(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(res.RunDir, report.VideoMP4)); err != nil {
 		t.Fatal(err)
+	}
+	if s := out.String(); !strings.Contains(s, "the script had ended; its verdict stands") || strings.Contains(s, "kill the scripts") {
+		t.Fatalf("a Ctrl-C after the script ended should say its verdict stands, not offer to kill it:\n%s", s)
 	}
 }
 

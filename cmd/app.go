@@ -56,6 +56,9 @@ type App struct {
 	commandPath string
 	// stopMsg is what the first Ctrl-C says for that command.
 	stopMsg atomic.Pointer[string]
+	// scriptEnded: the script of `vpt run` has ended, and a Ctrl-C now
+	// only shortens the finishing of its record.
+	scriptEnded atomic.Bool
 
 	cfg   *Config
 	store store.Store

@@ -179,10 +179,20 @@ func newHelpCmd() *cobra.Command {
 	}
 }
 
-// stopping is what the first Ctrl-C says: only the commands that run
-// scripts have scripts to kill.
-// It is read from the signal goroutine, hence the atomic.
-func (a *App) stopping() string {
+// stopping is what the nth Ctrl-C says (1: stop, 2: kill): only the
+// commands that run scripts have scripts to kill, and once a run's script
+// has ended there is none, only the record being finished.
+// It is read from the signal goroutine, hence the atomics.
+func (a *App) stopping(n int) string {
+	if a.scriptEnded.Load() {
+		if n == 1 {
+			return "stopping: the script had ended; its verdict stands, and vpt is finishing its record (press Ctrl-C again to cut that short)"
+		}
+		return "cutting the finishing short"
+	}
+	if n > 1 {
+		return "killing the scripts"
+	}
 	if s := a.stopMsg.Load(); s != nil {
 		return *s
 	}
@@ -318,7 +328,7 @@ func printError(app *App, err error, code int) {
 // the same one.
 const sameInterrupt = 200 * time.Millisecond
 
-func interrupts(parent context.Context, io *IOStreams, stopping func() string) (ctx context.Context, kill <-chan struct{}, release func()) {
+func interrupts(parent context.Context, io *IOStreams, stopping func(n int) string) (ctx context.Context, kill <-chan struct{}, release func()) {
 	ctx, cancel := context.WithCancelCause(parent)
 	killC := make(chan struct{})
 	ch := make(chan os.Signal, 3)
@@ -345,10 +355,10 @@ func interrupts(parent context.Context, io *IOStreams, stopping func() string) (
 				n++
 				switch n {
 				case 1:
-					fmt.Fprintln(io.Err, "\nvpt: "+stopping())
+					fmt.Fprintln(io.Err, "\nvpt: "+stopping(1))
 					cancel(executor.ErrInterrupted)
 				case 2:
-					fmt.Fprintln(io.Err, "\nvpt: killing the scripts")
+					fmt.Fprintln(io.Err, "\nvpt: "+stopping(2))
 					close(killC)
 				default:
 					os.Exit(ExitInterrupted)

@@ -123,7 +123,8 @@ func runRun(ctx context.Context, app *App, opts runOptions) error {
 		return err
 	}
 	res, runErr := runner.Run(ctx, executor.Request{Script: script, Args: args, DeviceID: opts.Device, UserInterface: opts.UserInterface,
-		Raw: opts.Raw, NoWait: opts.NoWait, Quiet: app.quiet, CheckVideo: opts.CheckVideo, CheckAudio: opts.CheckAudio})
+		Raw: opts.Raw, NoWait: opts.NoWait, Quiet: app.quiet, CheckVideo: opts.CheckVideo, CheckAudio: opts.CheckAudio,
+		Ended: func() { app.scriptEnded.Store(true) }})
 	if runErr != nil && res == nil {
 		if errors.Is(runErr, executor.ErrInterpreterMissing) && cfg.PythonSet && strings.HasSuffix(script.Path, ".py") {
 			return &configError{runErr}

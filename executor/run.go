@@ -198,6 +198,9 @@ type Request struct {
 	// Started, when set, hears of the run's row as soon as it exists
 	// (a campaign links the run to itself then).
 	Started func(res *store.Result)
+	// Ended, when set, hears that the script has ended, before the run's
+	// record is finished (a late Ctrl-C no longer stops it).
+	Ended func()
 	// CheckVideo and CheckAudio: after the script, check its part of the
 	// run's recording for black and frozen picture, silent sound (a
 	// campaign entry's check_video / check_audio); the run fails when a
@@ -246,6 +249,9 @@ func (r *Runner) Run(ctx context.Context, req Request) (*store.Result, error) {
 	run.device(opening)
 	run.capture(ctx)
 	run.child(ctx, sup)
+	if req.Ended != nil {
+		req.Ended()
+	}
 	fin, cancel := run.finaliseContext(ctx)
 	defer cancel()
 	run.evidence(fin)
