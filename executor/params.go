@@ -131,7 +131,10 @@ func parseAddArgument(body string) (Param, bool) {
 			p.Flag = names[0]
 		}
 	}
-	p.Name = strings.TrimLeft(p.Flag, "-")
+	// An empty name, or dashes alone, is no argument argparse would take.
+	if p.Name = strings.TrimLeft(p.Flag, "-"); p.Name == "" {
+		return Param{}, false
+	}
 	p.Choices = parseChoices(body[firstKw:])
 	// Keywords are found in the text with its strings blanked (help="x=1"
 	// holds none), their values read from the text itself.
