@@ -143,6 +143,39 @@ script_configurations:
 	}
 }
 
+// -p exclude=-live was checked and accepted, then passed as --exclude
+// -live, which argparse reads as a missing value: a FAILED run (exit 1)
+// for a value vpt had taken. An option's value that starts with a dash
+// goes as --name=value; a positional one cannot be passed and is refused.
+func TestParameterValuesStartingWithADash(t *testing.T) {
+	p := examplesProject(t)
+	p.write("test_scripts/reach.py", argparseScript)
+	p.write("test_scripts/filt.py", `import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--exclude", default="")
+p.add_argument("--offset", type=int, default=0)
+a = p.parse_args()
+print("exclude=%s offset=%d" % (a.exclude, a.offset))
+`)
+	p.vpt("run", "filt", "-p", "exclude=-live", "-p", "offset=-3").expectOut(t, 0, "exclude=-live offset=-3")
+	p.vpt("run", "reach", "-p", "target=-live", "-p", "mode=fast").expectErr(t, 2, `-p target: reach takes target as a bare value, and "-live" starts with a dash`, "-- -- -live")
+	p.vpt("run", "reach", "-p", "mode=fast", "--", "--", "-live").expectOut(t, 0, "target=-live mode=fast")
+	p.write("c.yaml", `campaign_id: dash
+name: Dash
+script_configurations:
+  - {script_name: filt, parameters: {exclude: "--all", offset: -1}}
+`)
+	p.vpt("campaign", "c.yaml").expectOut(t, 0, "1 passed")
+	var outputs []string
+	for _, r := range p.results() {
+		b, _ := os.ReadFile(filepath.Join(r.RunDir, report.OutputLog))
+		outputs = append(outputs, string(b))
+	}
+	if !slices.ContainsFunc(outputs, func(o string) bool { return strings.Contains(o, "exclude=--all offset=-1") }) {
+		t.Fatalf("the campaign entry's values did not reach the script: %q", outputs)
+	}
+}
+
 // An executable script whose #! line names a missing interpreter failed
 // with exit code 127, or could not start and left an error row: the
 // machine needs fixing, not the script (exit 3, before any run).

@@ -36,7 +36,8 @@ var FrameworkParams = map[string]bool{"userinterface": true, "userinterface_name
 // type, a value outside its choices and a required parameter not given
 // are problems; a script that declares none takes anything. Positional
 // parameters become bare values, in their declared order, before the
-// options; options become --name value, and store_true flags a bare
+// options; options become --name value (--name=value for a value that
+// starts with a dash), and store_true flags a bare
 // --name (or nothing, for false). rest is what goes after them as it is
 // (the arguments after --): a required parameter given there counts as
 // given.
@@ -65,7 +66,7 @@ func Arguments(script string, declared []Param, given []Given, rest []string) ([
 			continue
 		}
 		if !ok {
-			options = append(options, "--"+key, g.Value)
+			options = append(options, option("--"+key, g.Value)...)
 			continue
 		}
 		if msg := checkGiven(script, d, g.Value); msg != "" {
@@ -73,6 +74,10 @@ func Arguments(script string, declared []Param, given []Given, rest []string) ([
 			continue
 		}
 		switch {
+		case d.Positional && strings.HasPrefix(g.Value, "-") && !isNumber(g.Value):
+			problems = append(problems, ParamProblem{Name: g.Name,
+				Msg:  fmt.Sprintf("%s takes %s as a bare value, and %q starts with a dash: argparse would read it as an option", script, d.Name, g.Value),
+				Hint: fmt.Sprintf("pass it yourself, after a second --: vpt run %s -- -- %s", script, g.Value)})
 		case d.Positional:
 			positional[d.Name] = g.Value
 		case d.Type == "flag":
@@ -80,7 +85,7 @@ func Arguments(script string, declared []Param, given []Given, rest []string) ([
 				options = append(options, d.Flag)
 			}
 		default:
-			options = append(options, d.Flag, g.Value)
+			options = append(options, option(d.Flag, g.Value)...)
 		}
 	}
 	var args []string
@@ -107,6 +112,21 @@ func Arguments(script string, declared []Param, given []Given, rest []string) ([
 		}
 	}
 	return append(append(args, options...), rest...), problems
+}
+
+// option renders an option and its value: --name value, or --name=value
+// when the value starts with a dash (argparse would read "--name -x" as
+// --name without a value, then an option -x).
+func option(flag, v string) []string {
+	if strings.HasPrefix(v, "-") {
+		return []string{flag + "=" + v}
+	}
+	return []string{flag, v}
+}
+
+func isNumber(v string) bool {
+	_, err := strconv.ParseFloat(v, 64)
+	return err == nil
 }
 
 // checkGiven says what is wrong with a value for a declared parameter
@@ -154,10 +174,12 @@ func hasChoice(d Param, v string) bool {
 // inRest tells whether raw arguments give a parameter: --name or
 // --name=value for an option, any bare value for a positional one.
 func inRest(d Param, rest []string) bool {
+	bare := false // after a "--", everything is a bare value
 	for _, a := range rest {
-		if d.Positional && !strings.HasPrefix(a, "-") {
+		if d.Positional && (bare || !strings.HasPrefix(a, "-")) {
 			return true
 		}
+		bare = bare || a == "--"
 		if !d.Positional && (a == d.Flag || strings.HasPrefix(a, d.Flag+"=")) {
 			return true
 		}
