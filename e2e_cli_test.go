@@ -494,6 +494,24 @@ func TestValuesRefusedWithTheirName(t *testing.T) {
 	p.vpt("run", "p", "--video", "off").expect(t, 1, "press(times=-5): times is how often to press the key")
 }
 
+// DEVICE1_PORT=abc was found only by adb connect: an ERROR run in the
+// history and exit 3, as if the device did not answer. A port that is no
+// number is a mistake of the configuration, found before anything runs.
+func TestBadADBPortIsAConfigError(t *testing.T) {
+	p := newProject(t)
+	p.write("test_scripts/p.py", "print('hi')\n")
+	env := []string{"DEVICE1_NAME=Phone", "DEVICE1_MODEL=android_mobile", "DEVICE1_IP=127.0.0.1", "DEVICE1_PORT=abc"}
+	p.vptEnv(env, "run", "p").expectErr(t, 2, `DEVICE1_PORT: "abc": give the port adb connects to, a number from 1 to 65535`)
+	p.vptEnv(env, "devices").expectErr(t, 2, `DEVICE1_PORT: "abc"`)
+	p.write("vpt.yaml", "devices:\n  - {id: tv, model: android_tv, adb: \"10.0.0.5:55x5\"}\n")
+	p.vpt("run", "p", "--device", "tv").expectErr(t, 2, `vpt.yaml:2:`, `devices[0].adb: "10.0.0.5:55x5": give the port adb connects to`)
+	p.noRows()
+	// A serial, and an address with its port, are taken as they are (and
+	// then do not answer: exit 3).
+	p.write("vpt.yaml", "devices:\n  - {id: tv, model: android_tv, adb: \"[::1]:5555\"}\n  - {id: s, model: android_tv, adb: emulator-5554}\n")
+	p.vpt("devices").expect(t, 3)
+}
+
 // What a newcomer met on the way in: typos answered with "see --help",
 // wrong help topics and shells exiting 0, missing upload settings called
 // an infrastructure error, variables named after flags ignored without a

@@ -166,6 +166,9 @@ func checkDevices(devices []capture.DeviceConfig, ps *problems) {
 				at(x.field, "%s: cannot be negative", x.v)
 			}
 		}
+		if field, port, ok := adbPort(d); ok {
+			at(field, "%q: give the port adb connects to, a number from 1 to 65535", port)
+		}
 		if d.FPS < 0 || d.FPS > 120 {
 			at("fps", "%d: use 1 to 120 (or leave it out for the card's rate)", d.FPS)
 		}
@@ -173,6 +176,24 @@ func checkDevices(devices []capture.DeviceConfig, ps *problems) {
 			at("drop_rate", "%g: use a fraction from 0 to 1", d.DropRate)
 		}
 	}
+}
+
+// adbPort finds a bad port in a device's adb address (host:port; a
+// serial has no colon): the field to name, and what it holds. The port of
+// upstream's variables is DEVICE{i}_PORT.
+func adbPort(d capture.DeviceConfig) (field, bad string, ok bool) {
+	i := strings.LastIndexByte(d.ADB, ':')
+	if i < 0 || strings.Count(d.ADB, ":") > 1 && !strings.HasPrefix(d.ADB, "[") {
+		return "", "", false // a serial, or a bare IPv6 address
+	}
+	port := d.ADB[i+1:]
+	if n, err := strconv.Atoi(port); err == nil && n >= 1 && n <= 65535 {
+		return "", "", false
+	}
+	if d.EnvPrefix != "" {
+		return "port", port, true
+	}
+	return "adb", d.ADB, true
 }
 
 // runVariables are the VPT_* variables vpt sets for the scripts it runs
