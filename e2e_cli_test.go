@@ -494,6 +494,30 @@ func TestValuesRefusedWithTheirName(t *testing.T) {
 	p.vpt("run", "p", "--video", "off").expect(t, 1, "press(times=-5): times is how often to press the key")
 }
 
+// Numbers past Go's: timeout_minutes: 200000000000 overflowed into "must
+// be more than 0"; -p count=99999999999999999999 was "not a whole number",
+// though Python's int takes it (and 1_000, and a float of 1e400).
+func TestLargeNumbers(t *testing.T) {
+	p := examplesProject(t)
+	p.write("test_scripts/reach.py", argparseScript)
+	p.write("test_scripts/big.py", `import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--n", type=int, default=0)
+p.add_argument("--x", type=float, default=0)
+a = p.parse_args()
+print("n=%d x=%s" % (a.n, a.x))
+`)
+	p.vpt("run", "big", "-p", "n=99999999999999999999", "-p", "x=1e400").expectOut(t, 0, "n=99999999999999999999 x=inf")
+	p.vpt("run", "big", "-p", "n=1_000").expectOut(t, 0, "n=1000 ")
+	p.vpt("run", "big", "-p", "n=1__0").expectErr(t, 2, `declares "n" as a whole number, got "1__0"`)
+	for _, v := range []string{"200000000000", ".inf"} {
+		p.write("c.yaml", "campaign_id: big\nname: big\nexecution_config: {timeout_minutes: "+v+"}\nscript_configurations:\n  - {script_name: big}\n")
+		p.vpt("campaign", "c.yaml", "--dry-run").expectErr(t, 2, "c.yaml:3:", "execution_config.timeout_minutes: "+v+" minutes is longer than vpt can wait", "153722867")
+	}
+	p.write("c.yaml", "campaign_id: big\nname: big\nexecution_config: {timeout_minutes: .nan}\nscript_configurations:\n  - {script_name: big}\n")
+	p.vpt("campaign", "c.yaml", "--dry-run").expectErr(t, 2, "execution_config.timeout_minutes: must be more than 0")
+}
+
 // DEVICE1_PORT=abc was found only by adb connect: an ERROR run in the
 // history and exit 3, as if the device did not answer. A port that is no
 // number is a mistake of the configuration, found before anything runs.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -266,7 +267,7 @@ func (f *File) Settings() Settings {
 		s.ContinueOnFailure = *c.ContinueOnFailure
 	}
 	if c.TimeoutMinutes != nil {
-		s.Timeout = time.Duration(*c.TimeoutMinutes * float64(time.Minute))
+		s.Timeout = minutes(*c.TimeoutMinutes)
 	}
 	if c.Parallel != nil {
 		s.Parallel = *c.Parallel
@@ -281,6 +282,18 @@ func (f *File) Settings() Settings {
 		s.Distributed = *c.Distributed
 	}
 	return s
+}
+
+// minutes is m minutes; past what a Duration holds it would wrap around,
+// so it stops there, and NaN is none (checkFile refuses both).
+func minutes(m float64) time.Duration {
+	switch {
+	case math.IsNaN(m):
+		return 0
+	case m >= maxTimeoutMinutes:
+		return math.MaxInt64
+	}
+	return time.Duration(m * float64(time.Minute))
 }
 
 // Name of the campaign for reports: its name, else its id, else the file.

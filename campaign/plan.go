@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -131,6 +133,17 @@ func settingsOf(f *File, o Options) Settings {
 	return s
 }
 
+// maxTimeoutMinutes is the longest limit a time.Duration holds.
+const maxTimeoutMinutes = float64(math.MaxInt64 / int64(time.Minute))
+
+// yamlNumber writes a number as a campaign file would.
+func yamlNumber(f float64) string {
+	if math.IsInf(f, 1) {
+		return ".inf"
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
 // checkFile checks the campaign's own fields.
 func checkFile(f *File, env Environment, s Settings, at problemAt) {
 	if f.CampaignID == "" {
@@ -139,7 +152,11 @@ func checkFile(f *File, env Environment, s Settings, at problemAt) {
 	if f.Name == "" {
 		at("name", "missing", "every campaign needs a name")
 	}
-	if s.Timeout <= 0 {
+	if m := f.ExecutionConfig.TimeoutMinutes; m != nil && *m > maxTimeoutMinutes {
+		at("execution_config.timeout_minutes", fmt.Sprintf("%s minutes is longer than vpt can wait", yamlNumber(*m)),
+			fmt.Sprintf("give at most %d, about 292 years, or leave it out for the default %d", int64(maxTimeoutMinutes), int(DefaultTimeout.Minutes())),
+			"execution_config", "timeout_minutes")
+	} else if !(s.Timeout > 0) {
 		at("execution_config.timeout_minutes", "must be more than 0", "", "execution_config", "timeout_minutes")
 	}
 	if s.Retries < 0 {

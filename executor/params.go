@@ -2,6 +2,7 @@ package executor
 
 import (
 	"bufio"
+	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -324,11 +325,11 @@ func unescape(s string) string {
 func CheckValue(t, v string) bool {
 	switch t {
 	case "int":
-		_, err := strconv.Atoi(v)
-		return err == nil
+		return isPythonInt(v)
 	case "float":
-		_, err := strconv.ParseFloat(v, 64)
-		return err == nil
+		// Python's float takes what overflows Go's (1e400 is inf).
+		_, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		return err == nil || errors.Is(err, strconv.ErrRange)
 	case "bool":
 		switch strings.ToLower(v) {
 		case "yes", "true", "t", "y", "1", "no", "false", "f", "n", "0":
@@ -337,4 +338,15 @@ func CheckValue(t, v string) bool {
 		return false
 	}
 	return true
+}
+
+// isPythonInt tells whether Python's int() takes v: a sign, then digits
+// of any length, single underscores between them, spaces around.
+func isPythonInt(v string) bool {
+	v = strings.TrimSpace(v)
+	v = strings.TrimLeft(v[:min(1, len(v))], "+-") + v[min(1, len(v)):]
+	if v == "" || v[0] == '_' || v[len(v)-1] == '_' || strings.Contains(v, "__") {
+		return false
+	}
+	return strings.Trim(v, "0123456789_") == ""
 }
