@@ -50,7 +50,11 @@ func TestCheckValue(t *testing.T) {
 		typ, v string
 		ok     bool
 	}{{"int", "3", true}, {"int", "3.5", false}, {"float", "3.5", true}, {"bool", "yes", true},
-		{"bool", "maybe", false}, {"str", "anything", true}} {
+		{"bool", "maybe", false}, {"str", "anything", true},
+		// As Python's int() and float() read them.
+		{"int", "99999999999999999999", true}, {"int", "-1_000", true}, {"int", " 7 ", true}, {"int", "1__0", false},
+		{"int", "_1", false}, {"int", "1_", false}, {"int", "-", false}, {"int", "", false}, {"int", "+-1", false},
+		{"float", "1e400", true}, {"float", "1e", false}} {
 		if CheckValue(c.typ, c.v) != c.ok {
 			t.Errorf("%s %q: want %v", c.typ, c.v, c.ok)
 		}
