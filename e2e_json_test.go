@@ -116,9 +116,11 @@ script_configurations:
 			ID string `json:"id"`
 		} `json:"results"`
 		CampaignsDeleted []string `json:"campaigns_deleted"`
+		LatestRepaired   bool     `json:"latest_repaired"`
 	}
 	decode(t, p.vpt("report", "prune", "--older-than", "0s", "--dry-run", "--json"), 0, &prune)
-	if !prune.DryRun || prune.Deleted != 1 || len(prune.Results) != 1 || prune.Results[0].ID != res.ID || prune.CampaignsDeleted == nil {
+	if !prune.DryRun || prune.Deleted != 1 || len(prune.Results) != 1 || prune.Results[0].ID != res.ID || prune.CampaignsDeleted == nil ||
+		!prune.LatestRepaired {
 		t.Fatalf("report prune: %+v", prune)
 	}
 

@@ -527,7 +527,10 @@ func printPrune(w io.Writer, rep results.PruneReport, before time.Time) {
 		verb, rep.Deleted, float64(rep.Bytes)/(1<<20), rep.Kept)
 	fmt.Fprintf(w, "%s %d campaign(s) whose runs are all gone; %s %d campaign report(s) that listed deleted runs\n",
 		verb, len(rep.CampaignsDeleted), update, len(rep.CampaignsUpdated))
-	if rep.LatestRepaired {
+	switch {
+	case rep.LatestRepaired && rep.DryRun:
+		fmt.Fprintln(w, "would move latest off a deleted run")
+	case rep.LatestRepaired:
 		fmt.Fprintln(w, "moved latest off a deleted run")
 	}
 	if rep.DryRun {

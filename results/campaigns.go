@@ -152,6 +152,32 @@ func repairLatest(ctx context.Context, st Store, resultsDir string) (bool, error
 	return true, os.Remove(link)
 }
 
+// latestWouldMove tells whether repairLatest would change the link once
+// the doomed runs are deleted (what a dry run reports): it points at one
+// of them, or at nothing already.
+func latestWouldMove(resultsDir string, doomed []store.Result) bool {
+	target, err := os.Readlink(filepath.Join(resultsDir, LatestLink))
+	if err != nil {
+		return false
+	}
+	if !filepath.IsAbs(target) {
+		target = filepath.Join(resultsDir, target)
+	}
+	at, err := os.Stat(target)
+	if err != nil {
+		return true
+	}
+	for _, r := range doomed {
+		if filepath.Base(r.RunDir) != filepath.Base(target) {
+			continue
+		}
+		if st, err := os.Stat(r.RunDir); err == nil && os.SameFile(at, st) {
+			return true
+		}
+	}
+	return false
+}
+
 // swapLink makes link point at target, atomically.
 func swapLink(link, target string) error {
 	tmp := link + ".tmp-repair"

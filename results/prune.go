@@ -61,7 +61,8 @@ type PruneReport struct {
 	CampaignsDeleted []string `json:"campaigns_deleted"`
 	CampaignsUpdated []string `json:"campaigns_updated"`
 	// LatestRepaired: the results folder's latest link pointed at a
-	// deleted run; it was moved to the newest run left, or removed.
+	// deleted run; it was moved to the newest run left, or removed (with
+	// DryRun: it would be).
 	LatestRepaired bool `json:"latest_repaired"`
 	// Events deleted from the event log (none counted with DryRun).
 	Events int64 `json:"events_deleted"`
@@ -125,6 +126,7 @@ func Prune(ctx context.Context, st Store, o PruneOptions) (PruneReport, error) {
 		rep.Bytes += size
 	}
 	if o.DryRun {
+		rep.LatestRepaired = latestWouldMove(o.ResultsDir, doomed)
 		return rep, nil
 	}
 	if err := plan.apply(ctx, st, o); err != nil {
