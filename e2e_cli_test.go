@@ -388,7 +388,18 @@ func TestDeviceConfigurationErrors(t *testing.T) {
   - {id: stb, name: STB, model: stb, video: "lavfi:testsrc", ir: {device: /dev/null, keymap: nosuchkeymap}}
 `)
 	for _, args := range [][]string{{"devices"}, {"run", "ok", "-d", "stb"}, {"doctor"}} {
-		p.vpt(args...).expectErr(t, 2, `no IR keymap "nosuchkeymap"`, "device stb")
+		p.vpt(args...).expectErr(t, 2, `vpt.yaml:2:`, `devices[0].ir.keymap: device stb: no IR keymap "nosuchkeymap"`)
+	}
+	p.noRows()
+	// The field a device lacks, or names wrong, is placed too, as is the
+	// scheme of the store.
+	for yaml, want := range map[string]string{
+		"devices:\n  - {id: box, model: stb}\n":                                 "vpt.yaml:2:5: devices[0].video: device box (model stb) needs video:",
+		"devices:\n  - {id: device1, model: virtual, userinterface: nope_ui}\n": "vpt.yaml:2:50: devices[0].userinterface: User interface 'nope_ui' not found",
+		"store: mysql://db.lab/vpt\n":                                           `vpt.yaml:1:8: store: "mysql://db.lab/vpt": unknown scheme "mysql"`,
+	} {
+		p.write("vpt.yaml", yaml)
+		p.vpt("run", "ok").expectErr(t, 2, want)
 	}
 	p.noRows()
 	p.write("vpt.yaml", `devices:
@@ -435,7 +446,7 @@ func TestUpstreamDeviceVariables(t *testing.T) {
 	p.vptEnv(env, "devices", "-v").expectErr(t, 0, "device14: vpt does not use DEVICE14_VIDEO_STREAM_PATH")
 	// A device of the variables that is wrong names them.
 	p.vptEnv([]string{"DEVICE2_NAME=Phone", "DEVICE2_MODEL=android_mobile"}, "devices").
-		expectErr(t, 2, "device device2 (model android_mobile) needs adb:", "set by the DEVICE2_* variables")
+		expectErr(t, 2, "DEVICE2_IP: device device2 (model android_mobile) needs adb:")
 }
 
 // -v and -vv changed nothing: the diagnostics they promise (the

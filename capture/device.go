@@ -13,6 +13,26 @@ import (
 	"github.com/vpt-dev/vpt/internal/ui"
 )
 
+// FieldError is a wrong field of one device's configuration, for the
+// caller to say where it was set (vpt.yaml's line, a variable). Field is
+// vpt.yaml's name of it: video, ir.keymap. It wraps ErrBadDeviceConfig
+// (or what Err wraps).
+type FieldError struct {
+	Device, Field string
+	Err           error
+}
+
+func (e *FieldError) Error() string { return e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Field marks err as the fault of a device's field (nil stays nil).
+func Field(device, field string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &FieldError{Device: device, Field: field, Err: err}
+}
+
 // Errors of the device layer.
 var (
 	// ErrUnknownDevice: no device has that id (a usage error).

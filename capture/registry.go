@@ -54,7 +54,8 @@ type DeviceConfig struct {
 
 // envFieldVariables are the DEVICE{i}_* variables of the fields they set
 // (the field's own name in capitals when not here).
-var envFieldVariables = map[string]string{"fps": "VIDEO_FPS", "audio": "VIDEO_AUDIO", "adb": "IP", "ir": "IR_PATH"}
+var envFieldVariables = map[string]string{"fps": "VIDEO_FPS", "audio": "VIDEO_AUDIO", "adb": "IP", "ir": "IR_PATH",
+	"ir.device": "IR_PATH", "ir.keymap": "IR_TYPE"}
 
 // EnvVariable names the variable that set field (vpt.yaml's name: fps)
 // of a device of upstream's DEVICE{i}_* variables: DEVICE1_VIDEO_FPS.
@@ -103,15 +104,15 @@ func (c DeviceConfig) Driver() (string, error) {
 		if near := closestModel(c.Model); near != "" {
 			hint = "did you mean " + near + "? "
 		}
-		return "", fmt.Errorf("%w: device %s: unknown model %q (%sknown: %s)", ErrBadDeviceConfig, c.ID, c.Model, hint,
-			strings.Join(KnownModels, ", "))
+		return "", Field(c.ID, "model", fmt.Errorf("%w: device %s: unknown model %q (%sknown: %s)", ErrBadDeviceConfig, c.ID, c.Model, hint,
+			strings.Join(KnownModels, ", ")))
 	}
 	switch {
 	case c.Model == "virtual":
 		return DriverVirtual, nil
 	case c.Model == "host" || c.Model == "host_vnc" || c.Display != "" && c.Video == "":
 		if c.Display == "" {
-			return "", fmt.Errorf("%w: device %s (model %s) needs display: (for example \":0\")", ErrBadDeviceConfig, c.ID, c.Model)
+			return "", Field(c.ID, "display", fmt.Errorf("%w: device %s (model %s) needs display: (for example \":0\")", ErrBadDeviceConfig, c.ID, c.Model))
 		}
 		return DriverHost, nil
 	case c.Video != "":
@@ -121,11 +122,11 @@ func (c DeviceConfig) Driver() (string, error) {
 	}
 	switch c.Model {
 	case "android_mobile", "android_tv":
-		return "", fmt.Errorf("%w: device %s (model %s) needs adb: (a serial or ip:port) or video: (an HDMI capture device)", ErrBadDeviceConfig, c.ID, c.Model)
+		return "", Field(c.ID, "adb", fmt.Errorf("%w: device %s (model %s) needs adb: (a serial or ip:port) or video: (an HDMI capture device)", ErrBadDeviceConfig, c.ID, c.Model))
 	case "":
-		return "", fmt.Errorf("%w: device %s has no model (use %s)", ErrBadDeviceConfig, c.ID, strings.Join(KnownModels, ", "))
+		return "", Field(c.ID, "model", fmt.Errorf("%w: device %s has no model (use %s)", ErrBadDeviceConfig, c.ID, strings.Join(KnownModels, ", ")))
 	}
-	return "", fmt.Errorf("%w: device %s (model %s) needs video: (an HDMI capture device such as /dev/video0)", ErrBadDeviceConfig, c.ID, c.Model)
+	return "", Field(c.ID, "video", fmt.Errorf("%w: device %s (model %s) needs video: (an HDMI capture device such as /dev/video0)", ErrBadDeviceConfig, c.ID, c.Model))
 }
 
 // Tools names the external programs the device needs, as vpt doctor
@@ -257,11 +258,11 @@ func NewRegistry(devices []DeviceConfig, env Environment) (*Registry, error) {
 			}
 		}
 		if d.DropRate < 0 || d.DropRate > 1 {
-			return nil, d.from(fmt.Errorf("%w: device %s: drop_rate must be between 0 and 1, got %g", ErrBadDeviceConfig, d.ID, d.DropRate))
+			return nil, d.from(Field(d.ID, "drop_rate", fmt.Errorf("%w: device %s: drop_rate must be between 0 and 1, got %g", ErrBadDeviceConfig, d.ID, d.DropRate)))
 		}
 		for _, tag := range d.Tags {
 			if tag == "" || strings.ContainsAny(tag, " \t,/:") {
-				return nil, d.from(fmt.Errorf("%w: device %s: tag %q: a tag is one word (letters, digits, - or _)", ErrBadDeviceConfig, d.ID, tag))
+				return nil, d.from(Field(d.ID, "tags", fmt.Errorf("%w: device %s: tag %q: a tag is one word (letters, digits, - or _)", ErrBadDeviceConfig, d.ID, tag)))
 			}
 		}
 		if d.ID == DefaultDevice.ID {

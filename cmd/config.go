@@ -20,6 +20,7 @@ import (
 	"github.com/vpt-dev/vpt/executor"
 	"github.com/vpt-dev/vpt/internal/yamlfile"
 	"github.com/vpt-dev/vpt/report/upload"
+	"github.com/vpt-dev/vpt/store"
 )
 
 // DefaultTeamID is upstream's default team.
@@ -67,6 +68,8 @@ type Config struct {
 	EnvNotes []capture.EnvNote `yaml:"-"`
 	// set tells which keys the file, a VPT_* variable or a flag set.
 	set map[string]bool
+	// where tells where each key was set, for the errors found later.
+	where origin
 	// Layers says where the configuration came from, for vpt -vv.
 	Layers []string `yaml:"-"`
 }
@@ -298,6 +301,7 @@ func loadConfig(explicit string, flags *pflag.FlagSet, bind map[string]string, e
 		return nil, &configError{fmt.Errorf("configuration: %w", err)}
 	}
 	cfg.File = file
+	cfg.where = where
 	own := func(key string) bool { return env[envName(key)] != "" || flagChanged(flags, bind[key]) }
 	if file != "" {
 		cfg.resolveFilePaths(filepath.Dir(file), func(key string) bool { return v.InConfig(key) && !own(key) })
@@ -522,6 +526,11 @@ func (c *Config) validate() []problem {
 	}
 	if c.Notify.On != "always" && c.Notify.On != "failure" {
 		ps.add("notify.on", "%q: use failure or always", c.Notify.On)
+	}
+	if c.Store != "" {
+		if err := store.CheckScheme(c.Store); err != nil {
+			ps.add("store", "%q: %v", store.Redact(c.Store), err)
+		}
 	}
 	checkDevices(c.Devices, &ps)
 	if len(ps) > 0 {

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -177,6 +178,43 @@ func checkDevices(devices []capture.DeviceConfig, ps *problems) {
 		}
 	}
 }
+
+// placeDeviceField says where the device field an error blames was set:
+// vpt.yaml's line (devices[2].video), or the DEVICE{i}_* variable. The
+// error is then a configuration error; others pass as they are.
+func placeDeviceField(cfg *Config, err error) error {
+	var fe *capture.FieldError
+	if cfg == nil || !errors.As(err, &fe) {
+		return err
+	}
+	for i, d := range cfg.Devices {
+		if d.ID != fe.Device {
+			continue
+		}
+		// The place says what kind of error it is.
+		p := problem{key: "devices", msg: strings.ReplaceAll(fe.Err.Error(), capture.ErrBadDeviceConfig.Error()+": ", "")}
+		if v, ok := d.EnvVariable(fe.Field); ok {
+			p.variable = v
+		} else {
+			p.path = []any{"devices", i}
+			for _, part := range strings.Split(fe.Field, ".") {
+				p.path = append(p.path, part)
+			}
+		}
+		return &configError{&placedError{msg: cfg.where.where(p).Error(), err: err}}
+	}
+	return err
+}
+
+// placedError is an error told with where its cause was set; its hint,
+// kind and exit code are the cause's.
+type placedError struct {
+	msg string
+	err error
+}
+
+func (e *placedError) Error() string { return e.msg }
+func (e *placedError) Unwrap() error { return e.err }
 
 // adbPort finds a bad port in a device's adb address (host:port; a
 // serial has no colon): the field to name, and what it holds. The port of

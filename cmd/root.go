@@ -67,7 +67,7 @@ func Main(version string, args []string) int {
 	defer app.Close()
 	root := NewRoot(app)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	err := placeDeviceField(app.cfg, root.ExecuteContext(ctx))
 	code := ExitCode(err)
 	if err != nil {
 		// A flag error stops the parsing before --json is read: the error

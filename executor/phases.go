@@ -40,15 +40,17 @@ func (r *Runner) prepare(ctx context.Context, req Request) (prepared, error) {
 	if err != nil {
 		return prepared{}, err
 	}
-	uiName := req.UserInterface
-	if uiName == "" {
-		uiName = devCfg.UserInterface
-	}
 	p := prepared{id: store.NewID(), dev: devCfg, argv: argv, python: python}
-	if uiName != "" {
-		if p.ui, err = r.UIs.Find(uiName); err != nil {
-			return prepared{}, err
-		}
+	switch {
+	case req.UserInterface != "":
+		p.ui, err = r.UIs.Find(req.UserInterface)
+	case devCfg.UserInterface != "":
+		// The device's own: a mistake of its configuration.
+		p.ui, err = r.UIs.Find(devCfg.UserInterface)
+		err = capture.Field(devCfg.ID, "userinterface", err)
+	}
+	if err != nil {
+		return prepared{}, err
 	}
 	return p, nil
 }

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -29,22 +31,32 @@ func Register(scheme string, open Opener) {
 // Open opens the store named by url (sqlite://path, postgres://…),
 // creating and migrating the database as needed.
 func Open(ctx context.Context, url string) (Store, error) {
-	scheme, _, ok := strings.Cut(url, "://")
-	if !ok {
-		return nil, fmt.Errorf("%w %q: expected sqlite://PATH or postgres://USER@HOST/DB", ErrBadURL, Redact(url))
-	}
-	openersMu.Lock()
-	open := openers[scheme]
-	known := make([]string, 0, len(openers))
-	for k := range openers {
-		known = append(known, k)
-	}
-	openersMu.Unlock()
-	if open == nil {
-		sort.Strings(known)
-		return nil, fmt.Errorf("%w %q: unknown scheme %q (known: %s)", ErrBadURL, Redact(url), scheme, strings.Join(known, ", "))
+	open, err := opener(url)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %w", ErrBadURL, Redact(url), err)
 	}
 	return open(ctx, url)
+}
+
+// CheckScheme says what is wrong with the scheme of a store URL, without
+// opening it (nil: a store is registered under it).
+func CheckScheme(url string) error {
+	_, err := opener(url)
+	return err
+}
+
+func opener(url string) (Opener, error) {
+	scheme, _, ok := strings.Cut(url, "://")
+	if !ok {
+		return nil, errors.New("expected sqlite://PATH or postgres://USER@HOST/DB")
+	}
+	openersMu.Lock()
+	defer openersMu.Unlock()
+	if open := openers[scheme]; open != nil {
+		return open, nil
+	}
+	known := slices.Sorted(maps.Keys(openers))
+	return nil, fmt.Errorf("unknown scheme %q (known: %s)", scheme, strings.Join(known, ", "))
 }
 
 // Redact hides the password of a database URL and its secret query

@@ -76,14 +76,14 @@ func New(cfg capture.DeviceConfig, env capture.Environment) (*Device, error) {
 func irConfig(cfg capture.DeviceConfig, env capture.Environment) (*ir.Keymap, string, error) {
 	km, err := ir.LoadKeymap(cfg.IR.Keymap, env.KeymapDirs)
 	if err != nil {
-		return nil, "", fmt.Errorf("device %s: %w", cfg.ID, err)
+		return nil, "", capture.Field(cfg.ID, "ir.keymap", fmt.Errorf("device %s: %w", cfg.ID, err))
 	}
 	tool := cfg.IR.Tool
 	if tool == "" {
 		tool = "ir-ctl"
 	}
 	if tool != "ir-ctl" && tool != "irsend" {
-		return nil, "", fmt.Errorf("%w: device %s: ir.tool %q: use ir-ctl or irsend", capture.ErrBadDeviceConfig, cfg.ID, tool)
+		return nil, "", capture.Field(cfg.ID, "ir.tool", fmt.Errorf("%w: device %s: ir.tool %q: use ir-ctl or irsend", capture.ErrBadDeviceConfig, cfg.ID, tool))
 	}
 	return km, tool, nil
 }
