@@ -209,6 +209,33 @@ script_configurations:
 	p.vpt("campaign", "other.yaml", "--execution-id", id).expectErr(t, 2, "is the id of campaign execution ci-pipeline-42", "give another")
 }
 
+// The whole execution took the status of its last shard: a shard
+// interrupted, then a shard that passed, made it completed (success:
+// true); a shard that timed out made it failed. It is judged from every
+// shard's entries and ends, as one unsharded execution is.
+func TestShardedExecutionStatusIsTheWholes(t *testing.T) {
+	p := campaignProject(t)
+	p.write("c.yaml", "campaign_id: sh\nname: Sh\ndevice: device1\nscript_configurations:\n  - {script_name: nap, parameters: {s: 60}}\n  - {script_name: ok}\n")
+	cmd, out := p.background(t, nil, "start   nap", "campaign", "c.yaml", "--shard", "1/2", "--execution-id", "shA")
+	waitFor(t, func() bool { return len(p.results()) == 1 })
+	cmd.Process.Signal(syscall.SIGINT)
+	if ee, ok := cmd.Wait().(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Fatalf("shard 1: %v\n%s", ee, out.String())
+	}
+	p.vpt("campaign", "c.yaml", "--shard", "2/2", "--execution-id", "shA").expect(t, 0)
+	if s := p.campaignSummary(t); s.Campaign.Status != "cancelled" || s.Campaign.Success {
+		t.Fatalf("interrupted, then passed: %s success=%v", s.Campaign.Status, s.Campaign.Success)
+	}
+	p.vpt("report", "campaigns").expectOut(t, 0, "cancelled")
+
+	p.write("t.yaml", "campaign_id: sht\nname: ShT\ndevice: device1\nscript_configurations:\n  - {script_name: nap, parameters: {s: 60}, timeout: 1s}\n  - {script_name: ok}\n")
+	p.vpt("campaign", "t.yaml", "--shard", "1/2", "--execution-id", "shT", "--grace", "1s").expect(t, 4)
+	p.vpt("campaign", "t.yaml", "--shard", "2/2", "--execution-id", "shT").expectOut(t, 0, "TIMEOUT ShT")
+	if s := p.campaignSummary(t); s.Campaign.Status != "timeout" || s.Campaign.Success {
+		t.Fatalf("timed out, then passed: %s success=%v", s.Campaign.Status, s.Campaign.Success)
+	}
+}
+
 func TestCampaignInterrupt(t *testing.T) {
 	p := campaignProject(t)
 	p.write("c.yaml", `campaign_id: long

@@ -44,7 +44,7 @@ type Store interface {
 	CreateCampaign(ctx context.Context, c *store.Campaign, evs ...store.Event) (joined bool, err error)
 	UpdateCampaign(ctx context.Context, c *store.Campaign, evs ...store.Event) error
 	PutCampaignEntry(ctx context.Context, e store.CampaignEntry, evs ...store.Event) error
-	FinishShard(ctx context.Context, campaignID string, shard int, status, host string) ([]int, error)
+	FinishShard(ctx context.Context, campaignID string, shard int, status, host string) ([]store.ShardEnd, error)
 	HeartbeatCampaign(ctx context.Context, id, owner string, at time.Time) error
 	AppendEvents(ctx context.Context, evs ...store.Event) error
 }

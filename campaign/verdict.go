@@ -76,12 +76,16 @@ func (r *Runner) finalise(ctx context.Context, plan *Plan, out *Outcome, shard i
 	defer cancel()
 	c := out.Campaign
 	status := rowStatus(out.Verdict())
-	var done []int
+	var ends []store.ShardEnd
 	if err := retry(ctx, func() (err error) {
-		done, err = r.Store.FinishShard(ctx, c.ID, shard, status, r.HostName)
+		ends, err = r.Store.FinishShard(ctx, c.ID, shard, status, r.HostName)
 		return err
 	}); err != nil {
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	done := make([]int, len(ends))
+	for i, e := range ends {
+		done[i] = e.Shard
 	}
 	// Every shard's entries, for the stats and the reports, made without
 	// the memory limit: this campaign's scripts are over.
@@ -102,11 +106,7 @@ func (r *Runner) finalise(ctx context.Context, plan *Plan, out *Outcome, shard i
 	end := time.Now().UTC()
 	c.ExecutionTimeMs = end.Sub(c.StartedAt).Milliseconds()
 	if len(done) >= c.ShardTotal {
-		// The whole execution is over: its status is the worst of its parts.
-		c.Status = status
-		if c.Status == StatusCompleted && (c.Stats.Failed+c.Stats.Error+c.Stats.Timeout > 0 || plan.Options.FailOnFlaky && c.Stats.Flaky > 0) {
-			c.Status = StatusFailed
-		}
+		c.Status = wholeStatus(sum, ends, plan.Options.FailOnFlaky)
 		c.CompletedAt = &end
 		c.Success = c.Status == StatusCompleted
 	}
@@ -138,6 +138,22 @@ func (r *Runner) finalise(ctx context.Context, plan *Plan, out *Outcome, shard i
 		return fmt.Errorf("campaign report: %w", err)
 	}
 	return nil
+}
+
+// wholeStatus is the status of a whole execution once its last shard
+// ended: the verdict of every shard's entries, as one shard's is judged,
+// with the shards that were interrupted or timed out (which may have left
+// entries not run, and none interrupted) counted as this one's would be.
+func wholeStatus(sum summary.Summary, ends []store.ShardEnd, failOnFlaky bool) string {
+	whole := Outcome{FailOnFlaky: failOnFlaky}
+	for _, e := range sum.Entries {
+		whole.Entries = append(whole.Entries, EntryOutcome{Status: e.Status})
+	}
+	for _, e := range ends {
+		whole.Interrupted = whole.Interrupted || e.Status == StatusCancelled
+		whole.TimedOut = whole.TimedOut || e.Status == StatusTimeout
+	}
+	return rowStatus(whole.Verdict())
 }
 
 // retry calls f until it succeeds, with backoff, until ctx ends.

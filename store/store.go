@@ -30,6 +30,12 @@ var (
 	ErrBadURL = errors.New("bad store URL")
 )
 
+// ShardEnd is a shard of a campaign execution that ended, and how.
+type ShardEnd struct {
+	Shard  int
+	Status string
+}
+
 // Store is the results database. Every method is safe for concurrent use and
 // several processes (and, for PostgreSQL, several hosts) may use one database
 // at once.
@@ -105,8 +111,8 @@ type Store interface {
 	// running, and reports whether it did.
 	FinishCampaign(ctx context.Context, c *Campaign, evs ...Event) (bool, error)
 	// FinishShard records that one shard of a campaign execution ended and
-	// returns every shard that has, sorted.
-	FinishShard(ctx context.Context, campaignID string, shard int, status, host string) ([]int, error)
+	// returns every shard that has, sorted, with the status it ended with.
+	FinishShard(ctx context.Context, campaignID string, shard int, status, host string) ([]ShardEnd, error)
 	// DeleteCampaign removes a campaign and its links (not its script results).
 	DeleteCampaign(ctx context.Context, id string) error
 

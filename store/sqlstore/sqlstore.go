@@ -875,7 +875,7 @@ func (s *DB) shardsDone(ctx context.Context, campaignID string) ([]int, error) {
 }
 
 // FinishShard implements store.Store.
-func (s *DB) FinishShard(ctx context.Context, campaignID string, shard int, status, host string) ([]int, error) {
+func (s *DB) FinishShard(ctx context.Context, campaignID string, shard int, status, host string) ([]store.ShardEnd, error) {
 	_, err := s.exec(ctx, s.q(`INSERT INTO campaign_shards (campaign_id, shard, status, host_name, completed_at)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT (campaign_id, shard) DO UPDATE SET status = excluded.status,
 		host_name = excluded.host_name, completed_at = excluded.completed_at`),
@@ -883,7 +883,20 @@ func (s *DB) FinishShard(ctx context.Context, campaignID string, shard int, stat
 	if err != nil {
 		return nil, wrap("finish shard", err)
 	}
-	return s.shardsDone(ctx, campaignID)
+	rows, err := s.query(ctx, s.q("SELECT shard, status FROM campaign_shards WHERE campaign_id = ? ORDER BY shard"), campaignID)
+	if err != nil {
+		return nil, wrap("campaign shards", err)
+	}
+	defer rows.Close()
+	var out []store.ShardEnd
+	for rows.Next() {
+		var e store.ShardEnd
+		if err := rows.Scan(&e.Shard, &e.Status); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, wrap("campaign shards", rows.Err())
 }
 
 // ListCampaigns implements store.Store.

@@ -378,10 +378,10 @@ func testCampaign(t *testing.T, s store.Store) {
 	if err := s.UpdateCampaign(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	if done, err := s.FinishShard(ctx, c.ID, 1, "completed", "host-b"); err != nil || fmt.Sprint(done) != "[1]" {
+	if done, err := s.FinishShard(ctx, c.ID, 1, "completed", "host-b"); err != nil || fmt.Sprint(done) != "[{1 completed}]" {
 		t.Fatalf("first shard: %v %v", done, err)
 	}
-	if done, err := s.FinishShard(ctx, c.ID, 0, "failed", "host-a"); err != nil || fmt.Sprint(done) != "[0 1]" {
+	if done, err := s.FinishShard(ctx, c.ID, 0, "failed", "host-a"); err != nil || fmt.Sprint(done) != "[{0 failed} {1 completed}]" {
 		t.Fatalf("second shard: %v %v", done, err)
 	}
 	got, ents, err := s.GetCampaign(ctx, c.ExecutionID)
