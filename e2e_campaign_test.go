@@ -256,6 +256,11 @@ script_configurations:
 	if s.Campaign.Status != "cancelled" || statuses(s) != "interrupted,not_run" {
 		t.Fatalf("%s %s", s.Campaign.Status, statuses(s))
 	}
+	// The page's tiles add up to the scripts: the interrupted one too.
+	page, _ := os.ReadFile(filepath.Join(p.dir, "vpt-results", "campaigns", s.Campaign.ExecutionID, "index.html"))
+	if !strings.Contains(string(page), "<b>1</b><span>interrupted</span>") {
+		t.Fatalf("index.html has no tile of the interrupted entry")
+	}
 }
 
 // A Ctrl-C while an entry waits for its device (another run holds it):
