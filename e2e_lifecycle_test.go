@@ -505,7 +505,12 @@ func TestCampaignDeadlineBoundsTheWaitForADevice(t *testing.T) {
 	defer func() { hold.Process.Signal(syscall.SIGINT); hold.Wait() }()
 	p.write("c.yaml", "campaign_id: d\nname: Deadline\ndevice: device1\nexecution_config: {timeout_minutes: 0.05}\nscript_configurations:\n  - {script_name: ok}\n  - {script_name: ok}\n")
 	start := time.Now()
-	p.vpt("campaign", "c.yaml").expectOut(t, 4, "not run")
+	// It says how long it waits; --no-wait is a flag of vpt run only.
+	r := p.vpt("campaign", "c.yaml")
+	r.expectOut(t, 4, "not run")
+	if !strings.Contains(r.stderr, "waiting for it, at most until the campaign's time limit") || strings.Contains(r.stderr, "--no-wait") {
+		t.Fatalf("the wait for the device:\n%s", r.stderr)
+	}
 	if took := time.Since(start); took > 20*time.Second {
 		t.Fatalf("the campaign took %s with a 3 s limit", took)
 	}

@@ -110,8 +110,12 @@ func (r *Runner) lockDevice(ctx context.Context, p prepared, req Request) (*capt
 		ctx, cancel = context.WithDeadlineCause(ctx, req.Deadline, ErrDeadline)
 		defer cancel()
 	}
+	how := " (use --no-wait to fail instead)"
+	if req.CampaignID != "" {
+		how = ", at most until the campaign's time limit"
+	}
 	lock, err := r.Devices.Lock(ctx, p.dev, !req.NoWait, "script "+req.Script.Name, func(holder string) {
-		r.notice("device %s is busy (%s); waiting for it (use --no-wait to fail instead)", p.dev.ID, holder)
+		r.notice("device %s is busy (%s); waiting for it%s", p.dev.ID, holder, how)
 	})
 	switch {
 	case err == nil:
