@@ -143,6 +143,40 @@ devices:
 	p.vpt("campaign", "c.yaml", "--fail-on-flaky").expect(t, 1, "flaky")
 }
 
+// --parallel 2 over three devices kept the first two: an entry pinned to
+// the third was planned for it, then ended in an error (exit 3) with no
+// reason. The devices entries pin are kept first; pinning more than
+// --parallel allows is refused before anything runs.
+func TestParallelKeepsThePinnedDevices(t *testing.T) {
+	p := campaignProject(t)
+	p.write("vpt.yaml", "scripts_dir: test_scripts\nuserinterfaces_dir: userinterfaces\ndevices:\n"+
+		"  - {id: device1, model: virtual}\n  - {id: device2, model: virtual}\n  - {id: device3, model: virtual}\n")
+	p.write("c.yaml", `campaign_id: pinned
+name: Pinned
+device: [device1, device2, device3]
+execution_config: {parallel: true}
+script_configurations:
+  - {script_name: ok, name: any-1}
+  - {script_name: ok, name: on-3, device: device3}
+  - {script_name: ok, name: any-2}
+`)
+	p.vpt("campaign", "c.yaml", "--parallel", "2", "--dry-run").expectOut(t, 0, "devices: device1, device3 (parallel on 2 device(s))")
+	p.vpt("campaign", "c.yaml", "--parallel", "2").expectOut(t, 0, "3 passed")
+	p.write("c.yaml", `campaign_id: pinned
+name: Pinned
+device: [device1, device2, device3]
+execution_config: {parallel: true}
+script_configurations:
+  - {script_name: ok, device: device2}
+  - {script_name: ok, device: device3}
+`)
+	before := len(p.results())
+	p.vpt("campaign", "c.yaml", "--parallel", "1").expectErr(t, 2, "--parallel: 1: the entries pin device2, device3", "give --parallel 2 or more")
+	if len(p.results()) != before {
+		t.Fatal("a refused campaign ran scripts")
+	}
+}
+
 func TestCampaignStopsAndReruns(t *testing.T) {
 	p := campaignProject(t)
 	p.write("c.yaml", `campaign_id: mixed

@@ -416,10 +416,42 @@ func finishPlan(plan *Plan, pool []string, o Options, ps yamlfile.Problems) (*Pl
 		}
 		if o.Parallel > 0 && o.Parallel < plan.Workers {
 			plan.Workers = o.Parallel
-			plan.Pool = pool[:o.Parallel]
+			if plan.Pool = parallelPool(pool, plan.Entries, o.Parallel); plan.Pool == nil {
+				return nil, fmt.Errorf("%w: %w", ErrInvalid, yamlfile.Problems{{File: "--parallel",
+					Msg: fmt.Sprintf("%d: the entries pin %s, more devices than that: give --parallel %d or more",
+						o.Parallel, strings.Join(pinned(pool, plan.Entries), ", "), len(pinned(pool, plan.Entries)))}})
+			}
 		}
 	}
 	return plan, nil
+}
+
+// parallelPool is the n devices of the pool that --parallel n runs on:
+// those the entries pin first, then the others, in the pool's order; nil
+// when the entries pin more than n.
+func parallelPool(pool []string, entries []PlannedEntry, n int) []string {
+	out := pinned(pool, entries)
+	if len(out) > n {
+		return nil
+	}
+	for _, d := range pool {
+		if len(out) < n && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b string) int { return slices.Index(pool, a) - slices.Index(pool, b) })
+	return out
+}
+
+// pinned are the devices of the pool that entries pin, in its order.
+func pinned(pool []string, entries []PlannedEntry) []string {
+	var out []string
+	for _, d := range pool {
+		if slices.ContainsFunc(entries, func(e PlannedEntry) bool { return e.Device == d }) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // suits tells whether a device can run scripts of a userinterface: the
