@@ -185,6 +185,20 @@ script_configurations:
 `)
 	p.vpt("campaign", "c.yaml").expectErr(t, 2, "c.yaml:6", "name", "smoke")
 	p.noRows()
+	// A name given as "ok (2)" stays that entry's: the second of the
+	// entries labelled ok takes the next free number.
+	p.write("c.yaml", `campaign_id: dup
+name: Dup
+device: device1
+script_configurations:
+  - {script_name: ok}
+  - {script_name: ok}
+  - {script_name: ok, name: "ok (2)"}
+`)
+	p.vpt("campaign", "c.yaml", "--junit", "dup.xml").expect(t, 0)
+	if got := strings.Join(readJUnit(t, filepath.Join(p.dir, "dup.xml")).identities(), ", "); got != "dup / ok, dup / ok (2), dup / ok (3)" {
+		t.Fatalf("test identities: %s", got)
+	}
 }
 
 // A fresh run's result.json and `vpt run --json` list report.html.

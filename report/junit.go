@@ -140,15 +140,46 @@ func WriteJUnit(path string, j JUnit) error {
 	return WriteOutputFile(path, b)
 }
 
+// caseNames are the cases' names, each once in its class: CI systems
+// keep only the first of cases with the same name. A later case of a name
+// already used gets " (2)", " (3)"…, the lowest that no case has, so that
+// a name given as "ok (2)" stays that case's.
+func caseNames(cases []JUnitCase) []string {
+	key := func(class, name string) string { return class + "\x00" + name }
+	given := make(map[string]bool, len(cases))
+	for _, c := range cases {
+		given[key(c.Classname, c.Name)] = true
+	}
+	used := make(map[string]bool, len(cases))
+	next := map[string]int{} // where the search for a free " (n)" goes on
+	out := make([]string, len(cases))
+	for i, c := range cases {
+		name, k := c.Name, key(c.Classname, c.Name)
+		if used[k] {
+			base := k
+			for n := max(next[base], 2); ; n++ {
+				name = fmt.Sprintf("%s (%d)", c.Name, n)
+				if k = key(c.Classname, name); !used[k] && !given[k] {
+					next[base] = n + 1
+					break
+				}
+			}
+		}
+		used[k] = true
+		out[i] = name
+	}
+	return out
+}
+
 // Marshal renders the XML.
 func (j JUnit) Marshal() ([]byte, error) {
 	doc := junitSuites{Name: j.Name}
 	index := map[string]int{}
 	var total time.Duration
 	var suiteTime []time.Duration
-	seen := map[string]int{}
+	names := caseNames(j.Cases)
 	size := len(xml.Header) + 256 // a guess of the document's length, to grow its buffer once
-	for _, c := range j.Cases {
+	for ci, c := range j.Cases {
 		i, ok := index[c.Suite]
 		if !ok {
 			i = len(doc.Suites)
@@ -162,14 +193,7 @@ func (j JUnit) Marshal() ([]byte, error) {
 			suiteTime = append(suiteTime, 0)
 		}
 		s := &doc.Suites[i]
-		// CI systems keep only the first of cases with the same name.
-		name := c.Name
-		key := c.Classname + "\x00" + name
-		if n := seen[key]; n > 0 {
-			name = fmt.Sprintf("%s (%d)", c.Name, n+1)
-		}
-		seen[key]++
-		tc := junitTestCase{Name: name, Classname: c.Classname, Time: seconds(c.Duration)}
+		tc := junitTestCase{Name: names[ci], Classname: c.Classname, Time: seconds(c.Duration)}
 		if len(c.Properties) > 0 {
 			tc.Properties = &junitProps{}
 			for _, p := range c.Properties {
