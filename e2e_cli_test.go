@@ -605,7 +605,16 @@ func TestRunPathWithDotDot(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	p.write("c.yaml", "campaign_id: c\nname: c\nscript_configurations:\n  - script_name: ../other/x.py\n")
-	p.vpt("campaign", "c.yaml").expectErr(t, 2, "resolves outside the scripts folder")
+	// The hint says what a campaign takes: an absolute path is refused
+	// as well, so it is no way out.
+	for _, name := range []string{"../other/x.py", filepath.Join(p.dir, "other", "x.py")} {
+		p.write("c.yaml", "campaign_id: c\nname: c\nscript_configurations:\n  - script_name: "+name+"\n")
+		r := p.vpt("campaign", "c.yaml")
+		r.expectErr(t, 2, "resolves outside the scripts folder", "a campaign's scripts are in the scripts folder")
+		if strings.Contains(r.stderr, "absolute path") {
+			t.Fatalf("the hint offers an absolute path, which is refused too:\n%s", r.stderr)
+		}
+	}
 }
 
 // --parallel 4 on a pool of one device ran on one without a word, and -q

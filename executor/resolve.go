@@ -114,9 +114,7 @@ func (r Resolver) resolve(name string, paths bool) (Script, error) {
 				return r.fromWorkingDir(dir, name)
 			}
 			if part == ".." {
-				return Script{}, &ResolveError{Err: ErrScriptOutside,
-					Msg:  fmt.Sprintf("Script %q resolves outside the scripts folder %s", name, dir),
-					Hint: "name scripts relative to the scripts folder, or give an absolute path"}
+				return Script{}, outside(name, dir)
 			}
 		}
 		candidate = filepath.Join(dir, name)
@@ -127,8 +125,7 @@ func (r Resolver) resolve(name string, paths bool) (Script, error) {
 		tries = []string{candidate + ".py", candidate}
 	}
 	if !inDir && !filepath.IsAbs(name) {
-		return Script{}, &ResolveError{Err: ErrScriptOutside,
-			Msg: fmt.Sprintf("Script %q resolves outside the scripts folder %s", name, dir)}
+		return Script{}, outside(name, dir)
 	}
 	if inDir || paths {
 		if s, err, ok := r.try(dir, tries); ok {
@@ -142,13 +139,20 @@ func (r Resolver) resolve(name string, paths bool) (Script, error) {
 		}
 	}
 	if filepath.IsAbs(name) && !inDir && !paths {
-		return Script{}, &ResolveError{Err: ErrScriptOutside,
-			Msg: fmt.Sprintf("Script %q resolves outside the scripts folder %s", name, dir)}
+		return Script{}, outside(name, dir)
 	}
 	missing := tries[0]
 	return Script{}, &ResolveError{Err: ErrScriptNotFound,
 		Msg:  "Script not found: " + missing,
 		Hint: r.suggest(name)}
+}
+
+// outside refuses a script name of a campaign (or of an agent's job) that
+// leaves the scripts folder, by ".." or as an absolute path.
+func outside(name, dir string) error {
+	return &ResolveError{Err: ErrScriptOutside,
+		Msg:  fmt.Sprintf("Script %q resolves outside the scripts folder %s", name, dir),
+		Hint: "a campaign's scripts are in the scripts folder: name them from there, move or link the script into it, or set scripts_dir"}
 }
 
 // fromWorkingDir finds name as a path relative to the working directory.
