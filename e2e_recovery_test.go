@@ -43,19 +43,25 @@ func TestAbandonedRunVideoFinalisedInBackground(t *testing.T) {
 	if notes, _ := os.ReadDir(pending); len(notes) != 1 {
 		t.Fatalf("pending notes: %v", notes)
 	}
-	// A short run does not wait for it; a run of 5 s finishes it.
+	// A short run does not wait for it; a run of 5 s finishes it, or, on
+	// a loaded machine, one of the runs after (each takes it up again).
 	p.vpt("run", "noop.py").expect(t, 0)
-	p.vpt("run", "wait.py").expect(t, 0)
 	st := p.store()
 	defer st.Close()
 	var killed *store.Result
-	for _, r := range p.results() {
-		if r.ScriptName == "slow" {
-			killed, _ = st.GetResult(t.Context(), r.ID)
+	for range 6 {
+		p.vpt("run", "wait.py").expect(t, 0)
+		for _, r := range p.results() {
+			if r.ScriptName == "slow" {
+				killed, _ = st.GetResult(t.Context(), r.ID)
+			}
 		}
-	}
-	if killed == nil || killed.Status != store.StatusAbandoned {
-		t.Fatalf("the killed run: %+v", killed)
+		if killed == nil || killed.Status != store.StatusAbandoned {
+			t.Fatalf("the killed run: %+v", killed)
+		}
+		if v := killed.Details.Video; v != nil && v.State == "finalised" {
+			break
+		}
 	}
 	if v := killed.Details.Video; v == nil || v.State != "finalised" || v.Path == "" {
 		t.Fatalf("video of the killed run: %+v", killed.Details.Video)
