@@ -80,6 +80,19 @@ func TestTimeoutStopsAGotoOnASlowDevice(t *testing.T) {
 	p.vpt("run", fixture(t, "noop.py"), "--device", "slow", "--no-wait").expect(t, 0)
 }
 
+// press(times=10**9) on the virtual device went on pressing at full CPU
+// for hours after the run's timeout: the loop never looked at the call's
+// context. It stops with the script.
+func TestTimeoutStopsAPressOfManyTimes(t *testing.T) {
+	p := newProject(t)
+	p.write("test_scripts/many.py", "import vpt\nvpt.call('press', key='OK', times=10**9)\n")
+	start := time.Now()
+	p.vptEnv([]string{"VPT_GRACE=1s"}, "run", "many", "--timeout", "2s").expectOut(t, 4, "TIMEOUT")
+	if took := time.Since(start); took > 60*time.Second {
+		t.Fatalf("vpt took %s to end after a 2s timeout", took)
+	}
+}
+
 // leaver starts two daemons that leave the script's process group
 // (setsid, and a double fork), writing their pids to pids.txt and a line a
 // second to the run's output; then does what its argument says.

@@ -396,6 +396,10 @@ func apiPress(ctx context.Context, run *runState, p pressParams) (any, error) {
 		return nil, &APIError{CodeBadParams, fmt.Sprintf("press(times=%d): times is how often to press the key: give 1 or more", times)}
 	}
 	for i := 0; i < times; i++ {
+		// The script may have ended (a timeout): its call stops with it.
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		cctx, cancel := deviceCall(ctx)
 		err := run.dev.Press(cctx, p.Key)
 		cancel()
