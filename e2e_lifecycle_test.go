@@ -36,6 +36,9 @@ func TestVerdictCannotLie(t *testing.T) {
 			"the script reported a pass, then ended with exit code 1"},
 		{"marker pass then crash", "print('SCRIPT_SUCCESS:true')\nraise SystemExit(2)\n",
 			"the script reported a pass, then ended with exit code 2"},
+		// Past the first 8 KiB of its line, a false was not seen.
+		{"marker false far into a long line", "import json\nprint(json.dumps({'log': 'y' * 8200}), 'SCRIPT_SUCCESS:false')\n",
+			"the script printed SCRIPT_SUCCESS:false"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := examplesProject(t)

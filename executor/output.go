@@ -227,6 +227,7 @@ const uploadedReportMarker = "Uploaded script report: "
 type markerScanner struct {
 	line      []byte
 	overflow  bool
+	long      longLine // past the kept start of the line
 	m         Markers
 	publicURL string // CLOUDFLARE_R2_PUBLIC_URL, to turn an uploaded key into a URL
 }
@@ -241,12 +242,17 @@ func (s *markerScanner) Write(b []byte) (int, error) {
 		// The common case: count the lines, keep the start of the last one.
 		lines := bytes.Count(b, []byte{'\n'})
 		if lines == 0 {
-			s.appendLine(b)
+			s.appendLine(b, false)
 			return n, nil
+		}
+		if s.overflow {
+			// A marker cut by the chunk may end the long line.
+			s.appendLine(b[:bytes.IndexByte(b, '\n')], false)
+			s.long.end(s.judge)
 		}
 		s.m.Lines += int64(lines)
 		s.line, s.overflow = s.line[:0], false
-		s.appendLine(b[bytes.LastIndexByte(b, '\n')+1:])
+		s.appendLine(b[bytes.LastIndexByte(b, '\n')+1:], false)
 		return n, nil
 	}
 	for len(b) > 0 {
@@ -255,15 +261,7 @@ func (s *markerScanner) Write(b []byte) (int, error) {
 		if i >= 0 {
 			chunk = b[:i]
 		}
-		if !s.overflow {
-			room := markerScanBytes - len(s.line)
-			if len(chunk) > room {
-				s.line = append(s.line, chunk[:room]...)
-				s.overflow = true
-			} else {
-				s.line = append(s.line, chunk...)
-			}
-		}
+		s.appendLine(chunk, true)
 		if i < 0 {
 			break
 		}
@@ -306,20 +304,44 @@ func (s *markerScanner) colonAfterMarker(b []byte) bool {
 	}
 }
 
-func (s *markerScanner) appendLine(b []byte) {
+// appendLine adds b to the line: to its kept start, and past it to the
+// long line's markers (scan: b may hold a whole one).
+func (s *markerScanner) appendLine(b []byte, scan bool) {
 	if s.overflow {
+		s.long.past(b, scan, s.judge)
 		return
 	}
 	room := markerScanBytes - len(s.line)
 	if len(b) > room {
 		s.line = append(s.line, b[:room]...)
 		s.overflow = true
+		s.long.begin(s.line)
+		s.long.past(b[room:], scan, s.judge)
 		return
 	}
 	s.line = append(s.line, b...)
 }
 
+// judge reads the marker "SCRIPT_SUCCESS:"+c of a long line.
+func (s *markerScanner) judge(c []byte) {
+	m := successRe().FindSubmatchIndex(append(append(make([]byte, 0, len(successLit)+len(c)), successLit...), c...))
+	if m == nil || m[0] != 0 {
+		return
+	}
+	s.success(bytes.EqualFold(c[m[2]-len(successLit):m[3]-len(successLit)], []byte("true")))
+}
+
+// success records a SCRIPT_SUCCESS marker: a false stays.
+func (s *markerScanner) success(v bool) {
+	if s.m.Success == nil || *s.m.Success {
+		s.m.Success = &v
+	}
+}
+
 func (s *markerScanner) endLine() {
+	if s.overflow {
+		s.long.end(s.judge)
+	}
 	s.m.Lines++
 	line := string(bytes.TrimRight(s.line, "\r"))
 	s.line = s.line[:0]
@@ -329,10 +351,7 @@ func (s *markerScanner) endLine() {
 		return
 	}
 	for _, m := range successRe().FindAllStringSubmatch(line, -1) {
-		v := strings.EqualFold(m[1], "true")
-		if s.m.Success == nil || *s.m.Success {
-			s.m.Success = &v
-		}
+		s.success(strings.EqualFold(m[1], "true"))
 	}
 	if m := resultIDRe().FindStringSubmatch(line); m != nil {
 		s.m.ResultID = m[1]

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -84,6 +85,37 @@ func TestMarkersAcrossChunks(t *testing.T) {
 		m := s.finish()
 		if m.Success == nil || *m.Success || m.LogsURL != "https://l/x" || m.Lines != 6 {
 			t.Fatalf("chunks of %d: %+v", size, m)
+		}
+	}
+}
+
+// A SCRIPT_SUCCESS:false past the first markerScanBytes of its line was
+// not seen: the run passed. It fails the run wherever it stands in the
+// line, in whatever chunks the line comes, the marker cut between them.
+func TestMarkerPastTheStartOfALongLine(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want string // "": no marker
+	}{
+		{`{"log": "` + strings.Repeat("y", 8200) + `"} SCRIPT_SUCCESS:false` + "\n", "false"},
+		{strings.Repeat("x", 9000) + " SCRIPT_SUCCESS:false", "false"},
+		{strings.Repeat("x", markerScanBytes-8) + "SCRIPT_SUCCESS:  false and more\n", "false"},
+		{strings.Repeat("x", 20000) + " SCRIPT_SUCCESS:true\n" + strings.Repeat("z", 9000) + "SCRIPT_SUCCESS:False\n", "false"},
+		{strings.Repeat("x", 20000) + " SCRIPT_SUCCESS:true\n", "true"},
+		{strings.Repeat("x", 20000) + " SCRIPT_SUCCESS:falsey SCRIPT_SUCCESS:\n", ""},
+	} {
+		for _, size := range []int{1, 7, 15, 16, 4096, 1 << 20} {
+			s := &markerScanner{}
+			for i := 0; i < len(c.text); i += size {
+				s.Write([]byte(c.text[i:min(len(c.text), i+size)]))
+			}
+			got := ""
+			if m := s.finish(); m.Success != nil {
+				got = strconv.FormatBool(*m.Success)
+			}
+			if got != c.want {
+				t.Fatalf("%q… in chunks of %d: success %q, want %q", c.text[len(c.text)-40:], size, got, c.want)
+			}
 		}
 	}
 }
