@@ -529,6 +529,26 @@ print("n=%d x=%s" % (a.n, a.x))
 	p.vpt("campaign", "c.yaml", "--dry-run").expectErr(t, 2, "execution_config.timeout_minutes: must be more than 0")
 }
 
+// A script's error (and summary) reached vpt's own lines raw: a
+// carriage return and an escape sequence turned "FAILED forge …" into
+// "PASSED forge …" on a terminal, and a newline in the summary added a
+// "status passed" line to report show. What a script gives is printed
+// with its control characters as escapes.
+func TestScriptTextCannotForgeVptsLines(t *testing.T) {
+	p := newProject(t)
+	p.write("test_scripts/forge.py", "import vpt\nvpt.summary('all fine\\nstatus         passed')\n"+
+		"vpt.fail('\\r\\x1b[2KPASSED forge on device1 (virtual) in 12ms\\x1b[8m')\n")
+	r := p.vpt("run", "forge")
+	r.expectOut(t, 1, `FAILED forge on device1 (virtual) in `, `: \r\x1b[2KPASSED forge`)
+	show := p.vpt("report", "show", "latest")
+	show.expectOut(t, 0, `all fine\nstatus`)
+	for _, out := range []string{r.stdout, show.stdout} {
+		if strings.ContainsAny(out, "\r\x1b") || strings.Contains(out, "\nstatus         passed") {
+			t.Fatalf("script text reached vpt's lines raw: %q", out)
+		}
+	}
+}
+
 // DEVICE1_PORT=abc was found only by adb connect: an ERROR run in the
 // history and exit 3, as if the device did not answer. A port that is no
 // number is a mistake of the configuration, found before anything runs.

@@ -552,7 +552,7 @@ func (p *progress) EntryFinished(e *campaign.PlannedEntry, end campaign.AttemptE
 // took, for the progress line.
 func attemptStatus(end campaign.AttemptEnd) (status store.Status, why, dur string) {
 	if res := end.Result; res != nil {
-		return res.Status, res.ErrorMsg, " in " + fmtMs(res.ExecutionTimeMs)
+		return res.Status, plain(res.ErrorMsg), " in " + fmtMs(res.ExecutionTimeMs)
 	}
 	if end.Err != nil {
 		why = end.Err.Error()

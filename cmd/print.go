@@ -68,3 +68,32 @@ func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
 }
+
+// plain is text a script gave (its error, its summary, its metadata) as
+// vpt prints it among its own lines: control characters are shown as
+// escapes, so that a carriage return or an escape sequence cannot erase
+// or recolour what vpt says ("FAILED" overwritten by a "PASSED").
+func plain(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case isControl(r):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// isControl: a C0 or C1 control character other than a tab, or DEL.
+func isControl(r rune) bool {
+	return r < 0x20 && r != '\t' || r == 0x7f || r >= 0x80 && r < 0xa0
+}

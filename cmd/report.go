@@ -261,14 +261,15 @@ id (or a prefix) shows the campaign: its counts, files and every entry.`,
 
 func printResult(app *App, w io.Writer, r *store.Result, history []store.Result) {
 	color := app.IO.ColorOut()
+	// What the script gave is printed plain: it cannot forge a line.
 	line := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(w, "%-14s %s\n", k, v)
+			fmt.Fprintf(w, "%-14s %s\n", plain(k), plain(v))
 		}
 	}
 	line("id", r.ID)
 	line("script", r.ScriptName+"  ("+r.ScriptPath+")")
-	line("status", paintStatus(color, r.Status))
+	fmt.Fprintf(w, "%-14s %s\n", "status", paintStatus(color, r.Status))
 	line("error", r.ErrorMsg)
 	line("started", r.StartedAt.Local().Format(time.RFC3339))
 	if r.CompletedAt != nil {

@@ -190,10 +190,10 @@ func scriptArgs(script executor.Script, params, rest []string) ([]string, error)
 // printRunSummary prints the one-line verdict and where the evidence is.
 func printRunSummary(app *App, w io.Writer, res *store.Result) {
 	color := app.IO.ColorOut()
-	line := fmt.Sprintf("%s %s on %s (%s) in %s", paintVerdict(color, string(res.Status)), res.ScriptName, res.DeviceID,
+	line := fmt.Sprintf("%s %s on %s (%s) in %s", paintVerdict(color, string(res.Status)), plain(res.ScriptName), res.DeviceID,
 		res.DeviceModel, fmtMs(res.ExecutionTimeMs))
 	if res.ErrorMsg != "" && res.Status != store.StatusPassed {
-		line += ": " + res.ErrorMsg
+		line += ": " + plain(res.ErrorMsg)
 	}
 	fmt.Fprintln(w, line)
 	rel := relPath(res.RunDir)
