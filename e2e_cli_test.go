@@ -549,6 +549,19 @@ func TestScriptTextCannotForgeVptsLines(t *testing.T) {
 	}
 }
 
+// vpt.metadata(device_id="device9") overwrote vpt's own record of the
+// device (and of the interpreter): result.json said two devices. vpt's
+// own keys keep vpt's values; the script's other keys are kept.
+func TestScriptMetadataKeepsVptsOwnKeys(t *testing.T) {
+	p := newProject(t)
+	p.write("test_scripts/meta.py", "import vpt\nvpt.metadata(device_id='device9', device_model='real_stb', python='/opt/python4', python_version='4.0', build='42')\n")
+	p.vpt("run", "meta").expect(t, 0)
+	m := p.only().Metadata
+	if m["device_id"] != "device1" || m["device_model"] != "virtual" || m["python"] == "/opt/python4" || m["python_version"] == "4.0" || m["build"] != "42" {
+		t.Fatalf("metadata: %v", m)
+	}
+}
+
 // DEVICE1_PORT=abc was found only by adb connect: an ERROR run in the
 // history and exit 3, as if the device did not answer. A port that is no
 // number is a mistake of the configuration, found before anything runs.

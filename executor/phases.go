@@ -564,11 +564,15 @@ func (run *runState) decide() {
 	res.Details.Summary = run.summary
 	res.Details.Steps = run.steps
 	res.Details.Screenshots = run.shotList
-	for k, v := range run.meta {
-		res.Metadata[k] = v
-	}
 	if run.seed != 0 {
 		res.Metadata["device_seed"] = run.seed
+	}
+	// The script's own keys; vpt's (the device, the interpreter, the
+	// seed) are facts of the run, and keep vpt's values.
+	for k, v := range run.meta {
+		if _, own := res.Metadata[k]; !own {
+			res.Metadata[k] = v
+		}
 	}
 	run.ev.emit(store.EventRunVerdict, store.RunVerdict{Status: v.Status, Reason: v.Reason, Source: v.Source})
 }
