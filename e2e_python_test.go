@@ -86,6 +86,27 @@ else:
 
 // A Python older than 3.8 failed with a SyntaxError recorded as a failed
 // run; it is an infrastructure error found before the script starts.
+// After os.fork() the parent and the child shared the library's
+// connection and read each other's replies: a where() answered with a
+// ping's {}. A forked child makes a connection of its own.
+func TestLibraryAfterFork(t *testing.T) {
+	p := examplesProject(t)
+	p.write("test_scripts/fork.py", `import os, vpt
+vpt.where()
+pid = os.fork()
+errs = 0
+for i in range(200):
+    r = vpt.call("ping") if pid == 0 else vpt.call("where")
+    if (pid == 0 and r != {}) or (pid != 0 and "node" not in r):
+        errs += 1
+print("child" if pid == 0 else "parent", "mismatches:", errs, flush=True)
+if pid == 0:
+    os._exit(0)
+os.wait()
+`)
+	p.vpt("run", "fork").expectOut(t, 0, "child mismatches: 0", "parent mismatches: 0", "PASSED")
+}
+
 func TestOldPythonRefusedBeforeTheRun(t *testing.T) {
 	p := newProject(t)
 	p.write("test_scripts/noop.py", "import vpt\n")

@@ -101,8 +101,15 @@ class _Client:
     def __init__(self):
         self._lock = _thread.allocate_lock()
         self._conns = {}
+        self._pid = os.getpid()
 
     def _connection(self):
+        if self._pid != os.getpid():
+            # A forked child: the connections it inherited are its
+            # parent's, whose replies it would read. It makes its own.
+            self._lock = _thread.allocate_lock()
+            self._conns = {}
+            self._pid = os.getpid()
         me = _thread.get_ident()
         with self._lock:
             conn = self._conns.get(me)
@@ -132,6 +139,9 @@ class _Client:
             self._drop(conn)
             raise VptError("run_ended", "vpt closed the connection: the run has ended")
         rep = json.loads(reply.decode("utf-8"))
+        if rep.get("id") != conn.last_id:
+            self._drop(conn)
+            raise VptError("protocol", "vpt answered request %r for request %r: the connection is shared (a fork?)" % (rep.get("id"), conn.last_id))
         if not rep.get("ok"):
             err = rep.get("error") or {}
             cls = _ERRORS.get(err.get("code"), VptError)
