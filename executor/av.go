@@ -108,6 +108,11 @@ func avRegion(method string, r []int, bounds image.Rectangle) (image.Rectangle, 
 	if len(r) != 4 {
 		return image.Rectangle{}, badParams("%s: region is [x, y, width, height], got %d numbers", method, len(r))
 	}
+	if r[2] <= 0 || r[3] <= 0 {
+		// [0, 0, 0, 0] is no "whole picture": that is no region at all.
+		return image.Rectangle{}, avError(method, fmt.Errorf("%w: region [%d, %d, %d, %d] has no area (give x, y, width, height with a positive width and height; leave region out for the whole picture)",
+			capture.ErrRegion, r[0], r[1], r[2], r[3]))
+	}
 	rect := capture.RegionOf(r[0], r[1], r[2], r[3])
 	if _, err := capture.CheckRegion(rect, bounds); err != nil {
 		return image.Rectangle{}, avError(method, err)
