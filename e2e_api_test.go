@@ -77,7 +77,7 @@ edges:
 `)
 	p.write("test_scripts/errors.py", `import vpt
 for call in (lambda: vpt.goto("nowhere"), lambda: vpt.goto("c", "island"), lambda: vpt.press("NOKEY"),
-             lambda: vpt.tap(1, 2), lambda: vpt.call("dance")):
+             lambda: vpt.tap(1, 2), lambda: vpt.call("dance"), lambda: vpt.tree("../vpt")):
     try:
         call()
         print("no error")
@@ -90,7 +90,9 @@ for call in (lambda: vpt.goto("nowhere"), lambda: vpt.goto("c", "island"), lambd
 		"ERR unreachable Node 'c' is not reachable from 'a' in 'island'",
 		`ERR bad_params key "NOKEY" is not a key of the virtual remote`,
 		"ERR not_supported tap: not supported by this device",
-		`ERR unknown_method unknown method "dance"`)
+		`ERR unknown_method unknown method "dance"`,
+		// A userinterface is a file of its folder: "../vpt" read vpt.yaml.
+		"ERR not_found User interface '../vpt' not found.")
 }
 
 func TestUserInterfaceProblems(t *testing.T) {

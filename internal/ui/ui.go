@@ -715,6 +715,11 @@ func (l Library) find(name string, draft bool) (*UI, error) {
 	if name == "" {
 		return Builtin(), nil
 	}
+	// A userinterface is a file of the folder itself: "../vpt" named
+	// vpt.yaml beside it.
+	if strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {
+		return nil, &NotFoundError{Name: name, Available: l.Names(), Dir: l.Dir}
+	}
 	for _, ext := range []string{".yaml", ".yml"} {
 		p := filepath.Join(l.Dir, name+ext)
 		if _, err := os.Stat(p); err == nil {
