@@ -34,6 +34,8 @@ func TestVerdictMustBeABoolean(t *testing.T) {
 		{`vpt.verdict(0)`, `TypeError: vpt.verdict(): passed must be True or False, got 0 (int)`},
 		{`vpt.verdict(None)`, `TypeError: vpt.verdict(): passed must be True or False, got None (NoneType)`},
 		{`vpt.step("check", "false")`, `TypeError: vpt.step('check'): passed must be True or False, got 'false' (str)`},
+		// append="no" appended: bool("no") is True.
+		{`vpt.summary("x", append="no")`, `TypeError: vpt.summary(): append must be True or False, got 'no' (str)`},
 	} {
 		p.write("test_scripts/v.py", "import vpt\n"+c.script+"\n")
 		r := p.vpt("run", "v")

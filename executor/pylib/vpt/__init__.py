@@ -289,8 +289,10 @@ def metadata(**kv):
 
 
 def summary(text, append=False):
-    """Set (or append to) the summary text shown at the top of the report."""
-    call("summary", text=str(text), append=bool(append))
+    """Set (or append to) the summary text shown at the top of the report.
+    append is True or False (anything else is a TypeError: "no" is true)."""
+    _require_bool("vpt.summary()", "append", append)
+    call("summary", text=str(text), append=append)
 
 
 def fail(reason=""):
