@@ -858,31 +858,16 @@ func (s *DB) CampaignResults(ctx context.Context, campaignID string) ([]store.Re
 }
 
 func (s *DB) shardsDone(ctx context.Context, campaignID string) ([]int, error) {
-	rows, err := s.query(ctx, s.q("SELECT shard FROM campaign_shards WHERE campaign_id = ? ORDER BY shard"), campaignID)
-	if err != nil {
-		return nil, wrap("campaign shards", err)
+	ends, err := s.shardEnds(ctx, campaignID)
+	out := make([]int, len(ends))
+	for i, e := range ends {
+		out[i] = e.Shard
 	}
-	defer rows.Close()
-	out := []int{}
-	for rows.Next() {
-		var n int
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, wrap("campaign shards", rows.Err())
+	return out, err
 }
 
-// FinishShard implements store.Store.
-func (s *DB) FinishShard(ctx context.Context, campaignID string, shard int, status, host string) ([]store.ShardEnd, error) {
-	_, err := s.exec(ctx, s.q(`INSERT INTO campaign_shards (campaign_id, shard, status, host_name, completed_at)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT (campaign_id, shard) DO UPDATE SET status = excluded.status,
-		host_name = excluded.host_name, completed_at = excluded.completed_at`),
-		campaignID, shard, status, host, s.tv(time.Now()))
-	if err != nil {
-		return nil, wrap("finish shard", err)
-	}
+// shardEnds are the shards of a campaign that ended, sorted, and how.
+func (s *DB) shardEnds(ctx context.Context, campaignID string) ([]store.ShardEnd, error) {
 	rows, err := s.query(ctx, s.q("SELECT shard, status FROM campaign_shards WHERE campaign_id = ? ORDER BY shard"), campaignID)
 	if err != nil {
 		return nil, wrap("campaign shards", err)
@@ -897,6 +882,18 @@ func (s *DB) FinishShard(ctx context.Context, campaignID string, shard int, stat
 		out = append(out, e)
 	}
 	return out, wrap("campaign shards", rows.Err())
+}
+
+// FinishShard implements store.Store.
+func (s *DB) FinishShard(ctx context.Context, campaignID string, shard int, status, host string) ([]store.ShardEnd, error) {
+	_, err := s.exec(ctx, s.q(`INSERT INTO campaign_shards (campaign_id, shard, status, host_name, completed_at)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (campaign_id, shard) DO UPDATE SET status = excluded.status,
+		host_name = excluded.host_name, completed_at = excluded.completed_at`),
+		campaignID, shard, status, host, s.tv(time.Now()))
+	if err != nil {
+		return nil, wrap("finish shard", err)
+	}
+	return s.shardEnds(ctx, campaignID)
 }
 
 // ListCampaigns implements store.Store.
