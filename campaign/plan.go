@@ -416,30 +416,32 @@ func finishPlan(plan *Plan, pool []string, o Options, ps yamlfile.Problems) (*Pl
 		}
 		if o.Parallel > 0 && o.Parallel < plan.Workers {
 			plan.Workers = o.Parallel
-			if plan.Pool = parallelPool(pool, plan.Entries, o.Parallel); plan.Pool == nil {
+			pins := pinned(pool, plan.Entries)
+			if len(pins) > o.Parallel {
 				return nil, fmt.Errorf("%w: %w", ErrInvalid, yamlfile.Problems{{File: "--parallel",
 					Msg: fmt.Sprintf("%d: the entries pin %s, more devices than that: give --parallel %d or more",
-						o.Parallel, strings.Join(pinned(pool, plan.Entries), ", "), len(pinned(pool, plan.Entries)))}})
+						o.Parallel, strings.Join(pins, ", "), len(pins))}})
 			}
+			plan.Pool = parallelPool(pool, pins, o.Parallel)
 		}
 	}
 	return plan, nil
 }
 
 // parallelPool is the n devices of the pool that --parallel n runs on:
-// those the entries pin first, then the others, in the pool's order; nil
-// when the entries pin more than n.
-func parallelPool(pool []string, entries []PlannedEntry, n int) []string {
-	out := pinned(pool, entries)
-	if len(out) > n {
-		return nil
-	}
+// the pinned ones (at most n), then others, in the pool's order.
+func parallelPool(pool, pins []string, n int) []string {
+	free := n - len(pins)
+	var out []string
 	for _, d := range pool {
-		if len(out) < n && !slices.Contains(out, d) {
+		switch {
+		case slices.Contains(pins, d):
 			out = append(out, d)
+		case free > 0:
+			out = append(out, d)
+			free--
 		}
 	}
-	slices.SortStableFunc(out, func(a, b string) int { return slices.Index(pool, a) - slices.Index(pool, b) })
 	return out
 }
 

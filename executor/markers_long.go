@@ -51,8 +51,8 @@ func (l *longLine) past(p []byte, scan bool, judge func([]byte)) {
 	l.cands = kept
 	// Neither the tail nor the head can hold all of it: one found here
 	// is cut between them.
-	head := p[:min(len(p), len(successLit)-1)]
-	joined := append(append(make([]byte, 0, 2*len(successLit)), l.tail...), head...)
+	var buf [32]byte
+	joined := append(append(buf[:0], l.tail...), p[:min(len(p), len(successLit)-1)]...)
 	if i := bytes.Index(joined, successLit); i >= 0 {
 		l.start(p[i+len(successLit)-len(l.tail):], judge)
 	}

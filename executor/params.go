@@ -344,7 +344,9 @@ func CheckValue(t, v string) bool {
 // of any length, single underscores between them, spaces around.
 func isPythonInt(v string) bool {
 	v = strings.TrimSpace(v)
-	v = strings.TrimLeft(v[:min(1, len(v))], "+-") + v[min(1, len(v)):]
+	if v != "" && (v[0] == '+' || v[0] == '-') {
+		v = v[1:]
+	}
 	if v == "" || v[0] == '_' || v[len(v)-1] == '_' || strings.Contains(v, "__") {
 		return false
 	}

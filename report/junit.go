@@ -146,15 +146,17 @@ func WriteJUnit(path string, j JUnit) error {
 // a name given as "ok (2)" stays that case's.
 func caseNames(cases []JUnitCase) []string {
 	key := func(class, name string) string { return class + "\x00" + name }
+	keys := make([]string, len(cases))
 	given := make(map[string]bool, len(cases))
-	for _, c := range cases {
-		given[key(c.Classname, c.Name)] = true
+	for i, c := range cases {
+		keys[i] = key(c.Classname, c.Name)
+		given[keys[i]] = true
 	}
 	used := make(map[string]bool, len(cases))
 	next := map[string]int{} // where the search for a free " (n)" goes on
 	out := make([]string, len(cases))
 	for i, c := range cases {
-		name, k := c.Name, key(c.Classname, c.Name)
+		name, k := c.Name, keys[i]
 		if used[k] {
 			base := k
 			for n := max(next[base], 2); ; n++ {
