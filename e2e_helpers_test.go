@@ -73,6 +73,15 @@ type project struct {
 	t   *testing.T
 	dir string
 	env []string
+	bin string // vpt's binary, when not vptBin
+}
+
+// exe is the binary the project runs.
+func (p *project) exe() string {
+	if p.bin != "" {
+		return p.bin
+	}
+	return vptBin
 }
 
 func newProject(t *testing.T) *project {
@@ -97,7 +106,7 @@ func newProject(t *testing.T) *project {
 // command is vpt with args (and extra environment) in the project, not
 // started.
 func (p *project) command(extra []string, args ...string) *exec.Cmd {
-	cmd := exec.Command(vptBin, args...)
+	cmd := exec.Command(p.exe(), args...)
 	cmd.Dir, cmd.Env = p.dir, p.environ(extra...)
 	return cmd
 }
@@ -133,7 +142,7 @@ func (p *project) vptEnv(extra []string, args ...string) result {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, vptBin, args...)
+	cmd := exec.CommandContext(ctx, p.exe(), args...)
 	cmd.Dir, cmd.Env = p.dir, p.environ(extra...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

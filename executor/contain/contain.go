@@ -24,7 +24,9 @@
 // decides what the script gets) and not the supervisor.
 //
 // Start a supervisor early with Spawn (it boots while the run prepares its
-// device), then Start the script on it once. When the script ended on its
+// device), then Start the script on it once. `vpt run` and `vpt campaign`
+// start theirs before the Go runtime does (early.go: booting a Go binary
+// of vpt's size is most of a run's fixed cost), and Warm adopts it. When the script ended on its
 // own, Close gives the supervisor back, and the next Spawn of the process
 // reuses it: a campaign starts one supervisor, not one per entry. Each
 // script's tree is stopped whole before the next script starts.
@@ -122,7 +124,8 @@ type Supervisor struct {
 // process is a supervisor process and the socket to it.
 type process struct {
 	exe  string
-	cmd  *exec.Cmd
+	pid  int
+	wait func() error // reaps the process
 	conn *net.UnixConn
 	enc  *json.Encoder
 	wmu  sync.Mutex
@@ -150,12 +153,18 @@ var (
 
 // Warm starts a supervisor of exe in the background for the next Spawn, so
 // that its start (a few milliseconds: it is vpt's binary) overlaps other
-// work instead of delaying a script. An unused one ends with this process.
+// work instead of delaying a script; the first Warm of `vpt run` or `vpt
+// campaign` takes the one started with the process instead (early.go). An
+// unused one ends with this process.
 func Warm(exe string) {
 	ch := make(chan *process, 1)
 	warmMu.Lock()
 	warming = append(warming, ch)
 	warmMu.Unlock()
+	if p := adoptEarly(exe); p != nil {
+		ch <- p
+		return
+	}
 	go func() {
 		p, err := spawn(exe)
 		if err != nil {
@@ -259,9 +268,37 @@ func spawn(exe string) (*process, error) {
 		conn.Close()
 		return nil, fmt.Errorf("starting the supervisor %s: %w", exe, err)
 	}
-	p := &process{exe: exe, cmd: cmd, conn: conn, enc: json.NewEncoder(conn)}
+	return started(exe, cmd.Process.Pid, conn, cmd.Wait), nil
+}
+
+// started is a supervisor process that has been started, reading its
+// messages.
+func started(exe string, pid int, conn *net.UnixConn, wait func() error) *process {
+	p := &process{exe: exe, pid: pid, wait: wait, conn: conn, enc: json.NewEncoder(conn)}
 	go p.read()
-	return p, nil
+	return p
+}
+
+// adoptEarly is the supervisor that started with this process, before the
+// Go runtime (early.go), if there is one; exe is this executable, as the
+// constructor found it.
+func adoptEarly(exe string) *process {
+	fd, pid, ok := early()
+	if !ok {
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), "supervisor")
+	fc, err := net.FileConn(f)
+	f.Close() // the supervisor sees EOF if fc is not made
+	if err != nil {
+		return nil
+	}
+	proc, err := os.FindProcess(pid)
+	if err != nil {
+		fc.Close()
+		return nil
+	}
+	return started(exe, pid, fc.(*net.UnixConn), func() error { _, err := proc.Wait(); return err })
 }
 
 func (p *process) send(m message, rights []byte) error {
@@ -283,7 +320,7 @@ func (p *process) send(m message, rights []byte) error {
 // background: it has nothing left to say.
 func (p *process) close() {
 	p.conn.Close()
-	go func() { _ = p.cmd.Wait() }()
+	go func() { _ = p.wait() }()
 }
 
 // Start starts the script; it returns its pid (the id of its process

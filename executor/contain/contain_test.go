@@ -220,7 +220,7 @@ func TestKilledParentLeavesNothing(t *testing.T) {
 }
 
 // supervisorPID is the pid of the supervisor process behind a handle.
-func supervisorPID(s *Supervisor) int { return s.p.cmd.Process.Pid }
+func supervisorPID(s *Supervisor) int { return s.p.pid }
 
 func runTo(t *testing.T, s *Supervisor, script string) (Exit, string) {
 	t.Helper()
