@@ -17,7 +17,7 @@ static int early_pid = -1;
 // `vpt run` or `vpt campaign` (its first argument), not a supervisor
 // itself. The environment is not read: getenv is all a constructor needs.
 static int isRunCommand(void) {
-	char buf[256];
+	char buf[4096]; // argv[0] and the command's name are at its start
 	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		return 0;
