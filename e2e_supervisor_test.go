@@ -45,10 +45,8 @@ func TestOneSupervisorStartedWithVpt(t *testing.T) {
 	p.write("test_scripts/count.py", countSupervisors)
 	p.write("c.yaml", "campaign_id: c\nname: C\nscript_configurations:\n  - {script_name: count}\n  - {script_name: count}\n")
 	p.bin = bin
-	vpt := p.vpt
-	r := vpt("run", "count.py")
-	r.expectOut(t, 0, "supervisors: 1")
-	vpt("campaign", "c.yaml").expect(t, 0)
+	p.vpt("run", "count.py").expectOut(t, 0, "supervisors: 1")
+	p.vpt("campaign", "c.yaml").expect(t, 0)
 	runs := p.results()
 	if len(runs) != 3 {
 		t.Fatalf("%d runs, want 3", len(runs))
@@ -59,9 +57,9 @@ func TestOneSupervisorStartedWithVpt(t *testing.T) {
 			t.Errorf("run %s: each script should see one supervisor: %q %v", res.ID[:8], out, err)
 		}
 	}
-	vpt("run", "--help").expect(t, 0)
-	vpt("run", "missing.py").expect(t, 2)
-	vpt("campaign", "missing.yaml").expect(t, 2)
+	p.vpt("run", "--help").expect(t, 0)
+	p.vpt("run", "missing.py").expect(t, 2)
+	p.vpt("campaign", "missing.yaml").expect(t, 2)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		left := processesOf(bin)

@@ -26,10 +26,11 @@
 // Start a supervisor early with Spawn (it boots while the run prepares its
 // device), then Start the script on it once. `vpt run` and `vpt campaign`
 // start theirs before the Go runtime does (early.go: booting a Go binary
-// of vpt's size is most of a run's fixed cost), and Warm adopts it. When the script ended on its
-// own, Close gives the supervisor back, and the next Spawn of the process
-// reuses it: a campaign starts one supervisor, not one per entry. Each
-// script's tree is stopped whole before the next script starts.
+// of vpt's size is most of a run's fixed cost), and Warm adopts it. When
+// the script ended on its own, Close gives the supervisor back, and the
+// next Spawn of the process reuses it: a campaign starts one supervisor,
+// not one per entry. Each script's tree is stopped whole before the next
+// script starts.
 package contain
 
 import (

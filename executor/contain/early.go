@@ -14,8 +14,8 @@ static int early_fd = -1;
 static int early_pid = -1;
 
 // isRunCommand tells from /proc/self/cmdline whether this process is
-// `vpt run` or `vpt campaign` (its first argument), not a supervisor
-// itself. The environment is not read: getenv is all a constructor needs.
+// `vpt run` or `vpt campaign` (its first argument), the commands whose
+// Main warms a supervisor (cmd/root.go).
 static int isRunCommand(void) {
 	char buf[4096]; // argv[0] and the command's name are at its start
 	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
