@@ -353,56 +353,72 @@ func cloneJSON(v any) any {
 	}
 }
 
-// scanResult reads a row of resultCols (details last, when withDetails);
-// metas, which may be nil, holds the metadata decoded for the read's
-// earlier rows.
-func scanResult(sc scanner, withDetails bool, metas metaCache) (*store.Result, error) {
-	var r store.Result
-	var params, meta, details, status string
-	var exit sql.NullInt64
-	var started, completed, hb, created, updated dbTime
-	// Room for the details from the start: growing the slice for them
-	// was a tenth of reading a campaign's results.
-	dest := append(make([]any, 0, len(resultCols)),
-		&r.ID, &r.TeamID, &r.ScriptName, &r.ScriptType, &r.ScriptPath, &params,
+// resultRow reads rows of resultCols (details last, when withDetails).
+// Its destinations are made once and serve every row of a read: making
+// them for each row was a sixth of what reading a campaign's results
+// allocated.
+type resultRow struct {
+	r                             store.Result
+	params, meta, details, status string
+	exit                          sql.NullInt64
+	started, completed, hb        dbTime
+	created, updated              dbTime
+	dest                          []any
+}
+
+func newResultRow(withDetails bool) *resultRow {
+	w := &resultRow{}
+	r := &w.r
+	w.dest = []any{
+		&r.ID, &r.TeamID, &r.ScriptName, &r.ScriptType, &r.ScriptPath, &w.params,
 		&r.UserInterface, &r.HostName, &r.DeviceID, &r.DeviceName, &r.DeviceModel,
-		&status, &r.Success, &exit, &r.ErrorMsg, &started, &completed,
+		&w.status, &r.Success, &w.exit, &r.ErrorMsg, &w.started, &w.completed,
 		&r.ExecutionTimeMs, &r.RunDir, &r.HTMLReportR2Path, &r.HTMLReportR2URL,
 		&r.LogsR2Path, &r.LogsR2URL, &r.UploadStatus, &r.Discard, &r.Checked,
-		&r.CheckType, &r.DiscardComment, &meta, &r.PID, &r.PIDStart, &hb, &r.Owner,
-		&created, &updated,
-	)
+		&r.CheckType, &r.DiscardComment, &w.meta, &r.PID, &r.PIDStart, &w.hb, &r.Owner,
+		&w.created, &w.updated,
+	}
 	if withDetails {
-		dest = append(dest, &details)
+		w.dest = append(w.dest, &w.details)
 	}
-	if err := sc.Scan(dest...); err != nil {
-		return nil, err
+	return w
+}
+
+// scan reads the row sc is on into dst. metas, which may be nil, holds the
+// metadata decoded for the read's earlier rows.
+func (w *resultRow) scan(sc scanner, dst *store.Result, metas metaCache) error {
+	// Every field starts from nothing: a row gets nothing of the one before.
+	*w = resultRow{dest: w.dest}
+	if err := sc.Scan(w.dest...); err != nil {
+		return err
 	}
-	r.Status = store.Status(status)
-	if exit.Valid {
-		v := int(exit.Int64)
+	r := &w.r
+	r.Status = store.Status(w.status)
+	if w.exit.Valid {
+		v := int(w.exit.Int64)
 		r.ExitCode = &v
 	}
-	r.StartedAt = started.t
-	if completed.valid {
-		t := completed.t
+	r.StartedAt = w.started.t
+	if w.completed.valid {
+		t := w.completed.t
 		r.CompletedAt = &t
 	}
-	r.HeartbeatAt = hb.t
-	if p, ok := plainStrings(params); ok {
+	r.HeartbeatAt = w.hb.t
+	if p, ok := plainStrings(w.params); ok {
 		r.Parameters = p
-	} else if err := json.Unmarshal([]byte(params), &r.Parameters); err != nil {
-		return nil, fmt.Errorf("result %s parameters: %w", r.ID, err)
+	} else if err := json.Unmarshal([]byte(w.params), &r.Parameters); err != nil {
+		return fmt.Errorf("result %s parameters: %w", r.ID, err)
 	}
-	if err := metas.decode(meta, &r.Metadata); err != nil {
-		return nil, fmt.Errorf("result %s metadata: %w", r.ID, err)
+	if err := metas.decode(w.meta, &r.Metadata); err != nil {
+		return fmt.Errorf("result %s metadata: %w", r.ID, err)
 	}
-	if withDetails && details != "" {
-		if err := json.Unmarshal([]byte(details), &r.Details); err != nil {
-			return nil, fmt.Errorf("result %s details: %w", r.ID, err)
+	if w.details != "" {
+		if err := json.Unmarshal([]byte(w.details), &r.Details); err != nil {
+			return fmt.Errorf("result %s details: %w", r.ID, err)
 		}
 	}
-	return &r, nil
+	*dst = *r
+	return nil
 }
 
 // GetResult implements store.Store.
@@ -417,9 +433,10 @@ func (s *DB) GetResult(ctx context.Context, id string) (*store.Result, error) {
 	}
 	defer rows.Close()
 	var found []*store.Result
+	row := newResultRow(true)
 	for rows.Next() {
-		r, err := scanResult(rows, true, nil)
-		if err != nil {
+		r := new(store.Result)
+		if err := row.scan(rows, r, nil); err != nil {
 			return nil, err
 		}
 		found = append(found, r)
@@ -503,34 +520,65 @@ func (s *DB) queryResults(ctx context.Context, what string, details bool, q stri
 }
 
 func (s *DB) queryResultsOn(ctx context.Context, db *sql.DB, what string, details bool, q string, args ...any) ([]store.Result, error) {
+	b, err := s.readResults(ctx, db, what, details, q, args...)
+	return b.appendTo(nil), err
+}
+
+// readResults runs a query of result rows into blocks.
+func (s *DB) readResults(ctx context.Context, db *sql.DB, what string, details bool, q string, args ...any) (resultBlocks, error) {
 	rows, err := s.queryOn(ctx, db, s.q(q), args...)
 	if err != nil {
 		return nil, wrap(what, err)
 	}
 	defer rows.Close()
-	// Rows are collected by pointer and copied once into a slice of the
-	// right length: appending the large struct itself copied every row
-	// again at each growth (15% of reading a 10,000-entry campaign).
-	var found []*store.Result
-	metas := metaCache{}
+	var found resultBlocks
+	row, metas := newResultRow(details), metaCache{}
 	for rows.Next() {
-		r, err := scanResult(rows, details, metas)
-		if err != nil {
+		if err := row.scan(rows, found.next(), metas); err != nil {
 			return nil, err
 		}
-		found = append(found, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, wrap(what, err)
 	}
-	var out []store.Result
-	if len(found) > 0 {
-		out = make([]store.Result, len(found))
-		for i, r := range found {
-			out[i] = *r
-		}
+	return found, nil
+}
+
+// resultBlocks holds the rows of a read in blocks that never move: a row
+// is copied once into its block and once into the slice a read returns
+// (appending to one slice copied every row again at each growth, 15% of
+// reading a 10,000-entry campaign).
+type resultBlocks [][]store.Result
+
+// next is room for one more row.
+func (b *resultBlocks) next() *store.Result {
+	n := len(*b)
+	if n == 0 || len((*b)[n-1]) == cap((*b)[n-1]) {
+		*b = append(*b, make([]store.Result, 0, 16<<min(n, 6)))
+		n++
 	}
-	return out, nil
+	last := &(*b)[n-1]
+	*last = (*last)[:len(*last)+1]
+	return &(*last)[len(*last)-1]
+}
+
+func (b resultBlocks) len() int {
+	n := 0
+	for _, block := range b {
+		n += len(block)
+	}
+	return n
+}
+
+// appendTo appends the rows to out, which is nil when there are none.
+func (b resultBlocks) appendTo(out []store.Result) []store.Result {
+	if out == nil && b.len() > 0 {
+		out = make([]store.Result, 0, b.len())
+	}
+	for _, block := range b {
+		out = append(out, block...)
+	}
+	return out
 }
 
 // ScriptStats implements store.Store.
@@ -800,7 +848,9 @@ func (s *DB) GetCampaign(ctx context.Context, id string) (*store.Campaign, []sto
 		return nil, nil, wrap("get campaign entries", err)
 	}
 	defer erows.Close()
-	var entries []store.CampaignEntry
+	// Room for an attempt per entry from the start (a hint: the stats
+	// count the entries; retries grow it once).
+	entries := make([]store.CampaignEntry, 0, min(max(c.Stats.Total, 0), 1<<20))
 	for erows.Next() {
 		var e store.CampaignEntry
 		var status string
@@ -812,6 +862,9 @@ func (s *DB) GetCampaign(ctx context.Context, id string) (*store.Campaign, []sto
 		e.Status = store.Status(status)
 		e.StartedAt = started.t
 		entries = append(entries, e)
+	}
+	if len(entries) == 0 {
+		entries = nil
 	}
 	return c, entries, wrap("get campaign entries", erows.Err())
 }
@@ -831,12 +884,12 @@ func (s *DB) CampaignResults(ctx context.Context, campaignID string) ([]store.Re
 		" WHERE c.campaign_id = (SELECT id FROM campaign_executions WHERE id = ? OR campaign_execution_id = ?" +
 		" ORDER BY (id = ?) DESC LIMIT 1) AND c.entry_index & 1 = "
 	db := s.reader()
-	var halves [2][]store.Result
+	var halves [2]resultBlocks
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range halves {
 		g.Go(func() error {
 			var err error
-			halves[i], err = s.queryResultsOn(gctx, db, "campaign results", true, q+strconv.Itoa(i), campaignID, campaignID, campaignID)
+			halves[i], err = s.readResults(gctx, db, "campaign results", true, q+strconv.Itoa(i), campaignID, campaignID, campaignID)
 			return err
 		})
 	}
@@ -844,13 +897,15 @@ func (s *DB) CampaignResults(ctx context.Context, campaignID string) ([]store.Re
 		return nil, err
 	}
 	// A result two attempts name is given once.
-	out := make([]store.Result, 0, len(halves[0])+len(halves[1]))
+	out := make([]store.Result, 0, halves[0].len()+halves[1].len())
 	seen := make(map[string]bool, cap(out))
 	for _, half := range halves {
-		for i := range half {
-			if !seen[half[i].ID] {
-				seen[half[i].ID] = true
-				out = append(out, half[i])
+		for _, block := range half {
+			for i := range block {
+				if !seen[block[i].ID] {
+					seen[block[i].ID] = true
+					out = append(out, block[i])
+				}
 			}
 		}
 	}
