@@ -8,8 +8,9 @@
 package summary
 
 import (
+	"cmp"
 	"context"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/vpt-dev/vpt/internal/parallel"
@@ -95,33 +96,49 @@ type Linker func(r *store.Result) string
 // results of the attempts, by id (a pruned one is missing: its attempt
 // keeps what the entry recorded).
 func Build(c *store.Campaign, entries []store.CampaignEntry, results map[string]*store.Result, link Linker) Summary {
-	byIndex := map[int][]store.CampaignEntry{}
-	var order []int
-	for _, e := range entries {
-		if _, ok := byIndex[e.Index]; !ok {
-			order = append(order, e.Index)
+	entries = inOrder(entries)
+	var starts []int // where each entry's attempts start
+	for i := range entries {
+		if i == 0 || entries[i].Index != entries[i-1].Index {
+			starts = append(starts, i)
 		}
-		byIndex[e.Index] = append(byIndex[e.Index], e)
 	}
-	sort.Ints(order)
 	sum := Summary{Schema: Schema, Campaign: c}
 	configs := entryConfigs(c.ScriptConfigurations)
-	if len(order) > 0 {
-		sum.Entries = make([]Entry, len(order))
+	if len(starts) > 0 {
+		sum.Entries = make([]Entry, len(starts))
 	}
 	// Entries are made on every core: a link looks for the run's report
 	// on disk, a system call per attempt.
-	parallel.Chunks(len(order), func(lo, hi int) {
+	parallel.Chunks(len(starts), func(lo, hi int) {
 		for k := lo; k < hi; k++ {
-			sum.Entries[k] = entry(c, order[k], byIndex[order[k]], configs, results, link)
+			end := len(entries)
+			if k+1 < len(starts) {
+				end = starts[k+1]
+			}
+			sum.Entries[k] = entry(c, entries[starts[k]:end], configs, results, link)
 		}
 	})
 	return sum
 }
 
-// entry is entry i of the campaign from its attempts.
-func entry(c *store.Campaign, i int, atts []store.CampaignEntry, configs []entryConfig, results map[string]*store.Result, link Linker) Entry {
-	sort.Slice(atts, func(a, b int) bool { return atts[a].Attempt < atts[b].Attempt })
+// inOrder is the attempts by entry, then attempt: as the stores read them,
+// else a sorted copy.
+func inOrder(entries []store.CampaignEntry) []store.CampaignEntry {
+	byEntry := func(a, b store.CampaignEntry) int {
+		return cmp.Or(cmp.Compare(a.Index, b.Index), cmp.Compare(a.Attempt, b.Attempt))
+	}
+	if slices.IsSortedFunc(entries, byEntry) {
+		return entries
+	}
+	entries = slices.Clone(entries)
+	slices.SortStableFunc(entries, byEntry)
+	return entries
+}
+
+// entry is an entry of the campaign from its attempts, in order.
+func entry(c *store.Campaign, atts []store.CampaignEntry, configs []entryConfig, results map[string]*store.Result, link Linker) Entry {
+	i := atts[0].Index
 	es := Entry{Index: i, Script: atts[0].ScriptName, Device: atts[len(atts)-1].DeviceID, Status: FinalStatus(atts)}
 	es.Label = es.Script
 	if i >= 0 && i < len(configs) && configs[i].ScriptName == es.Script {

@@ -47,6 +47,9 @@ func TestBuildAndStats(t *testing.T) {
 	if len(sum.Entries) != 2 || sum.Schema != Schema {
 		t.Fatalf("%+v", sum)
 	}
+	if entries[0].Index != 1 || entries[1].Attempt != 2 {
+		t.Fatalf("Build reordered the caller's attempts: %+v", entries)
+	}
 	e := sum.Entries[0]
 	if e.Index != 0 || e.Status != store.StatusFlaky || e.Device != "d2" || e.DurationMs != 1500 || len(e.Attempts) != 2 {
 		t.Fatalf("entry %+v", e)
