@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vpt-dev/vpt/internal/parallel"
 	"github.com/vpt-dev/vpt/store"
 )
 
@@ -31,16 +32,16 @@ type junitSuites struct {
 }
 
 type junitSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
-	Time       string          `xml:"time,attr"`
-	Timestamp  string          `xml:"timestamp,attr,omitempty"`
-	Hostname   string          `xml:"hostname,attr,omitempty"`
-	Properties *junitProps     `xml:"properties,omitempty"`
-	Cases      []junitTestCase `xml:"testcase"`
+	Name       string           `xml:"name,attr"`
+	Tests      int              `xml:"tests,attr"`
+	Failures   int              `xml:"failures,attr"`
+	Errors     int              `xml:"errors,attr"`
+	Skipped    int              `xml:"skipped,attr"`
+	Time       string           `xml:"time,attr"`
+	Timestamp  string           `xml:"timestamp,attr,omitempty"`
+	Hostname   string           `xml:"hostname,attr,omitempty"`
+	Properties *junitProps      `xml:"properties,omitempty"`
+	Cases      []*junitTestCase `xml:"testcase"`
 }
 
 type junitProps struct {
@@ -175,11 +176,19 @@ func caseNames(cases []JUnitCase) []string {
 
 // Marshal renders the XML.
 func (j JUnit) Marshal() ([]byte, error) {
+	names := caseNames(j.Cases)
+	// Cases are made on every core: each is a few strings put together
+	// and escaped, a third of writing a large campaign's junit.xml.
+	cases := make([]*junitTestCase, len(j.Cases))
+	parallel.Chunks(len(j.Cases), func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			cases[k] = testCase(j.Cases[k], names[k])
+		}
+	})
 	doc := junitSuites{Name: j.Name}
 	index := map[string]int{}
 	var total time.Duration
 	var suiteTime []time.Duration
-	names := caseNames(j.Cases)
 	size := len(xml.Header) + 256 // a guess of the document's length, to grow its buffer once
 	for ci, c := range j.Cases {
 		i, ok := index[c.Suite]
@@ -194,68 +203,7 @@ func (j JUnit) Marshal() ([]byte, error) {
 			doc.Suites = append(doc.Suites, s)
 			suiteTime = append(suiteTime, 0)
 		}
-		s := &doc.Suites[i]
-		tc := junitTestCase{Name: names[ci], Classname: c.Classname, Time: seconds(c.Duration)}
-		if len(c.Properties) > 0 {
-			tc.Properties = &junitProps{}
-			for _, p := range c.Properties {
-				tc.Properties.Props = append(tc.Properties.Props, junitProp{Name: p.Name, Value: xmlSafe(p.Value)})
-			}
-		}
-		for _, r := range c.Reruns {
-			addRerun(&tc, r, c.Flaky)
-		}
-		var out strings.Builder
-		out.Grow(len(c.Note) + len(c.Tail) + 512)
-		if c.Note != "" {
-			out.WriteString(c.Note + "\n")
-		}
-		for _, h := range c.History {
-			out.WriteString(h + "\n")
-		}
-		if r := c.Result; r != nil {
-			tc.File = r.ScriptPath
-			msg := r.ErrorMsg
-			switch c.Status {
-			case store.StatusPassed:
-				if c.Failed != "" {
-					tc.Failure = &junitProblem{Message: c.Failed, Type: "flaky", Text: c.Failed}
-				}
-			case store.StatusFailed:
-				tc.Failure = &junitProblem{Message: firstLineOr(msg, "failed"), Type: "failed", Text: msg}
-			case store.StatusTimeout:
-				tc.Error = &junitProblem{Message: firstLineOr(msg, "timed out"), Type: "timeout", Text: msg}
-			case store.StatusError, store.StatusAbandoned, store.StatusInterrupted, store.StatusRunning:
-				tc.Error = &junitProblem{Message: firstLineOr(msg, string(c.Status)), Type: string(c.Status), Text: msg}
-			}
-			writeStrings(&out, "vpt run ", r.ID, " on ", r.DeviceID, " (", r.DeviceModel, "): ", string(r.Status), "\n")
-			if c.Attempts > 1 && len(c.History) == 0 {
-				fmt.Fprintf(&out, "attempts: %d\n", c.Attempts)
-			}
-			if r.HTMLReportR2URL != "" {
-				writeStrings(&out, "report: ", r.HTMLReportR2URL, "\n")
-			}
-			if r.RunDir != "" {
-				writeStrings(&out, "report: ", filepath.Join(r.RunDir, ReportHTML), "\n")
-				// GitLab and Jenkins (junit-attachments) show these files.
-				if v := r.Details.Video; v != nil && v.Path != "" {
-					writeStrings(&out, "[[ATTACHMENT|", filepath.Join(r.RunDir, v.Path), "]]\n")
-				}
-				for _, sc := range r.Details.Screenshots {
-					writeStrings(&out, "[[ATTACHMENT|", filepath.Join(r.RunDir, sc.Path), "]]\n")
-				}
-			}
-			if tail := StripANSI(c.Tail); tail != "" {
-				if len(tail) > junitOutputBytes {
-					tail = "…" + tail[len(tail)-junitOutputBytes:]
-				}
-				out.WriteString("--- output ---\n")
-				out.WriteString(tail)
-			}
-		} else if c.Status == store.StatusNotRun || c.Result == nil {
-			tc.Skipped = &junitSkipped{Message: firstLineOr(c.Note, "not run")}
-		}
-		tc.SystemOut = xmlSafe(out.String())
+		s, tc := &doc.Suites[i], cases[ci]
 		if tc.Failure != nil {
 			s.Failures++
 			doc.Failures++
@@ -271,7 +219,7 @@ func (j JUnit) Marshal() ([]byte, error) {
 		s.Tests++
 		doc.Tests++
 		s.Cases = append(s.Cases, tc)
-		size += len(tc.SystemOut) + len(tc.SystemOut)/8 + 512
+		size += tc.sizeHint()
 		suiteTime[i] += c.Duration
 		total += c.Duration
 	}
@@ -281,6 +229,72 @@ func (j JUnit) Marshal() ([]byte, error) {
 	doc.Time = seconds(total)
 	b := append(make([]byte, 0, size), xml.Header...)
 	return append(doc.appendXML(b), '\n'), nil
+}
+
+// testCase is the test case of c, named name.
+func testCase(c JUnitCase, name string) *junitTestCase {
+	tc := &junitTestCase{Name: name, Classname: c.Classname, Time: seconds(c.Duration)}
+	if len(c.Properties) > 0 {
+		tc.Properties = &junitProps{}
+		for _, p := range c.Properties {
+			tc.Properties.Props = append(tc.Properties.Props, junitProp{Name: p.Name, Value: xmlSafe(p.Value)})
+		}
+	}
+	for _, r := range c.Reruns {
+		addRerun(tc, r, c.Flaky)
+	}
+	var out strings.Builder
+	out.Grow(len(c.Note) + len(c.Tail) + 512)
+	if c.Note != "" {
+		out.WriteString(c.Note + "\n")
+	}
+	for _, h := range c.History {
+		out.WriteString(h + "\n")
+	}
+	if r := c.Result; r != nil {
+		tc.File = r.ScriptPath
+		msg := r.ErrorMsg
+		switch c.Status {
+		case store.StatusPassed:
+			if c.Failed != "" {
+				tc.Failure = &junitProblem{Message: c.Failed, Type: "flaky", Text: c.Failed}
+			}
+		case store.StatusFailed:
+			tc.Failure = &junitProblem{Message: firstLineOr(msg, "failed"), Type: "failed", Text: msg}
+		case store.StatusTimeout:
+			tc.Error = &junitProblem{Message: firstLineOr(msg, "timed out"), Type: "timeout", Text: msg}
+		case store.StatusError, store.StatusAbandoned, store.StatusInterrupted, store.StatusRunning:
+			tc.Error = &junitProblem{Message: firstLineOr(msg, string(c.Status)), Type: string(c.Status), Text: msg}
+		}
+		writeStrings(&out, "vpt run ", r.ID, " on ", r.DeviceID, " (", r.DeviceModel, "): ", string(r.Status), "\n")
+		if c.Attempts > 1 && len(c.History) == 0 {
+			fmt.Fprintf(&out, "attempts: %d\n", c.Attempts)
+		}
+		if r.HTMLReportR2URL != "" {
+			writeStrings(&out, "report: ", r.HTMLReportR2URL, "\n")
+		}
+		if r.RunDir != "" {
+			writeStrings(&out, "report: ", filepath.Join(r.RunDir, ReportHTML), "\n")
+			// GitLab and Jenkins (junit-attachments) show these files.
+			if v := r.Details.Video; v != nil && v.Path != "" {
+				writeStrings(&out, "[[ATTACHMENT|", filepath.Join(r.RunDir, v.Path), "]]\n")
+			}
+			for _, sc := range r.Details.Screenshots {
+				writeStrings(&out, "[[ATTACHMENT|", filepath.Join(r.RunDir, sc.Path), "]]\n")
+			}
+		}
+		if tail := StripANSI(c.Tail); tail != "" {
+			if len(tail) > junitOutputBytes {
+				tail = "…" + tail[len(tail)-junitOutputBytes:]
+			}
+			out.WriteString("--- output ---\n")
+			out.WriteString(tail)
+		}
+	} else if c.Status == store.StatusNotRun || c.Result == nil {
+		tc.Skipped = &junitSkipped{Message: firstLineOr(c.Note, "not run")}
+	}
+	tc.SystemOut = xmlSafe(out.String())
+	return tc
 }
 
 // addRerun records an earlier attempt that did not pass: a flakyFailure

@@ -21,11 +21,20 @@ func junitDocs(text string) []junitSuites {
 		RerunError:   []junitProblem{{}},
 		SystemOut:    text,
 	}
+	// Enough cases for them to be written on several cores.
+	many := make([]*junitTestCase, 3000)
+	for i := range many {
+		many[i] = &junitTestCase{Name: text, Time: "0.100"}
+		if i%7 == 0 {
+			many[i] = &full
+		}
+	}
 	return []junitSuites{
 		{Name: "empty"},
+		{Name: "many", Suites: []junitSuite{{Name: "a", Cases: many}, {Name: "b", Cases: many[:5]}}},
 		{Name: text, Tests: 2, Failures: 1, Time: "2.500", Suites: []junitSuite{
 			{Name: "s", Tests: 2, Timestamp: "2026-01-01T00:00:00", Hostname: "h" + text,
-				Properties: &junitProps{}, Cases: []junitTestCase{full, {Name: "bare", Time: "0.000"}}},
+				Properties: &junitProps{}, Cases: []*junitTestCase{&full, {Name: "bare", Time: "0.000"}}},
 			{Name: "no cases"},
 		}},
 	}
