@@ -21,27 +21,27 @@ const junitPassedBytes = 2 * 1024
 
 // JUnit XML as GitLab, Jenkins and most CI systems read it.
 type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
+	XMLName xml.Name `xml:"testsuites"`
+	junitCounts
+	Suites []junitSuite `xml:"testsuite"`
 }
 
 type junitSuite struct {
-	Name       string           `xml:"name,attr"`
-	Tests      int              `xml:"tests,attr"`
-	Failures   int              `xml:"failures,attr"`
-	Errors     int              `xml:"errors,attr"`
-	Skipped    int              `xml:"skipped,attr"`
-	Time       string           `xml:"time,attr"`
+	junitCounts
 	Timestamp  string           `xml:"timestamp,attr,omitempty"`
 	Hostname   string           `xml:"hostname,attr,omitempty"`
 	Properties *junitProps      `xml:"properties,omitempty"`
 	Cases      []*junitTestCase `xml:"testcase"`
+}
+
+// junitCounts are the attributes the document and each suite have.
+type junitCounts struct {
+	Name     string `xml:"name,attr"`
+	Tests    int    `xml:"tests,attr"`
+	Failures int    `xml:"failures,attr"`
+	Errors   int    `xml:"errors,attr"`
+	Skipped  int    `xml:"skipped,attr"`
+	Time     string `xml:"time,attr"`
 }
 
 type junitProps struct {
@@ -185,7 +185,7 @@ func (j JUnit) Marshal() ([]byte, error) {
 			cases[k] = testCase(j.Cases[k], names[k])
 		}
 	})
-	doc := junitSuites{Name: j.Name}
+	doc := junitSuites{junitCounts: junitCounts{Name: j.Name}}
 	index := map[string]int{}
 	var total time.Duration
 	var suiteTime []time.Duration
@@ -195,7 +195,7 @@ func (j JUnit) Marshal() ([]byte, error) {
 		if !ok {
 			i = len(doc.Suites)
 			index[c.Suite] = i
-			s := junitSuite{Name: c.Suite}
+			s := junitSuite{junitCounts: junitCounts{Name: c.Suite}}
 			if c.Result != nil {
 				s.Timestamp = c.Result.StartedAt.UTC().Format("2006-01-02T15:04:05")
 				s.Hostname = c.Result.HostName

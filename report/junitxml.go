@@ -82,8 +82,7 @@ func optional(attrs []string, name, value string) []string {
 
 func (s *junitSuites) appendXML(b []byte) []byte {
 	d := xmlDoc{b: b}
-	d.open("testsuites", "name", s.Name, "tests", itoa(s.Tests), "failures", itoa(s.Failures),
-		"errors", itoa(s.Errors), "skipped", itoa(s.Skipped), "time", s.Time)
+	d.open("testsuites", s.attrs()...)
 	for i := range s.Suites {
 		s.Suites[i].write(&d)
 	}
@@ -91,10 +90,13 @@ func (s *junitSuites) appendXML(b []byte) []byte {
 	return d.b
 }
 
+func (c junitCounts) attrs() []string {
+	return []string{"name", c.Name, "tests", itoa(c.Tests), "failures", itoa(c.Failures),
+		"errors", itoa(c.Errors), "skipped", itoa(c.Skipped), "time", c.Time}
+}
+
 func (s *junitSuite) write(d *xmlDoc) {
-	attrs := []string{"name", s.Name, "tests", itoa(s.Tests), "failures", itoa(s.Failures),
-		"errors", itoa(s.Errors), "skipped", itoa(s.Skipped), "time", s.Time}
-	attrs = optional(attrs, "timestamp", s.Timestamp)
+	attrs := optional(s.attrs(), "timestamp", s.Timestamp)
 	d.open("testsuite", optional(attrs, "hostname", s.Hostname)...)
 	s.Properties.write(d)
 	writeCases(d, s.Cases)

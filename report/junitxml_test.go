@@ -30,15 +30,17 @@ func junitDocs(text string) []junitSuites {
 		}
 	}
 	return []junitSuites{
-		{Name: "empty"},
-		{Name: "many", Suites: []junitSuite{{Name: "a", Cases: many}, {Name: "b", Cases: many[:5]}}},
-		{Name: text, Tests: 2, Failures: 1, Time: "2.500", Suites: []junitSuite{
-			{Name: "s", Tests: 2, Timestamp: "2026-01-01T00:00:00", Hostname: "h" + text,
+		{junitCounts: named("empty")},
+		{junitCounts: named("many"), Suites: []junitSuite{{junitCounts: named("a"), Cases: many}, {junitCounts: named("b"), Cases: many[:5]}}},
+		{junitCounts: junitCounts{Name: text, Tests: 2, Failures: 1, Time: "2.500"}, Suites: []junitSuite{
+			{junitCounts: junitCounts{Name: "s", Tests: 2}, Timestamp: "2026-01-01T00:00:00", Hostname: "h" + text,
 				Properties: &junitProps{}, Cases: []*junitTestCase{&full, {Name: "bare", Time: "0.000"}}},
-			{Name: "no cases"},
+			{junitCounts: named("no cases")},
 		}},
 	}
 }
+
+func named(name string) junitCounts { return junitCounts{Name: name} }
 
 func checkJUnitXML(t *testing.T, text string) {
 	t.Helper()
