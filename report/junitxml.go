@@ -1,9 +1,10 @@
 package report
 
 import (
-	"github.com/vpt-dev/vpt/internal/parallel"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/vpt-dev/vpt/internal/parallel"
 )
 
 // The JUnit document is written by hand, byte for byte as
