@@ -243,14 +243,6 @@ func testCase(c JUnitCase, name string) *junitTestCase {
 	for _, r := range c.Reruns {
 		addRerun(tc, r, c.Flaky)
 	}
-	var out strings.Builder
-	out.Grow(len(c.Note) + len(c.Tail) + 512)
-	if c.Note != "" {
-		out.WriteString(c.Note + "\n")
-	}
-	for _, h := range c.History {
-		out.WriteString(h + "\n")
-	}
 	if r := c.Result; r != nil {
 		tc.File = r.ScriptPath
 		msg := r.ErrorMsg
@@ -266,35 +258,54 @@ func testCase(c JUnitCase, name string) *junitTestCase {
 		case store.StatusError, store.StatusAbandoned, store.StatusInterrupted, store.StatusRunning:
 			tc.Error = &junitProblem{Message: firstLineOr(msg, string(c.Status)), Type: string(c.Status), Text: msg}
 		}
-		writeStrings(&out, "vpt run ", r.ID, " on ", r.DeviceID, " (", r.DeviceModel, "): ", string(r.Status), "\n")
-		if c.Attempts > 1 && len(c.History) == 0 {
-			fmt.Fprintf(&out, "attempts: %d\n", c.Attempts)
-		}
-		if r.HTMLReportR2URL != "" {
-			writeStrings(&out, "report: ", r.HTMLReportR2URL, "\n")
-		}
-		if r.RunDir != "" {
-			writeStrings(&out, "report: ", filepath.Join(r.RunDir, ReportHTML), "\n")
-			// GitLab and Jenkins (junit-attachments) show these files.
-			if v := r.Details.Video; v != nil && v.Path != "" {
-				writeStrings(&out, "[[ATTACHMENT|", filepath.Join(r.RunDir, v.Path), "]]\n")
-			}
-			for _, sc := range r.Details.Screenshots {
-				writeStrings(&out, "[[ATTACHMENT|", filepath.Join(r.RunDir, sc.Path), "]]\n")
-			}
-		}
-		if tail := StripANSI(c.Tail); tail != "" {
-			if len(tail) > junitOutputBytes {
-				tail = "…" + tail[len(tail)-junitOutputBytes:]
-			}
-			out.WriteString("--- output ---\n")
-			out.WriteString(tail)
-		}
 	} else if c.Status == store.StatusNotRun || c.Result == nil {
 		tc.Skipped = &junitSkipped{Message: firstLineOr(c.Note, "not run")}
 	}
-	tc.SystemOut = xmlSafe(out.String())
+	tc.SystemOut = xmlSafe(systemOut(c))
 	return tc
+}
+
+// systemOut is a case's system-out: why it did not run or what its
+// attempts did, its run and report, the files CI systems attach, and the
+// end of its output.
+func systemOut(c JUnitCase) string {
+	var out strings.Builder
+	out.Grow(len(c.Note) + len(c.Tail) + 512)
+	if c.Note != "" {
+		out.WriteString(c.Note + "\n")
+	}
+	for _, h := range c.History {
+		out.WriteString(h + "\n")
+	}
+	r := c.Result
+	if r == nil {
+		return out.String()
+	}
+	writeStrings(&out, "vpt run ", r.ID, " on ", r.DeviceID, " (", r.DeviceModel, "): ", string(r.Status), "\n")
+	if c.Attempts > 1 && len(c.History) == 0 {
+		fmt.Fprintf(&out, "attempts: %d\n", c.Attempts)
+	}
+	if r.HTMLReportR2URL != "" {
+		writeStrings(&out, "report: ", r.HTMLReportR2URL, "\n")
+	}
+	if r.RunDir != "" {
+		writeStrings(&out, "report: ", filepath.Join(r.RunDir, ReportHTML), "\n")
+		// GitLab and Jenkins (junit-attachments) show these files.
+		if v := r.Details.Video; v != nil && v.Path != "" {
+			writeStrings(&out, "[[ATTACHMENT|", filepath.Join(r.RunDir, v.Path), "]]\n")
+		}
+		for _, sc := range r.Details.Screenshots {
+			writeStrings(&out, "[[ATTACHMENT|", filepath.Join(r.RunDir, sc.Path), "]]\n")
+		}
+	}
+	if tail := StripANSI(c.Tail); tail != "" {
+		if len(tail) > junitOutputBytes {
+			tail = "…" + tail[len(tail)-junitOutputBytes:]
+		}
+		out.WriteString("--- output ---\n")
+		out.WriteString(tail)
+	}
+	return out.String()
 }
 
 // addRerun records an earlier attempt that did not pass: a flakyFailure
